@@ -1,0 +1,70 @@
+from django.contrib import admin
+
+from cases.models import Activity, Case, Claim, ClaimTransition, Membership
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records that must never change: they are written by services, never by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["user", "added_by"]
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ["title", "status", "created_by", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["title", "summary"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["case", "user", "role", "created_at"]
+    list_filter = ["role"]
+    raw_id_fields = ["case", "user", "added_by"]
+
+
+class ClaimTransitionInline(admin.TabularInline):
+    model = ClaimTransition
+    extra = 0
+    can_delete = False
+    readonly_fields = ["from_status", "to_status", "actor", "note", "created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Claim)
+class ClaimAdmin(admin.ModelAdmin):
+    list_display = ["statement", "case", "status", "author", "reviewer"]
+    list_filter = ["status"]
+    search_fields = ["statement", "details"]
+    # The status moves only through the review workflow, never by hand.
+    readonly_fields = ["case", "status", "author", "reviewer", "reviewed_at", "review_note"]
+    inlines = [ClaimTransitionInline]
+
+
+@admin.register(ClaimTransition)
+class ClaimTransitionAdmin(ReadOnlyAdmin):
+    list_display = ["claim", "from_status", "to_status", "actor", "created_at"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "case", "actor", "verb", "target_type", "target_label"]
+    list_filter = ["verb", "target_type"]
+    search_fields = ["verb", "target_label"]

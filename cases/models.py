@@ -1,0 +1,210 @@
+"""What an investigation asserts and who takes part in it."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    """A member's role in one case, weakest first."""
+
+    VIEWER = "viewer", "Viewer"
+    REPORTER = "reporter", "Reporter"
+    EDITOR = "editor", "Editor"
+    OWNER = "owner", "Owner"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def at_least(self, other: "Role") -> bool:
+        return self.rank >= Role(other).rank
+
+
+class Case(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+        ARCHIVED = "archived", "Archived"
+
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="Membership",
+        through_fields=("case", "user"),
+        related_name="cases",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "closed", "archived"]), name="case_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class Membership(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "user"], name="membership_unique_user"),
+            models.CheckConstraint(
+                condition=Q(role__in=["viewer", "reporter", "editor", "owner"]),
+                name="membership_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.case} as {self.role}"
+
+
+class Claim(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        SUPPORTED = "supported", "Supported"
+        CONTRADICTED = "contradicted", "Contradicted"
+        UNVERIFIED = "unverified", "Unverified"
+
+    class Confidence(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+
+    # The review workflow: every status change must be one of these.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        "draft": frozenset({"in_review"}),
+        "in_review": frozenset({"supported", "contradicted", "unverified", "draft"}),
+        "supported": frozenset({"draft"}),
+        "contradicted": frozenset({"draft"}),
+        "unverified": frozenset({"draft"}),
+    }
+    DECISIONS = ("supported", "contradicted", "unverified", "draft")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="claims")
+    statement = models.CharField(max_length=500)
+    details = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    confidence = models.CharField(max_length=8, choices=Confidence.choices, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="claims_written"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="claims_reviewed",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+    # When the asserted event happened, if the claim is about a moment (for the timeline).
+    occurred_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["case", "created_at", "id"]
+        indexes = [models.Index(fields=["case", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["draft", "in_review", "supported", "contradicted", "unverified"]
+                ),
+                name="claim_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__in=["", "low", "medium", "high"]),
+                name="claim_confidence_valid",
+            ),
+            # A decided claim always says who decided it.
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "in_review"]) | Q(reviewer__isnull=False),
+                name="claim_decision_has_reviewer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.statement
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, frozenset())
+
+
+class ClaimTransition(models.Model):
+    """One row of a claim's review history: from, to, who, when, why."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=16, choices=Claim.Status.choices)
+    to_status = models.CharField(max_length=16, choices=Claim.Status.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["claim", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_status=models.F("to_status")), name="transition_changes_status"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id}: {self.from_status} → {self.to_status}"
+
+
+class Activity(models.Model):
+    """The append-only record of every change in a case.
+
+    Each row carries the hash of the previous row of its case, so that changing or deleting a
+    row breaks the chain (see `cases.services.activity_chain_verify`).
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="activity")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verb = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=32, blank=True)
+    target_id = models.BigIntegerField(null=True, blank=True)
+    target_label = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["case", "id"]
+        verbose_name_plural = "activity"
+        indexes = [
+            models.Index(fields=["case", "-id"]),
+            models.Index(fields=["target_type", "target_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.verb} {self.target_label}"

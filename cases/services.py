@@ -1,0 +1,370 @@
+"""Writes to cases, members and claims. Each one checks the rule, changes the rows and leaves
+an activity row, in one transaction."""
+
+import hashlib
+import json
+from datetime import date
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
+from cases.selectors import require_role
+
+User = get_user_model()
+
+
+# --- The activity record --------------------------------------------------------------------
+
+
+def _activity_digest(
+    *,
+    case_id: int,
+    actor_id: int | None,
+    verb: str,
+    target_type: str,
+    target_id: int | None,
+    target_label: str,
+    data: dict,
+    created_at,
+    prev_hash: str,
+) -> str:
+    payload = json.dumps(
+        {
+            "case": case_id,
+            "actor": actor_id,
+            "verb": verb,
+            "target_type": target_type,
+            "target_id": target_id,
+            "target_label": target_label,
+            "data": data,
+            "created_at": created_at.isoformat(),
+            "prev": prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def activity_record(
+    *, case: Case, actor, verb: str, target: Model | None = None, data: dict | None = None
+) -> Activity:
+    """Append one row to the case's activity record, chained to the row before it.
+
+    `data` must never hold a protected identity: `str(target)` of a protected source is its
+    pseudonym, and callers record field names rather than values for protected fields.
+    """
+    # Serialise appends per case, so that two writers cannot chain to the same previous row.
+    Case.objects.select_for_update().filter(pk=case.pk).values_list("pk").first()
+    prev_hash = (
+        Activity.objects.filter(case=case).order_by("-id").values_list("hash", flat=True).first()
+        or ""
+    )
+    clean_data = json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder))
+    created_at = timezone.now()
+    fields = {
+        "case_id": case.pk,
+        "actor_id": actor.pk if actor is not None else None,
+        "verb": verb,
+        "target_type": target._meta.model_name if target is not None else "",
+        "target_id": target.pk if target is not None else None,
+        "target_label": str(target)[:300] if target is not None else "",
+        "data": clean_data,
+        "created_at": created_at,
+        "prev_hash": prev_hash,
+    }
+    return Activity.objects.create(hash=_activity_digest(**fields), **fields)
+
+
+def activity_chain_problems(*, case: Case) -> list[str]:
+    """Recompute the case's chain; return a sentence for every row that does not hold."""
+    problems = []
+    prev_hash = ""
+    for row in Activity.objects.filter(case=case).order_by("id").iterator():
+        expected = _activity_digest(
+            case_id=row.case_id,
+            actor_id=row.actor_id,
+            verb=row.verb,
+            target_type=row.target_type,
+            target_id=row.target_id,
+            target_label=row.target_label,
+            data=row.data,
+            created_at=row.created_at,
+            prev_hash=row.prev_hash,
+        )
+        if row.prev_hash != prev_hash:
+            problems.append(f"activity {row.pk}: the row before it was changed or removed")
+        if row.hash != expected:
+            problems.append(f"activity {row.pk} ({row.verb}): its content was changed")
+        prev_hash = row.hash
+    return problems
+
+
+# --- Cases and members ----------------------------------------------------------------------
+
+
+def _validated(instance: Model) -> Model:
+    instance.full_clean()
+    return instance
+
+
+@transaction.atomic
+def case_create(*, actor, title: str, summary: str = "") -> Case:
+    """Open a new case; its creator becomes its owner."""
+    if not actor.is_authenticated or not actor.is_active:
+        raise PermissionDenied("Sign in to create a case.")
+    case = _validated(Case(title=title.strip(), summary=summary, created_by=actor))
+    case.save()
+    Membership.objects.create(case=case, user=actor, role=Role.OWNER, added_by=actor)
+    activity_record(case=case, actor=actor, verb="case.created", target=case)
+    return case
+
+
+@transaction.atomic
+def case_update(
+    *,
+    actor,
+    case: Case,
+    title: str | None = None,
+    summary: str | None = None,
+    status: str | None = None,
+) -> Case:
+    """Edit the case's title and summary (editors, owners) or its status (owners)."""
+    changes = {}
+    if status is not None and status != case.status:
+        require_role(user=actor, case=case, role=Role.OWNER, action="close or reopen", write=False)
+        changes["status"] = status
+    if (title is not None and title != case.title) or (
+        summary is not None and summary != case.summary
+    ):
+        # A closed case can still be renamed by an owner who reopens it in the same request.
+        require_role(
+            user=actor,
+            case=case,
+            role=Role.EDITOR,
+            action="edit the case",
+            write=changes.get("status", case.status) != Case.Status.OPEN,
+        )
+        if title is not None and title != case.title:
+            changes["title"] = title.strip()
+        if summary is not None and summary != case.summary:
+            changes["summary"] = summary
+    if not changes:
+        require_role(user=actor, case=case, role=Role.VIEWER, action="see this", write=False)
+        return case
+    for field, value in changes.items():
+        setattr(case, field, value)
+    _validated(case).save()
+    activity_record(case=case, actor=actor, verb="case.updated", target=case, data=changes)
+    return case
+
+
+@transaction.atomic
+def membership_add(*, actor, case: Case, user, role: str) -> Membership:
+    """Add a member to the case (owners only)."""
+    require_role(user=actor, case=case, role=Role.OWNER, action="manage members")
+    role = _valid_role(role)
+    if not user.is_active:
+        raise ValidationError({"user": "This account is deactivated."})
+    if Membership.objects.filter(case=case, user=user).exists():
+        raise ValidationError({"user": f"{user.username} is already a member of this case."})
+    membership = Membership.objects.create(case=case, user=user, role=role, added_by=actor)
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="member.added",
+        target=membership,
+        data={"user": user.username, "role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_change(*, actor, membership: Membership, role: str) -> Membership:
+    """Change a member's role (owners only); the case always keeps an owner."""
+    case = membership.case
+    require_role(user=actor, case=case, role=Role.OWNER, action="manage members")
+    role = _valid_role(role)
+    if role == membership.role:
+        return membership
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        _keep_an_owner(case, leaving=membership)
+    old = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    case.__dict__.pop("_roles", None)
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="member.role_changed",
+        target=membership,
+        data={"user": membership.user.username, "from": old, "to": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, actor, membership: Membership) -> None:
+    """Remove a member (owners only); the case always keeps an owner."""
+    case = membership.case
+    require_role(user=actor, case=case, role=Role.OWNER, action="manage members")
+    if membership.role == Role.OWNER:
+        _keep_an_owner(case, leaving=membership)
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="member.removed",
+        target=membership,
+        data={"user": membership.user.username, "role": membership.role},
+    )
+    membership.delete()
+    case.__dict__.pop("_roles", None)
+
+
+def _valid_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise ValidationError(
+            {"role": f"Unknown role {role!r}: choose one of {', '.join(Role.values)}."}
+        ) from None
+
+
+def _keep_an_owner(case: Case, *, leaving: Membership) -> None:
+    # Lock the owners' rows so that two owners cannot demote each other at the same time.
+    owners = list(
+        Membership.objects.select_for_update()
+        .filter(case=case, role=Role.OWNER)
+        .values_list("pk", flat=True)
+    )
+    if owners == [leaving.pk]:
+        raise ValidationError({"role": "A case must keep at least one owner."})
+
+
+# --- Claims ---------------------------------------------------------------------------------
+
+
+CLAIM_FIELDS = ("statement", "details", "confidence", "occurred_on")
+
+
+@transaction.atomic
+def claim_create(
+    *,
+    actor,
+    case: Case,
+    statement: str,
+    details: str = "",
+    confidence: str = "",
+    occurred_on: date | None = None,
+) -> Claim:
+    """Write a new claim, as a draft (reporters and above)."""
+    require_role(user=actor, case=case, role=Role.REPORTER, action="write claims")
+    claim = _validated(
+        Claim(
+            case=case,
+            statement=statement.strip(),
+            details=details,
+            confidence=confidence,
+            occurred_on=occurred_on,
+            author=actor,
+        )
+    )
+    claim.save()
+    activity_record(case=case, actor=actor, verb="claim.created", target=claim)
+    return claim
+
+
+@transaction.atomic
+def claim_update(*, actor, claim: Claim, **changes) -> Claim:
+    """Edit a claim's wording. Only a draft's statement and details can change: a claim under
+    review or decided must be sent back to draft first, so no decision covers other words."""
+    require_role(user=actor, case=claim.case, role=Role.REPORTER, action="edit claims")
+    unknown = set(changes) - set(CLAIM_FIELDS)
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed here." for field in unknown})
+    changed = {k: v for k, v in changes.items() if getattr(claim, k) != v}
+    if not changed:
+        return claim
+    wording = {"statement", "details"} & set(changed)
+    if wording and claim.status != Claim.Status.DRAFT:
+        raise ValidationError(
+            {
+                field: "Only a draft's wording can change: send the claim back to draft first."
+                for field in wording
+            }
+        )
+    for field, value in changed.items():
+        setattr(claim, field, value.strip() if field == "statement" else value)
+    _validated(claim).save()
+    activity_record(case=claim.case, actor=actor, verb="claim.updated", target=claim, data=changed)
+    return claim
+
+
+def _claim_move(*, actor, claim: Claim, to: str, note: str) -> Claim:
+    # Lock the claim so that two reviewers cannot decide it at the same time.
+    current = Claim.objects.select_for_update().get(pk=claim.pk)
+    if not current.can_move_to(to):
+        raise ValidationError(
+            {
+                "status": f"A claim that is {current.get_status_display().lower()} "
+                f"cannot move to {Claim.Status(to).label.lower()}."
+            }
+        )
+    ClaimTransition.objects.create(
+        claim=claim, from_status=current.status, to_status=to, actor=actor, note=note
+    )
+    claim.status = to
+    return claim
+
+
+@transaction.atomic
+def claim_submit(*, actor, claim: Claim, note: str = "") -> Claim:
+    """Send a draft claim for review (reporters and above)."""
+    require_role(user=actor, case=claim.case, role=Role.REPORTER, action="submit claims")
+    _claim_move(actor=actor, claim=claim, to=Claim.Status.IN_REVIEW, note=note)
+    claim.save(update_fields=["status", "updated_at"])
+    activity_record(case=claim.case, actor=actor, verb="claim.submitted", target=claim)
+    return claim
+
+
+@transaction.atomic
+def claim_review(
+    *, actor, claim: Claim, decision: str, note: str, confidence: str | None = None
+) -> Claim:
+    """Decide a claim in review (supported, contradicted, unverified) or send it back to draft.
+
+    Only an editor or owner who did not write the claim may; the note is required.
+    """
+    require_role(user=actor, case=claim.case, role=Role.EDITOR, action="review claims")
+    if claim.author_id == actor.pk:
+        raise PermissionDenied("You wrote this claim: another editor must review it.")
+    if decision not in Claim.DECISIONS:
+        raise ValidationError({"decision": f"Choose one of: {', '.join(Claim.DECISIONS)}."})
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "Say why: a review needs a note."})
+    if confidence is not None and confidence not in Claim.Confidence.values + [""]:
+        raise ValidationError({"confidence": "Choose low, medium or high."})
+    old = claim.status
+    _claim_move(actor=actor, claim=claim, to=decision, note=note)
+    if decision == Claim.Status.DRAFT:
+        claim.reviewer, claim.reviewed_at, claim.review_note = None, None, ""
+    else:
+        claim.reviewer, claim.reviewed_at, claim.review_note = actor, timezone.now(), note
+    if confidence is not None:
+        claim.confidence = confidence
+    claim.save()
+    activity_record(
+        case=claim.case,
+        actor=actor,
+        verb="claim.reviewed",
+        target=claim,
+        data={"from": old, "to": decision, "note": note},
+    )
+    return claim

@@ -1,0 +1,385 @@
+"""What was collected for a case, and the processing of it."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cases.models import Case, Claim
+
+
+class Source(models.Model):
+    class Kind(models.TextChoices):
+        PERSON = "person", "Person"
+        ORGANISATION = "organisation", "Organisation"
+        PUBLICATION = "publication", "Publication"
+        DOCUMENT = "document", "Document"
+        WEB_PAGE = "web_page", "Web page"
+        SOCIAL_MEDIA = "social_media", "Social media account"
+        OWN_REPORTING = "own_reporting", "Own reporting"
+
+    class Reliability(models.TextChoices):
+        # The Admiralty (NATO) scale for the reliability of a source.
+        A = "A", "A — completely reliable"
+        B = "B", "B — usually reliable"
+        C = "C", "C — fairly reliable"
+        D = "D", "D — not usually reliable"
+        E = "E", "E — unreliable"
+        F = "F", "F — reliability cannot be judged"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="sources")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    protected = models.BooleanField(default=False)
+    pseudonym = models.CharField(max_length=100, blank=True)
+    reliability = models.CharField(max_length=1, choices=Reliability.choices, default="F")
+    # Contact details and anything else that could identify a protected source.
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["case", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(protected=False) | ~Q(pseudonym=""),
+                name="source_protected_has_pseudonym",
+            ),
+            models.CheckConstraint(
+                condition=Q(reliability__in=list("ABCDEF")), name="source_reliability_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "person",
+                        "organisation",
+                        "publication",
+                        "document",
+                        "web_page",
+                        "social_media",
+                        "own_reporting",
+                    ]
+                ),
+                name="source_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        # The safe name: never the identity of a protected source.
+        return self.pseudonym if self.protected else self.name
+
+    def display_name(self, *, reveal: bool) -> str:
+        return self.name if reveal or not self.protected else self.pseudonym
+
+
+class Evidence(models.Model):
+    """A photo, a document, a web link or a source's testimony, collected for one case."""
+
+    class Kind(models.TextChoices):
+        PHOTO = "photo", "Photo"
+        DOCUMENT = "document", "Document"
+        LINK = "link", "Web link"
+        TESTIMONY = "testimony", "Testimony"
+
+    FILE_KINDS = ("photo", "document")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="evidence")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    title = models.CharField(max_length=300, blank=True)
+    description = models.TextField(blank=True)
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="evidence"
+    )
+    collected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # When and where it was observed, as the reporter states it.
+    observed_at = models.DateTimeField(null=True, blank=True)
+    place_name = models.CharField(max_length=200, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+
+    # A web link.
+    url = models.URLField(max_length=2000, blank=True)
+    # Testimony: what the source said, and when they said it.
+    text = models.TextField(blank=True)
+    stated_on = models.DateField(null=True, blank=True)
+
+    # A file (photo or document): the original, stored once under a name derived from its hash
+    # and never modified afterwards.
+    original = models.FileField(max_length=300, blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+
+    # Graphic content: blurred in galleries until a user asks to see it.
+    sensitive = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["case", "-created_at", "-id"]
+        verbose_name_plural = "evidence"
+        indexes = [
+            models.Index(fields=["case", "kind"]),
+            models.Index(fields=["case", "observed_at"]),
+            models.Index(fields=["sha256"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["photo", "document", "link", "testimony"]),
+                name="evidence_kind_valid",
+            ),
+            # The same bytes make one piece of evidence per case.
+            models.UniqueConstraint(
+                fields=["case", "sha256"],
+                condition=~Q(sha256=""),
+                name="evidence_unique_original_per_case",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["photo", "document"]) | Q(sha256__regex=r"^[0-9a-f]{64}$"),
+                name="evidence_file_has_sha256",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="link") | ~Q(url=""), name="evidence_link_has_url"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="testimony") | (~Q(text="") & Q(source__isnull=False)),
+                name="evidence_testimony_has_text_and_source",
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
+                name="evidence_latitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="evidence_longitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True)
+                | Q(latitude__isnull=False, longitude__isnull=False),
+                name="evidence_latitude_longitude_together",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.title:
+            return self.title
+        if self.original_name:
+            return self.original_name
+        if self.url:
+            return self.url
+        if self.text:
+            return self.text[:80]
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def has_file(self) -> bool:
+        return self.kind in self.FILE_KINDS
+
+    @property
+    def observed_date(self):
+        """The date the timeline sorts by: when it was observed, or when a source said it."""
+        if self.observed_at:
+            return self.observed_at.date()
+        return self.stated_on
+
+
+class Photo(models.Model):
+    """What the image pipeline learns about a photo, and what it derives from it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    evidence = models.OneToOneField(
+        Evidence, on_delete=models.CASCADE, primary_key=True, related_name="photo"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # When the current attempt started: a photo stuck in processing past the hard time limit is
+    # queued again by the reconciler.
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    # Normalised metadata.
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    taken_at = models.DateTimeField(null=True, blank=True)
+    # The UTC offset the camera recorded ("+08:00"); blank when it recorded none, in which case
+    # taken_at holds the camera's local time read as UTC.
+    taken_at_offset = models.CharField(max_length=6, blank=True)
+    camera_make = models.CharField(max_length=100, blank=True)
+    camera_model = models.CharField(max_length=100, blank=True)
+    lens = models.CharField(max_length=200, blank=True)
+    software = models.CharField(max_length=200, blank=True)
+    gps_latitude = models.FloatField(null=True, blank=True)
+    gps_longitude = models.FloatField(null=True, blank=True)
+    gps_altitude = models.FloatField(null=True, blank=True)
+    orientation = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The complete EXIF (with GPS and XMP where present), as JSON-safe data.
+    exif = models.JSONField(default=dict, blank=True)
+
+    # Derivatives: upright, metadata stripped.
+    thumbnail = models.FileField(max_length=300, blank=True)
+    preview = models.FileField(max_length=300, blank=True)
+
+    # 64-bit perceptual hashes, stored as signed integers so the database can compare them.
+    phash = models.BigIntegerField(null=True, blank=True)
+    dhash = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["evidence"]
+        indexes = [models.Index(fields=["status", "status_changed_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "processing", "ready", "failed"]),
+                name="photo_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(failure_reason=""),
+                name="photo_failure_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(orientation__isnull=True) | Q(orientation__gte=1, orientation__lte=8),
+                name="photo_orientation_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"photo {self.evidence_id} ({self.status})"
+
+
+class PhotoFlag(models.Model):
+    """A consistency warning raised by the pipeline, with an explanation a reporter can read."""
+
+    class Code(models.TextChoices):
+        DATE_MISMATCH = "date_mismatch", "EXIF date differs from the stated date"
+        PLACE_MISMATCH = "place_mismatch", "EXIF location far from the stated place"
+        EDITING_SOFTWARE = "editing_software", "Edited with software"
+        NO_CAMERA_METADATA = "no_camera_metadata", "No camera metadata"
+        DUPLICATE_OTHER_SOURCE = "duplicate_other_source", "Near-duplicate from another source"
+
+    photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="flags")
+    code = models.CharField(max_length=32, choices=Code.choices)
+    message = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["photo", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["photo", "code"], name="photoflag_unique_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class PhotoMatch(models.Model):
+    """Two photos of one case within a small Hamming distance of each other, recorded once."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    photo_a = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
+    photo_b = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
+    distance = models.PositiveSmallIntegerField()
+    # The two photos came from different sources: they are not independent confirmations.
+    cross_source = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["distance", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["photo_a", "photo_b"], name="photomatch_unique_pair"),
+            models.CheckConstraint(
+                condition=Q(photo_a__lt=models.F("photo_b")), name="photomatch_ordered_pair"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.photo_a_id} ~ {self.photo_b_id} ({self.distance})"
+
+
+class EvidenceLink(models.Model):
+    """How one piece of evidence bears on one claim."""
+
+    class Stance(models.TextChoices):
+        SUPPORTS = "supports", "Supports"
+        CONTRADICTS = "contradicts", "Contradicts"
+        CONTEXT = "context", "Context"
+
+    evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="links")
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="links")
+    stance = models.CharField(max_length=16, choices=Stance.choices)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["claim", "stance", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["evidence", "claim"], name="link_unique_per_claim"),
+            models.CheckConstraint(
+                condition=Q(stance__in=["supports", "contradicts", "context"]),
+                name="link_stance_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.evidence_id} {self.stance} {self.claim_id}"
+
+
+class Comment(models.Model):
+    """A comment on a claim or on a piece of evidence; every edit is kept."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="comments")
+    claim = models.ForeignKey(
+        Claim, null=True, blank=True, on_delete=models.CASCADE, related_name="comments"
+    )
+    evidence = models.ForeignKey(
+        Evidence, null=True, blank=True, on_delete=models.CASCADE, related_name="comments"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(claim__isnull=False, evidence__isnull=True)
+                | Q(claim__isnull=True, evidence__isnull=False),
+                name="comment_on_exactly_one_target",
+            ),
+            models.CheckConstraint(condition=~Q(text=""), name="comment_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class CommentRevision(models.Model):
+    """The text a comment had before one of its edits."""
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="revisions")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["comment", "id"]
+
+    def __str__(self) -> str:
+        return f"revision of comment {self.comment_id}"

@@ -1,0 +1,471 @@
+"""Writes to sources, evidence, links and comments. Each checks the rule, changes the rows and
+leaves an activity row, in one transaction."""
+
+import hashlib
+from datetime import date, datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import Case, Claim, Role
+from cases.selectors import can_see_protected, require_role
+from cases.services import activity_record
+from evidence.models import Comment, CommentRevision, Evidence, EvidenceLink, Source
+
+# --- Sources --------------------------------------------------------------------------------
+
+SOURCE_FIELDS = ("kind", "name", "protected", "pseudonym", "reliability", "notes")
+# What identifies a protected source: only editors and owners may read or change it.
+IDENTITY_FIELDS = frozenset({"name", "notes", "protected"})
+
+
+def _full_clean(instance, exclude=None):
+    instance.full_clean(exclude=exclude)
+    return instance
+
+
+@transaction.atomic
+def source_create(
+    *,
+    actor,
+    case: Case,
+    kind: str,
+    name: str,
+    protected: bool = False,
+    pseudonym: str = "",
+    reliability: str = "F",
+    notes: str = "",
+) -> Source:
+    """Add a source to the case (reporters and above). A protected source needs a pseudonym."""
+    require_role(user=actor, case=case, role=Role.REPORTER, action="add sources")
+    source = Source(
+        case=case,
+        kind=kind,
+        name=name.strip(),
+        protected=protected,
+        pseudonym=pseudonym.strip(),
+        reliability=reliability,
+        notes=notes,
+        created_by=actor,
+    )
+    _check_pseudonym(source)
+    _full_clean(source).save()
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="source.created",
+        target=source,
+        data={"kind": kind, "protected": protected, "reliability": reliability},
+    )
+    return source
+
+
+@transaction.atomic
+def source_update(*, actor, source: Source, **changes) -> Source:
+    """Edit a source. Reporters edit what they can see; a protected source's identity (name,
+    notes, the protection itself) is the editors' and owners' alone."""
+    case = source.case
+    require_role(user=actor, case=case, role=Role.REPORTER, action="edit sources")
+    unknown = set(changes) - set(SOURCE_FIELDS)
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed here." for field in unknown})
+    changed = {k: v for k, v in changes.items() if getattr(source, k) != v}
+    if not changed:
+        return source
+    if (source.protected or changed.get("protected")) and IDENTITY_FIELDS & set(changed):
+        if not can_see_protected(user=actor, case=case):
+            raise PermissionDenied(
+                "To change a protected source's identity you need the editor role in this case."
+            )
+    for field, value in changed.items():
+        setattr(source, field, value.strip() if field in ("name", "pseudonym") else value)
+    _check_pseudonym(source)
+    _full_clean(source).save()
+    # Field names only: the values of a protected source's identity never enter the record.
+    data = {"fields": sorted(changed)}
+    if not source.protected:
+        data["values"] = {k: v for k, v in changed.items() if k != "notes"}
+    activity_record(case=case, actor=actor, verb="source.updated", target=source, data=data)
+    return source
+
+
+def _check_pseudonym(source: Source) -> None:
+    if source.protected and not source.pseudonym:
+        raise ValidationError({"pseudonym": "A protected source needs a pseudonym."})
+    if source.protected and source.pseudonym.casefold() == source.name.casefold():
+        raise ValidationError({"pseudonym": "The pseudonym must not be the source's name."})
+
+
+# --- Evidence -------------------------------------------------------------------------------
+
+EVIDENCE_FIELDS = (
+    "title",
+    "description",
+    "source",
+    "observed_at",
+    "place_name",
+    "latitude",
+    "longitude",
+    "url",
+    "text",
+    "stated_on",
+    "sensitive",
+)
+
+
+def _check_source(case: Case, source: Source | None) -> None:
+    if source is not None and source.case_id != case.pk:
+        raise ValidationError({"source": "That source belongs to another case."})
+
+
+@transaction.atomic
+def evidence_create(
+    *,
+    actor,
+    case: Case,
+    kind: str,
+    title: str = "",
+    description: str = "",
+    source: Source | None = None,
+    observed_at: datetime | None = None,
+    place_name: str = "",
+    latitude: float | None = None,
+    longitude: float | None = None,
+    url: str = "",
+    text: str = "",
+    stated_on: date | None = None,
+    sensitive: bool = False,
+) -> Evidence:
+    """Record a web link or a source's testimony (reporters and above). Files (photos and
+    documents) come in through `file_ingest`."""
+    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
+    if kind not in (Evidence.Kind.LINK, Evidence.Kind.TESTIMONY):
+        raise ValidationError({"kind": "Only links and testimony are recorded without a file."})
+    if kind == Evidence.Kind.LINK and not url:
+        raise ValidationError({"url": "A web link needs its URL."})
+    if kind == Evidence.Kind.TESTIMONY:
+        if source is None:
+            raise ValidationError({"source": "Testimony needs the source who gave it."})
+        if not text.strip():
+            raise ValidationError({"text": "Testimony needs what the source said."})
+    _check_source(case, source)
+    evidence = Evidence(
+        case=case,
+        kind=kind,
+        title=title.strip(),
+        description=description,
+        source=source,
+        collected_by=actor,
+        observed_at=observed_at,
+        place_name=place_name.strip(),
+        latitude=latitude,
+        longitude=longitude,
+        url=url.strip() if kind == Evidence.Kind.LINK else "",
+        text=text.strip() if kind == Evidence.Kind.TESTIMONY else "",
+        stated_on=stated_on,
+        sensitive=sensitive,
+    )
+    _full_clean(evidence).save()
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="evidence.added",
+        target=evidence,
+        data={"kind": kind, "source": source.pk if source else None},
+    )
+    return evidence
+
+
+@transaction.atomic
+def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
+    """Edit what the reporter says about a piece of evidence (never its file or hashes)."""
+    case = evidence.case
+    require_role(user=actor, case=case, role=Role.REPORTER, action="edit evidence")
+    unknown = set(changes) - set(EVIDENCE_FIELDS)
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed here." for field in unknown})
+    if "url" in changes and evidence.kind != Evidence.Kind.LINK:
+        raise ValidationError({"url": "Only a web link has a URL."})
+    if "text" in changes and evidence.kind != Evidence.Kind.TESTIMONY:
+        raise ValidationError({"text": "Only testimony has a text."})
+    changed = {k: v for k, v in changes.items() if getattr(evidence, k) != v}
+    if not changed:
+        return evidence
+    _check_source(case, changed.get("source"))
+    for field, value in changed.items():
+        setattr(evidence, field, value)
+    _full_clean(evidence, exclude=["original"]).save()
+    data = {k: (v.pk if isinstance(v, Source) else v) for k, v in changed.items() if k != "text"}
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="evidence.updated",
+        target=evidence,
+        data={"fields": sorted(changed), "values": data},
+    )
+    return evidence
+
+
+def original_storage_name(sha256: str) -> str:
+    """Where an original lives: derived from its hash, never from the client's file name."""
+    return f"originals/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def file_sha256(file) -> tuple[str, int]:
+    """Hash a file in chunks, never holding it whole in memory."""
+    digest, size = hashlib.sha256(), 0
+    file.seek(0)
+    for chunk in iter(lambda: file.read(1024 * 1024), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    file.seek(0)
+    return digest.hexdigest(), size
+
+
+def original_store(file, *, sha256: str) -> str:
+    """Store an original once under its hash name; an existing original is never overwritten."""
+    name = original_storage_name(sha256)
+    if not default_storage.exists(name):
+        file.seek(0)
+        saved = default_storage.save(name, file)
+        if saved != name:  # another request stored the same bytes a moment before
+            default_storage.delete(saved)
+    return name
+
+
+def original_open(evidence: Evidence):
+    return default_storage.open(evidence.original.name, "rb")
+
+
+# --- Links ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def evidence_link(
+    *, actor, claim: Claim, evidence: Evidence, stance: str, note: str = ""
+) -> EvidenceLink:
+    """Say how a piece of evidence bears on a claim (reporters and above)."""
+    case = claim.case
+    require_role(user=actor, case=case, role=Role.REPORTER, action="link evidence")
+    if evidence.case_id != case.pk:
+        raise ValidationError({"evidence": "That evidence belongs to another case."})
+    if stance not in EvidenceLink.Stance.values:
+        raise ValidationError({"stance": "Choose supports, contradicts or context."})
+    if EvidenceLink.objects.filter(claim=claim, evidence=evidence).exists():
+        raise ValidationError({"evidence": "This evidence is already linked to this claim."})
+    link = EvidenceLink.objects.create(
+        claim=claim, evidence=evidence, stance=stance, note=note, created_by=actor
+    )
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="link.created",
+        target=link,
+        data={"claim": claim.pk, "evidence": evidence.pk, "stance": stance},
+    )
+    return link
+
+
+@transaction.atomic
+def link_update(
+    *, actor, link: EvidenceLink, stance: str | None = None, note: str | None = None
+) -> EvidenceLink:
+    case = link.claim.case
+    require_role(user=actor, case=case, role=Role.REPORTER, action="change links")
+    changed = {}
+    if stance is not None and stance != link.stance:
+        if stance not in EvidenceLink.Stance.values:
+            raise ValidationError({"stance": "Choose supports, contradicts or context."})
+        changed["stance"] = stance
+    if note is not None and note != link.note:
+        changed["note"] = note
+    if not changed:
+        return link
+    for field, value in changed.items():
+        setattr(link, field, value)
+    link.save()
+    activity_record(case=case, actor=actor, verb="link.updated", target=link, data=changed)
+    return link
+
+
+@transaction.atomic
+def link_remove(*, actor, link: EvidenceLink) -> None:
+    case = link.claim.case
+    require_role(user=actor, case=case, role=Role.REPORTER, action="remove links")
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="link.removed",
+        target=link,
+        data={"claim": link.claim_id, "evidence": link.evidence_id, "stance": link.stance},
+    )
+    link.delete()
+
+
+# --- Comments -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def comment_create(
+    *, actor, text: str, claim: Claim | None = None, evidence: Evidence | None = None
+) -> Comment:
+    """Comment on a claim or a piece of evidence (reporters and above)."""
+    if (claim is None) == (evidence is None):
+        raise ValidationError("A comment is on one claim or one piece of evidence.")
+    case = (claim or evidence).case
+    require_role(user=actor, case=case, role=Role.REPORTER, action="comment")
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": "A comment cannot be empty."})
+    comment = Comment.objects.create(
+        case=case, claim=claim, evidence=evidence, author=actor, text=text
+    )
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="comment.created",
+        target=comment,
+        data={"on": "claim" if claim else "evidence", "id": (claim or evidence).pk},
+    )
+    return comment
+
+
+@transaction.atomic
+def comment_edit(*, actor, comment: Comment, text: str) -> Comment:
+    """Edit one's own comment; the text before the edit is kept."""
+    case = comment.case
+    require_role(user=actor, case=case, role=Role.REPORTER, action="edit comments")
+    if comment.author_id != actor.pk:
+        raise PermissionDenied("Only its author can edit a comment.")
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": "A comment cannot be empty."})
+    if text == comment.text:
+        return comment
+    CommentRevision.objects.create(comment=comment, text=comment.text)
+    comment.text, comment.edited_at = text, timezone.now()
+    comment.save(update_fields=["text", "edited_at"])
+    activity_record(case=case, actor=actor, verb="comment.edited", target=comment)
+    return comment
+
+
+# --- Files ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def file_ingest(
+    *,
+    actor,
+    case: Case,
+    kind: str,
+    file,
+    content_type: str,
+    source: Source | None = None,
+    title: str = "",
+    description: str = "",
+    observed_at: datetime | None = None,
+    place_name: str = "",
+    latitude: float | None = None,
+    longitude: float | None = None,
+    sensitive: bool = False,
+) -> tuple[Evidence, bool]:
+    """Store an uploaded file as evidence; return it and whether it is new.
+
+    The caller has checked the bytes' type. The same bytes uploaded again to the same case make
+    no second original: the existing evidence is returned and the repeat is recorded.
+    """
+    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
+    _check_source(case, source)
+    sha256, size = file_sha256(file)
+    existing = Evidence.objects.filter(case=case, sha256=sha256).first()
+    if existing is not None:
+        activity_record(
+            case=case,
+            actor=actor,
+            verb="evidence.uploaded_again",
+            target=existing,
+            data={"original_name": getattr(file, "name", "") or "", "sha256": sha256},
+        )
+        return existing, False
+    evidence = Evidence(
+        case=case,
+        kind=kind,
+        title=title.strip(),
+        description=description,
+        source=source,
+        collected_by=actor,
+        observed_at=observed_at,
+        place_name=place_name.strip(),
+        latitude=latitude,
+        longitude=longitude,
+        original_name=(getattr(file, "name", "") or "")[-255:],
+        sha256=sha256,
+        size=size,
+        content_type=content_type,
+        sensitive=sensitive,
+    )
+    evidence.original.name = original_store(file, sha256=sha256)
+    _full_clean(evidence).save()
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="evidence.received",
+        target=evidence,
+        data={
+            "kind": kind,
+            "source": source.pk if source else None,
+            "original_name": evidence.original_name,
+            "sha256": sha256,
+            "size": size,
+            "content_type": content_type,
+        },
+    )
+    return evidence, True
+
+
+IMAGE_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "TIFF": "image/tiff",
+}
+
+
+def image_type(file) -> str:
+    """The image type the bytes say (whatever the name or the declared type claims), or a
+    ValidationError a reporter can read."""
+    from PIL import Image, UnidentifiedImageError
+
+    file.seek(0)
+    try:
+        with Image.open(file) as image:
+            image_format = image.format
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise ValidationError({"file": "Not an image this app accepts."}) from None
+    finally:
+        file.seek(0)
+    if image_format not in IMAGE_TYPES:
+        raise ValidationError({"file": f"{image_format} images are not accepted."})
+    return IMAGE_TYPES[image_format]
+
+
+@transaction.atomic
+def photo_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bool]:
+    """Take in an uploaded photo: check its bytes, store the original, queue its processing."""
+    from evidence.models import Photo
+
+    content_type = image_type(file)
+    evidence, created = file_ingest(
+        actor=actor,
+        case=case,
+        kind=Evidence.Kind.PHOTO,
+        file=file,
+        content_type=content_type,
+        **details,
+    )
+    if created:
+        Photo.objects.create(evidence=evidence)
+    return evidence, created
