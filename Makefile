@@ -1,0 +1,71 @@
+# The few commands everyone runs. `make run` and `make test` set everything up themselves.
+
+PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
+VENV = .venv
+MANAGE = $(VENV)/bin/python manage.py
+PYTEST_ARGS ?=
+
+.PHONY: install run test chromium lint worker bench clean vendor
+
+install: $(VENV)/.installed
+
+# One stamp for both requirements files: re-installs whenever either changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: install
+	DEBUG=1 $(MANAGE) migrate --noinput
+	DEBUG=1 $(MANAGE) seed_demo
+	@echo
+	@echo "Casefile is running at http://127.0.0.1:8000/ (Ctrl-C to stop)"
+	@echo
+	DEBUG=1 $(MANAGE) runserver 127.0.0.1:8000
+
+test: install chromium
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Browser tests drive Debian's chromium through Playwright (no Playwright browser download).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+			|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
+		else \
+			echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; \
+		fi; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(MANAGE) makemigrations --check --dry-run
+
+worker: install
+	$(VENV)/bin/celery -A config worker -l info
+
+# Every benchmarks/*.py script in turn (files starting with "_" are shared helpers).
+bench: install
+	@set -e; for script in benchmarks/*.py; do \
+		[ -e "$$script" ] || continue; \
+		case "$$(basename "$$script")" in _*) continue;; esac; \
+		echo "== $$script"; \
+		PYTHONPATH=$(CURDIR) DJANGO_SETTINGS_MODULE=config.settings $(VENV)/bin/python "$$script"; \
+	done
+
+# Third-party browser assets, pinned in package.json/package-lock.json. The copies in
+# static/vendor/ are committed, so `make run` needs nothing but Python; run this after changing
+# a version.
+vendor:
+	npm ci --no-audit --no-fund
+	rm -rf static/vendor && mkdir -p static/vendor/htmx static/vendor/leaflet/images
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE static/vendor/htmx/
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.js.map \
+		node_modules/leaflet/dist/leaflet.css node_modules/leaflet/LICENSE static/vendor/leaflet/
+	cp node_modules/leaflet/dist/images/*.png static/vendor/leaflet/images/
+
+# Build and test leftovers only: keeps .venv, db.sqlite3 and media/.
+clean:
+	rm -rf staticfiles .pytest_cache .ruff_cache tests/artifacts
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
