@@ -208,3 +208,26 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.verb} {self.target_label}"
+
+
+class ApiToken(models.Model):
+    """A key for the REST API. Only the key's SHA-256 is stored: a copy of the database cannot
+    be used to sign in. The prefix (the key's first characters) identifies it to its owner."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    name = models.CharField(max_length=100, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["user", "-created", "-id"]
+        indexes = [models.Index(fields=["user", "revoked"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"

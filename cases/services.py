@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
 from cases.selectors import require_role
+from cases.tokens import tokens_revoke_if_no_case
 
 User = get_user_model()
 
@@ -225,6 +226,8 @@ def membership_remove(*, actor, membership: Membership) -> None:
     )
     membership.delete()
     case.__dict__.pop("_roles", None)
+    # Someone who belongs to no case any more keeps no API access.
+    tokens_revoke_if_no_case(user=membership.user)
 
 
 def _valid_role(role: str) -> Role:
