@@ -2,6 +2,9 @@ import os
 
 from celery import Celery
 
+# Connects the signals that carry the request id into tasks and log their start and end.
+from config import logs  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("casefile")

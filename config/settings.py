@@ -5,10 +5,13 @@ a deployment changes behaviour only through the variables listed in `.env.exampl
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from config.storage import default_storage_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -61,16 +64,54 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 if not DEBUG:
     if SECRET_KEY == DEVELOPMENT_SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    # The same bar as `check --deploy` (security.W009): long and not a placeholder.
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure"):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is too weak: use at least 50 random characters, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        )
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 
-# Behind a TLS-terminating reverse proxy that sets X-Forwarded-Proto.
+# --- Transport and browser security (production defaults whenever DEBUG is off) -------------
+
+# Behind a TLS-terminating reverse proxy that sets X-Forwarded-Proto. Only ever on request:
+# trusting the header without such a proxy lets any client claim its request came over HTTPS.
 if env_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of the app append to X-Forwarded-For; 0 trusts none of it. Used to
+# find the client address for login lockouts.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Probes from the orchestrator come over plain HTTP inside the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# The CSRF cookie stays readable by our own scripts (htmx may send it as a header); HttpOnly on
+# it protects nothing (Django's docs, CSRF_COOKIE_HTTPONLY), unlike on the session cookie.
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Idle timeout: the session expires this many seconds after the last request (each request
+# pushes the expiry forward). Default 8 hours, a working day.
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT", 8 * 3600)
+SESSION_SAVE_EVERY_REQUEST = True
+# An operator who turned HSTS subdomains/preload off on purpose has decided; don't nag.
+SILENCED_SYSTEM_CHECKS = [
+    check
+    for check, wanted in (
+        ("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS),
+        ("security.W021", SECURE_HSTS_PRELOAD),
+    )
+    if not wanted
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -82,6 +123,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
     "cases",
     "evidence",
     "api",
@@ -89,7 +132,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every response and log line, even a redirect or an error, has the id.
+    "config.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.health.ProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -97,6 +143,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a login refused by the lockout backend into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -158,6 +207,23 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
+# Brute-force protection (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for one
+# username from one address, that pair is refused for LOGIN_LOCKOUT_MINUTES, on the web login
+# and the API token view alike. Unknown usernames count and are answered exactly like real ones.
+AUTHENTICATION_BACKENDS = [
+    "config.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+# Username and address together: a typo-prone colleague behind the newsroom's NAT does not lock
+# everyone out, and nobody can lock a reporter out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+
 # --- Internationalisation -------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
@@ -174,8 +240,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
 
+# Originals and derivatives: the local disk (MEDIA_ROOT), or an S3-compatible bucket when
+# STORAGE_BUCKET is set (see config/storage.py and the STORAGE_* variables in .env.example).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_from_env(os.environ),
     # The manifest needs `collectstatic`, which only deployments run (the Dockerfile does).
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -205,6 +273,19 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or "casefile"
+# Uploads and exports never wait behind each other: photo processing has its own queue (the
+# `worker` service, scaled to the load), case exports theirs (`export-worker`), and everything
+# else (the reconciler, small jobs) the default queue. A worker started by hand or by a test
+# must consume all of CELERY_WORKER_QUEUES, e.g. `celery -A config worker -Q ingest,exports,...`.
+CELERY_INGEST_QUEUE = os.environ.get("CELERY_INGEST_QUEUE") or "ingest"
+CELERY_EXPORT_QUEUE = os.environ.get("CELERY_EXPORT_QUEUE") or "exports"
+CELERY_WORKER_QUEUES = [CELERY_INGEST_QUEUE, CELERY_EXPORT_QUEUE, CELERY_TASK_DEFAULT_QUEUE]
+CELERY_TASK_ROUTES = {
+    "evidence.tasks.photo_process_task": {"queue": CELERY_INGEST_QUEUE},
+    "*export*": {"queue": CELERY_EXPORT_QUEUE},
+}
+# Our JSON log configuration stays in charge in the worker too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # A task is acknowledged only once it has finished, and is redelivered if its worker dies, so
 # every task must be safe to run twice.
@@ -232,6 +313,18 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 
 # A job still "processing" after this long is considered abandoned.
 CASEFILE_STALE_AFTER_SECONDS = env_int("CASEFILE_STALE_AFTER_SECONDS", CELERY_TASK_TIME_LIMIT)
+# Celery beat queues those again (`requeue_stale_photos` does the same by hand).
+CELERY_BEAT_SCHEDULE = {
+    "photo-requeue-stale": {
+        "task": "evidence.tasks.photo_requeue_stale_task",
+        "schedule": timedelta(minutes=5),
+    },
+}
+# Only the worker-crash test sets this: the pipeline pauses this long mid-task, so that the test
+# can kill the worker while a photo is being processed.
+CASEFILE_PIPELINE_TEST_DELAY_SECONDS = float(
+    os.environ.get("CASEFILE_PIPELINE_TEST_DELAY_SECONDS") or 0
+)
 
 # --- Casefile -------------------------------------------------------------------------------
 
@@ -244,10 +337,42 @@ CASEFILE_MAP_ATTRIBUTION = (
     or '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 )
 
+# --- Content-Security-Policy ----------------------------------------------------------------
+
+
+# Strict: our own scripts and styles only, no inline code, never framed. Map tiles are the one
+# outside resource, so the tile server's host (from CASEFILE_MAP_TILE_URL) may serve images.
+def _tile_origin(template: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(template.replace("{s}", "*"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ImproperlyConfigured(
+            f"CASEFILE_MAP_TILE_URL must be an http(s) URL; got {template!r}"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", _tile_origin(CASEFILE_MAP_TILE_URL)],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 # --- REST API -------------------------------------------------------------------------------
 
-# The API engineer appends the token authentication class here.
+# Token first: an unauthenticated request then gets 401 with `WWW-Authenticate: Token`.
 API_AUTHENTICATION_CLASSES = [
+    "api.authentication.TokenAuthentication",
     "rest_framework.authentication.SessionAuthentication",
 ]
 
@@ -259,15 +384,18 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    # Keyed on the user or on REMOTE_ADDR, never on a client-supplied X-Forwarded-For.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "api.throttles.AnonThrottle",
+        "api.throttles.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON") or "60/minute",
         "user": os.environ.get("API_THROTTLE_USER") or "1000/minute",
+        "login": os.environ.get("API_THROTTLE_LOGIN") or "20/minute",
     },
 }
 
@@ -276,20 +404,52 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "OSINT case files: cases, claims, sources, evidence and their links.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v[0-9]",
+    # Swagger UI from our own static files (drf-spectacular-sidecar), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "cases.models.Case.Status",
+        "ClaimStatusEnum": "cases.models.Claim.Status",
+        "PhotoStatusEnum": "evidence.models.Photo.Status",
+        "EvidenceKindEnum": "evidence.models.Evidence.Kind",
+        "SourceKindEnum": "evidence.models.Source.Kind",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
 }
 
 # --- Logging --------------------------------------------------------------------------------
 
 LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
 
+# json: one JSON object per line with the request id (and task id in workers), for log
+# shippers; plain: for a person at a terminal. Default: json when DEBUG is off.
+LOG_FORMAT = (os.environ.get("LOG_FORMAT") or ("plain" if DEBUG else "json")).lower()
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain; got {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "config.logs.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "plain": {
+            "()": "config.logs.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
+        "json": {"()": "config.logs.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
