@@ -121,6 +121,18 @@ class Evidence(models.Model):
     # Graphic content: blurred in galleries until a user asks to see it.
     sensitive = models.BooleanField(default=False)
 
+    # Deletion leaves a tombstone: the row (with its hash) stays, hidden from every list; the
+    # original is retained until an owner purges it (see evidence.custody).
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    deletion_reason = models.TextField(blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+    purged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
     class Meta:
         ordering = ["case", "-created_at", "-id"]
         verbose_name_plural = "evidence"
@@ -134,11 +146,20 @@ class Evidence(models.Model):
                 condition=Q(kind__in=["photo", "document", "link", "testimony"]),
                 name="evidence_kind_valid",
             ),
-            # The same bytes make one piece of evidence per case.
+            # The same bytes make one piece of evidence per case (a deleted item's tombstone
+            # does not stop the same file from being collected again).
             models.UniqueConstraint(
                 fields=["case", "sha256"],
-                condition=~Q(sha256=""),
+                condition=~Q(sha256="") & Q(deleted_at__isnull=True),
                 name="evidence_unique_original_per_case",
+            ),
+            models.CheckConstraint(
+                condition=Q(deleted_at__isnull=True) | ~Q(deletion_reason=""),
+                name="evidence_deletion_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(purged_at__isnull=True) | Q(deleted_at__isnull=False),
+                name="evidence_purged_only_when_deleted",
             ),
             models.CheckConstraint(
                 condition=~Q(kind__in=["photo", "document"]) | Q(sha256__regex=r"^[0-9a-f]{64}$"),
@@ -184,6 +205,10 @@ class Evidence(models.Model):
     @property
     def has_file(self) -> bool:
         return self.kind in self.FILE_KINDS
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
 
     @property
     def observed_date(self):
@@ -383,3 +408,51 @@ class CommentRevision(models.Model):
 
     def __str__(self) -> str:
         return f"revision of comment {self.comment_id}"
+
+
+class Export(models.Model):
+    """A case file exported as a ZIP bundle by a Celery task (see evidence.export)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # Include the original files (else only the stripped previews).
+    originals = models.BooleanField(default=False)
+    # Include protected sources' identities (owners only; every one is recorded as a reveal).
+    reveal_protected = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    file = models.FileField(max_length=300, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "ready", "failed"]),
+                name="export_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="export_progress_range"),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(error=""), name="export_failure_has_reason"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="ready") | ~Q(file=""), name="export_ready_has_file"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} of case {self.case_id} ({self.status})"
