@@ -1,0 +1,79 @@
+"""One JSON error shape for every error the API returns.
+
+Errors are `{"detail": "…"}`, or `{"field": ["…"], …}` for invalid input (with
+`non_field_errors` for errors that concern no single field). Services raise Django's
+exceptions; they are mapped here:
+
+- `ValidationError` → 400 with field errors; 413 when its code is `file_too_large`, 415 when it
+  is `unsupported_media_type`;
+- `PermissionDenied` → 403 and `Http404` → 404, with their messages (DRF's own handling);
+- `IntegrityError` from a unique constraint (two requests racing to create the same row) → 409.
+"""
+
+import logging
+
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+STATUS_FOR_CODE = {
+    "file_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "unsupported_media_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def _codes(exc: DjangoValidationError) -> set[str]:
+    errors = (
+        [e for errors in exc.error_dict.values() for e in errors]
+        if hasattr(exc, "error_dict")
+        else exc.error_list
+    )
+    return {e.code for e in errors if e.code}
+
+
+def validation_error_body(exc: DjangoValidationError) -> dict:
+    if hasattr(exc, "error_dict"):
+        body = {}
+        for field, messages in exc.message_dict.items():
+            key = api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field
+            body[key] = list(messages)
+        return body
+    messages = list(exc.messages)
+    return {"detail": messages[0] if len(messages) == 1 else " ".join(messages)}
+
+
+def validation_error_status(exc: DjangoValidationError) -> int:
+    for code in _codes(exc):
+        if code in STATUS_FOR_CODE:
+            return STATUS_FOR_CODE[code]
+    return status.HTTP_400_BAD_REQUEST
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    text = f"{exc} {exc.__cause__ or ''}".lower()
+    return "unique" in text or "duplicate key" in text
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        return Response(validation_error_body(exc), status=validation_error_status(exc))
+    if isinstance(exc, IntegrityError) and _is_unique_violation(exc):
+        logger.info("Unique constraint conflict: %s", exc)
+        return Response(
+            {"detail": "This conflicts with a record that already exists."},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": "The request body is too large."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        return Response({"detail": "Too many fields."}, status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)

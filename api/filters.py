@@ -1,0 +1,102 @@
+"""List filters (django-filter). An invalid value answers 400, never an empty list by accident."""
+
+from django import forms
+from django_filters import rest_framework as filters
+
+from cases.models import Activity, Case, Claim
+from evidence.models import Evidence, EvidenceLink, Photo, PhotoFlag, Source
+
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(filters.Filter):
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class CaseFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Case.Status.choices)
+
+    class Meta:
+        model = Case
+        fields = ["status"]
+
+
+class SourceFilter(filters.FilterSet):
+    # No filter on the name: it would let anyone probe a protected source's identity.
+    kind = filters.ChoiceFilter(choices=Source.Kind.choices)
+    reliability = filters.ChoiceFilter(choices=Source.Reliability.choices)
+    protected = filters.BooleanFilter()
+
+    class Meta:
+        model = Source
+        fields = ["kind", "reliability", "protected"]
+
+
+class EvidenceFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=Evidence.Kind.choices)
+    source = IdFilter(field_name="source_id")
+    status = filters.ChoiceFilter(
+        field_name="photo__status", choices=Photo.Status.choices, label="Photo status"
+    )
+    flag = filters.ChoiceFilter(
+        field_name="photo__flags__code",
+        choices=PhotoFlag.Code.choices,
+        distinct=True,
+        label="Photos with this flag",
+    )
+    flagged = filters.BooleanFilter(method="filter_flagged", label="Photos with any flag")
+    sensitive = filters.BooleanFilter()
+    observed_after = filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="gte")
+    observed_before = filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="lte")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+
+    class Meta:
+        model = Evidence
+        fields = ["kind", "source", "status", "flag", "sensitive"]
+
+    def filter_flagged(self, queryset, name, value):
+        flagged = PhotoFlag.objects.values("photo_id")
+        if value:
+            return queryset.filter(pk__in=flagged)
+        return queryset.exclude(pk__in=flagged)
+
+
+class ClaimFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Claim.Status.choices)
+    confidence = filters.ChoiceFilter(choices=Claim.Confidence.choices)
+    author = filters.CharFilter(field_name="author__username", max_length=150)
+    occurred_after = filters.DateFilter(field_name="occurred_on", lookup_expr="gte")
+    occurred_before = filters.DateFilter(field_name="occurred_on", lookup_expr="lte")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+
+    class Meta:
+        model = Claim
+        fields = ["status", "confidence", "author"]
+
+
+class LinkFilter(filters.FilterSet):
+    stance = filters.ChoiceFilter(choices=EvidenceLink.Stance.choices)
+    evidence = IdFilter(field_name="evidence_id")
+
+    class Meta:
+        model = EvidenceLink
+        fields = ["stance", "evidence"]
+
+
+class ActivityFilter(filters.FilterSet):
+    verb = filters.CharFilter(max_length=64)
+    actor = filters.CharFilter(field_name="actor__username", max_length=150)
+    target_type = filters.CharFilter(max_length=32)
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+
+    class Meta:
+        model = Activity
+        fields = ["verb", "actor", "target_type"]

@@ -1,0 +1,822 @@
+"""API views: parse input, call one service, render.
+
+Every view reaches its object through a selector of `cases.selectors` or `evidence.selectors`
+(404 for non-members), then `CaseRole` checks the role the view declares for the method in
+`required_roles` (403 naming what is missing). The services check their own rules again.
+"""
+
+import mimetypes
+
+from django.contrib.auth import authenticate, get_user_model, logout
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import OuterRef, Prefetch, Subquery, prefetch_related_objects
+from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api import filters, serializers
+from api.permissions import CaseRole, role_for
+from api.throttles import LoginThrottle
+from cases import services as case_services
+from cases.models import ApiToken, Case, Claim, Membership, Role
+from cases.selectors import (
+    activity_of,
+    can_see_protected,
+    case_for_user,
+    cases_visible_to,
+    claim_for_user,
+    claims_of,
+    members_of,
+)
+from cases.tokens import token_create, token_revoke, tokens_revoke_all
+from evidence import services as evidence_services
+from evidence.models import Comment, Evidence, EvidenceLink, Photo, Source
+from evidence.selectors import (
+    comment_for_user,
+    comments_on,
+    evidence_for_user,
+    evidence_of,
+    link_for_user,
+    similar_photos,
+    source_for_user,
+    sources_of,
+)
+
+MAX_ID = 2**63 - 1
+
+
+def _links_prefetch() -> Prefetch:
+    # The same rows, in the same order, as `evidence.selectors.links_of`, for many claims at
+    # once.
+    return Prefetch(
+        "links",
+        queryset=EvidenceLink.objects.select_related(
+            "evidence", "evidence__source", "evidence__photo", "created_by"
+        ).order_by("id"),
+    )
+
+
+# --- The base -------------------------------------------------------------------------------
+
+
+class CaseScopedView(generics.GenericAPIView):
+    """A view of something in one case.
+
+    `required_roles` maps a method to (role, what it lets one do); a method not listed needs
+    the viewer role.
+    """
+
+    permission_classes = [CaseRole]
+    required_roles: dict[str, tuple[Role, str]] = {}
+    _case: Case | None = None
+
+    def role_for(self, method: str) -> tuple[Role, str]:
+        return role_for(self.required_roles, method)
+
+    def case_of(self, obj) -> Case:
+        if isinstance(obj, Case):
+            return obj
+        if isinstance(obj, EvidenceLink):
+            return obj.claim.case
+        return obj.case
+
+    def checked(self, obj):
+        """Record the object's case for the serializers, then check the method's role."""
+        self._case = self.case_of(obj)
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        if self._case is not None:
+            context["case"] = self._case
+            context["reveal"] = can_see_protected(user=self.request.user, case=self._case)
+        return context
+
+    def render(self, serializer_class, instance, *, code=status.HTTP_200_OK, many=False):
+        serializer = serializer_class(instance, many=many, context=self.get_serializer_context())
+        return Response(serializer.data, status=code)
+
+    def parse(self, serializer_class, *, partial=False) -> dict:
+        serializer = serializer_class(
+            data=self.request.data, partial=partial, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def paginated(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        serializer = serializer_class(page, many=True, context=self.get_serializer_context())
+        return self.get_paginated_response(serializer.data)
+
+
+class CaseChildView(CaseScopedView):
+    """A list under `/cases/{case_id}/…`: the case comes from `case_for_user`."""
+
+    def get_case(self) -> Case:
+        if self._case is None:
+            self.checked(case_for_user(user=self.request.user, case_id=self.kwargs["case_id"]))
+        return self._case
+
+    def fake(self) -> bool:
+        return getattr(self, "swagger_fake_view", False)
+
+
+class ObjectChildView(CaseScopedView):
+    """Something under `/<objects>/{id}/…`: the parent comes from `fetch_parent` (a selector)."""
+
+    parent_model = None
+
+    def fetch_parent(self, pk):
+        raise NotImplementedError
+
+    def get_parent(self):
+        if not hasattr(self, "_parent"):
+            self._parent = self.checked(self.fetch_parent(self.kwargs["pk"]))
+        return self._parent
+
+    def fake(self) -> bool:
+        return getattr(self, "swagger_fake_view", False)
+
+
+def _as_id(value) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise Http404("Not found.") from None
+    if not 1 <= number <= MAX_ID:
+        raise Http404("Not found.")
+    return number
+
+
+# --- Authentication -------------------------------------------------------------------------
+
+
+class TokenCreateView(APIView):
+    """Exchange a username and password for an API token."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginThrottle]
+
+    @extend_schema(
+        request=serializers.TokenRequestSerializer,
+        responses={201: serializers.TokenSerializer},
+        auth=[],
+        tags=["auth"],
+    )
+    def post(self, request):
+        data = serializers.TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            # With the request, so that a login lockout (django-axes) can count the attempt.
+            user = authenticate(
+                request=request,
+                username=data.validated_data["username"],
+                password=data.validated_data["password"],
+            )
+        except PermissionDenied:
+            raise exceptions.Throttled(
+                detail="Too many failed sign-in attempts: try again later."
+            ) from None
+        if user is None or not user.is_active:
+            return Response(
+                {"detail": "Unable to sign in with this username and password."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        token, key = token_create(user=user, name=data.validated_data.get("name", ""))
+        return Response(
+            {"token": key, "prefix": token.prefix, "expires": token.expires},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class LogoutView(APIView):
+    """Revoke the token this request was made with (or all of yours); end a browser session."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=serializers.LogoutSerializer, responses={204: None}, tags=["auth"])
+    def post(self, request):
+        data = serializers.LogoutSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["all"]:
+            tokens_revoke_all(user=request.user)
+        elif isinstance(request.auth, ApiToken):
+            token_revoke(token=request.auth)
+        if request.auth is None:
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Cases ----------------------------------------------------------------------------------
+
+
+class CaseList(CaseScopedView, generics.ListAPIView):
+    serializer_class = serializers.CaseSerializer
+    filterset_class = filters.CaseFilter
+    ordering_fields = ["created_at", "updated_at", "title", "id"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Case.objects.none()
+        user = self.request.user
+        my_role = Membership.objects.filter(case=OuterRef("pk"), user=user).values("role")[:1]
+        return (
+            cases_visible_to(user).select_related("created_by").annotate(my_role=Subquery(my_role))
+        )
+
+    @extend_schema(
+        request=serializers.CaseCreateSerializer, responses={201: serializers.CaseSerializer}
+    )
+    def post(self, request):
+        data = self.parse(serializers.CaseCreateSerializer)
+        case = case_services.case_create(actor=request.user, **data)
+        return self.render(
+            serializers.CaseSerializer, self.checked(case), code=status.HTTP_201_CREATED
+        )
+
+
+class CaseDetail(CaseScopedView):
+    serializer_class = serializers.CaseSerializer
+    required_roles = {"PATCH": (Role.EDITOR, "edit the case")}
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self) -> Case:
+        return self.checked(case_for_user(user=self.request.user, case_id=self.kwargs["case_id"]))
+
+    def _render(self, case: Case):
+        return self.render(serializers.CaseSerializer, case)
+
+    def get(self, request, case_id):
+        return self._render(self.get_object())
+
+    @extend_schema(request=serializers.CaseUpdateSerializer)
+    def patch(self, request, case_id):
+        case = self.get_object()
+        data = self.parse(serializers.CaseUpdateSerializer, partial=True)
+        case = case_services.case_update(actor=request.user, case=case, **data)
+        return self._render(case)
+
+
+class MemberList(CaseChildView):
+    serializer_class = serializers.MemberSerializer
+    required_roles = {"POST": (Role.OWNER, "manage members")}
+    ordering_fields = ["created_at", "role"]
+    filterset_class = None
+    ordering = ["user__username"]
+
+    def get_queryset(self):
+        if self.fake():
+            return Membership.objects.none()
+        return members_of(case=self.get_case()).select_related("added_by")
+
+    def get(self, request, case_id):
+        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
+
+    @extend_schema(
+        request=serializers.MemberAddSerializer, responses={201: serializers.MemberSerializer}
+    )
+    def post(self, request, case_id):
+        case = self.get_case()
+        data = self.parse(serializers.MemberAddSerializer)
+        user = get_user_model().objects.filter(username=data["username"]).first()
+        if user is None:
+            raise exceptions.ValidationError({"username": ["No account has this username."]})
+        membership = case_services.membership_add(
+            actor=request.user, case=case, user=user, role=data["role"]
+        )
+        return self.render(serializers.MemberSerializer, membership, code=status.HTTP_201_CREATED)
+
+
+class MemberDetail(CaseChildView):
+    serializer_class = serializers.MemberSerializer
+    required_roles = {
+        "GET": (Role.OWNER, "manage members"),
+        "PATCH": (Role.OWNER, "manage members"),
+        "DELETE": (Role.OWNER, "manage members"),
+    }
+    http_method_names = ["patch", "delete", "options"]
+
+    def get_object(self) -> Membership:
+        case = self.get_case()
+        membership = (
+            members_of(case=case)
+            .select_related("added_by")
+            .filter(user_id=_as_id(self.kwargs["user_id"]))
+            .first()
+        )
+        if membership is None:
+            raise Http404("This person is not a member of this case.")
+        membership.case = case  # the same instance: its cached role serves the service's check
+        return membership
+
+    @extend_schema(request=serializers.MemberChangeSerializer)
+    def patch(self, request, case_id, user_id):
+        membership = self.get_object()
+        data = self.parse(serializers.MemberChangeSerializer)
+        membership = case_services.membership_change(
+            actor=request.user, membership=membership, role=data["role"]
+        )
+        return self.render(serializers.MemberSerializer, membership)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, case_id, user_id):
+        membership = self.get_object()
+        case_services.membership_remove(actor=request.user, membership=membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ActivityList(CaseChildView):
+    serializer_class = serializers.ActivitySerializer
+    filterset_class = filters.ActivityFilter
+    ordering_fields = ["id", "created_at"]
+    ordering = ["-id"]
+
+    def get_queryset(self):
+        if self.fake():
+            return Case.objects.none()
+        return activity_of(case=self.get_case())
+
+    def get(self, request, case_id):
+        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
+
+
+# --- Sources --------------------------------------------------------------------------------
+
+
+class SourceList(CaseChildView):
+    serializer_class = serializers.SourceSerializer
+    filterset_class = filters.SourceFilter
+    required_roles = {"POST": (Role.REPORTER, "add sources")}
+    ordering_fields = ["id", "created_at", "reliability", "kind"]
+    ordering = ["id"]
+
+    def get_queryset(self):
+        if self.fake():
+            return Source.objects.none()
+        return sources_of(case=self.get_case()).select_related("created_by")
+
+    def get(self, request, case_id):
+        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
+
+    @extend_schema(
+        request=serializers.SourceWriteSerializer, responses={201: serializers.SourceSerializer}
+    )
+    def post(self, request, case_id):
+        case = self.get_case()
+        data = self.parse(serializers.SourceWriteSerializer)
+        source = evidence_services.source_create(actor=request.user, case=case, **data)
+        return self.render(serializers.SourceSerializer, source, code=status.HTTP_201_CREATED)
+
+
+class SourceDetail(CaseScopedView):
+    serializer_class = serializers.SourceSerializer
+    required_roles = {"PATCH": (Role.REPORTER, "edit sources")}
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self) -> Source:
+        return self.checked(source_for_user(user=self.request.user, source_id=self.kwargs["pk"]))
+
+    def get(self, request, pk):
+        return self.render(serializers.SourceSerializer, self.get_object())
+
+    @extend_schema(request=serializers.SourceWriteSerializer)
+    def patch(self, request, pk):
+        source = self.get_object()
+        data = self.parse(serializers.SourceWriteSerializer, partial=True)
+        source = evidence_services.source_update(actor=request.user, source=source, **data)
+        return self.render(serializers.SourceSerializer, source)
+
+
+# --- Evidence -------------------------------------------------------------------------------
+
+
+class EvidenceList(CaseChildView):
+    serializer_class = serializers.EvidenceSerializer
+    filterset_class = filters.EvidenceFilter
+    required_roles = {"POST": (Role.REPORTER, "add evidence")}
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    ordering_fields = ["id", "created_at", "observed_at", "title", "kind"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        if self.fake():
+            return Evidence.objects.none()
+        return evidence_of(case=self.get_case()).select_related("collected_by")
+
+    def get(self, request, case_id):
+        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": serializers.EvidenceCreateSerializer,
+            "application/json": serializers.EvidenceCreateSerializer,
+        },
+        responses={
+            201: serializers.EvidenceSerializer,
+            200: OpenApiResponse(
+                serializers.EvidenceSerializer,
+                description="The same file was already in the case: its evidence.",
+            ),
+        },
+    )
+    def post(self, request, case_id):
+        case = self.get_case()
+        data = dict(self.parse(serializers.EvidenceCreateSerializer))
+        kind = data.pop("kind")
+        created = True
+        if kind == Evidence.Kind.PHOTO:
+            evidence, created = evidence_services.photo_ingest(
+                actor=request.user, case=case, file=data.pop("file"), **data
+            )
+        elif kind == Evidence.Kind.DOCUMENT:
+            evidence, created = evidence_services.document_ingest(
+                actor=request.user, case=case, file=data.pop("file"), **data
+            )
+        else:
+            evidence = evidence_services.evidence_create(
+                actor=request.user, case=case, kind=kind, **data
+            )
+        evidence = evidence_for_user(user=request.user, evidence_id=evidence.pk)
+        return self.render(
+            serializers.EvidenceSerializer,
+            evidence,
+            code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class EvidenceDetail(ObjectChildView):
+    serializer_class = serializers.EvidenceSerializer
+    required_roles = {"PATCH": (Role.REPORTER, "edit evidence")}
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def fetch_parent(self, pk) -> Evidence:
+        return evidence_for_user(user=self.request.user, evidence_id=pk)
+
+    def get(self, request, pk):
+        return self.render(serializers.EvidenceSerializer, self.get_parent())
+
+    @extend_schema(request=serializers.EvidenceUpdateSerializer)
+    def patch(self, request, pk):
+        evidence = self.get_parent()
+        data = self.parse(serializers.EvidenceUpdateSerializer, partial=True)
+        evidence_services.evidence_update(actor=request.user, evidence=evidence, **data)
+        evidence = evidence_for_user(user=request.user, evidence_id=evidence.pk)
+        return self.render(serializers.EvidenceSerializer, evidence)
+
+
+class EvidenceReprocess(EvidenceDetail):
+    required_roles = {"POST": (Role.REPORTER, "process photos again")}
+    http_method_names = ["post", "options"]
+
+    @extend_schema(request=None, responses={202: serializers.EvidenceSerializer})
+    def post(self, request, pk):
+        evidence = self.get_parent()
+        if evidence.kind != Evidence.Kind.PHOTO:
+            raise Http404("Only photos are processed.")
+        evidence_services.photo_reprocess(actor=request.user, evidence=evidence)
+        evidence = evidence_for_user(user=request.user, evidence_id=evidence.pk)
+        return self.render(serializers.EvidenceSerializer, evidence, code=status.HTTP_202_ACCEPTED)
+
+
+class EvidenceSimilar(EvidenceDetail):
+    serializer_class = serializers.SimilarPhotoSerializer
+    queryset = Photo.objects.none()  # for the schema: the rows come from `similar_photos`
+    http_method_names = ["get", "head", "options"]
+
+    @extend_schema(responses=serializers.SimilarPhotoSerializer(many=True))
+    def get(self, request, pk):
+        evidence = self.get_parent()
+        photo = serializers._photo(evidence)
+        if photo is None:
+            raise Http404("Only photos have near-duplicates.")
+        reveal = self.get_serializer_context()["reveal"]
+        rows = []
+        for other, match in similar_photos(photo=photo):
+            other_evidence = other.evidence
+            rows.append(
+                {
+                    "evidence": other_evidence.pk,
+                    "title": other_evidence.label,
+                    "source_name": (
+                        other_evidence.source.display_name(reveal=reveal)
+                        if other_evidence.source
+                        else None
+                    ),
+                    "distance": match.distance,
+                    "cross_source": match.cross_source,
+                    "status": other.status,
+                    "thumbnail_url": (
+                        request.build_absolute_uri(
+                            f"/api/v1/evidence/{other_evidence.pk}/thumbnail/"
+                        )
+                        if other.thumbnail
+                        else None
+                    ),
+                }
+            )
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(serializers.SimilarPhotoSerializer(page, many=True).data)
+
+
+def _file_response(file, *, content_type: str, filename: str, as_attachment: bool):
+    response = FileResponse(
+        file, as_attachment=as_attachment, filename=filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store" if as_attachment else "private, max-age=3600"
+    return response
+
+
+class EvidenceOriginal(EvidenceDetail):
+    """The original file, as an attachment (editors and owners). Every download is recorded."""
+
+    required_roles = {"GET": (Role.EDITOR, "download originals")}
+    http_method_names = ["get", "options"]
+
+    @extend_schema(responses={(200, "*/*"): OpenApiTypes.BINARY})
+    def get(self, request, pk):
+        evidence = self.get_parent()
+        if not evidence.has_file or not evidence.original:
+            raise Http404("This evidence has no file.")
+        with transaction.atomic():
+            case_services.activity_record(
+                case=evidence.case,
+                actor=request.user,
+                verb="evidence.original_downloaded",
+                target=evidence,
+                data={"sha256": evidence.sha256, "via": "api"},
+            )
+        return _file_response(
+            evidence_services.original_open(evidence),
+            content_type=evidence.content_type or "application/octet-stream",
+            filename=evidence.original_name or evidence.sha256,
+            as_attachment=True,
+        )
+
+
+class _Derivative(EvidenceDetail):
+    """A photo's derivative (upright, metadata stripped), shown inline to any member."""
+
+    http_method_names = ["get", "options"]
+    field = ""
+
+    @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
+    def get(self, request, pk):
+        photo = serializers._photo(self.get_parent())
+        derivative = getattr(photo, self.field, None) if photo is not None else None
+        if not derivative:
+            raise Http404(f"This photo has no {self.field} yet.")
+        content_type = mimetypes.guess_type(derivative.name)[0] or "application/octet-stream"
+        return _file_response(
+            derivative.open("rb"),
+            content_type=content_type,
+            filename=f"{self.field}-{photo.pk}",
+            as_attachment=False,
+        )
+
+
+class EvidenceThumbnail(_Derivative):
+    field = "thumbnail"
+
+
+class EvidencePreview(_Derivative):
+    field = "preview"
+
+
+# --- Claims ---------------------------------------------------------------------------------
+
+
+class ClaimList(CaseChildView):
+    serializer_class = serializers.ClaimSerializer
+    filterset_class = filters.ClaimFilter
+    required_roles = {"POST": (Role.REPORTER, "write claims")}
+    ordering_fields = ["id", "created_at", "updated_at", "status", "occurred_on"]
+    ordering = ["created_at", "id"]
+
+    def get_queryset(self):
+        if self.fake():
+            return Claim.objects.none()
+        return claims_of(case=self.get_case()).prefetch_related(_links_prefetch())
+
+    def get(self, request, case_id):
+        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
+
+    @extend_schema(
+        request=serializers.ClaimCreateSerializer, responses={201: serializers.ClaimSerializer}
+    )
+    def post(self, request, case_id):
+        case = self.get_case()
+        data = self.parse(serializers.ClaimCreateSerializer)
+        claim = case_services.claim_create(actor=request.user, case=case, **data)
+        return self.render(serializers.ClaimSerializer, claim, code=status.HTTP_201_CREATED)
+
+
+class ClaimDetail(ObjectChildView):
+    serializer_class = serializers.ClaimSerializer
+    required_roles = {"PATCH": (Role.REPORTER, "edit claims")}
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def fetch_parent(self, pk) -> Claim:
+        return claim_for_user(user=self.request.user, claim_id=pk)
+
+    def render_claim(self, claim: Claim, code=status.HTTP_200_OK):
+        claim.__dict__.get("_prefetched_objects_cache", {}).pop("links", None)
+        prefetch_related_objects([claim], _links_prefetch())
+        return self.render(serializers.ClaimSerializer, claim, code=code)
+
+    def get(self, request, pk):
+        return self.render_claim(self.get_parent())
+
+    @extend_schema(request=serializers.ClaimUpdateSerializer)
+    def patch(self, request, pk):
+        claim = self.get_parent()
+        data = self.parse(serializers.ClaimUpdateSerializer, partial=True)
+        claim = case_services.claim_update(actor=request.user, claim=claim, **data)
+        return self.render_claim(claim)
+
+
+class ClaimSubmit(ClaimDetail):
+    required_roles = {"POST": (Role.REPORTER, "submit claims")}
+    http_method_names = ["post", "options"]
+
+    @extend_schema(request=serializers.ClaimSubmitSerializer)
+    def post(self, request, pk):
+        claim = self.get_parent()
+        data = self.parse(serializers.ClaimSubmitSerializer)
+        claim = case_services.claim_submit(actor=request.user, claim=claim, **data)
+        return self.render_claim(claim)
+
+
+class ClaimReview(ClaimDetail):
+    required_roles = {"POST": (Role.EDITOR, "review claims")}
+    http_method_names = ["post", "options"]
+
+    @extend_schema(request=serializers.ClaimReviewSerializer)
+    def post(self, request, pk):
+        claim = self.get_parent()
+        data = self.parse(serializers.ClaimReviewSerializer)
+        claim = case_services.claim_review(actor=request.user, claim=claim, **data)
+        return self.render_claim(claim)
+
+
+class ClaimHistory(ClaimDetail):
+    serializer_class = serializers.TransitionSerializer
+    http_method_names = ["get", "head", "options"]
+    ordering_fields = ["id", "created_at"]
+    ordering = ["created_at", "id"]
+
+    def get_queryset(self):
+        if self.fake():
+            return Claim.objects.none()
+        return self.get_parent().transitions.select_related("actor")
+
+    def get(self, request, pk):
+        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
+
+
+class ClaimLinks(ObjectChildView):
+    serializer_class = serializers.LinkSerializer
+    filterset_class = filters.LinkFilter
+    required_roles = {"POST": (Role.REPORTER, "link evidence")}
+    ordering_fields = ["id", "created_at", "stance"]
+    ordering = ["id"]
+
+    def fetch_parent(self, pk) -> Claim:
+        return claim_for_user(user=self.request.user, claim_id=pk)
+
+    def get_queryset(self):
+        if self.fake():
+            return EvidenceLink.objects.none()
+        return self.get_parent().links.select_related(
+            "evidence", "evidence__source", "evidence__photo", "created_by"
+        )
+
+    def get(self, request, pk):
+        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
+
+    @extend_schema(
+        request=serializers.LinkCreateSerializer, responses={201: serializers.LinkSerializer}
+    )
+    def post(self, request, pk):
+        claim = self.get_parent()
+        data = self.parse(serializers.LinkCreateSerializer)
+        link = evidence_services.evidence_link(actor=request.user, claim=claim, **data)
+        return self.render(serializers.LinkSerializer, link, code=status.HTTP_201_CREATED)
+
+
+class LinkDetail(ObjectChildView):
+    serializer_class = serializers.LinkSerializer
+    required_roles = {
+        "PATCH": (Role.REPORTER, "change links"),
+        "DELETE": (Role.REPORTER, "remove links"),
+    }
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def fetch_parent(self, pk) -> EvidenceLink:
+        return link_for_user(user=self.request.user, link_id=pk)
+
+    def get(self, request, pk):
+        return self.render(serializers.LinkSerializer, self.get_parent())
+
+    @extend_schema(request=serializers.LinkUpdateSerializer)
+    def patch(self, request, pk):
+        link = self.get_parent()
+        data = self.parse(serializers.LinkUpdateSerializer, partial=True)
+        link = evidence_services.link_update(actor=request.user, link=link, **data)
+        return self.render(serializers.LinkSerializer, link)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        evidence_services.link_remove(actor=request.user, link=self.get_parent())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Comments -------------------------------------------------------------------------------
+
+
+class _CommentList(ObjectChildView):
+    serializer_class = serializers.CommentSerializer
+    required_roles = {"POST": (Role.REPORTER, "comment")}
+    ordering_fields = ["id", "created_at"]
+    ordering = ["created_at", "id"]
+    target = ""
+
+    def get_queryset(self):
+        if self.fake():
+            return Comment.objects.none()
+        return comments_on(**{self.target: self.get_parent()})
+
+    def get(self, request, pk):
+        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
+
+    @extend_schema(
+        request=serializers.CommentWriteSerializer,
+        responses={201: serializers.CommentSerializer},
+    )
+    def post(self, request, pk):
+        parent = self.get_parent()
+        data = self.parse(serializers.CommentWriteSerializer)
+        comment = evidence_services.comment_create(
+            actor=request.user, text=data["text"], **{self.target: parent}
+        )
+        return self.render(serializers.CommentSerializer, comment, code=status.HTTP_201_CREATED)
+
+
+class ClaimComments(_CommentList):
+    target = "claim"
+
+    def fetch_parent(self, pk) -> Claim:
+        return claim_for_user(user=self.request.user, claim_id=pk)
+
+
+class EvidenceComments(_CommentList):
+    target = "evidence"
+
+    def fetch_parent(self, pk) -> Evidence:
+        return evidence_for_user(user=self.request.user, evidence_id=pk)
+
+
+class CommentDetail(ObjectChildView):
+    serializer_class = serializers.CommentSerializer
+    required_roles = {"PATCH": (Role.REPORTER, "edit comments")}
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def fetch_parent(self, pk) -> Comment:
+        return comment_for_user(user=self.request.user, comment_id=pk)
+
+    def get(self, request, pk):
+        return self.render(serializers.CommentSerializer, self.get_parent())
+
+    @extend_schema(request=serializers.CommentWriteSerializer)
+    def patch(self, request, pk):
+        comment = self.get_parent()
+        data = self.parse(serializers.CommentWriteSerializer)
+        comment = evidence_services.comment_edit(
+            actor=request.user, comment=comment, text=data["text"]
+        )
+        return self.render(serializers.CommentSerializer, comment)
+
+
+# --- Anything else under /api/v1/ -----------------------------------------------------------
+
+
+class NotFoundView(APIView):
+    """A JSON 404 for any other path under /api/v1/ (instead of the site's HTML page)."""
+
+    permission_classes = [AllowAny]
+    schema = None
+
+    def _not_found(self, request, *args, **kwargs):
+        raise exceptions.NotFound("No such endpoint. (API paths end with a slash.)")
+
+    get = post = put = patch = delete = _not_found
