@@ -5,7 +5,7 @@ VENV = .venv
 MANAGE = $(VENV)/bin/python manage.py
 PYTEST_ARGS ?=
 
-.PHONY: install run test chromium lint worker bench clean vendor
+.PHONY: install run test chromium lint audit worker bench clean vendor
 
 install: $(VENV)/.installed
 
@@ -42,8 +42,16 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(MANAGE) makemigrations --check --dry-run
 
+# Supply chain: known vulnerabilities in our pins (pip-audit; bump the pin when one is found),
+# and medium/high-severity findings in our own code (bandit).
+audit: install
+	$(VENV)/bin/python .ci/pip_audit_check.py
+	$(VENV)/bin/bandit -q -r cases evidence api web config -ll
+
+# One worker for every queue (docker-compose splits them: `worker` ingest, `export-worker`).
 worker: install
-	$(VENV)/bin/celery -A config worker -l info
+	$(VENV)/bin/celery -A config worker -l info \
+		-Q $${CELERY_INGEST_QUEUE:-ingest},$${CELERY_EXPORT_QUEUE:-exports},$${CELERY_QUEUE:-casefile}
 
 # Every benchmarks/*.py script in turn (files starting with "_" are shared helpers).
 bench: install
