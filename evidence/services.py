@@ -2,11 +2,14 @@
 leaves an activity row, in one transaction."""
 
 import hashlib
-from datetime import date, datetime
+import os
+from datetime import date, datetime, timedelta
+from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases.models import Case, Claim, Role
@@ -353,6 +356,51 @@ def comment_edit(*, actor, comment: Comment, text: str) -> Comment:
 
 # --- Files ----------------------------------------------------------------------------------
 
+# How much of a file `file_kind` looks at to tell what it is.
+SNIFF_BYTES = 64 * 1024
+
+
+def _refuse(message: str, code: str) -> ValidationError:
+    error = ValidationError({"file": ValidationError(message, code=code)})
+    error.code = code  # also on the outer error, for callers that look there
+    return error
+
+
+def _file_size(file) -> int:
+    size = getattr(file, "size", None)
+    if size is None:
+        file.seek(0, 2)
+        size = file.tell()
+        file.seek(0)
+    return size
+
+
+def _check_size(file) -> int:
+    """Refuse an empty file or one over CASEFILE_MAX_UPLOAD_BYTES before reading it."""
+    size = _file_size(file)
+    limit = settings.CASEFILE_MAX_UPLOAD_BYTES
+    if size == 0:
+        raise _refuse("The file is empty (0 bytes).", "empty_file")
+    if size > limit:
+        raise _refuse(
+            f"The file is {_megabytes(size)}, above the {_megabytes(limit)} upload limit.",
+            "file_too_large",
+        )
+    return size
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB".replace(".0 MB", " MB")
+
+
+def _sniff(file):
+    from evidence.pipeline import file_kind
+
+    file.seek(0)
+    head = file.read(SNIFF_BYTES)
+    file.seek(0)
+    return file_kind(head, file)
+
 
 @transaction.atomic
 def file_ingest(
@@ -373,22 +421,19 @@ def file_ingest(
 ) -> tuple[Evidence, bool]:
     """Store an uploaded file as evidence; return it and whether it is new.
 
-    The caller has checked the bytes' type. The same bytes uploaded again to the same case make
-    no second original: the existing evidence is returned and the repeat is recorded.
+    The caller has checked the bytes' type (`photo_ingest`, `document_ingest`). Refuses an empty
+    file or one over the size limit; everything is checked before the original is stored, so a
+    refusal stores nothing. The same bytes uploaded again to the same case make no second
+    original: the existing evidence is returned and the repeat is recorded.
     """
     require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
     _check_source(case, source)
+    _check_size(file)
     sha256, size = file_sha256(file)
+    original_name = os.path.basename(getattr(file, "name", "") or "")[-255:]
     existing = Evidence.objects.filter(case=case, sha256=sha256).first()
     if existing is not None:
-        activity_record(
-            case=case,
-            actor=actor,
-            verb="evidence.uploaded_again",
-            target=existing,
-            data={"original_name": getattr(file, "name", "") or "", "sha256": sha256},
-        )
-        return existing, False
+        return _uploaded_again(actor=actor, evidence=existing, original_name=original_name), False
     evidence = Evidence(
         case=case,
         kind=kind,
@@ -400,14 +445,23 @@ def file_ingest(
         place_name=place_name.strip(),
         latitude=latitude,
         longitude=longitude,
-        original_name=(getattr(file, "name", "") or "")[-255:],
+        original_name=original_name,
         sha256=sha256,
         size=size,
         content_type=content_type,
         sensitive=sensitive,
     )
+    # Every check first, so that a refusal leaves nothing in storage.
+    evidence.full_clean(exclude=["original"])
     evidence.original.name = original_store(file, sha256=sha256)
-    _full_clean(evidence).save()
+    try:
+        with transaction.atomic():  # a savepoint: the same bytes may be arriving right now
+            evidence.save()
+    except IntegrityError:
+        existing = Evidence.objects.filter(case=case, sha256=sha256).first()
+        if existing is None:
+            raise
+        return _uploaded_again(actor=actor, evidence=existing, original_name=original_name), False
     activity_record(
         case=case,
         actor=actor,
@@ -425,38 +479,83 @@ def file_ingest(
     return evidence, True
 
 
-IMAGE_TYPES = {
-    "JPEG": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-    "TIFF": "image/tiff",
-}
+def _uploaded_again(*, actor, evidence: Evidence, original_name: str) -> Evidence:
+    activity_record(
+        case=evidence.case,
+        actor=actor,
+        verb="evidence.uploaded_again",
+        target=evidence,
+        data={"original_name": original_name, "sha256": evidence.sha256},
+    )
+    return evidence
 
 
 def image_type(file) -> str:
-    """The image type the bytes say (whatever the name or the declared type claims), or a
-    ValidationError a reporter can read."""
-    from PIL import Image, UnidentifiedImageError
+    """The MIME type of an allowed image (JPEG, PNG, WebP, GIF, TIFF, HEIC/HEIF), told from the
+    bytes whatever the name or the declared type claims; otherwise a ValidationError a reporter
+    can read (code "unsupported_media_type" for the wrong kind of file, "image_too_large" for
+    too many pixels, "invalid_image" for a damaged one). Reads only the header."""
+    from evidence.pipeline import PhotoRejected, open_image
 
-    file.seek(0)
+    found = _sniff(file)
+    if found.category != "image":
+        hint = " Add it as a document instead." if found.category == "document" else ""
+        raise _refuse(
+            f"Not an image: the file is {found.label}.{hint} Accepted: JPEG, PNG, WebP, GIF, "
+            "TIFF, HEIC.",
+            "unsupported_media_type",
+        )
     try:
-        with Image.open(file) as image:
-            image_format = image.format
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise ValidationError({"file": "Not an image this app accepts."}) from None
+        image = open_image(file, max_pixels=settings.CASEFILE_MAX_IMAGE_PIXELS)
+    except PhotoRejected as rejected:
+        code = "image_too_large" if "limit" in rejected.reason else "invalid_image"
+        raise _refuse(rejected.reason, code) from None
     finally:
         file.seek(0)
-    if image_format not in IMAGE_TYPES:
-        raise ValidationError({"file": f"{image_format} images are not accepted."})
-    return IMAGE_TYPES[image_format]
+    content_type = found.content_type
+    if image.format != found.image_format:
+        from evidence.pipeline import IMAGE_TYPES
+
+        content_type = IMAGE_TYPES[image.format]
+    image.close()
+    file.seek(0)
+    return content_type
+
+
+DOCUMENT_TYPES_LABEL = "PDF, Word, Excel, PowerPoint, OpenDocument, RTF or plain text"
+
+
+def document_type(file) -> str:
+    """The MIME type of an allowed document, told from the bytes, or a ValidationError."""
+    found = _sniff(file)
+    if found.category == "image":
+        raise _refuse(
+            f"The file is {found.label}: add it as a photo, so that it is processed.",
+            "unsupported_media_type",
+        )
+    if found.category != "document":
+        raise _refuse(
+            f"Not a document this app accepts: the file is {found.label}. Accepted: "
+            f"{DOCUMENT_TYPES_LABEL}.",
+            "unsupported_media_type",
+        )
+    return found.content_type
 
 
 @transaction.atomic
 def photo_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bool]:
-    """Take in an uploaded photo: check its bytes, store the original, queue its processing."""
+    """Take in an uploaded photo (reporters and above): check its size and that its bytes are
+    an allowed image under the pixel limit, store the original once under its hash, record who
+    uploaded what, and queue its processing once the transaction commits.
+
+    `details` are `file_ingest`'s: source, title, description, observed_at, place_name,
+    latitude, longitude, sensitive. Returns (evidence, created); the same bytes uploaded again
+    to the case return the existing evidence with created False.
+    """
     from evidence.models import Photo
 
+    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
+    _check_size(file)
     content_type = image_type(file)
     evidence, created = file_ingest(
         actor=actor,
@@ -468,4 +567,69 @@ def photo_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bool]
     )
     if created:
         Photo.objects.create(evidence=evidence)
+        _photo_queue(evidence.pk)
     return evidence, created
+
+
+@transaction.atomic
+def document_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bool]:
+    """Take in an uploaded document (reporters and above): PDF, office documents or plain
+    text, told from the bytes. Same size limit, storage and duplicate rule as photos; documents
+    are not processed further."""
+    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
+    _check_size(file)
+    content_type = document_type(file)
+    return file_ingest(
+        actor=actor,
+        case=case,
+        kind=Evidence.Kind.DOCUMENT,
+        file=file,
+        content_type=content_type,
+        **details,
+    )
+
+
+def _photo_queue(photo_id: int) -> None:
+    """Queue processing after the transaction commits, so that the worker finds the rows. A
+    broker that cannot be reached does not fail the upload (robust): the photo stays pending
+    and `requeue_stale_photos` queues it again later."""
+    from evidence.tasks import photo_process_task
+
+    transaction.on_commit(partial(photo_process_task.delay, photo_id), robust=True)
+
+
+@transaction.atomic
+def photo_reprocess(*, actor, evidence: Evidence) -> Evidence:
+    """Ask for a photo to be processed again (reporters and above): one whose processing
+    failed, or one stuck in pending or processing for longer than the hard time limit."""
+    from evidence.models import Photo
+
+    require_role(user=actor, case=evidence.case, role=Role.REPORTER, action="reprocess photos")
+    photo = Photo.objects.select_for_update().filter(evidence=evidence).first()
+    if photo is None:
+        raise ValidationError("Only a photo can be processed again.", code="not_a_photo")
+    stuck_since = timezone.now() - timedelta(seconds=settings.CASEFILE_STALE_AFTER_SECONDS)
+    stuck = photo.status in (Photo.Status.PENDING, Photo.Status.PROCESSING) and (
+        photo.status_changed_at < stuck_since
+    )
+    if photo.status != Photo.Status.FAILED and not stuck:
+        raise ValidationError(
+            f"This photo is {photo.get_status_display().lower()}: only a photo whose processing "
+            "failed (or is stuck) can be processed again.",
+            code="not_failed",
+        )
+    previous = {"status": photo.status, "failure_reason": photo.failure_reason}
+    photo.status = Photo.Status.PENDING
+    photo.failure_reason = ""
+    photo.attempts = 0
+    photo.status_changed_at = timezone.now()
+    photo.save(update_fields=["status", "failure_reason", "attempts", "status_changed_at"])
+    activity_record(
+        case=evidence.case,
+        actor=actor,
+        verb="photo.reprocess_requested",
+        target=evidence,
+        data=previous,
+    )
+    _photo_queue(photo.pk)
+    return evidence

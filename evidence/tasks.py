@@ -1,0 +1,57 @@
+"""Celery tasks of the evidence app: each takes primary keys and calls the pipeline."""
+
+import logging
+import random
+
+from celery import shared_task
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+from evidence.pipeline import StorageUnavailable, photo_process, photos_requeue_stale
+
+logger = logging.getLogger(__name__)
+
+# Only these are worth another try: storage or the database being briefly unreachable. A bad
+# image is a final, recorded failure inside the pipeline and never reaches the retry machinery.
+TRANSIENT_ERRORS = (
+    StorageUnavailable,
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+@shared_task(
+    bind=True,
+    # Acknowledged only when done, and redelivered if the worker dies mid-task: the pipeline
+    # claims the photo with a conditional update, so a second delivery is harmless.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+)
+def photo_process_task(self, photo_id: int) -> str:
+    """Process one uploaded photo; returns its status afterwards."""
+    outcome = photo_process(photo_id=photo_id)
+    if outcome.busy_for is not None and not self.request.is_eager:
+        # Another attempt holds the photo. Come back when it would count as abandoned; by then
+        # it has finished (nothing left to do) or its worker died (this run takes over).
+        countdown = outcome.busy_for + random.uniform(1, 10)  # noqa: S311 - jitter, not a secret
+        raise self.retry(countdown=countdown, max_retries=None)
+    return outcome.status
+
+
+@shared_task(acks_late=True)
+def photo_requeue_stale_task() -> int:
+    """Queue again the photos stuck in pending or processing (run by Celery beat)."""
+    try:
+        ids = photos_requeue_stale()
+    except DatabaseError:
+        logger.warning("Could not look for stuck photos", exc_info=True)
+        return 0
+    if ids:
+        logger.info("Queued %d stuck photos again: %s", len(ids), ids[:20])
+    return len(ids)
