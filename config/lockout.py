@@ -8,6 +8,8 @@ import math
 
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
+from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 
 
@@ -33,22 +35,6 @@ def lockout_response(request, original_response=None, credentials=None):
     return response
 
 
-def client_ip(request) -> str:
-    """The client's address for lockouts (AXES_CLIENT_IP_CALLABLE).
-
-    Behind `TRUSTED_PROXY_COUNT` proxies, the address the outermost one saw is that many entries
-    from the right of X-Forwarded-For; whatever a client wrote further left is not trusted.
-    """
-    count = settings.TRUSTED_PROXY_COUNT
-    remote = request.META.get("REMOTE_ADDR", "")
-    if count > 0:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [a for a in forwarded if a]
-        if len(forwarded) >= count:
-            return forwarded[-count]
-    return remote
-
-
 class LockoutBackend(AxesStandaloneBackend):
     """django-axes' lockout check, for every sign-in that comes with a request.
 
@@ -61,4 +47,20 @@ class LockoutBackend(AxesStandaloneBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is None:
             return None
+        # DRF wraps Django's request; axes' flags must land on Django's own, where AxesMiddleware
+        # looks for them to answer with the lockout response.
+        request = getattr(request, "_request", request)
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+@receiver(user_login_failed)
+def _carry_lockout_to_django_request(sender, credentials=None, request=None, **kwargs):
+    """When the failure that reaches the limit came through DRF, axes flags DRF's request
+    wrapper; copy the flag to Django's request so that AxesMiddleware answers this very
+    attempt with the lockout, as it does on the web login. (Runs after axes' own receiver,
+    which is connected at start-up; this module loads with the first sign-in.)"""
+    inner = getattr(request, "_request", None)
+    flags = vars(request) if inner is not None else {}
+    if flags.get("axes_locked_out"):
+        inner.axes_locked_out = True
+        inner.axes_credentials = flags.get("axes_credentials")

@@ -79,8 +79,9 @@ if not DEBUG:
 # trusting the header without such a proxy lets any client claim its request came over HTTPS.
 if env_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# How many proxies in front of the app append to X-Forwarded-For; 0 trusts none of it. Used to
-# find the client address for login lockouts.
+# How many proxies in front of the app append to X-Forwarded-For; 0 trusts none of it. With a
+# count, config.proxy.ForwardedForMiddleware puts the client's address in REMOTE_ADDR, which the
+# login lockout, the API throttles and the logs all read.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 # Probes from the orchestrator come over plain HTTP inside the private network.
@@ -134,6 +135,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every response and log line, even a redirect or an error, has the id.
     "config.logs.RequestIdMiddleware",
+    "config.proxy.ForwardedForMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.health.ProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -220,7 +222,6 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 # everyone out, and nobody can lock a reporter out from elsewhere.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "config.lockout.client_ip"
 AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 
@@ -234,7 +235,7 @@ USE_TZ = True
 # --- Static files and media -----------------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 
 MEDIA_URL = "/media/"

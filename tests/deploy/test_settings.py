@@ -1,0 +1,98 @@
+"""Production settings: `check --deploy` in a production-like environment, and what start-up
+refuses. Each case runs manage.py in a subprocess with only the variables it sets."""
+
+import pytest
+
+from tests.deploy.conftest import manage, production_env
+
+
+def test_check_deploy_passes_with_a_production_environment(tmp_path):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_passes_behind_a_tls_proxy(tmp_path):
+    env = production_env(tmp_path, USE_X_FORWARDED_PROTO="1", TRUSTED_PROXY_COUNT="1")
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_start_up_refuses_a_missing_secret_key(tmp_path):
+    env = production_env(tmp_path)
+    del env["SECRET_KEY"]
+    result = manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_start_up_refuses_the_development_secret_key(tmp_path):
+    from config.settings import DEVELOPMENT_SECRET_KEY
+
+    result = manage("check", env=production_env(tmp_path, SECRET_KEY=DEVELOPMENT_SECRET_KEY))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize("weak", ["changeme", "a" * 60, "django-insecure-" + "x1y2z3" * 10])
+def test_start_up_refuses_a_weak_secret_key(tmp_path, weak):
+    result = manage("check", env=production_env(tmp_path, SECRET_KEY=weak))
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak" in result.stderr
+
+
+def test_start_up_refuses_missing_allowed_hosts(tmp_path):
+    env = production_env(tmp_path)
+    del env["ALLOWED_HOSTS"]
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must be set when DEBUG is off" in result.stderr
+
+
+def test_check_deploy_warns_when_https_protections_are_turned_off(tmp_path):
+    env = production_env(tmp_path, SECURE_SSL_REDIRECT="0", SECURE_COOKIES="0")
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "security.W008" in output  # SSL redirect
+    assert "security.W012" in output  # session cookie not secure
+
+
+def _settings_value(tmp_path, name: str, **env_overrides) -> str:
+    env = production_env(tmp_path, **env_overrides)
+    result = manage(
+        "shell", "-c", f"from django.conf import settings; print(settings.{name})", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_forwarded_proto_is_trusted_only_when_configured(tmp_path):
+    assert _settings_value(tmp_path, "SECURE_PROXY_SSL_HEADER") == "None"
+    trusted = _settings_value(tmp_path, "SECURE_PROXY_SSL_HEADER", USE_X_FORWARDED_PROTO="1")
+    assert trusted == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_production_cookies_are_secure_http_only_and_same_site(tmp_path):
+    values = {
+        name: _settings_value(tmp_path, name)
+        for name in (
+            "SESSION_COOKIE_SECURE",
+            "CSRF_COOKIE_SECURE",
+            "SESSION_COOKIE_HTTPONLY",
+            "SESSION_COOKIE_SAMESITE",
+            "CSRF_COOKIE_SAMESITE",
+        )
+    }
+    assert values == {
+        "SESSION_COOKIE_SECURE": "True",
+        "CSRF_COOKIE_SECURE": "True",
+        "SESSION_COOKIE_HTTPONLY": "True",
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "CSRF_COOKIE_SAMESITE": "Lax",
+    }
+
+
+def test_session_idle_timeout_is_a_setting(tmp_path):
+    assert _settings_value(tmp_path, "SESSION_COOKIE_AGE", SESSION_IDLE_TIMEOUT="900") == "900"
+    assert _settings_value(tmp_path, "SESSION_SAVE_EVERY_REQUEST") == "True"
