@@ -8,7 +8,6 @@ Every view reaches its object through a selector of `cases.selectors` or `eviden
 import mimetypes
 
 from django.contrib.auth import authenticate, get_user_model, logout
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Subquery, prefetch_related_objects
 from django.http import FileResponse, Http404
@@ -43,6 +42,7 @@ from evidence.selectors import (
     evidence_for_user,
     evidence_of,
     link_for_user,
+    links_listed,
     similar_photos,
     source_for_user,
     sources_of,
@@ -52,14 +52,8 @@ MAX_ID = 2**63 - 1
 
 
 def _links_prefetch() -> Prefetch:
-    # The same rows, in the same order, as `evidence.selectors.links_of`, for many claims at
-    # once.
-    return Prefetch(
-        "links",
-        queryset=EvidenceLink.objects.select_related(
-            "evidence", "evidence__source", "evidence__photo", "created_by"
-        ).order_by("id"),
-    )
+    # The rows `evidence.selectors.links_of` gives, for many claims at once.
+    return Prefetch("links", queryset=links_listed())
 
 
 # --- The base -------------------------------------------------------------------------------
@@ -174,17 +168,13 @@ class TokenCreateView(APIView):
     def post(self, request):
         data = serializers.TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            # With the request, so that a login lockout (django-axes) can count the attempt.
-            user = authenticate(
-                request=request,
-                username=data.validated_data["username"],
-                password=data.validated_data["password"],
-            )
-        except PermissionDenied:
-            raise exceptions.Throttled(
-                detail="Too many failed sign-in attempts: try again later."
-            ) from None
+        # With Django's own request (not DRF's wrapper), so that the login lockout
+        # (django-axes) counts the attempt and flags the request its middleware answers 429 to.
+        user = authenticate(
+            request=request._request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
         if user is None or not user.is_active:
             return Response(
                 {"detail": "Unable to sign in with this username and password."},
@@ -697,9 +687,7 @@ class ClaimLinks(ObjectChildView):
     def get_queryset(self):
         if self.fake():
             return EvidenceLink.objects.none()
-        return self.get_parent().links.select_related(
-            "evidence", "evidence__source", "evidence__photo", "created_by"
-        )
+        return links_listed().filter(claim=self.get_parent())
 
     def get(self, request, pk):
         return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)

@@ -54,6 +54,16 @@ def links_of(*, claim: Claim) -> dict[str, list[EvidenceLink]]:
     return grouped
 
 
+def links_listed() -> QuerySet[EvidenceLink]:
+    """Links as `links_of` gives them (deleted evidence left out), for lists of many claims
+    (prefetch) or of one claim's links."""
+    return (
+        EvidenceLink.objects.filter(evidence__deleted_at__isnull=True)
+        .select_related("evidence", "evidence__source", "evidence__photo", "created_by")
+        .order_by("id")
+    )
+
+
 def comments_on(*, claim: Claim | None = None, evidence: Evidence | None = None):
     target = {"claim": claim} if claim is not None else {"evidence": evidence}
     return Comment.objects.filter(**target).select_related("author").prefetch_related("revisions")

@@ -1,0 +1,317 @@
+"""Every endpoint and method of the API, called as each persona, gets the status its rule says.
+
+The endpoints are read from the URL conf: a new endpoint (or a new method on one) without an
+entry in RULES fails `test_every_endpoint_has_a_rule`, and is then called for every persona.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.urls import URLPattern, URLResolver, reverse
+from django.utils import timezone
+
+from api import urls as api_urls
+from cases.models import Claim, Role
+from evidence.models import Comment, Evidence, EvidenceLink, Photo
+from tests.api.conftest import token_client
+from tests.factories import (
+    ClaimFactory,
+    MembershipFactory,
+    SourceFactory,
+    UserFactory,
+)
+from tests.images import jpeg_bytes
+
+PERSONAS = ("anonymous", "outsider", "viewer", "reporter", "editor", "owner")
+RANK = {"viewer": 0, "reporter": 1, "editor": 2, "owner": 3}
+PASSWORD = "pass-word-123"  # noqa: S105 (the factories' test password)
+
+
+@dataclass
+class World:
+    personas: object
+    member: object  # a viewer whom the member endpoints change
+    newcomer: object  # an account in no case
+    source: object
+    photo: Evidence
+    draft: Claim
+    in_review: Claim
+    link: EvidenceLink
+    comment: Comment
+    objects: dict = field(default_factory=dict)
+
+
+@pytest.fixture
+def world(personas) -> World:
+    case, reporter = personas.case, personas.reporter
+    member = UserFactory(username="mallory")
+    MembershipFactory(case=case, user=member, role=Role.VIEWER)
+    source = SourceFactory(case=case, created_by=reporter)
+    data = jpeg_bytes(seed=3)
+    sha = "ab" * 32
+    photo = Evidence.objects.create(
+        case=case,
+        kind=Evidence.Kind.PHOTO,
+        collected_by=reporter,
+        source=source,
+        original=default_storage.save(f"originals/ab/ab/{sha}", ContentFile(data)),
+        original_name="train.jpg",
+        sha256=sha,
+        size=len(data),
+        content_type="image/jpeg",
+    )
+    Photo.objects.create(
+        evidence=photo,
+        status=Photo.Status.FAILED,
+        failure_reason="The file is truncated.",
+        thumbnail=default_storage.save("derivatives/t.jpg", ContentFile(data)),
+        preview=default_storage.save("derivatives/p.jpg", ContentFile(data)),
+        status_changed_at=timezone.now() - timedelta(hours=1),
+    )
+    draft = ClaimFactory(case=case, author=reporter)
+    in_review = ClaimFactory(case=case, author=reporter, status=Claim.Status.IN_REVIEW)
+    link = EvidenceLink.objects.create(
+        claim=draft, evidence=photo, stance="supports", created_by=reporter
+    )
+    comment = Comment.objects.create(case=case, claim=draft, author=reporter, text="Check this")
+    return World(
+        personas=personas,
+        member=member,
+        newcomer=UserFactory(username="newcomer"),
+        source=source,
+        photo=photo,
+        draft=draft,
+        in_review=in_review,
+        link=link,
+        comment=comment,
+    )
+
+
+@dataclass
+class Rule:
+    """Who may: `role` is the weakest role that succeeds (non-members get 404, weaker roles 403);
+    `anyone` means every signed-in user succeeds; `statuses` overrides single personas."""
+
+    kwargs: object  # World -> URL kwargs
+    status: int = 200
+    role: str | None = "viewer"
+    anyone: bool = False
+    body: object = None  # World, user -> request body
+    statuses: dict = field(default_factory=dict)
+
+    def expected(self, persona: str) -> int:
+        if persona in self.statuses:
+            return self.statuses[persona]
+        if persona == "anonymous":
+            return 401
+        if self.anyone:
+            return self.status
+        if persona == "outsider":
+            return 404
+        return self.status if RANK[persona] >= RANK[self.role] else 403
+
+
+def case_id(w):
+    return {"case_id": w.personas.case.pk}
+
+
+RULES = {
+    ("auth-token", "POST"): Rule(
+        kwargs=lambda w: {},
+        status=201,
+        anyone=True,
+        body=lambda w, user: (
+            {"username": user.username, "password": PASSWORD}
+            if user
+            else {"username": "nobody", "password": "wrong"}
+        ),
+        statuses={"anonymous": 400},
+    ),
+    ("auth-logout", "POST"): Rule(kwargs=lambda w: {}, status=204, anyone=True),
+    ("case-list", "GET"): Rule(kwargs=lambda w: {}, anyone=True),
+    ("case-list", "POST"): Rule(
+        kwargs=lambda w: {}, status=201, anyone=True, body=lambda w, u: {"title": "Another"}
+    ),
+    ("case-detail", "GET"): Rule(kwargs=case_id),
+    ("case-detail", "PATCH"): Rule(
+        kwargs=case_id, role="editor", body=lambda w, u: {"title": "Renamed"}
+    ),
+    ("case-members", "GET"): Rule(kwargs=case_id),
+    ("case-members", "POST"): Rule(
+        kwargs=case_id,
+        status=201,
+        role="owner",
+        body=lambda w, u: {"username": "newcomer", "role": "viewer"},
+    ),
+    ("member-detail", "PATCH"): Rule(
+        kwargs=lambda w: {**case_id(w), "user_id": w.member.pk},
+        role="owner",
+        body=lambda w, u: {"role": "reporter"},
+    ),
+    ("member-detail", "DELETE"): Rule(
+        kwargs=lambda w: {**case_id(w), "user_id": w.member.pk}, status=204, role="owner"
+    ),
+    ("case-activity", "GET"): Rule(kwargs=case_id),
+    ("case-sources", "GET"): Rule(kwargs=case_id),
+    ("case-sources", "POST"): Rule(
+        kwargs=case_id,
+        status=201,
+        role="reporter",
+        body=lambda w, u: {"kind": "publication", "name": "Daily News"},
+    ),
+    ("source-detail", "GET"): Rule(kwargs=lambda w: {"pk": w.source.pk}),
+    ("source-detail", "PATCH"): Rule(
+        kwargs=lambda w: {"pk": w.source.pk},
+        role="reporter",
+        body=lambda w, u: {"reliability": "B"},
+    ),
+    ("case-evidence", "GET"): Rule(kwargs=case_id),
+    ("case-evidence", "POST"): Rule(
+        kwargs=case_id,
+        status=201,
+        role="reporter",
+        body=lambda w, u: {"kind": "link", "url": "https://example.org/a"},
+    ),
+    ("evidence-detail", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
+    ("evidence-detail", "PATCH"): Rule(
+        kwargs=lambda w: {"pk": w.photo.pk}, role="reporter", body=lambda w, u: {"title": "New"}
+    ),
+    ("evidence-similar", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
+    ("evidence-original", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}, role="editor"),
+    ("evidence-thumbnail", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
+    ("evidence-preview", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
+    ("evidence-reprocess", "POST"): Rule(
+        kwargs=lambda w: {"pk": w.photo.pk}, status=202, role="reporter"
+    ),
+    ("evidence-comments", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
+    ("evidence-comments", "POST"): Rule(
+        kwargs=lambda w: {"pk": w.photo.pk},
+        status=201,
+        role="reporter",
+        body=lambda w, u: {"text": "Same train?"},
+    ),
+    ("case-claims", "GET"): Rule(kwargs=case_id),
+    ("case-claims", "POST"): Rule(
+        kwargs=case_id,
+        status=201,
+        role="reporter",
+        body=lambda w, u: {"statement": "The train never left Dandong"},
+    ),
+    ("claim-detail", "GET"): Rule(kwargs=lambda w: {"pk": w.draft.pk}),
+    ("claim-detail", "PATCH"): Rule(
+        kwargs=lambda w: {"pk": w.draft.pk}, role="reporter", body=lambda w, u: {"details": "More"}
+    ),
+    ("claim-links", "GET"): Rule(kwargs=lambda w: {"pk": w.draft.pk}),
+    ("claim-links", "POST"): Rule(
+        kwargs=lambda w: {"pk": w.in_review.pk},
+        status=201,
+        role="reporter",
+        body=lambda w, u: {"evidence": w.photo.pk, "stance": "contradicts"},
+    ),
+    ("claim-submit", "POST"): Rule(kwargs=lambda w: {"pk": w.draft.pk}, role="reporter"),
+    ("claim-review", "POST"): Rule(
+        kwargs=lambda w: {"pk": w.in_review.pk},
+        role="editor",
+        body=lambda w, u: {"decision": "supported", "note": "Two photos agree."},
+    ),
+    ("claim-history", "GET"): Rule(kwargs=lambda w: {"pk": w.draft.pk}),
+    ("claim-comments", "GET"): Rule(kwargs=lambda w: {"pk": w.draft.pk}),
+    ("claim-comments", "POST"): Rule(
+        kwargs=lambda w: {"pk": w.draft.pk},
+        status=201,
+        role="reporter",
+        body=lambda w, u: {"text": "Agreed"},
+    ),
+    ("link-detail", "GET"): Rule(kwargs=lambda w: {"pk": w.link.pk}),
+    ("link-detail", "PATCH"): Rule(
+        kwargs=lambda w: {"pk": w.link.pk}, role="reporter", body=lambda w, u: {"note": "Why"}
+    ),
+    ("link-detail", "DELETE"): Rule(
+        kwargs=lambda w: {"pk": w.link.pk}, status=204, role="reporter"
+    ),
+    ("comment-detail", "GET"): Rule(kwargs=lambda w: {"pk": w.comment.pk}),
+    # Only its author (the reporter) edits a comment, whatever the role.
+    ("comment-detail", "PATCH"): Rule(
+        kwargs=lambda w: {"pk": w.comment.pk},
+        role="reporter",
+        body=lambda w, u: {"text": "Checked"},
+        statuses={"editor": 403, "owner": 403},
+    ),
+}
+
+# Not endpoints of their own: the JSON 404 for unknown paths.
+UNRULED = {"not-found"}
+
+
+def api_endpoints() -> list[tuple[str, str]]:
+    """(url name, method) for every view under /api/v1/, read from the URL conf."""
+    found = []
+
+    def walk(patterns):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns)
+            elif isinstance(pattern, URLPattern) and pattern.name not in UNRULED:
+                view = getattr(pattern.callback, "cls", None)
+                if view is None or pattern.name in ("schema", "docs"):
+                    continue
+                for method in view.http_method_names:
+                    if method in ("head", "options", "trace") or not hasattr(view, method):
+                        continue
+                    found.append((pattern.name, method.upper()))
+
+    walk(api_urls.urlpatterns)
+    return sorted(set(found))
+
+
+ENDPOINTS = api_endpoints()
+
+
+def test_every_endpoint_has_a_rule():
+    missing = [e for e in ENDPOINTS if e not in RULES]
+    extra = [e for e in RULES if e not in ENDPOINTS]
+    assert not missing, f"Endpoints without a permission rule: {missing}"
+    assert not extra, f"Rules for endpoints that do not exist: {extra}"
+    assert len(ENDPOINTS) >= 35
+
+
+def call(client, method: str, url: str, body):
+    return getattr(client, method.lower())(url, body, format="json")
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize(("name", "method"), ENDPOINTS, ids=[f"{m} {n}" for n, m in ENDPOINTS])
+def test_endpoint_answers_each_persona_by_its_rule(world, name, method, persona):
+    rule = RULES.get((name, method))
+    assert rule is not None, f"No permission rule for {method} {name}"
+    user = None if persona == "anonymous" else world.personas.by_role(persona)
+    url = reverse(f"api:{name}", kwargs=rule.kwargs(world))
+    body = rule.body(world, user) if rule.body else {}
+    response = call(token_client(user), method, url, body)
+    expected = rule.expected(persona)
+    assert response.status_code == expected, (persona, method, url, response.content[:500])
+    if expected in (403, 404, 401):
+        assert "detail" in response.json()
+    if expected == 403:
+        # The message names what is missing.
+        assert "role" in response.json()["detail"] or "author" in response.json()["detail"]
+    if expected == 401:
+        assert response["WWW-Authenticate"] == "Token"
+
+
+CASE_WRITES = [
+    (n, m) for n, m in ENDPOINTS if m != "GET" and (n, m) in RULES and not RULES[(n, m)].anyone
+]
+
+
+@pytest.mark.parametrize(("name", "method"), CASE_WRITES, ids=[f"{m} {n}" for n, m in CASE_WRITES])
+def test_outsider_gets_404_even_with_a_malformed_body(world, name, method):
+    """A non-member learns nothing from validation errors: the 404 comes before the body."""
+    rule = RULES[(name, method)]
+    url = reverse(f"api:{name}", kwargs=rule.kwargs(world))
+    client = token_client(world.personas.outsider)
+    response = client.generic(method, url, "{not json", content_type="application/json")
+    assert response.status_code == 404
