@@ -253,9 +253,12 @@ def open_image(file, *, max_pixels: int) -> Image.Image:
         try:
             image = Image.open(_Borrowed(file))
         except Image.DecompressionBombError as exc:
+            size = _declared_size(file)
+            if size:
+                raise PhotoRejected(pixel_limit_message(*size, max_pixels)) from None
             raise PhotoRejected(_bomb_message(exc, max_pixels)) from None
         except (UnidentifiedImageError, SyntaxError, ValueError, EOFError, OSError) as exc:
-            raise PhotoRejected(_unreadable(exc)) from None
+            raise PhotoRejected(_not_an_image(file) or _unreadable(exc)) from None
     if image.format not in IMAGE_TYPES:
         image.close()
         raise PhotoRejected(f"{image.format} images are not accepted.")
@@ -267,6 +270,41 @@ def open_image(file, *, max_pixels: int) -> Image.Image:
         image.close()
         raise PhotoRejected(pixel_limit_message(width, height, max_pixels))
     return image
+
+
+def _declared_size(file) -> tuple[int, int] | None:
+    """The width and height a PNG, GIF or JPEG header declares (for the message about an image
+    that Pillow refused to open as a decompression bomb)."""
+    try:
+        file.seek(0)
+        head = file.read(64 * 1024)
+    except (OSError, ValueError):
+        return None
+    if head.startswith(b"\x89PNG") and len(head) >= 24:
+        return struct.unpack(">II", head[16:24])
+    if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        return struct.unpack("<HH", head[6:10])
+    if head.startswith(b"\xff\xd8"):
+        position = 2
+        while position + 9 < len(head) and head[position] == 0xFF:
+            marker = head[position + 1]
+            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE):
+                height, width = struct.unpack(">HH", head[position + 5 : position + 9])
+                return width, height
+            position += 2 + int.from_bytes(head[position + 2 : position + 4], "big")
+    return None
+
+
+def _not_an_image(file) -> str:
+    """ "Not an image: the file is a PDF document." when the bytes say so, else ""."""
+    try:
+        file.seek(0)
+        found = file_kind(file.read(64 * 1024))
+    except (OSError, ValueError):
+        return ""
+    if found.category == "image":
+        return ""
+    return f"Not an image: the file is {found.label}."
 
 
 def _bomb_message(exc: Exception, max_pixels: int) -> str:
@@ -1015,9 +1053,34 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
                     "near_duplicates": matches,
                     "width": analysis.width,
                     "height": analysis.height,
+                    # Custody: what was derived from which bytes, with what (issue #6).
+                    "derived_from": evidence.sha256,
+                    "derivatives": {
+                        "thumbnail": hashlib.sha256(analysis.thumbnail).hexdigest(),
+                        "preview": hashlib.sha256(analysis.preview).hexdigest(),
+                    },
+                    "software": processing_software(),
                 },
             )
     return Outcome(Photo.Status.READY if done else Photo.Status.PROCESSING)
+
+
+def processing_software() -> dict[str, str]:
+    """The versions of what decodes, converts and hashes the photos, for the custody record."""
+    import platform
+
+    import numpy
+    from PIL import __version__ as pillow_version
+    from PIL import features
+
+    return {
+        "python": platform.python_version(),
+        "pillow": pillow_version,
+        "libjpeg": features.version("libjpeg_turbo") or features.version("jpg") or "",
+        "littlecms": features.version("littlecms2") or "",
+        "imagehash": getattr(imagehash, "__version__", ""),
+        "numpy": numpy.__version__,
+    }
 
 
 METADATA_FLAGS = {
