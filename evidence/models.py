@@ -218,6 +218,15 @@ class Evidence(models.Model):
         return self.stated_on
 
 
+def _phash_part(index: int) -> models.GeneratedField:
+    shift = 48 - 16 * index
+    return models.GeneratedField(
+        expression=models.F("phash").bitrightshift(shift).bitand(0xFFFF) - 0x8000,
+        output_field=models.SmallIntegerField(null=True),
+        db_persist=True,
+    )
+
+
 class Photo(models.Model):
     """What the image pipeline learns about a photo, and what it derives from it."""
 
@@ -263,10 +272,24 @@ class Photo(models.Model):
     # 64-bit perceptual hashes, stored as signed integers so the database can compare them.
     phash = models.BigIntegerField(null=True, blank=True)
     dhash = models.BigIntegerField(null=True, blank=True)
+    # phash split into four 16-bit parts (offset to fit a smallint), computed by the database
+    # whoever writes phash: the keys of the near-duplicate search (evidence/similarity.py).
+    phash_part0 = _phash_part(0)
+    phash_part1 = _phash_part(1)
+    phash_part2 = _phash_part(2)
+    phash_part3 = _phash_part(3)
 
     class Meta:
         ordering = ["evidence"]
-        indexes = [models.Index(fields=["status", "status_changed_at"])]
+        indexes = [
+            models.Index(fields=["status", "status_changed_at"]),
+            # On PostgreSQL these four also carry phash and the key (INCLUDE), so that a probe
+            # is an index-only scan: see migration 0003_photo_phash_parts.
+            *(
+                models.Index(fields=[f"phash_part{i}"], name=f"photo_phash_part{i}")
+                for i in range(4)
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "processing", "ready", "failed"]),
