@@ -1,0 +1,56 @@
+/* Casefile: small progressive enhancements. Loaded on every page; no inline scripts (CSP). */
+(function () {
+  "use strict";
+
+  // Forms that ask before doing something that cannot be undone from the page.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+
+  // Filter forms apply as soon as a select or checkbox changes.
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    var form = field.form;
+    if (!form || !form.hasAttribute("data-autosubmit")) return;
+    if (field.tagName === "SELECT" || field.type === "checkbox") {
+      form.requestSubmit ? form.requestSubmit() : form.submit();
+    }
+  });
+
+  // Sensitive images stay blurred until asked for.
+  document.addEventListener("click", function (event) {
+    var media = event.target.closest && event.target.closest(".sensitive");
+    if (media && !media.classList.contains("revealed")) {
+      event.preventDefault();
+      media.classList.add("revealed");
+    }
+  });
+
+  // The compare page's overlay: the slider wipes the top photo away.
+  function setupWipe(frame) {
+    var top = frame.querySelector("[data-wipe-over]");
+    var line = frame.querySelector("[data-wipe-line]");
+    var range = document.querySelector("[data-wipe-range]");
+    if (!top || !range) return;
+    function apply() {
+      var value = Number(range.value);
+      top.style.clipPath = "inset(0 " + (100 - value) + "% 0 0)";
+      if (line) line.style.left = value + "%";
+    }
+    range.addEventListener("input", apply);
+    apply();
+  }
+
+  function init() {
+    document.querySelectorAll("[data-wipe-frame]").forEach(setupWipe);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

@@ -1,0 +1,98 @@
+/* Leaflet maps fed from json_script data. The markers and the list beside the map do not
+   depend on the tiles: when the tile server cannot be reached the page says so and carries on. */
+(function () {
+  "use strict";
+
+  var COLOURS = { stated: "#1f5fbf", exif: "#d9480f" };
+
+  function note(container, text) {
+    var p = document.createElement("p");
+    p.className = "map-note";
+    p.setAttribute("role", "status");
+    p.textContent = text;
+    container.insertAdjacentElement("afterend", p);
+    return p;
+  }
+
+  function popup(point) {
+    var box = document.createElement("div");
+    var title = document.createElement(point.url ? "a" : "strong");
+    title.textContent = point.title || point.label || "";
+    if (point.url) title.href = point.url;
+    box.appendChild(title);
+    var detail = [point.kind, point.source, point.place].filter(Boolean).join(" · ");
+    if (detail) {
+      var small = document.createElement("div");
+      small.textContent = detail;
+      box.appendChild(small);
+    }
+    return box;
+  }
+
+  function setup(container) {
+    var dataNode = document.getElementById(container.getAttribute("data-points"));
+    var points = dataNode ? JSON.parse(dataNode.textContent) : [];
+    if (!window.L) {
+      note(container, "The map could not be loaded; the locations are listed below.");
+      return;
+    }
+    var map = window.L.map(container, { scrollWheelZoom: false });
+    var tiles = window.L.tileLayer(container.getAttribute("data-tile-url"), {
+      maxZoom: 18,
+      attribution: container.getAttribute("data-attribution") || "",
+    });
+    var warned = false;
+    tiles.on("tileerror", function () {
+      if (warned) return;
+      warned = true;
+      note(container, "Map tiles could not be loaded; the markers are still shown.");
+    });
+    tiles.addTo(map);
+
+    var markers = points.map(function (point) {
+      var kind = point.kind === "exif" || point.exif ? "exif" : "stated";
+      var marker = window.L.circleMarker([point.lat, point.lon], {
+        radius: 8,
+        color: "#ffffff",
+        weight: 2,
+        fillColor: COLOURS[kind],
+        fillOpacity: 0.95,
+      });
+      marker.bindPopup(popup(point));
+      marker.addTo(map);
+      return marker;
+    });
+    if (points.length === 1) {
+      map.setView([points[0].lat, points[0].lon], 12);
+    } else if (points.length > 1) {
+      var bounds = window.L.latLngBounds(points.map(function (p) { return [p.lat, p.lon]; }));
+      map.fitBounds(bounds, { padding: [30, 30], maxZoom: 13 });
+    } else {
+      map.setView([0, 0], 1);
+    }
+
+    var listId = container.getAttribute("data-list");
+    var list = listId && document.getElementById(listId);
+    if (list) {
+      list.addEventListener("click", function (event) {
+        var button = event.target.closest("[data-point]");
+        if (!button) return;
+        var marker = markers[Number(button.getAttribute("data-point"))];
+        if (!marker) return;
+        list.querySelectorAll(".active").forEach(function (el) { el.classList.remove("active"); });
+        button.classList.add("active");
+        map.setView(marker.getLatLng(), Math.max(map.getZoom(), 10));
+        marker.openPopup();
+      });
+    }
+  }
+
+  function init() {
+    document.querySelectorAll("[data-map]").forEach(setup);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

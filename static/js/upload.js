@@ -1,0 +1,152 @@
+/* Drag-and-drop upload of many files, one request per file with its own progress bar. Each
+   new card is put into the gallery and polls its own status through htmx. */
+(function () {
+  "use strict";
+
+  var PARALLEL = 3;
+
+  function init() {
+    var form = document.getElementById("upload-form");
+    if (!form) return;
+    var input = document.getElementById("upload-files");
+    var zone = document.getElementById("dropzone");
+    var list = document.getElementById("upload-list");
+    var gallery = document.getElementById("gallery");
+    var maxBytes = Number(form.getAttribute("data-max-bytes")) || 0;
+    var queue = [];
+    var running = 0;
+
+    function sizeLabel(bytes) {
+      if (bytes < 1024) return bytes + " B";
+      if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(0) + " KB";
+      return (bytes / 1024 / 1024).toFixed(1) + " MB";
+    }
+
+    function row(file) {
+      var li = document.createElement("li");
+      li.className = "upload-item";
+      var name = document.createElement("span");
+      name.className = "upload-name";
+      name.textContent = file.name + " (" + sizeLabel(file.size) + ")";
+      name.title = file.name;
+      var bar = document.createElement("progress");
+      bar.max = 100;
+      bar.value = 0;
+      bar.setAttribute("aria-label", "Upload of " + file.name);
+      var state = document.createElement("span");
+      state.className = "upload-state";
+      state.textContent = "Waiting…";
+      li.append(name, bar, state);
+      list.prepend(li);
+      return { li: li, bar: bar, state: state };
+    }
+
+    function fail(ui, message) {
+      ui.li.classList.add("error");
+      ui.state.textContent = message;
+    }
+
+    function placeCard(html) {
+      var holder = document.createElement("div");
+      holder.innerHTML = html.trim();
+      var card = holder.firstElementChild;
+      if (!card) return;
+      var empty = document.getElementById("gallery-empty");
+      if (empty) empty.remove();
+      var existing = document.getElementById(card.id);
+      if (existing) {
+        existing.replaceWith(card);
+      } else {
+        gallery.prepend(card);
+      }
+      if (window.htmx) window.htmx.process(card);
+    }
+
+    function send(item) {
+      running += 1;
+      var ui = item.ui;
+      var data = new FormData();
+      data.append("file", item.file, item.file.name);
+      var source = form.querySelector("[name=source]");
+      if (source && source.value) data.append("source", source.value);
+      data.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+      xhr.responseType = "json";
+      ui.state.textContent = "Uploading…";
+      xhr.upload.addEventListener("progress", function (event) {
+        if (event.lengthComputable) ui.bar.value = Math.round((event.loaded / event.total) * 100);
+      });
+      xhr.addEventListener("load", function () {
+        var body = xhr.response || {};
+        if (xhr.status >= 200 && xhr.status < 300) {
+          ui.bar.value = 100;
+          ui.li.classList.add("done");
+          ui.state.textContent = body.message || "Uploaded — processing";
+          if (body.html) placeCard(body.html);
+        } else {
+          fail(ui, body.error || "Upload failed (" + xhr.status + ").");
+        }
+      });
+      xhr.addEventListener("error", function () { fail(ui, "Network error: try again."); });
+      xhr.addEventListener("loadend", function () {
+        running -= 1;
+        pump();
+      });
+      xhr.send(data);
+    }
+
+    function pump() {
+      while (running < PARALLEL && queue.length) send(queue.shift());
+    }
+
+    function add(files) {
+      Array.prototype.forEach.call(files, function (file) {
+        var ui = row(file);
+        if (maxBytes && file.size > maxBytes) {
+          fail(ui, "Larger than " + sizeLabel(maxBytes) + ": not uploaded.");
+          return;
+        }
+        if (file.size === 0) {
+          fail(ui, "Empty file: not uploaded.");
+          return;
+        }
+        queue.push({ file: file, ui: ui });
+      });
+      pump();
+    }
+
+    input.addEventListener("change", function () {
+      add(input.files);
+      input.value = "";
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      add(input.files);
+    });
+    ["dragenter", "dragover"].forEach(function (type) {
+      zone.addEventListener(type, function (event) {
+        event.preventDefault();
+        zone.classList.add("dragging");
+      });
+    });
+    ["dragleave", "dragend"].forEach(function (type) {
+      zone.addEventListener(type, function () { zone.classList.remove("dragging"); });
+    });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      zone.classList.remove("dragging");
+      if (event.dataTransfer && event.dataTransfer.files.length) add(event.dataTransfer.files);
+    });
+    // Dropping a file next to the zone must not navigate away from the page.
+    window.addEventListener("dragover", function (event) { event.preventDefault(); });
+    window.addEventListener("drop", function (event) { event.preventDefault(); });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

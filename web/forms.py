@@ -1,0 +1,242 @@
+"""Forms check the shape of what a page posts; the services decide whether it may happen."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+
+from cases.models import Case, Claim, Role
+from evidence.models import Evidence, EvidenceLink, Source
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on its field when the form has one."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            target = field if field in form.fields else None
+            for message in errors:
+                form.add_error(target, message)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)
+
+
+class SourceChoiceField(forms.ModelChoiceField):
+    """Sources of one case, named as the user may see them (pseudonyms below editor)."""
+
+    def __init__(self, *, case: Case, reveal: bool, **kwargs):
+        self.reveal = reveal
+        super().__init__(queryset=case.sources.order_by("id"), **kwargs)
+
+    def label_from_instance(self, obj: Source) -> str:
+        return obj.display_name(reveal=self.reveal)
+
+
+class CaseForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    summary = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What the case is about and what it tries to establish.",
+    )
+
+
+class CaseEditForm(CaseForm):
+    status = forms.ChoiceField(choices=Case.Status.choices)
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150, label="Username")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.REPORTER)
+
+    def clean_username(self):
+        username = self.cleaned_data["username"].strip()
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise ValidationError(f"There is no account named {username!r}.")
+        return user
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class _LocatedForm(forms.Form):
+    place_name = forms.CharField(max_length=200, required=False, label="Place")
+    latitude = forms.FloatField(required=False, min_value=-90, max_value=90)
+    longitude = forms.FloatField(required=False, min_value=-180, max_value=180)
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("latitude") is None) != (data.get("longitude") is None):
+            raise ValidationError("Give both latitude and longitude, or neither.")
+        return data
+
+
+class LinkEvidenceForm(_LocatedForm):
+    url = forms.URLField(max_length=2000, label="URL", assume_scheme="https")
+    title = forms.CharField(max_length=300, required=False)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    observed_at = forms.DateTimeField(
+        required=False, label="Published or seen at", widget=DateTimeInput()
+    )
+
+    field_order = ["url", "title", "source", "description", "observed_at"]
+
+    def __init__(self, *args, case: Case, reveal: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"] = SourceChoiceField(case=case, reveal=reveal, required=False)
+        self.order_fields(self.field_order)
+
+
+class TestimonyForm(_LocatedForm):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), label="What the source said")
+    title = forms.CharField(max_length=300, required=False)
+    stated_on = forms.DateField(required=False, label="Said on", widget=DateInput())
+    observed_at = forms.DateTimeField(
+        required=False, label="Events happened at", widget=DateTimeInput()
+    )
+
+    field_order = ["source", "text", "title", "stated_on", "observed_at"]
+
+    def __init__(self, *args, case: Case, reveal: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"] = SourceChoiceField(case=case, reveal=reveal)
+        self.order_fields(self.field_order)
+
+
+class EvidenceEditForm(_LocatedForm):
+    title = forms.CharField(max_length=300, required=False)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    observed_at = forms.DateTimeField(required=False, label="Observed at", widget=DateTimeInput())
+    sensitive = forms.BooleanField(
+        required=False, help_text="Graphic content: blurred in the gallery until clicked."
+    )
+
+    field_order = ["title", "source", "description", "observed_at"]
+
+    def __init__(self, *args, case: Case, reveal: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"] = SourceChoiceField(case=case, reveal=reveal, required=False)
+        self.order_fields(self.field_order)
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField()
+
+    def __init__(self, *args, case: Case, reveal: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"] = SourceChoiceField(case=case, reveal=reveal, required=False)
+
+
+class GalleryFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search")
+    kind = forms.ChoiceField(required=False, choices=[("", "All kinds"), *Evidence.Kind.choices])
+    status = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("pending", "Pending"),
+            ("processing", "Processing"),
+            ("ready", "Ready"),
+            ("failed", "Failed"),
+        ],
+    )
+    flagged = forms.BooleanField(required=False, label="Flagged only")
+
+    def __init__(self, *args, case: Case, reveal: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"] = SourceChoiceField(
+            case=case, reveal=reveal, required=False, empty_label="All sources"
+        )
+        self.order_fields(["q", "kind", "status", "source", "flagged"])
+
+
+class ClaimForm(forms.Form):
+    statement = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    occurred_on = forms.DateField(
+        required=False,
+        label="Happened on",
+        widget=DateInput(),
+        help_text="If the claim is about a moment, it appears on the timeline.",
+    )
+
+
+class ClaimLinkForm(forms.Form):
+    stance = forms.ChoiceField(
+        choices=EvidenceLink.Stance.choices, widget=forms.RadioSelect, initial="supports"
+    )
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, claim: Claim, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["evidence"] = forms.ModelChoiceField(
+            queryset=Evidence.objects.filter(case=claim.case),
+            error_messages={"required": "Choose the evidence to link."},
+        )
+
+
+class SubmitForm(forms.Form):
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReviewForm(forms.Form):
+    DECISION_CHOICES = [
+        ("supported", "Supported"),
+        ("contradicted", "Contradicted"),
+        ("unverified", "Unverified"),
+        ("draft", "Back to draft (needs more evidence)"),
+    ]
+    decision = forms.ChoiceField(choices=DECISION_CHOICES, widget=forms.RadioSelect)
+    confidence = forms.ChoiceField(required=False, choices=[("", "—"), *Claim.Confidence.choices])
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required: say why, for the record.",
+        error_messages={"required": "Say why: a review needs a note."},
+    )
+
+
+class CommentForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Comment")
+
+
+class SourceForm(forms.Form):
+    kind = forms.ChoiceField(choices=Source.Kind.choices)
+    name = forms.CharField(max_length=200)
+    protected = forms.BooleanField(
+        required=False,
+        help_text="Hide the identity behind a pseudonym from everyone below editor.",
+    )
+    pseudonym = forms.CharField(max_length=100, required=False)
+    reliability = forms.ChoiceField(choices=Source.Reliability.choices, initial="F")
+    notes = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Contact details; hidden below editor when the source is protected.",
+    )
+
+
+class SourceSafeForm(forms.Form):
+    """What someone below editor may change of a protected source: never its identity."""
+
+    kind = forms.ChoiceField(choices=Source.Kind.choices)
+    pseudonym = forms.CharField(max_length=100)
+    reliability = forms.ChoiceField(choices=Source.Reliability.choices)
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search")
