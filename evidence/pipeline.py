@@ -39,6 +39,7 @@ from PIL import ExifTags, Image, ImageCms, TiffImagePlugin, UnidentifiedImageErr
 
 from cases.services import activity_record
 from evidence.models import Photo, PhotoFlag, PhotoMatch
+from evidence.similarity import photos_within
 
 try:  # HEIC/HEIF, as phones produce it.
     import pillow_heif
@@ -1102,17 +1103,17 @@ def _record_matches(photo: Photo, phash: int) -> int:
     """Record every photo of the case within the near-duplicate distance, once per pair, and
     flag both photos of a pair that came from different sources.
 
-    The distance is computed here rather than in SQL: SQLite has no popcount, and a case holds
-    a few thousand photos at most (one indexed query of three integers per photo)."""
+    The search is answered from the phash part indexes (evidence/similarity.py), so its cost
+    does not grow with the size of the case."""
     evidence = photo.evidence
-    others = (
-        Photo.objects.filter(evidence__case_id=evidence.case_id, phash__isnull=False)
-        .exclude(pk=photo.pk)
-        .values_list("pk", "phash", "evidence__source_id")
-    )
+    others = photos_within(
+        phash=phash,
+        max_distance=NEAR_DUPLICATE_DISTANCE,
+        case_id=evidence.case_id,
+        exclude=photo.pk,
+    ).values_list("pk", "distance", "evidence__source_id")
     found = []
-    for other_id, other_hash, other_source in others.iterator(chunk_size=2000):
-        distance = hamming(phash, other_hash)
+    for other_id, distance, other_source in others:
         if distance <= NEAR_DUPLICATE_DISTANCE:
             cross = (
                 evidence.source_id is not None
