@@ -1,10 +1,18 @@
 """Reads of evidence that encode a rule; every door starts from these."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from cases.models import Case, Claim
+from cases.models import Activity, Case, Claim
 from cases.selectors import get_for_member
-from evidence.models import Comment, Evidence, EvidenceLink, Photo, PhotoMatch, Source
+from evidence.models import (
+    Comment,
+    Evidence,
+    EvidenceLink,
+    Export,
+    Photo,
+    PhotoMatch,
+    Source,
+)
 
 
 def sources_of(*, case: Case) -> QuerySet[Source]:
@@ -15,19 +23,27 @@ def source_for_user(*, user, source_id) -> Source:
     return get_for_member(Source.objects.all(), user=user, pk=source_id)
 
 
-def evidence_queryset() -> QuerySet[Evidence]:
-    """Evidence with what a list or a page shows of it, in a constant number of queries."""
-    return Evidence.objects.select_related("source", "collected_by", "photo").prefetch_related(
+def evidence_queryset(*, include_deleted: bool = False) -> QuerySet[Evidence]:
+    """Evidence with what a list or a page shows of it, in a constant number of queries.
+
+    Deleted evidence (a tombstone) is left out unless asked for: only its custody record and
+    the owners' purge still reach it."""
+    queryset = Evidence.objects.select_related("source", "collected_by", "photo").prefetch_related(
         Prefetch("photo__flags")
     )
+    if not include_deleted:
+        queryset = queryset.filter(deleted_at__isnull=True)
+    return queryset
 
 
 def evidence_of(*, case: Case) -> QuerySet[Evidence]:
     return evidence_queryset().filter(case=case).order_by("-created_at", "-id")
 
 
-def evidence_for_user(*, user, evidence_id) -> Evidence:
-    return get_for_member(evidence_queryset(), user=user, pk=evidence_id)
+def evidence_for_user(*, user, evidence_id, include_deleted: bool = False) -> Evidence:
+    return get_for_member(
+        evidence_queryset(include_deleted=include_deleted), user=user, pk=evidence_id
+    )
 
 
 def link_for_user(*, user, link_id) -> EvidenceLink:
@@ -46,9 +62,11 @@ def comment_for_user(*, user, comment_id) -> Comment:
 def links_of(*, claim: Claim) -> dict[str, list[EvidenceLink]]:
     """The claim's links grouped by stance: supports, contradicts, context."""
     grouped: dict[str, list[EvidenceLink]] = {s: [] for s in EvidenceLink.Stance.values}
-    links = claim.links.select_related(
-        "evidence", "evidence__source", "evidence__photo", "created_by"
-    ).order_by("id")
+    links = (
+        claim.links.filter(evidence__deleted_at__isnull=True)
+        .select_related("evidence", "evidence__source", "evidence__photo", "created_by")
+        .order_by("id")
+    )
     for link in links:
         grouped[link.stance].append(link)
     return grouped
@@ -71,8 +89,65 @@ def comments_on(*, claim: Claim | None = None, evidence: Evidence | None = None)
 
 def similar_photos(*, photo: Photo) -> list[tuple[Photo, PhotoMatch]]:
     """The photo's near-duplicates in its case, nearest first."""
-    matches = PhotoMatch.objects.filter(photo_a=photo) | PhotoMatch.objects.filter(photo_b=photo)
+    matches = PhotoMatch.objects.filter(
+        photo_a=photo, photo_b__evidence__deleted_at__isnull=True
+    ) | PhotoMatch.objects.filter(photo_b=photo, photo_a__evidence__deleted_at__isnull=True)
     matches = matches.select_related(
         "photo_a__evidence__source", "photo_b__evidence__source"
     ).order_by("distance", "id")
     return [(m.photo_b if m.photo_a_id == photo.pk else m.photo_a, m) for m in matches]
+
+
+# --- Custody --------------------------------------------------------------------------------
+
+# The verbs that say a protected source's identity was shown to someone, and that a case left
+# the building as a bundle (see evidence.custody and evidence.export).
+REVEAL_VERB = "source.revealed"
+EXPORT_VERB = "case.exported"
+
+
+def custody_of(*, evidence: Evidence) -> QuerySet[Activity]:
+    """The custody record of one evidence item, oldest first: every activity row about it —
+    received, processed (with the hash derived from and the software), viewed and downloaded,
+    edited, linked and unlinked, commented on, exported, deleted and purged — and every reveal
+    of its source's protected identity. The rows are the case's hash-chained activity record,
+    so `cases.services.activity_chain_problems` vouches for them."""
+    rows = Activity.objects.filter(case_id=evidence.case_id)
+    about = Q(target_type="evidence", target_id=evidence.pk)
+    # Links: created and removed rows name the evidence; updates name only the link.
+    about |= Q(target_type="evidencelink", data__evidence=evidence.pk)
+    about |= Q(target_type="evidencelink", target_id__in=evidence.links.values("pk"))
+    about |= Q(target_type="comment", target_id__in=evidence.comments.values("pk"))
+    if evidence.source_id is not None:
+        about |= Q(target_type="source", target_id=evidence.source_id, verb=REVEAL_VERB)
+    # An export row lists the evidence it carried; there are few exports per case, so the list
+    # is read here rather than with a JSON lookup that SQLite cannot do.
+    exported = [
+        pk
+        for pk, data in rows.filter(target_type="export", verb=EXPORT_VERB).values_list(
+            "pk", "data"
+        )
+        if evidence.pk in (data or {}).get("evidence", [])
+    ]
+    if exported:
+        about |= Q(pk__in=exported)
+    return rows.filter(about).select_related("actor").order_by("id")
+
+
+def deleted_evidence_of(*, case: Case) -> QuerySet[Evidence]:
+    """The case's tombstones: deleted evidence, newest deletion first."""
+    return (
+        Evidence.objects.filter(case=case, deleted_at__isnull=False)
+        .select_related("source", "deleted_by", "purged_by")
+        .order_by("-deleted_at", "-id")
+    )
+
+
+def exports_of(*, case: Case) -> QuerySet[Export]:
+    return case.exports.select_related("requested_by").order_by("-created_at", "-id")
+
+
+def export_for_user(*, user, export_id) -> Export:
+    """An export of a case the user belongs to (404 otherwise); the role is checked by the
+    caller with `require_role`."""
+    return get_for_member(Export.objects.select_related("requested_by"), user=user, pk=export_id)

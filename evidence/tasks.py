@@ -55,3 +55,26 @@ def photo_requeue_stale_task() -> int:
     if ids:
         logger.info("Queued %d stuck photos again: %s", len(ids), ids[:20])
     return len(ids)
+
+
+# --- Exports (chain of custody, issue #6) ----------------------------------------------------
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError, ConnectionError, TimeoutError),
+    retry_backoff=5,
+    retry_jitter=True,
+    max_retries=5,
+    # A large case with its originals takes longer than the default limits allow; the hard
+    # limit stays below the broker's visibility timeout (one hour) so it is never run twice
+    # at the same time. Routed to the `exports` queue by CELERY_TASK_ROUTES ("*export*").
+    soft_time_limit=1800,
+    time_limit=1900,
+)
+def case_export_task(export_id: int) -> str:
+    """Write the ZIP bundle of one export; returns its status afterwards."""
+    from evidence.export import export_build
+
+    return export_build(export_id=export_id)

@@ -1,0 +1,355 @@
+"""Chain of custody: what happened to each piece of evidence, deletion with a tombstone, the
+owners' purge of a deleted original, reveals of protected identities, and the check that no
+original and no row of the activity record was altered.
+
+The custody record itself is not a table of its own: it is the case's activity record (append
+only, each row chained to the previous one by its hash), read per item by
+`evidence.selectors.custody_of`. So one check (`activity_chain_problems`) vouches for both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import Activity, Case, Role
+from cases.selectors import require_role
+from cases.services import activity_chain_problems, activity_record
+from evidence.models import Evidence, Photo
+from evidence.selectors import REVEAL_VERB, custody_of
+
+# --- Reading the record ---------------------------------------------------------------------------
+
+# What each verb means in a custody record, for people.
+EVENT_LABELS = {
+    "evidence.received": "Received",
+    "evidence.added": "Recorded",
+    "evidence.uploaded_again": "Same file uploaded again",
+    "evidence.updated": "Details edited",
+    "photo.processed": "Processed",
+    "photo.failed": "Processing failed",
+    "photo.reprocess_requested": "Processing requested again",
+    "evidence.original_viewed": "Original viewed",
+    "evidence.original_downloaded": "Original downloaded",
+    REVEAL_VERB: "Protected identity of its source revealed",
+    "link.created": "Linked to a claim",
+    "link.updated": "Link changed",
+    "link.removed": "Link removed",
+    "comment.created": "Comment added",
+    "comment.edited": "Comment edited",
+    "case.exported": "Exported in a case bundle",
+    "evidence.deleted": "Deleted (tombstone kept)",
+    "evidence.purged": "Original purged",
+    "evidence.imported": "Imported from a case bundle",
+}
+
+# Keys of activity data that hold an exact place: hidden, with the source's protection, from
+# whoever may not see protected sources.
+LOCATION_KEYS = frozenset(
+    {"latitude", "longitude", "gps_latitude", "gps_longitude", "gps_altitude", "gps"}
+)
+
+
+def event_label(verb: str) -> str:
+    return EVENT_LABELS.get(verb, verb.replace(".", " ").replace("_", " ").capitalize())
+
+
+def _without_location(value):
+    if isinstance(value, dict):
+        return {k: _without_location(v) for k, v in value.items() if k not in LOCATION_KEYS}
+    if isinstance(value, list):
+        return [_without_location(v) for v in value]
+    return value
+
+
+def location_hidden(evidence: Evidence, *, reveal: bool) -> bool:
+    """A protected source's evidence hides its exact place from those below editor."""
+    return not reveal and evidence.source_id is not None and evidence.source.protected
+
+
+def custody_entries(*, evidence: Evidence, reveal: bool) -> list[dict]:
+    """The custody record of `evidence` as plain data, oldest first, for the API, the pages
+    and the export. `reveal` is whether the reader may see protected sources: without it, exact
+    locations of a protected source's evidence are left out of the events' data.
+
+    A record carried over from another newsroom's bundle (`evidence.imported`) is unfolded in
+    place: its events come first, marked `carried_over`, then the import itself.
+    """
+    hide = location_hidden(evidence, reveal=reveal)
+    entries = []
+    for row in custody_of(evidence=evidence):
+        data = dict(row.data or {})
+        carried = data.pop("custody", None) if row.verb == "evidence.imported" else None
+        if row.verb == "case.exported":
+            # The bundle's list of every exported item says nothing about this one.
+            data.pop("evidence", None)
+        for earlier in carried or []:
+            earlier = dict(earlier)
+            earlier["carried_over"] = True
+            if hide:
+                earlier["data"] = _without_location(earlier.get("data") or {})
+            entries.append(earlier)
+        entries.append(
+            {
+                "id": row.pk,
+                "at": row.created_at.isoformat(),
+                "actor": row.actor.username if row.actor_id else None,
+                "verb": row.verb,
+                "event": event_label(row.verb),
+                "target": f"{row.target_type}:{row.target_id}" if row.target_type else "",
+                "data": _without_location(data) if hide else data,
+                "prev_hash": row.prev_hash,
+                "hash": row.hash,
+                "carried_over": False,
+            }
+        )
+    return entries
+
+
+# --- Source protection ----------------------------------------------------------------------------
+
+# The same person seeing the same identity through the same door again within this window (a
+# page reload, an htmx refresh) is the same reveal: one row, not one per request.
+REVEAL_WINDOW = timedelta(minutes=10)
+
+
+def identity_reveal_record(*, actor, sources, via: str) -> int:
+    """Record that `actor` was shown the identity of each protected source in `sources`
+    (through `via`: "page", "api", "export", …). Unprotected sources need no record. Returns the
+    number of rows written. The rows carry the source's id and pseudonym, never its name."""
+    written = 0
+    protected = [s for s in sources if s is not None and s.protected]
+    if not protected:
+        return 0
+    since = timezone.now() - REVEAL_WINDOW
+    with transaction.atomic():
+        for source in {s.pk: s for s in protected}.values():
+            recent = Activity.objects.filter(
+                case_id=source.case_id,
+                actor=actor,
+                verb=REVEAL_VERB,
+                target_type="source",
+                target_id=source.pk,
+                data__via=via,
+                created_at__gte=since,
+            )
+            if via != "export" and recent.exists():
+                continue
+            activity_record(
+                case=source.case, actor=actor, verb=REVEAL_VERB, target=source, data={"via": via}
+            )
+            written += 1
+    return written
+
+
+def original_view_record(*, actor, evidence: Evidence, via: str, download: bool = True) -> None:
+    """Record that `actor` opened or downloaded the original of `evidence` (editors and
+    owners only may). Call it in the request that serves the bytes."""
+    require_role(
+        user=actor, case=evidence.case, role=Role.EDITOR, action="open originals", write=False
+    )
+    with transaction.atomic():
+        activity_record(
+            case=evidence.case,
+            actor=actor,
+            verb="evidence.original_downloaded" if download else "evidence.original_viewed",
+            target=evidence,
+            data={"sha256": evidence.sha256, "via": via},
+        )
+
+
+# --- Deletion and purge ---------------------------------------------------------------------------
+
+MAX_REASON = 2000
+
+
+@transaction.atomic
+def evidence_delete(*, actor, evidence: Evidence, reason: str) -> Evidence:
+    """Delete a piece of evidence (editors and owners), leaving a tombstone: the row keeps its
+    hash, who deleted it, when and why, and disappears from every list. Its links to claims are
+    removed (each removal recorded) so no claim rests on it any more; the original file is
+    retained until an owner purges it."""
+    case = evidence.case
+    require_role(user=actor, case=case, role=Role.EDITOR, action="delete evidence")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why this evidence is deleted: a reason is required."})
+    if len(reason) > MAX_REASON:
+        raise ValidationError({"reason": f"Keep the reason under {MAX_REASON} characters."})
+    # Lock the row so that two deletions cannot both pass the check below.
+    current = Evidence.objects.select_for_update().get(pk=evidence.pk)
+    if current.deleted_at is not None:
+        raise ValidationError({"evidence": "This evidence is already deleted."})
+    removed = []
+    for link in current.links.select_related("claim").order_by("id"):
+        activity_record(
+            case=case,
+            actor=actor,
+            verb="link.removed",
+            target=link,
+            data={
+                "claim": link.claim_id,
+                "evidence": evidence.pk,
+                "stance": link.stance,
+                "because": "evidence deleted",
+            },
+        )
+        removed.append({"claim": link.claim_id, "stance": link.stance})
+        link.delete()
+    evidence.deleted_at = timezone.now()
+    evidence.deleted_by = actor
+    evidence.deletion_reason = reason
+    evidence.save(update_fields=["deleted_at", "deleted_by", "deletion_reason", "updated_at"])
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="evidence.deleted",
+        target=evidence,
+        data={
+            "reason": reason,
+            "kind": evidence.kind,
+            "sha256": evidence.sha256,
+            "size": evidence.size,
+            "original_name": evidence.original_name,
+            "original_retained": bool(evidence.original),
+            "links_removed": removed,
+        },
+    )
+    return evidence
+
+
+@transaction.atomic
+def evidence_purge(*, actor, evidence: Evidence) -> Evidence:
+    """Delete the retained original (and derivatives) of deleted evidence, for good (owners
+    only). The tombstone keeps the hash; the purge itself is recorded. An original stored once
+    for several items (the same bytes in another case) stays while any of them still needs it."""
+    case = evidence.case
+    require_role(user=actor, case=case, role=Role.OWNER, action="purge deleted originals")
+    current = Evidence.objects.select_for_update().get(pk=evidence.pk)
+    if current.deleted_at is None:
+        raise ValidationError({"evidence": "Only deleted evidence can be purged: delete it first."})
+    if current.purged_at is not None:
+        raise ValidationError({"evidence": "This evidence was already purged."})
+    name = current.original.name if current.original else ""
+    shared = (
+        Evidence.objects.filter(original=name, purged_at__isnull=True)
+        .exclude(pk=evidence.pk)
+        .count()
+        if name
+        else 0
+    )
+    removed = []
+    if name and not shared and default_storage.exists(name):
+        default_storage.delete(name)
+        removed.append("original")
+    photo = Photo.objects.filter(pk=evidence.pk).first()
+    if photo is not None:
+        for kind in ("thumbnail", "preview"):
+            derivative = getattr(photo, kind)
+            if derivative and default_storage.exists(derivative.name):
+                default_storage.delete(derivative.name)
+                removed.append(kind)
+            setattr(photo, kind, "")
+        photo.save(update_fields=["thumbnail", "preview"])
+    evidence.purged_at = timezone.now()
+    evidence.purged_by = actor
+    evidence.original = ""
+    evidence.save(update_fields=["purged_at", "purged_by", "original", "updated_at"])
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="evidence.purged",
+        target=evidence,
+        data={"sha256": evidence.sha256, "removed": removed, "still_used_elsewhere": shared},
+    )
+    return evidence
+
+
+# --- Verification ---------------------------------------------------------------------------------
+
+_ROW = re.compile(r"^activity (\d+)")
+
+
+def stored_sha256(name: str) -> str:
+    """The SHA-256 of a stored file, read in chunks."""
+    digest = hashlib.sha256()
+    with default_storage.open(name, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class ItemCheck:
+    evidence_id: int
+    case_id: int
+    label: str
+    sha256: str
+    # intact | broken | purged (the original was deleted on purpose, recorded) | no file |
+    # not held (imported without its original)
+    state: str
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CaseCheck:
+    case_id: int
+    title: str
+    rows: int
+    problems: list[str]
+    items: list[ItemCheck] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems and all(i.state != "broken" for i in self.items)
+
+
+def custody_verify(*, case: Case) -> CaseCheck:
+    """Recompute the SHA-256 of every original of the case (deleted evidence included, until
+    it is purged) and the case's activity chain; say, per item, whether it is intact."""
+    chain = activity_chain_problems(case=case)
+    bad_rows = {int(m.group(1)) for p in chain if (m := _ROW.match(p))}
+    check = CaseCheck(case_id=case.pk, title=case.title, rows=case.activity.count(), problems=chain)
+    for evidence in Evidence.objects.filter(case=case).select_related("source").order_by("id"):
+        item = ItemCheck(
+            evidence_id=evidence.pk,
+            case_id=case.pk,
+            label=evidence.label,
+            sha256=evidence.sha256,
+            state="intact",
+        )
+        if not evidence.has_file:
+            item.state = "no file"
+        elif evidence.purged_at is not None:
+            item.state = "purged"
+        elif not evidence.original:
+            item.state = "not held"
+        else:
+            try:
+                actual = stored_sha256(evidence.original.name)
+            except FileNotFoundError:
+                item.problems.append(
+                    f"the original is missing from storage ({evidence.original.name})"
+                )
+            except OSError as exc:
+                item.problems.append(f"the original could not be read: {exc}")
+            else:
+                if actual != evidence.sha256:
+                    item.problems.append(
+                        f"the original was altered: SHA-256 recorded {evidence.sha256}, "
+                        f"stored file {actual}"
+                    )
+        altered = sorted(bad_rows & set(custody_of(evidence=evidence).values_list("pk", flat=True)))
+        for pk in altered:
+            item.problems.append(f"its custody record was altered (activity {pk})")
+        if item.problems:
+            item.state = "broken"
+        check.items.append(item)
+    return check

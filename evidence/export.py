@@ -1,0 +1,1048 @@
+"""The case file export: a ZIP bundle that whoever receives it can verify without our database,
+and that another Casefile can import.
+
+A bundle holds:
+
+- `manifest.json`: the case, its members' roles, its sources (a protected source by its pseudonym
+  unless an owner asked for identities), every evidence item with its SHA-256, metadata and
+  custody record, every claim with its status, review history and links, the case's activity
+  chain, and the SHA-256 and size of every other file of the bundle;
+- `originals/…` (when asked for) or only `previews/…` (upright, metadata stripped);
+- `report.html`: a self-contained, printable report (thumbnails embedded as data URIs);
+- `SHA256SUMS`: the hashes of all of the above, in the format `sha256sum -c` reads.
+
+The bundle is written file by file to a temporary file, then copied to storage: no original
+and never the bundle is held whole in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import PurePosixPath
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
+from cases.selectors import members_of, require_role
+from cases.services import _activity_digest, activity_chain_problems, activity_record
+from evidence.custody import custody_entries, identity_reveal_record, location_hidden
+from evidence.models import Evidence, EvidenceLink, Export, Photo, PhotoFlag, Source
+from evidence.selectors import EXPORT_VERB
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "casefile-export"
+FORMAT_VERSION = 1
+CHUNK = 1024 * 1024
+# Unfinished exports a case may have at once: a double click must not start ten.
+MAX_UNFINISHED = 3
+# An export still running after this long was abandoned by its worker (see case_export_task's
+# time limits) and may be taken over.
+STALE_AFTER = timedelta(minutes=40)
+# Already-compressed files are stored as they are; text is deflated.
+STORED_TYPES = ("image/", "video/", "application/zip", "application/pdf")
+
+
+class BundleError(Exception):
+    """A bundle that cannot be read or does not match its manifest."""
+
+
+# --- Requesting and downloading -------------------------------------------------------------
+
+
+@transaction.atomic
+def export_request(*, actor, case: Case, originals: bool, reveal_protected: bool) -> Export:
+    """Ask for an export of the case (editors and owners; identities of protected sources
+    only for owners). The bundle is written by `case_export_task` after the commit."""
+    require_role(user=actor, case=case, role=Role.EDITOR, action="export the case", write=False)
+    if reveal_protected:
+        require_role(
+            user=actor,
+            case=case,
+            role=Role.OWNER,
+            action="include protected identities in an export",
+            write=False,
+        )
+    unfinished = case.exports.filter(status__in=[Export.Status.QUEUED, Export.Status.RUNNING])
+    if unfinished.count() >= MAX_UNFINISHED:
+        raise ValidationError(
+            f"This case already has {MAX_UNFINISHED} exports in progress: wait for one to finish."
+        )
+    export = Export.objects.create(
+        case=case,
+        requested_by=actor,
+        originals=bool(originals),
+        reveal_protected=bool(reveal_protected),
+    )
+    activity_record(
+        case=case,
+        actor=actor,
+        verb="export.requested",
+        target=export,
+        data={"originals": export.originals, "reveal_protected": export.reveal_protected},
+    )
+    from evidence.tasks import case_export_task
+
+    transaction.on_commit(partial(case_export_task.delay, export.pk), robust=True)
+    return export
+
+
+def export_open(*, actor, export: Export):
+    """Open a finished bundle for download (editors and owners; a bundle with protected
+    identities, owners only). Every download is recorded."""
+    case = export.case
+    require_role(user=actor, case=case, role=Role.EDITOR, action="download exports", write=False)
+    if export.reveal_protected:
+        require_role(
+            user=actor,
+            case=case,
+            role=Role.OWNER,
+            action="download an export with protected identities",
+            write=False,
+        )
+    if export.status != Export.Status.READY or not export.file:
+        raise ValidationError("This export is not ready yet.")
+    handle = default_storage.open(export.file.name, "rb")
+    with transaction.atomic():
+        activity_record(
+            case=case,
+            actor=actor,
+            verb="export.downloaded",
+            target=export,
+            data={"sha256": export.sha256},
+        )
+    return handle
+
+
+def export_filename(export: Export) -> str:
+    return f"casefile-{export.case_id}-export-{export.pk}.zip"
+
+
+# --- Building the bundle ------------------------------------------------------------------
+
+
+def _claim_job(export_id: int) -> int | None:
+    """Take the job (queued, or running but abandoned); return this attempt's number."""
+    now = timezone.now()
+    claimable = Q(status=Export.Status.QUEUED) | Q(
+        status=Export.Status.RUNNING, started_at__lt=now - STALE_AFTER
+    )
+    with transaction.atomic():
+        taken = Export.objects.filter(claimable, pk=export_id).update(
+            status=Export.Status.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=now,
+            progress=0,
+        )
+        if not taken:
+            return None
+        return Export.objects.filter(pk=export_id).values_list("attempts", flat=True).get()
+
+
+def export_build(*, export_id: int) -> str:
+    """Write the bundle of one export (the work of `case_export_task`); return its status.
+
+    Safe to run twice: a finished export is left alone, a running one belongs to its worker
+    until it counts as abandoned, and every write checks that this attempt still owns the job.
+    """
+    attempt = _claim_job(export_id)
+    if attempt is None:
+        status = Export.objects.filter(pk=export_id).values_list("status", flat=True).first()
+        return status or "missing"
+    export = Export.objects.select_related("case", "requested_by").get(pk=export_id)
+    mine = Export.objects.filter(pk=export_id, status=Export.Status.RUNNING, attempts=attempt)
+    tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in the finally below
+        prefix=f"casefile-export-{export_id}-", suffix=".zip", delete=False
+    )
+    try:
+        writer = BundleWriter(export, tmp, progress=lambda p: mine.update(progress=p))
+        bundle = writer.write()
+        tmp.close()
+        digest, size = _file_sha256(tmp.name)
+        name = f"exports/{export.case_id}/{export_filename(export)}"
+        with transaction.atomic():
+            # Lock the job, so that a takeover cannot finish it at the same moment.
+            if not mine.select_for_update().exists():
+                return Export.Status.RUNNING
+            if default_storage.exists(name):
+                default_storage.delete(name)
+            with open(tmp.name, "rb") as handle:
+                saved = default_storage.save(name, File(handle, name=os.path.basename(name)))
+            mine.update(
+                status=Export.Status.READY,
+                progress=100,
+                file=saved,
+                sha256=digest,
+                size=size,
+                error="",
+                finished_at=timezone.now(),
+            )
+            if export.reveal_protected:
+                identity_reveal_record(
+                    actor=export.requested_by, sources=bundle.revealed, via="export"
+                )
+            activity_record(
+                case=export.case,
+                actor=export.requested_by,
+                verb=EXPORT_VERB,
+                target=export,
+                data={
+                    "export": export.pk,
+                    "originals": export.originals,
+                    "reveal_protected": export.reveal_protected,
+                    "sha256": digest,
+                    "size": size,
+                    "evidence": bundle.evidence_ids,
+                    "originals_included": bundle.originals_included,
+                },
+            )
+        return Export.Status.READY
+    except TRANSIENT as exc:
+        # Storage or the database briefly away: give the job back for the retry.
+        mine.update(status=Export.Status.QUEUED, started_at=None)
+        logger.warning("Export %s: transient error, will retry: %s", export_id, exc)
+        raise
+    except Exception as exc:
+        logger.exception("Export %s failed", export_id)
+        reason = _failure_reason(exc)
+        with transaction.atomic():
+            if mine.update(
+                status=Export.Status.FAILED, error=reason[:500], finished_at=timezone.now()
+            ):
+                activity_record(
+                    case=export.case,
+                    actor=None,
+                    verb="export.failed",
+                    target=export,
+                    data={"reason": reason[:500]},
+                )
+        return Export.Status.FAILED
+    finally:
+        tmp.close()
+        try:
+            os.unlink(tmp.name)
+        except FileNotFoundError:
+            pass
+
+
+def _failure_reason(exc: Exception) -> str:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return "The export took too long and was stopped; try again without originals."
+    return f"The export could not be written ({type(exc).__name__}: {exc})."
+
+
+def _transient() -> tuple[type[BaseException], ...]:
+    from django.db import InterfaceError, OperationalError
+
+    return (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+TRANSIENT = _transient()
+
+
+def _file_sha256(path: str) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+@dataclass
+class Written:
+    evidence_ids: list[int] = field(default_factory=list)
+    originals_included: list[int] = field(default_factory=list)
+    revealed: list[Source] = field(default_factory=list)
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _user(user) -> str | None:
+    return user.username if user is not None else None
+
+
+def _extension(evidence: Evidence) -> str:
+    name = PurePosixPath(evidence.original_name or "").suffix.lower()
+    if re.fullmatch(r"\.[a-z0-9]{1,8}", name or ""):
+        return name
+    return {
+        "image/jpeg": ".jpg",
+        "image/png": ".png",
+        "image/webp": ".webp",
+        "image/gif": ".gif",
+        "image/tiff": ".tif",
+        "application/pdf": ".pdf",
+    }.get(evidence.content_type, ".bin")
+
+
+class BundleWriter:
+    """Writes one export's bundle into an open, seekable binary file."""
+
+    def __init__(self, export: Export, target, *, progress=None):
+        self.export = export
+        self.case = export.case
+        self.reveal = export.reveal_protected
+        self.originals = export.originals
+        self.target = target
+        self.progress = progress or (lambda p: None)
+        self.files: dict[str, dict] = {}
+        self.now = timezone.now().replace(microsecond=0)
+        self.thumbnails: dict[int, str] = {}
+
+    # Files of the bundle.
+
+    def _info(self, name: str, content_type: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=self.now.timetuple()[:6])
+        stored = any(content_type.startswith(t) for t in STORED_TYPES)
+        info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        return info
+
+    def add_stream(self, name: str, source, *, content_type: str) -> dict:
+        """Copy an open binary file into the bundle in chunks, hashing on the way."""
+        digest, size = hashlib.sha256(), 0
+        with self.zip.open(self._info(name, content_type), "w", force_zip64=True) as out:
+            for chunk in iter(lambda: source.read(CHUNK), b""):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        entry = {"sha256": digest.hexdigest(), "size": size}
+        self.files[name] = entry
+        return entry
+
+    def add_bytes(self, name: str, data: bytes, *, content_type: str) -> dict:
+        return self.add_stream(name, io.BytesIO(data), content_type=content_type)
+
+    # The whole.
+
+    def write(self) -> Written:
+        written = Written()
+        items = list(
+            Evidence.objects.filter(case=self.case, deleted_at__isnull=True)
+            .select_related("source", "collected_by", "photo")
+            .prefetch_related("photo__flags")
+            .order_by("observed_at", "stated_on", "id")
+        )
+        tombstones = list(
+            Evidence.objects.filter(case=self.case, deleted_at__isnull=False)
+            .select_related("source", "collected_by", "deleted_by", "purged_by")
+            .order_by("deleted_at", "id")
+        )
+        total = max(1, len(items)) + 2
+        done = 0
+        last = -1
+        with zipfile.ZipFile(self.target, "w", allowZip64=True) as self.zip:
+            evidence_rows = []
+            for evidence in items:
+                evidence_rows.append(self._evidence(evidence, written))
+                written.evidence_ids.append(evidence.pk)
+                done += 1
+                percent = min(95, int(done * 100 / total))
+                if percent != last:
+                    self.progress(percent)
+                    last = percent
+            sources = list(self.case.sources.order_by("id"))
+            if self.reveal:
+                written.revealed = [s for s in sources if s.protected]
+            manifest = self._manifest(sources, items, evidence_rows, tombstones)
+            html = render_to_string(
+                "exports/report.html", report_context(manifest, self.thumbnails)
+            )
+            report = self.add_bytes("report.html", html.encode(), content_type="text/html")
+            manifest["report"] = {"file": "report.html", **report}
+            manifest["files"] = dict(sorted(self.files.items()))
+            data = json.dumps(
+                manifest, cls=DjangoJSONEncoder, indent=1, ensure_ascii=False
+            ).encode()
+            self.add_bytes("manifest.json", data, content_type="application/json")
+            sums = "".join(f"{entry['sha256']}  {name}\n" for name, entry in self.files.items())
+            with self.zip.open(self._info("SHA256SUMS", "text/plain"), "w") as out:
+                out.write(sums.encode())
+        self.progress(99)
+        return written
+
+    def _evidence(self, evidence: Evidence, written: Written) -> dict:
+        hide = location_hidden(evidence, reveal=self.reveal)
+        source = evidence.source
+        photo = getattr(evidence, "photo", None) if evidence.kind == Evidence.Kind.PHOTO else None
+        row = {
+            "id": evidence.pk,
+            "kind": evidence.kind,
+            "title": evidence.title,
+            "label": evidence.label,
+            "description": evidence.description,
+            "source": source.pk if source else None,
+            "source_name": source.display_name(reveal=self.reveal) if source else None,
+            "collected_by": _user(evidence.collected_by),
+            "created_at": _iso(evidence.created_at),
+            "observed_at": _iso(evidence.observed_at),
+            "stated_on": _iso(evidence.stated_on),
+            "place_name": evidence.place_name,
+            "latitude": None if hide else evidence.latitude,
+            "longitude": None if hide else evidence.longitude,
+            "location_withheld": hide and evidence.latitude is not None,
+            "url": evidence.url,
+            "text": evidence.text,
+            "sensitive": evidence.sensitive,
+            "original_name": evidence.original_name,
+            "sha256": evidence.sha256,
+            "size": evidence.size,
+            "content_type": evidence.content_type,
+            "file": None,
+            "preview": None,
+            "thumbnail": None,
+            "original_withheld": None,
+            "photo": None,
+        }
+        if evidence.has_file:
+            # The original carries its metadata (EXIF, GPS): it goes only into a bundle that
+            # asked for originals, and never for a protected source whose identity is withheld.
+            if not self.originals:
+                row["original_withheld"] = "previews only"
+            elif hide or (source is not None and source.protected and not self.reveal):
+                row["original_withheld"] = "protected source"
+            elif evidence.original:
+                name = f"originals/{evidence.pk}-{evidence.sha256[:12]}{_extension(evidence)}"
+                with default_storage.open(evidence.original.name, "rb") as handle:
+                    entry = self.add_stream(name, handle, content_type=evidence.content_type)
+                if entry["sha256"] != evidence.sha256:
+                    raise BundleError(
+                        f"The stored original of evidence {evidence.pk} no longer matches its "
+                        "SHA-256: run `manage.py verify_custody` before exporting."
+                    )
+                row["file"] = name
+                written.originals_included.append(evidence.pk)
+            else:
+                row["original_withheld"] = "not held"
+        if photo is not None:
+            row["photo"] = self._photo(evidence, photo, hide=hide)
+            for kind in ("preview", "thumbnail"):
+                derivative = getattr(photo, kind)
+                if derivative:
+                    name = f"{kind}s/{evidence.pk}.jpg"
+                    with default_storage.open(derivative.name, "rb") as handle:
+                        if kind == "thumbnail":
+                            data = handle.read()
+                            self.thumbnails[evidence.pk] = base64.b64encode(data).decode()
+                            self.add_bytes(name, data, content_type="image/jpeg")
+                        else:
+                            self.add_stream(name, handle, content_type="image/jpeg")
+                    row[kind] = name
+        row["custody"] = custody_entries(evidence=evidence, reveal=self.reveal)
+        return row
+
+    def _photo(self, evidence: Evidence, photo: Photo, *, hide: bool) -> dict:
+        # Metadata read from the file is the original's: it travels with the original only.
+        with_metadata = bool(self.originals) and not hide
+        data = {
+            "status": photo.status,
+            "failure_reason": photo.failure_reason,
+            "width": photo.width,
+            "height": photo.height,
+            "phash": photo.phash,
+            "dhash": photo.dhash,
+            "flags": [{"code": f.code, "message": f.message} for f in photo.flags.all()],
+            "metadata_included": with_metadata,
+        }
+        if with_metadata:
+            data.update(
+                {
+                    "taken_at": _iso(photo.taken_at),
+                    "taken_at_offset": photo.taken_at_offset,
+                    "camera_make": photo.camera_make,
+                    "camera_model": photo.camera_model,
+                    "lens": photo.lens,
+                    "software": photo.software,
+                    "gps_latitude": photo.gps_latitude,
+                    "gps_longitude": photo.gps_longitude,
+                    "gps_altitude": photo.gps_altitude,
+                    "orientation": photo.orientation,
+                    "exif": photo.exif,
+                }
+            )
+        if not with_metadata:
+            # A flag's message may quote what the metadata said (a place, a date).
+            data["flags"] = [
+                {"code": f.code, "message": f.get_code_display()} for f in photo.flags.all()
+            ]
+        return data
+
+    def _manifest(self, sources, items, evidence_rows, tombstones) -> dict:
+        case = self.case
+        claims = list(
+            Claim.objects.filter(case=case)
+            .select_related("author", "reviewer")
+            .prefetch_related("transitions__actor")
+            .order_by("created_at", "id")
+        )
+        links = defaultdict(list)
+        for link in (
+            EvidenceLink.objects.filter(claim__case=case, evidence__deleted_at__isnull=True)
+            .select_related("created_by")
+            .order_by("id")
+        ):
+            links[link.claim_id].append(
+                {
+                    "evidence": link.evidence_id,
+                    "stance": link.stance,
+                    "note": link.note,
+                    "by": _user(link.created_by),
+                    "at": _iso(link.created_at),
+                }
+            )
+        chain_problems = activity_chain_problems(case=case)
+        activity = []
+        hidden_places = {e.pk for e in items if location_hidden(e, reveal=self.reveal)}
+        for row in Activity.objects.filter(case=case).select_related("actor").order_by("id"):
+            entry = {
+                "id": row.pk,
+                "case": row.case_id,
+                "actor_id": row.actor_id,
+                "actor": _user(row.actor),
+                "verb": row.verb,
+                "target_type": row.target_type,
+                "target_id": row.target_id,
+                "target_label": row.target_label,
+                "data": row.data,
+                "created_at": row.created_at.isoformat(),
+                "prev_hash": row.prev_hash,
+                "hash": row.hash,
+            }
+            if _mentions_place(row, hidden_places):
+                # Its hash still links the chain; its content is withheld.
+                entry["data"] = None
+                entry["redacted"] = True
+            activity.append(entry)
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "exported_at": self.now.isoformat(),
+            "exported_by": _user(self.export.requested_by),
+            "export_id": self.export.pk,
+            "options": {"originals": self.originals, "reveal_protected": self.reveal},
+            "case": {
+                "id": case.pk,
+                "title": case.title,
+                "summary": case.summary,
+                "status": case.status,
+                "created_by": _user(case.created_by),
+                "created_at": _iso(case.created_at),
+            },
+            "members": [
+                {
+                    "username": m.user.username,
+                    "name": m.user.get_full_name(),
+                    "role": m.role,
+                    "since": _iso(m.created_at),
+                }
+                for m in members_of(case=case)
+            ],
+            "sources": [self._source(s) for s in sources],
+            "evidence": evidence_rows,
+            "deleted_evidence": [
+                {
+                    "id": e.pk,
+                    "kind": e.kind,
+                    "label": e.label if not e.source or not e.source.protected else e.kind,
+                    "sha256": e.sha256,
+                    "size": e.size,
+                    "deleted_at": _iso(e.deleted_at),
+                    "deleted_by": _user(e.deleted_by),
+                    "reason": e.deletion_reason,
+                    "purged_at": _iso(e.purged_at),
+                    "purged_by": _user(e.purged_by),
+                    "custody": custody_entries(evidence=e, reveal=self.reveal),
+                }
+                for e in tombstones
+            ],
+            "claims": [
+                {
+                    "id": c.pk,
+                    "statement": c.statement,
+                    "details": c.details,
+                    "status": c.status,
+                    "confidence": c.confidence,
+                    "occurred_on": _iso(c.occurred_on),
+                    "author": _user(c.author),
+                    "reviewer": _user(c.reviewer),
+                    "reviewed_at": _iso(c.reviewed_at),
+                    "review_note": c.review_note,
+                    "created_at": _iso(c.created_at),
+                    "history": [
+                        {
+                            "from": t.from_status,
+                            "to": t.to_status,
+                            "by": _user(t.actor),
+                            "note": t.note,
+                            "at": _iso(t.created_at),
+                        }
+                        for t in c.transitions.all()
+                    ],
+                    "links": links[c.pk],
+                }
+                for c in claims
+            ],
+            "activity": {
+                "rows": len(activity),
+                "head": activity[-1]["hash"] if activity else "",
+                "intact_when_exported": not chain_problems,
+                "problems_when_exported": chain_problems,
+                "chain": activity,
+            },
+        }
+
+    def _source(self, source: Source) -> dict:
+        reveal = self.reveal or not source.protected
+        return {
+            "id": source.pk,
+            "kind": source.kind,
+            "name": source.display_name(reveal=self.reveal),
+            "protected": source.protected,
+            "pseudonym": source.pseudonym,
+            "identity_included": reveal,
+            "reliability": source.reliability,
+            "notes": source.notes if reveal else None,
+        }
+
+
+def _mentions_place(row: Activity, hidden: set[int]) -> bool:
+    """Whether an activity row's data may hold an exact place of evidence whose place is
+    withheld (an edit of its coordinates, for instance)."""
+    if row.target_type != "evidence" or row.target_id not in hidden:
+        return False
+    text = json.dumps(row.data or {})
+    return any(f'"{key}"' in text for key in ("latitude", "longitude", "gps"))
+
+
+# --- The report ---------------------------------------------------------------------------
+
+
+STANCE_HEADINGS = {
+    "supports": "Evidence for",
+    "contradicts": "Evidence against",
+    "context": "Context",
+}
+
+
+def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
+    """What `templates/exports/report.html` shows, from the manifest alone (so that the report
+    says exactly what the bundle holds)."""
+    evidence = {e["id"]: e for e in manifest["evidence"]}
+    for item in evidence.values():
+        item["thumbnail_data"] = thumbnails.get(item["id"])
+    claims = []
+    for claim in manifest["claims"]:
+        groups = []
+        for stance, heading in STANCE_HEADINGS.items():
+            rows = [
+                {"link": link, "evidence": evidence[link["evidence"]]}
+                for link in claim["links"]
+                if link["stance"] == stance and link["evidence"] in evidence
+            ]
+            groups.append({"stance": stance, "heading": heading, "rows": rows})
+        claims.append({**claim, "groups": groups})
+    timeline = []
+    for item in manifest["evidence"]:
+        when = item["observed_at"] or item["stated_on"]
+        if when:
+            timeline.append(
+                {
+                    "when": _parse_when(when),
+                    "has_time": bool(item["observed_at"]),
+                    "kind": item["kind"],
+                    "what": item["label"],
+                    "place": item["place_name"],
+                    "source": item["source_name"],
+                    "ref": f"E{item['id']}",
+                }
+            )
+    for claim in manifest["claims"]:
+        if claim["occurred_on"]:
+            timeline.append(
+                {
+                    "when": _parse_when(claim["occurred_on"]),
+                    "has_time": False,
+                    "kind": "claim",
+                    "what": claim["statement"],
+                    "place": "",
+                    "source": "",
+                    "ref": f"C{claim['id']}",
+                    "status": claim["status"],
+                }
+            )
+    timeline.sort(key=_timeline_key)
+    status_counts = defaultdict(int)
+    for claim in manifest["claims"]:
+        status_counts[claim["status"]] += 1
+    return {
+        "m": manifest,
+        "case": manifest["case"],
+        "claims": claims,
+        "evidence": manifest["evidence"],
+        "sources": {s["id"]: s for s in manifest["sources"]},
+        "source_list": manifest["sources"],
+        "timeline": timeline,
+        "exported_at": _parse_when(manifest["exported_at"]),
+        "status_counts": dict(status_counts),
+        "deleted": manifest["deleted_evidence"],
+        "activity": manifest["activity"],
+    }
+
+
+def _timeline_key(entry: dict):
+    when = entry["when"]
+    if isinstance(when, datetime):
+        return (when.date(), when.time().isoformat(), entry["ref"])
+    return (when, "", entry["ref"])
+
+
+def _parse_when(value: str):
+    return parse_datetime(value) or parse_date(value) or value
+
+
+# --- Verifying a bundle (no database) -----------------------------------------------------
+
+
+@dataclass
+class BundleCheck:
+    manifest: dict | None
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def bundle_verify(path) -> BundleCheck:
+    """Check every file of a bundle against its manifest, the originals against the evidence
+    SHA-256, the manifest against SHA256SUMS, and the activity chain the manifest carries.
+    Reads the bundle in chunks; needs no database."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        return BundleCheck(None, problems=[f"not a readable ZIP file: {exc}"])
+    with archive:
+        names = set(archive.namelist())
+        try:
+            manifest = json.loads(archive.read("manifest.json"))
+        except KeyError:
+            return BundleCheck(None, problems=["manifest.json is missing"])
+        except ValueError as exc:
+            return BundleCheck(None, problems=[f"manifest.json is not valid JSON: {exc}"])
+        check = BundleCheck(manifest)
+        if manifest.get("format") != FORMAT:
+            check.problems.append("manifest.json is not a Casefile export manifest")
+            return check
+        files = manifest.get("files") or {}
+        actual: dict[str, str] = {}
+        for name in sorted(names):
+            if name.endswith("/"):
+                continue
+            digest, size = hashlib.sha256(), 0
+            try:
+                with archive.open(name) as handle:
+                    for chunk in iter(lambda h=handle: h.read(CHUNK), b""):
+                        digest.update(chunk)
+                        size += len(chunk)
+            except (OSError, zipfile.BadZipFile) as exc:
+                # A damaged member fails its CRC check while being read.
+                check.problems.append(f"{name}: cannot be read ({exc})")
+                continue
+            actual[name] = digest.hexdigest()
+            check.checked += 1
+            if name in ("manifest.json", "SHA256SUMS"):
+                continue
+            expected = files.get(name)
+            if expected is None:
+                check.problems.append(f"{name}: not listed in the manifest")
+            elif expected["sha256"] != actual[name] or expected["size"] != size:
+                check.problems.append(
+                    f"{name}: SHA-256 {actual[name]} does not match the manifest's "
+                    f"{expected['sha256']}"
+                )
+        for name in files:
+            if name not in names:
+                check.problems.append(f"{name}: listed in the manifest but missing")
+        # SHA256SUMS vouches for the manifest itself.
+        try:
+            sums = archive.read("SHA256SUMS").decode()
+        except KeyError:
+            check.problems.append("SHA256SUMS is missing")
+            sums = ""
+        listed = {}
+        for line in sums.splitlines():
+            digest, _, name = line.partition("  ")
+            listed[name] = digest
+        if sums and listed.get("manifest.json") != actual.get("manifest.json"):
+            check.problems.append("manifest.json: does not match its SHA-256 in SHA256SUMS")
+        for name, digest in listed.items():
+            if name != "manifest.json" and actual.get(name) not in (None, digest):
+                check.problems.append(f"{name}: does not match its SHA-256 in SHA256SUMS")
+    for item in manifest.get("evidence", []):
+        name = item.get("file")
+        if name and actual.get(name) and actual[name] != item.get("sha256"):
+            check.problems.append(
+                f"evidence {item['id']} ({item.get('label', '')}): the original {name} does "
+                f"not match the evidence's SHA-256 {item.get('sha256')}"
+            )
+    check.problems.extend(chain_problems(manifest.get("activity", {}).get("chain", [])))
+    return check
+
+
+def chain_problems(chain: list[dict]) -> list[str]:
+    """Recompute the activity chain carried in a manifest (redacted rows: their links only)."""
+    problems = []
+    prev = ""
+    for row in chain:
+        if row.get("prev_hash") != prev:
+            problems.append(f"activity {row.get('id')}: the row before it was changed or removed")
+        if not row.get("redacted"):
+            created = parse_datetime(row.get("created_at") or "")
+            expected = (
+                _activity_digest(
+                    case_id=row.get("case"),
+                    actor_id=row.get("actor_id"),
+                    verb=row.get("verb", ""),
+                    target_type=row.get("target_type", ""),
+                    target_id=row.get("target_id"),
+                    target_label=row.get("target_label", ""),
+                    data=row.get("data"),
+                    created_at=created,
+                    prev_hash=row.get("prev_hash", ""),
+                )
+                if created
+                else None
+            )
+            if expected != row.get("hash"):
+                problems.append(
+                    f"activity {row.get('id')} ({row.get('verb')}): its content was changed"
+                )
+        prev = row.get("hash", "")
+    return problems
+
+
+# --- Importing a bundle ---------------------------------------------------------------------
+
+
+def _placeholder_user(username: str, tag: str, cache: dict):
+    """The people of another newsroom, as inactive accounts that keep their names on what they
+    did: they cannot sign in and are members of nothing."""
+    if not username:
+        return None
+    if username not in cache:
+        User = get_user_model()
+        name = f"{username}.imported-{tag}"[:150]
+        user, created = User.objects.get_or_create(username=name, defaults={"is_active": False})
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        cache[username] = user
+    return cache[username]
+
+
+@transaction.atomic
+def case_import(*, path, owner) -> Case:
+    """Restore an exported case from a bundle: new ids, the same hashes, each item's custody
+    record carried over in its `evidence.imported` row, and the import itself recorded. The
+    bundle is verified first; a bundle that does not verify is refused."""
+    check = bundle_verify(path)
+    if not check.intact:
+        raise BundleError("The bundle does not verify: " + "; ".join(check.problems[:5]))
+    manifest = check.manifest
+    bundle_sha256, _ = _file_sha256(str(path))
+    tag = bundle_sha256[:8]
+    users: dict = {}
+    data = manifest["case"]
+    case = Case.objects.create(
+        title=data["title"][:200],
+        summary=data.get("summary", ""),
+        status=data.get("status") or Case.Status.OPEN,
+        created_by=owner,
+    )
+    Membership.objects.create(case=case, user=owner, role=Role.OWNER, added_by=owner)
+    activity_record(
+        case=case,
+        actor=owner,
+        verb="case.imported",
+        target=case,
+        data={
+            "bundle_sha256": bundle_sha256,
+            "from_case": data["id"],
+            "exported_at": manifest["exported_at"],
+            "exported_by": manifest["exported_by"],
+            "options": manifest["options"],
+            "members": manifest["members"],
+            "activity_head": manifest.get("activity", {}).get("head", ""),
+            # Deleted evidence travels as its tombstone: the hash and why it went, no file.
+            "tombstones": [
+                {k: v for k, v in row.items() if k != "custody"}
+                for row in manifest.get("deleted_evidence", [])
+            ],
+        },
+    )
+    sources = {}
+    for row in manifest["sources"]:
+        sources[row["id"]] = Source.objects.create(
+            case=case,
+            kind=row["kind"],
+            name=(row["name"] if row["identity_included"] else "(identity not in the bundle)"),
+            protected=row["protected"],
+            pseudonym=row["pseudonym"],
+            reliability=row["reliability"],
+            notes=row["notes"] or "",
+            created_by=owner,
+        )
+    evidence_map = {}
+    queue = []
+    with zipfile.ZipFile(path) as archive:
+        for row in manifest["evidence"]:
+            evidence, process = _import_evidence(archive, row, case, sources, owner, tag, users)
+            evidence_map[row["id"]] = evidence
+            if process:
+                queue.append(evidence.pk)
+            activity_record(
+                case=case,
+                actor=owner,
+                verb="evidence.imported",
+                target=evidence,
+                data={
+                    "bundle_sha256": bundle_sha256,
+                    "from_id": row["id"],
+                    "sha256": row["sha256"],
+                    "original_included": bool(row.get("file")),
+                    "custody": row.get("custody", []),
+                },
+            )
+    for row in manifest["claims"]:
+        claim = Claim.objects.create(
+            case=case,
+            statement=row["statement"][:500],
+            details=row.get("details", ""),
+            status=row["status"],
+            confidence=row.get("confidence", ""),
+            author=_placeholder_user(row["author"], tag, users) or owner,
+            reviewer=_placeholder_user(row.get("reviewer"), tag, users)
+            or (owner if row["status"] not in ("draft", "in_review") else None),
+            reviewed_at=parse_datetime(row["reviewed_at"]) if row.get("reviewed_at") else None,
+            review_note=row.get("review_note", ""),
+            occurred_on=parse_date(row["occurred_on"]) if row.get("occurred_on") else None,
+        )
+        for step in row.get("history", []):
+            transition = ClaimTransition.objects.create(
+                claim=claim,
+                from_status=step["from"],
+                to_status=step["to"],
+                actor=_placeholder_user(step.get("by"), tag, users) or owner,
+                note=step.get("note", ""),
+            )
+            if step.get("at"):
+                ClaimTransition.objects.filter(pk=transition.pk).update(
+                    created_at=parse_datetime(step["at"])
+                )
+        for link in row.get("links", []):
+            if link["evidence"] in evidence_map:
+                EvidenceLink.objects.create(
+                    claim=claim,
+                    evidence=evidence_map[link["evidence"]],
+                    stance=link["stance"],
+                    note=link.get("note", ""),
+                    created_by=_placeholder_user(link.get("by"), tag, users) or owner,
+                )
+        activity_record(
+            case=case, actor=owner, verb="claim.imported", target=claim, data={"from_id": row["id"]}
+        )
+    if queue:
+        from evidence.tasks import photo_process_task
+
+        for photo_id in queue:
+            transaction.on_commit(partial(photo_process_task.delay, photo_id), robust=True)
+    return case
+
+
+def _import_evidence(archive, row, case, sources, owner, tag, users) -> tuple[Evidence, bool]:
+    from evidence.services import original_store
+
+    evidence = Evidence(
+        case=case,
+        kind=row["kind"],
+        title=row.get("title", ""),
+        description=row.get("description", ""),
+        source=sources.get(row.get("source")),
+        collected_by=_placeholder_user(row.get("collected_by"), tag, users) or owner,
+        observed_at=parse_datetime(row["observed_at"]) if row.get("observed_at") else None,
+        stated_on=parse_date(row["stated_on"]) if row.get("stated_on") else None,
+        place_name=row.get("place_name", ""),
+        latitude=row.get("latitude"),
+        longitude=row.get("longitude"),
+        url=row.get("url", ""),
+        text=row.get("text", ""),
+        sensitive=row.get("sensitive", False),
+        original_name=row.get("original_name", ""),
+        sha256=row.get("sha256", ""),
+        size=row.get("size"),
+        content_type=row.get("content_type", ""),
+    )
+    if evidence.latitude is None or evidence.longitude is None:
+        evidence.latitude = evidence.longitude = None
+    if row.get("file"):
+        with archive.open(row["file"]) as member, tempfile.TemporaryFile() as spool:
+            # Spooled to disk: storage wants a seekable file, a ZIP member is not always one.
+            shutil.copyfileobj(member, spool, CHUNK)
+            spool.seek(0)
+            evidence.original.name = original_store(File(spool), sha256=row["sha256"])
+    evidence.save()
+    process = False
+    photo_row = row.get("photo")
+    if evidence.kind == Evidence.Kind.PHOTO:
+        photo = Photo(evidence=evidence)
+        if evidence.original:
+            process = True  # the pipeline derives everything again from the original
+        elif photo_row is not None:
+            photo.status = Photo.Status.READY if row.get("preview") else Photo.Status.FAILED
+            photo.failure_reason = "" if row.get("preview") else "Imported without its original."
+            for name in ("width", "height", "phash", "dhash"):
+                setattr(photo, name, photo_row.get(name))
+            for kind in ("preview", "thumbnail"):
+                member = row.get(kind)
+                if member:
+                    target = f"derivatives/imported/{evidence.pk}/{kind}.jpg"
+                    with archive.open(member) as handle:
+                        data = handle.read()  # a derivative: small by construction
+                    setattr(photo, kind, default_storage.save(target, ContentFile(data)))
+        photo.save()
+        if photo_row and not process:
+            for flag in photo_row.get("flags", []):
+                if flag["code"] in PhotoFlag.Code.values:
+                    PhotoFlag.objects.get_or_create(
+                        photo=photo, code=flag["code"], defaults={"message": flag["message"]}
+                    )
+    return evidence, process

@@ -1,0 +1,150 @@
+"""A small case for the custody, export and source-protection tests: a protected source whose
+photo carries GPS, a public photographer's photo, testimony, a web link, claims linked for and
+against, one of them reviewed.
+
+    things = custody_case(personas, capture=django_capture_on_commit_callbacks)
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cases.models import Claim
+from cases.services import claim_create, claim_review, claim_submit
+from evidence.models import Evidence, Source
+from evidence.services import evidence_create, evidence_link, photo_ingest, source_create
+from tests.images import jpeg_bytes, upload
+
+# What a viewer must never see, anywhere.
+PROTECTED_NAME = "Zhang Wei-Protected"
+PROTECTED_NOTES = "Reachable on +86 555 0199 via the tea house on Jinqiao Road"
+PSEUDONYM = "Source in China"
+# The protected source's photo: EXIF GPS, and the place the reporter stated for it.
+SECRET_GPS = (40.1186, 124.3940)
+STATED = (40.1194, 124.3862)
+
+
+@dataclass
+class Things:
+    protected: Source
+    public: Source
+    secret_photo: Evidence
+    public_photo: Evidence
+    testimony: Evidence
+    link: Evidence
+    never_left: Claim
+    arrived: Claim
+
+
+def secret_strings() -> list[bytes]:
+    """Byte strings that must not appear in what a viewer receives."""
+    lat, lon = SECRET_GPS
+    slat, slon = STATED
+    return [
+        PROTECTED_NAME.encode(),
+        PROTECTED_NOTES.encode(),
+        b"Zhang Wei",
+        b"555 0199",
+        f"{lat}".encode(),
+        f"{lon}".encode(),
+        f"{slat}".encode(),
+        f"{slon}".encode(),
+    ]
+
+
+def leaks(data: bytes) -> list[bytes]:
+    return [s for s in secret_strings() if s in data]
+
+
+def custody_case(personas, *, capture) -> Things:
+    case, reporter, editor = personas.case, personas.reporter, personas.editor
+    protected = source_create(
+        actor=editor,
+        case=case,
+        kind="person",
+        name=PROTECTED_NAME,
+        protected=True,
+        pseudonym=PSEUDONYM,
+        reliability="B",
+        notes=PROTECTED_NOTES,
+    )
+    public = source_create(
+        actor=reporter, case=case, kind="own_reporting", name="Newsroom photographer"
+    )
+    with capture(execute=True):
+        secret_photo, _ = photo_ingest(
+            actor=reporter,
+            case=case,
+            file=upload(
+                jpeg_bytes(
+                    seed=1,
+                    taken_at="2024:05:25 10:00:00",
+                    offset="+08:00",
+                    make="Canon",
+                    model="EOS R6",
+                    gps=SECRET_GPS,
+                ),
+                "empty-train.jpg",
+            ),
+            source=protected,
+            title="The empty train, 25 May",
+            observed_at=datetime(2024, 5, 25, 2, 0, tzinfo=UTC),
+            place_name="Dandong station",
+            latitude=STATED[0],
+            longitude=STATED[1],
+        )
+        public_photo, _ = photo_ingest(
+            actor=reporter,
+            case=case,
+            file=upload(
+                jpeg_bytes(seed=2, taken_at="2024:05:14 09:30:00", offset="+08:00", make="Nikon"),
+                "loaded-train.jpg",
+            ),
+            source=public,
+            title="The loaded train, 14 May",
+            observed_at=datetime(2024, 5, 14, 1, 30, tzinfo=UTC),
+            place_name="Dandong station",
+            sensitive=True,
+        )
+    testimony = evidence_create(
+        actor=reporter,
+        case=case,
+        kind="testimony",
+        source=protected,
+        text="The goods were trucked to Longkou on 17 May.",
+        stated_on=datetime(2024, 5, 28).date(),
+    )
+    link = evidence_create(
+        actor=reporter,
+        case=case,
+        kind="link",
+        url="https://news.example.org/april-report",
+        title="April report: the train arrived in North Korea",
+    )
+    never_left = claim_create(
+        actor=reporter,
+        case=case,
+        statement="The train never left Dandong since January of last year",
+    )
+    arrived = claim_create(
+        actor=reporter,
+        case=case,
+        statement="The train left China and arrived in North Korea in April",
+    )
+    evidence_link(actor=reporter, claim=never_left, evidence=secret_photo, stance="supports")
+    evidence_link(actor=reporter, claim=never_left, evidence=public_photo, stance="context")
+    evidence_link(actor=reporter, claim=arrived, evidence=secret_photo, stance="contradicts")
+    evidence_link(actor=reporter, claim=arrived, evidence=link, stance="supports")
+    claim_submit(actor=reporter, claim=never_left)
+    claim_review(actor=editor, claim=never_left, decision="supported", note="Two photos agree.")
+    for item in (secret_photo, public_photo):
+        item.refresh_from_db()
+    return Things(
+        protected=protected,
+        public=public,
+        secret_photo=secret_photo,
+        public_photo=public_photo,
+        testimony=testimony,
+        link=link,
+        never_left=never_left,
+        arrived=arrived,
+    )

@@ -1,0 +1,443 @@
+"""The case file export: the bundle, its verification without the database, its import, and
+source protection in it."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from PIL import Image
+
+from cases.models import Activity, Case
+from cases.services import activity_chain_problems
+from evidence.custody import custody_verify, evidence_delete
+from evidence.export import bundle_verify, case_import, export_request
+from evidence.models import Evidence, Export
+from evidence.selectors import custody_of
+from tests.custody_case import PROTECTED_NAME, PSEUDONYM, custody_case, leaks
+
+
+@pytest.fixture
+def things(personas, django_capture_on_commit_callbacks):
+    return custody_case(personas, capture=django_capture_on_commit_callbacks)
+
+
+def _export(actor, case, capture, *, originals=False, reveal=False) -> Export:
+    with capture(execute=True):
+        export = export_request(
+            actor=actor, case=case, originals=originals, reveal_protected=reveal
+        )
+    export.refresh_from_db()
+    return export
+
+
+def _bundle(export: Export, tmp_path) -> "pathlib.Path":  # noqa: F821
+    path = tmp_path / f"bundle-{export.pk}.zip"
+    with default_storage.open(export.file.name, "rb") as src, open(path, "wb") as dst:
+        dst.write(src.read())
+    return path
+
+
+def _members(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+# --- Requesting -------------------------------------------------------------------------------
+
+
+def test_owner_export_runs_to_ready_with_file_hash_and_progress(
+    personas, things, django_capture_on_commit_callbacks
+):
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    assert export.status == Export.Status.READY
+    assert export.progress == 100
+    assert export.file.name.endswith(".zip") and len(export.sha256) == 64
+    assert export.size == default_storage.size(export.file.name)
+    verbs = list(Activity.objects.filter(case=personas.case).values_list("verb", flat=True))
+    assert "export.requested" in verbs and "case.exported" in verbs
+
+
+def test_editor_may_export_but_not_reveal_protected_identities(personas, things):
+    export_request(
+        actor=personas.editor, case=personas.case, originals=True, reveal_protected=False
+    )
+    with pytest.raises(PermissionDenied, match="owner"):
+        export_request(
+            actor=personas.editor, case=personas.case, originals=True, reveal_protected=True
+        )
+
+
+@pytest.mark.parametrize("role", ["reporter", "viewer"])
+def test_reporters_and_viewers_cannot_export(personas, things, role):
+    with pytest.raises(PermissionDenied, match="editor"):
+        export_request(
+            actor=personas.by_role(role),
+            case=personas.case,
+            originals=False,
+            reveal_protected=False,
+        )
+
+
+def test_outsider_cannot_export(personas, things):
+    from django.http import Http404
+
+    with pytest.raises(Http404):
+        export_request(
+            actor=personas.outsider, case=personas.case, originals=False, reveal_protected=False
+        )
+
+
+def test_a_case_has_at_most_three_exports_in_progress(personas, things):
+    for _ in range(3):
+        export_request(
+            actor=personas.owner, case=personas.case, originals=False, reveal_protected=False
+        )
+    with pytest.raises(ValidationError, match="in progress"):
+        export_request(
+            actor=personas.owner, case=personas.case, originals=False, reveal_protected=False
+        )
+
+
+def test_running_the_export_task_twice_builds_the_bundle_once(
+    personas, things, django_capture_on_commit_callbacks
+):
+    from evidence.tasks import case_export_task
+
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    first = (export.sha256, export.file.name)
+    assert case_export_task.apply(args=[export.pk]).get() == Export.Status.READY
+    export.refresh_from_db()
+    assert (export.sha256, export.file.name) == first
+    assert Activity.objects.filter(case=personas.case, verb="case.exported").count() == 1
+
+
+def test_the_bundle_is_streamed_from_a_temporary_file_not_built_in_memory(
+    personas, things, django_capture_on_commit_callbacks, monkeypatch
+):
+    # The writer must never ask for a BytesIO of the whole bundle: it writes to a real file.
+    import evidence.export as export_module
+
+    opened = []
+    real = export_module.tempfile.NamedTemporaryFile
+
+    def spy(*args, **kwargs):
+        handle = real(*args, **kwargs)
+        opened.append(handle.name)
+        return handle
+
+    monkeypatch.setattr(export_module.tempfile, "NamedTemporaryFile", spy)
+    export = _export(
+        personas.owner, personas.case, django_capture_on_commit_callbacks, originals=True
+    )
+    assert export.status == Export.Status.READY
+    assert len(opened) == 1 and opened[0].endswith(".zip")
+
+
+# --- What the bundle holds --------------------------------------------------------------------
+
+
+def test_manifest_lists_case_members_sources_evidence_with_custody_and_claims(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    export = _export(
+        personas.owner, personas.case, django_capture_on_commit_callbacks, originals=True
+    )
+    files = _members(_bundle(export, tmp_path))
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["case"]["title"] == personas.case.title
+    assert {m["username"]: m["role"] for m in manifest["members"]} == {
+        "alice": "owner",
+        "erin": "editor",
+        "bob": "reporter",
+        "victor": "viewer",
+    }
+    items = {e["id"]: e for e in manifest["evidence"]}
+    public = items[things.public_photo.pk]
+    assert public["sha256"] == things.public_photo.sha256
+    assert public["file"] and files[public["file"]]  # the original is in the bundle
+    assert public["photo"]["camera_make"] == "Nikon"
+    verbs = [c["verb"] for c in public["custody"]]
+    assert verbs[0] == "evidence.received" and "photo.processed" in verbs
+    claims = {c["id"]: c for c in manifest["claims"]}
+    never_left = claims[things.never_left.pk]
+    assert never_left["status"] == "supported"
+    assert [(h["from"], h["to"]) for h in never_left["history"]] == [
+        ("draft", "in_review"),
+        ("in_review", "supported"),
+    ]
+    assert {(link["evidence"], link["stance"]) for link in never_left["links"]} == {
+        (things.secret_photo.pk, "supports"),
+        (things.public_photo.pk, "context"),
+    }
+    assert manifest["activity"]["intact_when_exported"] is True
+    assert "report.html" in manifest["files"]
+    assert files["SHA256SUMS"].decode().count("\n") == len(manifest["files"]) + 1
+
+
+def test_export_without_identities_keeps_protected_sources_out_of_every_file(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    # Originals asked for, identities not: the protected source's original (with its EXIF GPS)
+    # is withheld and replaced by its stripped preview.
+    export = _export(
+        personas.editor, personas.case, django_capture_on_commit_callbacks, originals=True
+    )
+    files = _members(_bundle(export, tmp_path))
+    for name, data in files.items():
+        assert leaks(data) == [], name
+    manifest = json.loads(files["manifest.json"])
+    item = next(e for e in manifest["evidence"] if e["id"] == things.secret_photo.pk)
+    assert item["file"] is None and item["original_withheld"] == "protected source"
+    assert item["preview"] in files
+    source = next(s for s in manifest["sources"] if s["id"] == things.protected.pk)
+    assert source["name"] == PSEUDONYM and source["notes"] is None
+    assert not Activity.objects.filter(verb="source.revealed").exists()
+
+
+def test_previews_only_export_has_no_originals_and_no_metadata_anywhere(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    files = _members(_bundle(export, tmp_path))
+    assert not [name for name in files if name.startswith("originals/")]
+    images = [name for name in files if name.startswith(("previews/", "thumbnails/"))]
+    assert len(images) == 4
+    for name in images:
+        data = files[name]
+        with Image.open(io.BytesIO(data)) as image:
+            assert not image.getexif(), name
+            assert not {"exif", "xmp", "icc_profile", "comment"} & set(image.info), name
+        assert b"Exif\x00\x00" not in data and b"http://ns.adobe.com/xap" not in data, name
+        assert b"Canon" not in data and b"Nikon" not in data, name
+    manifest = json.loads(files["manifest.json"])
+    for item in manifest["evidence"]:
+        if item["photo"]:
+            assert "exif" not in item["photo"] and "gps_latitude" not in item["photo"]
+
+
+def test_owner_can_include_protected_identities_and_each_is_recorded(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    export = _export(
+        personas.owner,
+        personas.case,
+        django_capture_on_commit_callbacks,
+        originals=True,
+        reveal=True,
+    )
+    files = _members(_bundle(export, tmp_path))
+    manifest = json.loads(files["manifest.json"])
+    source = next(s for s in manifest["sources"] if s["id"] == things.protected.pk)
+    assert source["name"] == PROTECTED_NAME and source["identity_included"] is True
+    assert PROTECTED_NAME.encode() in files["report.html"]
+    reveal = Activity.objects.get(verb="source.revealed", target_id=things.protected.pk)
+    assert reveal.actor == personas.owner and reveal.data == {"via": "export"}
+    # The reveal is part of the custody of the source's evidence.
+    assert reveal in custody_of(evidence=things.secret_photo)
+    assert PROTECTED_NAME not in json.dumps(reveal.data) + reveal.target_label
+
+
+def test_deleted_evidence_is_left_out_of_the_bundle_but_its_tombstone_is_kept(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    evidence_delete(actor=personas.editor, evidence=things.link, reason="Duplicate of a later link")
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    manifest = json.loads(_members(_bundle(export, tmp_path))["manifest.json"])
+    assert things.link.pk not in {e["id"] for e in manifest["evidence"]}
+    (tombstone,) = manifest["deleted_evidence"]
+    assert tombstone["id"] == things.link.pk and tombstone["reason"] == "Duplicate of a later link"
+
+
+def test_report_is_self_contained_with_claims_thumbnails_timeline_and_custody(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    html = _members(_bundle(export, tmp_path))["report.html"].decode()
+    assert "The train never left Dandong" in html
+    assert "Evidence for" in html and "Evidence against" in html
+    assert html.count("data:image/jpeg;base64,") >= 2
+    assert "Timeline" in html and "Chain of custody" in html
+    assert things.public_photo.sha256 in html
+    # Nothing is fetched from anywhere: no script, no outside URL in src or href.
+    assert "<script" not in html
+    assert 'src="http' not in html and "<link" not in html
+
+
+# --- Verifying and importing ------------------------------------------------------------------
+
+
+def test_bundle_verifies_without_touching_the_database(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    export = _export(
+        personas.owner, personas.case, django_capture_on_commit_callbacks, originals=True
+    )
+    path = _bundle(export, tmp_path)
+    out = io.StringIO()
+    with CaptureQueriesContext(connection) as queries:
+        call_command("verify_export", str(path), stdout=out)
+    assert len(queries) == 0
+    assert "Bundle intact" in out.getvalue()
+
+
+def _rewrite(path, target, change):
+    """A copy of the bundle with one member's bytes changed."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members[target] = change(members[target])
+    with zipfile.ZipFile(target_path := path.with_name("tampered.zip"), "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return target_path
+
+
+@pytest.mark.parametrize("which", ["original", "preview", "manifest", "report"])
+def test_verify_export_names_a_changed_file_and_exits_non_zero(
+    personas, things, django_capture_on_commit_callbacks, tmp_path, which
+):
+    export = _export(
+        personas.owner, personas.case, django_capture_on_commit_callbacks, originals=True
+    )
+    path = _bundle(export, tmp_path)
+    manifest = json.loads(_members(path)["manifest.json"])
+    item = next(e for e in manifest["evidence"] if e["id"] == things.public_photo.pk)
+    target = {
+        "original": item["file"],
+        "preview": item["preview"],
+        "manifest": "manifest.json",
+        "report": "report.html",
+    }[which]
+
+    def flip(data: bytes) -> bytes:
+        if which == "manifest":
+            return data.replace(b'"status": "supported"', b'"status": "contradicted"')
+        middle = len(data) // 2
+        return data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1 :]
+
+    tampered = _rewrite(path, target, flip)
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("verify_export", str(tampered), stdout=out, stderr=io.StringIO())
+    assert exit_info.value.code == 1
+    assert target in out.getvalue()
+
+
+def test_verify_export_catches_a_changed_activity_row_in_the_manifest(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    path = _bundle(export, tmp_path)
+    members = _members(path)
+    manifest = json.loads(members["manifest.json"])
+    row = next(r for r in manifest["activity"]["chain"] if r["verb"] == "claim.reviewed")
+    row["data"]["note"] = "Nobody checked."
+    # A forger who also fixes the manifest's line in SHA256SUMS is still caught by the chain.
+    data = json.dumps(manifest).encode()
+    import hashlib
+
+    sums = members["SHA256SUMS"].decode().splitlines()
+    sums = [
+        f"{hashlib.sha256(data).hexdigest()}  manifest.json"
+        if line.endswith("manifest.json")
+        else line
+        for line in sums
+    ]
+    with zipfile.ZipFile(forged := tmp_path / "forged.zip", "w") as archive:
+        for name, content in members.items():
+            archive.writestr(
+                name,
+                data
+                if name == "manifest.json"
+                else ("\n".join(sums) + "\n").encode()
+                if name == "SHA256SUMS"
+                else content,
+            )
+    check = bundle_verify(forged)
+    assert any(f"activity {row['id']} (claim.reviewed)" in p for p in check.problems)
+
+
+def test_export_round_trips_through_verify_and_import_with_identical_hashes(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    export = _export(
+        personas.owner,
+        personas.case,
+        django_capture_on_commit_callbacks,
+        originals=True,
+        reveal=True,
+    )
+    path = _bundle(export, tmp_path)
+    call_command("verify_export", str(path), stdout=io.StringIO())
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("import_case", str(path), "--owner", personas.outsider.username, stdout=out)
+    imported = Case.objects.exclude(pk=personas.case.pk).get(title=personas.case.title)
+    assert "Imported case" in out.getvalue()
+    old = {e.sha256: e for e in Evidence.objects.filter(case=personas.case).exclude(sha256="")}
+    new = {e.sha256: e for e in Evidence.objects.filter(case=imported).exclude(sha256="")}
+    assert set(new) == set(old) and len(new) == 2
+    assert not set(e.pk for e in new.values()) & set(e.pk for e in old.values())
+    # The originals came along byte for byte, and the imported case's custody checks out.
+    check = custody_verify(case=imported)
+    assert check.intact and {i.state for i in check.items if i.sha256} == {"intact"}
+    assert activity_chain_problems(case=imported) == []
+    # The custody record is carried over, then the import and the new processing are recorded.
+    photo = new[things.secret_photo.sha256]
+    verbs = [
+        (e["verb"], e["carried_over"])
+        for e in __import__("evidence.custody", fromlist=["x"]).custody_entries(
+            evidence=photo, reveal=True
+        )
+    ]
+    assert verbs[0] == ("evidence.received", True)
+    assert ("evidence.imported", False) in verbs
+    assert ("photo.processed", False) in verbs  # processed again from the imported original
+    assert Activity.objects.filter(case=imported, verb="case.imported").count() == 1
+    # Claims, their status and links came along too; the importer owns the case.
+    claim = imported.claims.get(statement__startswith="The train never left")
+    assert claim.status == "supported" and claim.links.count() == 2
+    assert claim.transitions.count() == 2
+    assert imported.memberships.get().user == personas.outsider
+    # A second export of the imported case verifies too, with the same evidence hashes.
+    second = _export(
+        personas.outsider, imported, django_capture_on_commit_callbacks, originals=True
+    )
+    second_path = _bundle(second, tmp_path)
+    assert bundle_verify(second_path).intact
+    again = json.loads(_members(second_path)["manifest.json"])
+    assert {e["sha256"] for e in again["evidence"] if e["sha256"]} == set(old)
+
+
+def test_import_refuses_a_bundle_that_does_not_verify(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    from django.core.management.base import CommandError
+
+    export = _export(
+        personas.owner, personas.case, django_capture_on_commit_callbacks, originals=True
+    )
+    path = _bundle(export, tmp_path)
+    tampered = _rewrite(path, "report.html", lambda data: data + b"<!-- changed -->")
+    cases = Case.objects.count()
+    with pytest.raises(CommandError, match="does not verify"):
+        call_command("import_case", str(tampered), "--owner", "charlie", stdout=io.StringIO())
+    assert Case.objects.count() == cases
+
+
+def test_import_of_a_previews_only_bundle_keeps_hashes_and_previews(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    path = _bundle(export, tmp_path)
+    imported = case_import(path=path, owner=personas.outsider)
+    photos = Evidence.objects.filter(case=imported, kind="photo")
+    assert {p.sha256 for p in photos} == {things.secret_photo.sha256, things.public_photo.sha256}
+    for photo in photos:
+        assert not photo.original and photo.photo.preview
+    assert {i.state for i in custody_verify(case=imported).items if i.sha256} == {"not held"}
