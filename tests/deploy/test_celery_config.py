@@ -1,0 +1,46 @@
+"""Queues that keep uploads and exports apart, and the limits that keep workers healthy."""
+
+from django.conf import settings
+
+from config.celery import app
+
+
+def queue_of(task_name: str) -> str:
+    return app.amqp.router.route({}, task_name)["queue"].name
+
+
+def test_photo_processing_goes_to_the_ingest_queue():
+    assert queue_of("evidence.tasks.photo_process_task") == settings.CELERY_INGEST_QUEUE == "ingest"
+
+
+def test_case_exports_go_to_the_exports_queue():
+    assert queue_of("evidence.tasks.case_export_task") == settings.CELERY_EXPORT_QUEUE == "exports"
+    assert queue_of("cases.tasks.anything_export_task") == "exports"
+
+
+def test_other_tasks_go_to_the_default_queue():
+    assert queue_of("evidence.tasks.photo_requeue_stale_task") == settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+def test_a_worker_for_every_queue_is_described():
+    assert set(settings.CELERY_WORKER_QUEUES) == {
+        settings.CELERY_INGEST_QUEUE,
+        settings.CELERY_EXPORT_QUEUE,
+        settings.CELERY_TASK_DEFAULT_QUEUE,
+    }
+
+
+def test_workers_recycle_children_and_stop_runaway_tasks():
+    assert app.conf.worker_max_memory_per_child == settings.CELERY_WORKER_MAX_MEMORY_PER_CHILD > 0
+    assert 0 < app.conf.task_soft_time_limit < app.conf.task_time_limit
+    visibility = app.conf.broker_transport_options["visibility_timeout"]
+    assert visibility > app.conf.task_time_limit
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    assert app.conf.worker_prefetch_multiplier == 1
+    # Our JSON logging stays in charge inside the worker.
+    assert app.conf.worker_hijack_root_logger is False
+
+
+def test_beat_runs_the_reconciler():
+    tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert "evidence.tasks.photo_requeue_stale_task" in tasks
