@@ -4,7 +4,6 @@ leaves an activity row, in one transaction."""
 import hashlib
 import os
 from datetime import date, datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -595,7 +594,10 @@ def _photo_queue(photo_id: int) -> None:
     and `requeue_stale_photos` queues it again later."""
     from evidence.tasks import photo_process_task
 
-    transaction.on_commit(partial(photo_process_task.delay, photo_id), robust=True)
+    def queue_photo_processing() -> None:
+        photo_process_task.delay(photo_id)
+
+    transaction.on_commit(queue_photo_processing, robust=True)
 
 
 @transaction.atomic
