@@ -27,8 +27,10 @@ import itertools
 from collections.abc import Iterable
 from functools import lru_cache
 
+from django.db import connections
 from django.db.backends.signals import connection_created
 from django.db.models import Expression, F, Func, IntegerField, QuerySet, Value
+from django.db.models.expressions import RawSQL
 
 from evidence.models import Photo
 
@@ -142,23 +144,40 @@ def connect_signals() -> None:
     connection_created.connect(register_sqlite_functions, dispatch_uid="casefile_hamming")
 
 
-def _candidate_ids(phash: int, max_distance: int, using: str) -> QuerySet | None:
+def _candidate_ids(phash: int, max_distance: int, using: str) -> RawSQL | None:
     """A subquery of the primary keys within the radius, from the part indexes; None when a
-    sequential scan is cheaper."""
+    sequential scan is cheaper.
+
+    Written as SQL rather than composed with the ORM: composing four lookups of up to a few
+    hundred values each cost ~5 ms of Python per query, five times what PostgreSQL needs to
+    answer it. One index-only scan per part, the exact check on the index's copy of phash."""
     parts = probes(phash, max_distance)
     if sum(len(values) for _, values in parts) > MAX_PROBES:
         return None
-    # One index-only scan per part: the exact check runs on the index's copy of phash.
-    scans = [
-        Photo.objects.using(using)
-        .order_by()
-        .filter(**{f"{field}__in": values})
-        .annotate(_distance=Hamming(F("phash"), Value(phash)))
-        .filter(_distance__lte=max_distance)
-        .values("pk")
-        for field, values in parts
-    ]
-    return scans[0].union(*scans[1:]) if len(scans) > 1 else scans[0]
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    table, key, column = (
+        quote(Photo._meta.db_table),
+        quote(Photo._meta.pk.column),
+        quote(Photo._meta.get_field("phash").column),
+    )
+    postgres = connection.vendor == "postgresql"
+    distance = (
+        f"bit_count(({column} # %s)::bit(64))" if postgres else f"casefile_hamming({column}, %s)"
+    )
+    scans, params = [], []
+    for field, values in parts:
+        part = quote(Photo._meta.get_field(field).column)
+        if postgres:
+            member = f"{part} = ANY(%s)"
+            params.append(values)
+        else:
+            member = f"{part} IN ({', '.join(['%s'] * len(values))})"
+            params.extend(values)
+        scans.append(f"SELECT {key} FROM {table} WHERE {member} AND {distance} <= %s")  # noqa: S608
+        params.extend([phash, max_distance])
+    # Only our own identifiers and placeholders go into the text; every value is a parameter.
+    return RawSQL(" UNION ".join(scans), params)  # noqa: S611
 
 
 def photos_within(

@@ -1,0 +1,150 @@
+"""What the benchmarks share: a database of their own, timing, the machine, RESULTS.md.
+
+Every benchmark measures our code and a baseline in the same process, so that the ratio holds on
+a noisy machine, and appends its medians (of at least five runs) to benchmarks/RESULTS.md.
+
+Environment:
+  BENCH_POSTGRES_URL  the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres);
+                      each benchmark creates (and drops afterwards) its own database there.
+  BENCH_REDIS_URL     Redis for the worker benchmark (default redis://127.0.0.1:6379/6).
+  BENCH_KEEP=1        keep the benchmark's database afterwards (to look at the plans).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/6"
+RUNS = max(5, int(os.environ.get("BENCH_RUNS", "5")))
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def database_url(name: str) -> str:
+    parts = urlsplit(POSTGRES_URL)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _admin_connection():
+    import psycopg
+
+    return psycopg.connect(POSTGRES_URL, autocommit=True)
+
+
+def database_create(name: str) -> str:
+    """A fresh, empty database `name` on the benchmark server; returns its URL."""
+    from psycopg import sql
+
+    with _admin_connection() as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return database_url(name)
+
+
+def database_drop(name: str) -> None:
+    if os.environ.get("BENCH_KEEP") == "1":
+        print(f"Kept database {name} (BENCH_KEEP=1)")
+        return
+    from django.db import connections
+    from psycopg import sql
+
+    connections.close_all()
+    with _admin_connection() as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def django_setup(database: str, **environ: str) -> str:
+    """Point the settings at a fresh database `database`, set up Django and migrate.
+    Returns the database URL (for child processes such as gunicorn or Celery)."""
+    url = database_create(database)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.update(environ)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    return url
+
+
+def timed(function: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f", {int(line.split()[1]) / 1024 / 1024:.0f} GB RAM"
+                break
+    except OSError:
+        pass
+    postgres = ""
+    try:
+        with _admin_connection() as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+            postgres = f", PostgreSQL {version.split()[0]}"
+    except Exception:  # noqa: BLE001, S110 - the description is best effort
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}{postgres}"
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def record(title: str, body: str) -> None:
+    """Append one benchmark's results, dated and with the machine, to RESULTS.md."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if not RESULTS.exists():
+        RESULTS.write_text(
+            "# Benchmark results\n\nAppended by `make bench` (each script in benchmarks/); the "
+            "latest run of each benchmark is last.\n"
+        )
+    with RESULTS.open("a") as out:
+        out.write(f"\n## {title} — {now}\n\nMachine: {machine()}.\n\n{body.strip()}\n")
+    print(f"\n## {title}\n\n{body.strip()}\n\n(appended to {RESULTS.relative_to(ROOT)})")
