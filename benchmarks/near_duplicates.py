@@ -121,7 +121,7 @@ def main() -> int:
     loaded = 0
     for size in SIZES:
         print(f"Loading {size:,} hashes …", flush=True)
-        load_time = timed(lambda size=size: load(loaded, size))
+        load_time = timed(lambda start=loaded, stop=size: load(start, stop))
         loaded = size
         assert Photo.objects.filter(evidence__case=archive).count() == size
         # Exact: the same rows as the scan, for every query, at both radii; and the planted copies.
