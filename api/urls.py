@@ -4,7 +4,7 @@ at `/api/docs/` (both for signed-in users)."""
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import views
+from api import exports, views
 
 app_name = "api"
 
@@ -24,6 +24,18 @@ v1 = [
     path("cases/<int:case_id>/claims/", views.ClaimList.as_view(), name="case-claims"),
     path("cases/<int:case_id>/activity/", views.ActivityList.as_view(), name="case-activity"),
     path("sources/<int:pk>/", views.SourceDetail.as_view(), name="source-detail"),
+    # Chain of custody and exports (issue #6). `evidence/<pk>/` is served here by the evidence
+    # detail view plus DELETE (a tombstone); it must come before the plain detail below.
+    path(
+        "evidence/<int:pk>/",
+        exports.EvidenceDetailWithDelete.as_view(),
+        name="evidence-detail",
+    ),
+    path("evidence/<int:pk>/custody/", exports.EvidenceCustody.as_view(), name="evidence-custody"),
+    path("evidence/<int:pk>/purge/", exports.EvidencePurge.as_view(), name="evidence-purge"),
+    path("cases/<int:case_id>/exports/", exports.CaseExports.as_view(), name="case-exports"),
+    path("exports/<int:pk>/", exports.ExportDetail.as_view(), name="export-detail"),
+    path("exports/<int:pk>/download/", exports.ExportDownload.as_view(), name="export-download"),
     path("evidence/<int:pk>/", views.EvidenceDetail.as_view(), name="evidence-detail"),
     path("evidence/<int:pk>/similar/", views.EvidenceSimilar.as_view(), name="evidence-similar"),
     path("evidence/<int:pk>/original/", views.EvidenceOriginal.as_view(), name="evidence-original"),

@@ -200,6 +200,10 @@ def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
         setattr(evidence, field, value)
     _full_clean(evidence, exclude=["original"]).save()
     data = {k: (v.pk if isinstance(v, Source) else v) for k, v in changed.items() if k != "text"}
+    if evidence.source is not None and evidence.source.protected:
+        # The exact place of a protected source's evidence is for editors and owners: the
+        # record, which every member reads, names the fields only.
+        data = {k: v for k, v in data.items() if k not in ("latitude", "longitude")}
     activity_record(
         case=case,
         actor=actor,

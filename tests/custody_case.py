@@ -21,6 +21,8 @@ PSEUDONYM = "Source in China"
 # The protected source's photo: EXIF GPS, and the place the reporter stated for it.
 SECRET_GPS = (40.1186, 124.3940)
 STATED = (40.1194, 124.3862)
+# Where a reporter later corrected that place to (an edit recorded in the activity record).
+CORRECTED = (40.1201, 124.3871)
 
 
 @dataclass
@@ -39,7 +41,10 @@ def secret_strings() -> list[bytes]:
     """Byte strings that must not appear in what a viewer receives."""
     lat, lon = SECRET_GPS
     slat, slon = STATED
+    clat, clon = CORRECTED
     return [
+        f"{clat}".encode(),
+        f"{clon}".encode(),
         PROTECTED_NAME.encode(),
         PROTECTED_NOTES.encode(),
         b"Zhang Wei",

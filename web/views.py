@@ -537,7 +537,7 @@ def evidence_detail(request, evidence_id):
     photo = _photo(evidence)
     exact = _exact_location_visible(evidence, reveal)
     points = []
-    if evidence.latitude is not None:
+    if evidence.latitude is not None and exact:
         points.append(
             {
                 "lat": evidence.latitude,
@@ -1073,7 +1073,7 @@ def case_map(request, case_id):
             "url": reverse("web:evidence_detail", args=[e.pk]),
             "source": _source_name(e.source, reveal),
         }
-        if e.latitude is not None:
+        if e.latitude is not None and _exact_location_visible(e, reveal):
             points.append(
                 {
                     **base,
@@ -1139,7 +1139,7 @@ def search(request):
             (s, s.display_name(reveal=s.case_id in reveal_ids)) for s in sources[:50]
         ]
         results["evidence"] = list(
-            Evidence.objects.filter(case__in=cases)
+            Evidence.objects.filter(case__in=cases, deleted_at__isnull=True)
             .filter(
                 Q(title__icontains=q)
                 | Q(description__icontains=q)

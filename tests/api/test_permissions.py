@@ -240,7 +240,44 @@ RULES = {
         body=lambda w, u: {"text": "Checked"},
         statuses={"editor": 403, "owner": 403},
     ),
+    # Chain of custody and exports (issue #6; see tests/api/test_exports.py).
+    ("evidence-detail", "DELETE"): Rule(
+        kwargs=lambda w: {"pk": w.photo.pk}, role="editor", body=lambda w, u: {"reason": "Dup"}
+    ),
+    ("evidence-custody", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
+    ("evidence-purge", "POST"): Rule(kwargs=lambda w: {"pk": _deleted(w).pk}, role="owner"),
+    ("case-exports", "GET"): Rule(kwargs=case_id, role="editor"),
+    ("case-exports", "POST"): Rule(
+        kwargs=case_id, status=202, role="editor", body=lambda w, u: {"originals": False}
+    ),
+    ("export-detail", "GET"): Rule(kwargs=lambda w: {"pk": _ready_export(w).pk}, role="editor"),
+    ("export-download", "GET"): Rule(kwargs=lambda w: {"pk": _ready_export(w).pk}, role="editor"),
 }
+
+
+def _ready_export(w):
+    from evidence.models import Export
+
+    return Export.objects.create(
+        case=w.personas.case,
+        requested_by=w.personas.owner,
+        status=Export.Status.READY,
+        progress=100,
+        file=default_storage.save("exports/test.zip", ContentFile(b"PK\x05\x06" + bytes(18))),
+    )
+
+
+def _deleted(w):
+    return Evidence.objects.create(
+        case=w.personas.case,
+        kind=Evidence.Kind.LINK,
+        url="https://example.org/gone",
+        collected_by=w.personas.reporter,
+        deleted_at=timezone.now(),
+        deleted_by=w.personas.editor,
+        deletion_reason="Wrong case",
+    )
+
 
 # Not endpoints of their own: the JSON 404 for unknown paths.
 UNRULED = {"not-found"}
