@@ -8,6 +8,9 @@ import zipfile
 
 import boto3
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from config.storage import S3_BACKEND, default_storage_from_env
@@ -123,6 +126,16 @@ def test_originals_in_s3_are_not_public(personas, bucket, django_capture_on_comm
     assert public == []
     url = default_storage.url(evidence.original.name)
     assert "X-Amz-Signature=" in url and "X-Amz-Expires=300" in url
+    # A client without credentials is refused by the S3 server itself.
+    anonymous = boto3.client(
+        "s3",
+        endpoint_url=client.meta.endpoint_url,
+        region_name="us-east-1",
+        config=Config(signature_version=UNSIGNED),
+    )
+    with pytest.raises(ClientError) as refused:
+        anonymous.get_object(Bucket=bucket_name, Key=evidence.original.name)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
 @pytest.mark.parametrize("role,status", [("viewer", 403), ("outsider", 404), ("reporter", 403)])

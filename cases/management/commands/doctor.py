@@ -1,0 +1,352 @@
+"""`python manage.py doctor`: what this deployment is missing, in plain words.
+
+Meant for the newcomer who has just set the environment variables and wonders why something
+does not work: it looks at the settings, the database and its migrations, the broker and the
+workers, the cache and the storage, and says for each what is fine, what is worth fixing and
+what is broken, with the variable or command that fixes it. Exits 1 when anything is broken.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import checks
+from django.core.management.base import BaseCommand
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+MARKS = {OK: "  ok   ", WARN: "  warn ", FAIL: "  FAIL "}
+
+
+@dataclass
+class Finding:
+    level: str
+    text: str
+
+
+class Command(BaseCommand):
+    help = "Say in plain words what this deployment is missing (settings, services, storage)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=3.0,
+            help="Seconds to wait for each service (default 3).",
+        )
+
+    def handle(self, *args, timeout: float, **options):
+        self.timeout = timeout
+        sections = [
+            ("Settings", self.settings_findings),
+            ("Database", self.database_findings),
+            ("Broker and workers", self.broker_findings),
+            ("Cache", self.cache_findings),
+            ("Storage", self.storage_findings),
+        ]
+        failures = warnings = 0
+        for title, collect in sections:
+            self.stdout.write(title)
+            try:
+                findings = collect()
+            except Exception as exc:  # noqa: BLE001 - the doctor reports, it does not crash
+                findings = [Finding(FAIL, f"Could not check: {type(exc).__name__}: {exc}")]
+            for finding in findings:
+                self.stdout.write(f"{MARKS[finding.level]}{finding.text}")
+                failures += finding.level == FAIL
+                warnings += finding.level == WARN
+            self.stdout.write("")
+        if failures:
+            self.stdout.write(
+                f"{failures} problem(s) to fix and {warnings} warning(s). "
+                "See the README's Deploying section."
+            )
+            raise SystemExit(1)
+        if warnings:
+            self.stdout.write(f"No problems; {warnings} warning(s) worth a look.")
+        else:
+            self.stdout.write("Everything this doctor knows how to check is in order.")
+
+    # --- Settings -------------------------------------------------------------------------
+
+    def settings_findings(self) -> list[Finding]:
+        from config.settings import DEVELOPMENT_SECRET_KEY
+
+        found = []
+        if settings.DEBUG:
+            found.append(
+                Finding(
+                    WARN,
+                    "DEBUG is on: fine on a laptop, never on a server (it shows tracebacks and "
+                    "settings to anyone). Set DEBUG=0.",
+                )
+            )
+        else:
+            found.append(Finding(OK, "DEBUG is off."))
+        if settings.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+            found.append(
+                Finding(
+                    WARN if settings.DEBUG else FAIL,
+                    "SECRET_KEY is the built-in development key. Set SECRET_KEY to 50+ random "
+                    "characters and keep it secret (sessions and tokens depend on it).",
+                )
+            )
+        if not settings.DEBUG:
+            if settings.SECURE_PROXY_SSL_HEADER is None and settings.SECURE_SSL_REDIRECT:
+                found.append(
+                    Finding(
+                        WARN,
+                        "USE_X_FORWARDED_PROTO is off. Behind a reverse proxy that terminates "
+                        "TLS, every request looks like plain HTTP and is redirected forever; "
+                        "set USE_X_FORWARDED_PROTO=1 if your proxy sets X-Forwarded-Proto.",
+                    )
+                )
+            if not settings.CSRF_TRUSTED_ORIGINS:
+                found.append(
+                    Finding(
+                        WARN,
+                        "CSRF_TRUSTED_ORIGINS is empty: if forms fail with 'CSRF verification "
+                        "failed', set it to your site's origin, e.g. https://casefile.example.org.",
+                    )
+                )
+        # Django's own deployment checklist (`check --deploy`), in its words.
+        before = len(found)
+        for message in checks.run_checks(include_deployment_checks=True):
+            if message.level < checks.WARNING or message.is_silenced():
+                continue
+            if settings.DEBUG and message.id in _DEVELOPMENT_NOISE:
+                continue
+            hint = f" {message.hint}" if message.hint else ""
+            level = FAIL if message.level >= checks.ERROR else WARN
+            found.append(Finding(level, f"{message.id}: {message.msg}{hint}".replace("\n", " ")))
+        if len(found) == before:
+            found.append(Finding(OK, "Django's deployment checklist passes."))
+        return found
+
+    # --- Database -------------------------------------------------------------------------
+
+    def database_findings(self) -> list[Finding]:
+        connection = connections[DEFAULT_DB_ALIAS]
+        try:
+            connection.ensure_connection()
+        except Exception as exc:  # noqa: BLE001
+            return [
+                Finding(
+                    FAIL,
+                    f"Cannot reach the database ({type(exc).__name__}: {exc}). Check "
+                    "DATABASE_URL and that the database server is running.",
+                )
+            ]
+        found = [Finding(OK, f"The database answers ({connection.vendor}).")]
+        if connection.vendor == "sqlite" and not settings.DEBUG:
+            found.append(
+                Finding(
+                    WARN,
+                    "The database is SQLite: enough for one person trying Casefile out. A "
+                    "newsroom uses PostgreSQL: DATABASE_URL=postgres://user:password@host/db.",
+                )
+            )
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if plan:
+            names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in plan[:5])
+            more = f" and {len(plan) - 5} more" if len(plan) > 5 else ""
+            found.append(
+                Finding(
+                    FAIL,
+                    f"{len(plan)} migration(s) not applied ({names}{more}). "
+                    "Run: python manage.py migrate",
+                )
+            )
+        else:
+            found.append(Finding(OK, "Every migration is applied."))
+            from django.contrib.auth import get_user_model
+
+            if not get_user_model().objects.exists():
+                found.append(
+                    Finding(
+                        WARN,
+                        "There are no user accounts yet. Create the first one with: "
+                        "python manage.py createsuperuser",
+                    )
+                )
+        return found
+
+    # --- Broker and workers ---------------------------------------------------------------
+
+    def broker_findings(self) -> list[Finding]:
+        from config.celery import app
+        from config.health import broker_check
+
+        if settings.CELERY_BROKER_URL.startswith("memory://"):
+            level = OK if settings.DEBUG else WARN
+            return [
+                Finding(
+                    level,
+                    "No broker (REDIS_URL is not set): photos are processed inside the web "
+                    "request. Fine for one machine; a newsroom sets REDIS_URL and runs workers.",
+                )
+            ]
+        try:
+            broker_check()
+        except Exception as exc:  # noqa: BLE001
+            return [
+                Finding(
+                    FAIL,
+                    f"Cannot reach the broker ({type(exc).__name__}). Check REDIS_URL (with the "
+                    "password, redis://:password@host:6379/0) and that Redis is running.",
+                )
+            ]
+        found = [Finding(OK, "The broker (Redis) answers.")]
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            found.append(
+                Finding(
+                    WARN,
+                    "CELERY_TASK_ALWAYS_EAGER is on although there is a broker: tasks run in "
+                    "the web process and the workers stay idle. Unset it.",
+                )
+            )
+        replies = app.control.inspect(timeout=self.timeout).active_queues() or {}
+        if not replies:
+            found.append(
+                Finding(
+                    FAIL,
+                    "No Celery worker answers: uploaded photos will wait in the queue. Start "
+                    "workers (docker-compose up worker export-worker, or make worker).",
+                )
+            )
+            return found
+        consumed: dict[str, int] = {}
+        for queues in replies.values():
+            for queue in queues:
+                consumed[queue["name"]] = consumed.get(queue["name"], 0) + 1
+        found.append(Finding(OK, f"{len(replies)} worker(s) answer."))
+        purposes = {
+            settings.CELERY_INGEST_QUEUE: "photo processing",
+            settings.CELERY_EXPORT_QUEUE: "case exports",
+            settings.CELERY_TASK_DEFAULT_QUEUE: "the reconciler and other jobs",
+        }
+        for queue, purpose in purposes.items():
+            if consumed.get(queue):
+                found.append(
+                    Finding(OK, f"Queue '{queue}' ({purpose}): {consumed[queue]} worker(s).")
+                )
+            else:
+                found.append(
+                    Finding(
+                        FAIL,
+                        f"No worker reads queue '{queue}', so {purpose} never happen. Start "
+                        f"one with: celery -A config worker -Q {queue}",
+                    )
+                )
+        return found
+
+    # --- Cache ----------------------------------------------------------------------------
+
+    def cache_findings(self) -> list[Finding]:
+        from config.health import cache_check
+
+        location = settings.CACHES["default"].get("LOCATION", "")
+        if not (isinstance(location, str) and location.startswith(("redis://", "rediss://"))):
+            level = OK if settings.DEBUG else WARN
+            return [
+                Finding(
+                    level,
+                    "The cache is per process (CACHE_URL is not set): with several gunicorn "
+                    "workers each counts API throttles on its own. Set CACHE_URL to a Redis "
+                    "database, e.g. redis://:password@redis:6379/1.",
+                )
+            ]
+        try:
+            cache_check()
+        except Exception as exc:  # noqa: BLE001
+            return [
+                Finding(FAIL, f"Cannot reach the cache ({type(exc).__name__}). Check CACHE_URL.")
+            ]
+        return [Finding(OK, "The shared cache (Redis) answers.")]
+
+    # --- Storage --------------------------------------------------------------------------
+
+    def storage_findings(self) -> list[Finding]:
+        from django.core.files.base import ContentFile
+        from django.core.files.storage import default_storage
+
+        bucket = getattr(default_storage, "bucket_name", None)
+        found = []
+        if bucket:
+            where = f"bucket '{bucket}'"
+        else:
+            where = f"the local folder {default_storage.location}"
+            if not settings.DEBUG:
+                found.append(
+                    Finding(
+                        WARN,
+                        "Files are on this machine's disk (STORAGE_BUCKET is not set): every web "
+                        "and worker container must share that folder, and backups must include "
+                        "it. Several machines need S3-compatible storage (STORAGE_BUCKET).",
+                    )
+                )
+        probe = f"doctor/{uuid.uuid4().hex}.txt"
+        try:
+            name = default_storage.save(probe, ContentFile(b"casefile doctor probe"))
+            with default_storage.open(name, "rb") as handle:
+                handle.read()
+        except Exception as exc:  # noqa: BLE001
+            found.append(
+                Finding(
+                    FAIL,
+                    f"Cannot write and read a file in {where} ({type(exc).__name__}: {exc}). "
+                    + (
+                        "Check STORAGE_BUCKET, STORAGE_ENDPOINT_URL and the access keys."
+                        if bucket
+                        else "Check MEDIA_ROOT and that the app's user may write there."
+                    ),
+                )
+            )
+            return found
+        try:
+            found.append(Finding(OK, f"Files can be written to and read from {where}."))
+            if bucket:
+                found.append(self._public_read_finding(default_storage, name))
+        finally:
+            default_storage.delete(name)
+        return found
+
+    def _public_read_finding(self, storage, name: str) -> Finding:
+        """Originals must not be readable without credentials: try, as an anonymous client."""
+        import boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
+        from botocore.exceptions import ClientError
+
+        client = storage.connection.meta.client
+        anonymous = boto3.client(
+            "s3",
+            endpoint_url=client.meta.endpoint_url,
+            region_name=client.meta.region_name,
+            config=Config(signature_version=UNSIGNED, connect_timeout=self.timeout, retries={}),
+        )
+        key = storage._normalize_name(name)
+        try:
+            anonymous.get_object(Bucket=storage.bucket_name, Key=key)
+        except ClientError:
+            return Finding(OK, "The bucket refuses anonymous reads: originals stay private.")
+        return Finding(
+            FAIL,
+            f"Anyone can read files in bucket '{storage.bucket_name}' without credentials: "
+            "originals and protected material are public. Make the bucket private (remove "
+            "public-read policies and ACLs).",
+        )
+
+
+# Deployment checks that only restate "this is a development setup" while DEBUG is on.
+_DEVELOPMENT_NOISE = {
+    "security.W004",
+    "security.W008",
+    "security.W009",
+    "security.W012",
+    "security.W016",
+    "security.W018",
+    "security.W020",
+}

@@ -1,0 +1,106 @@
+"""`manage.py doctor` says in plain words what a deployment is missing."""
+
+import shutil
+import uuid
+
+import boto3
+import pytest
+
+from tests.deploy.conftest import REDIS_DB, free_port, manage, production_env
+from tests.deploy.test_storage import CREDENTIALS, s3_client, s3_env
+
+
+def doctor(env):
+    result = manage("doctor", "--timeout", "1", env=env, timeout=180)
+    return result.returncode, result.stdout
+
+
+@pytest.fixture(scope="module")
+def migrated_database(tmp_path_factory):
+    """One migrated SQLite database, copied for each test (migrating takes a while)."""
+    folder = tmp_path_factory.mktemp("migrated")
+    result = manage("migrate", "--noinput", env=production_env(folder), timeout=300)
+    assert result.returncode == 0, result.stderr
+    return folder / "prod.sqlite3"
+
+
+@pytest.fixture
+def migrated_env(tmp_path, migrated_database):
+    def make(**overrides):
+        shutil.copy(migrated_database, tmp_path / "prod.sqlite3")
+        return production_env(tmp_path, **overrides)
+
+    return make
+
+
+def test_doctor_names_pending_migrations_and_how_to_apply_them(tmp_path):
+    code, out = doctor(production_env(tmp_path))
+    assert code == 1
+    assert "migration(s) not applied" in out
+    assert "Run: python manage.py migrate" in out
+
+
+def test_doctor_explains_a_one_machine_setup_without_failing_it(migrated_env):
+    code, out = doctor(migrated_env())
+    assert code == 0, out
+    assert "Django's deployment checklist passes." in out
+    assert "The database is SQLite" in out
+    assert "No broker (REDIS_URL is not set)" in out
+    assert "Files are on this machine's disk" in out
+    assert "no user accounts yet" in out
+    assert "Every migration is applied." in out
+
+
+def test_doctor_reports_an_unreachable_broker(migrated_env):
+    dead = f"redis://127.0.0.1:{free_port()}/{REDIS_DB}"
+    code, out = doctor(migrated_env(REDIS_URL=dead))
+    assert code == 1
+    assert "FAIL Cannot reach the broker" in out
+    assert "REDIS_URL" in out
+
+
+def test_doctor_reports_queues_without_workers(migrated_env, redis_server):
+    url, _ = redis_server  # a private Redis: no worker of anyone else's answers there
+    code, out = doctor(migrated_env(REDIS_URL=url))
+    assert code == 1
+    assert "The broker (Redis) answers." in out
+    assert "No Celery worker answers" in out
+
+
+def test_doctor_reports_weak_production_settings(migrated_env):
+    env = migrated_env(SECURE_SSL_REDIRECT="0", CSRF_TRUSTED_ORIGINS="")
+    code, out = doctor(env)
+    assert "security.W008" in out
+    assert "CSRF_TRUSTED_ORIGINS is empty" in out
+
+
+def test_doctor_checks_the_bucket_and_that_it_is_private(migrated_env, moto_server):
+    bucket = f"casefile-{uuid.uuid4().hex[:12]}"
+    s3_client(moto_server).create_bucket(Bucket=bucket)
+    code, out = doctor(migrated_env(**s3_env(moto_server, bucket)))
+    assert f"ok   Files can be written to and read from bucket '{bucket}'" in out
+    assert "refuses anonymous reads" in out
+    assert "Files are on this machine's disk" not in out
+    # The probe file is cleaned up.
+    assert "Contents" not in s3_client(moto_server).list_objects_v2(Bucket=bucket)
+
+
+def test_doctor_reports_a_missing_bucket(migrated_env, moto_server):
+    code, out = doctor(migrated_env(**s3_env(moto_server, "no-such-bucket-here")))
+    assert code == 1
+    assert "FAIL Cannot write and read a file in bucket 'no-such-bucket-here'" in out
+    assert "STORAGE_BUCKET" in out
+
+
+def test_doctor_needs_no_credentials_in_its_output(migrated_env, moto_server):
+    bucket = f"casefile-{uuid.uuid4().hex[:12]}"
+    boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        region_name="us-east-1",
+        aws_access_key_id=CREDENTIALS["STORAGE_ACCESS_KEY"],
+        aws_secret_access_key=CREDENTIALS["STORAGE_SECRET_KEY"],
+    ).create_bucket(Bucket=bucket)
+    env = migrated_env(**s3_env(moto_server, bucket))
+    _, out = doctor(env)
+    assert env["SECRET_KEY"] not in out
