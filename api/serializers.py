@@ -131,7 +131,9 @@ class CaseUpdateSerializer(serializers.ModelSerializer):
 class MemberSerializer(serializers.ModelSerializer):
     user_id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(source="user.username", read_only=True)
-    added_by = serializers.CharField(source="added_by.username", read_only=True, default=None)
+    added_by = serializers.CharField(
+        source="added_by.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Membership
@@ -216,6 +218,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
     collected_by = serializers.CharField(source="collected_by.username", read_only=True)
     latitude = serializers.SerializerMethodField()
     longitude = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
     status = serializers.SerializerMethodField()
     failure_reason = serializers.SerializerMethodField()
     width = serializers.SerializerMethodField()
@@ -308,6 +311,10 @@ class EvidenceSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_longitude(self, evidence: Evidence) -> float | None:
         return evidence.longitude if self._location_visible(evidence) else None
+
+    @extend_schema_field(serializers.URLField(allow_null=True, help_text="Web links."))
+    def get_url(self, evidence: Evidence) -> str | None:
+        return evidence.url or None
 
     # The photo's fields.
 
@@ -536,7 +543,12 @@ class LinksByStanceSerializer(serializers.Serializer):
 
 class ClaimSerializer(serializers.ModelSerializer):
     author = serializers.CharField(source="author.username", read_only=True)
-    reviewer = serializers.CharField(source="reviewer.username", read_only=True, default=None)
+    reviewer = serializers.CharField(
+        source="reviewer.username", read_only=True, default=None, allow_null=True
+    )
+    confidence = serializers.ChoiceField(
+        choices=Claim.Confidence.choices, allow_blank=True, read_only=True
+    )
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -623,7 +635,9 @@ class CommentWriteSerializer(serializers.Serializer):
 
 
 class ActivitySerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", read_only=True, default=None)
+    actor = serializers.CharField(
+        source="actor.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Activity

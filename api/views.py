@@ -13,7 +13,7 @@ from django.db.models import OuterRef, Prefetch, Subquery, prefetch_related_obje
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, status
+from rest_framework import exceptions, generics, mixins, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -23,7 +23,7 @@ from api import filters, serializers
 from api.permissions import CaseRole, role_for
 from api.throttles import LoginThrottle
 from cases import services as case_services
-from cases.models import ApiToken, Case, Claim, Membership, Role
+from cases.models import Activity, ApiToken, Case, Claim, ClaimTransition, Membership, Role
 from cases.selectors import (
     activity_of,
     can_see_protected,
@@ -104,10 +104,12 @@ class CaseScopedView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def paginated(self, queryset, serializer_class):
-        page = self.paginate_queryset(queryset)
-        serializer = serializer_class(page, many=True, context=self.get_serializer_context())
-        return self.get_paginated_response(serializer.data)
+
+class ListMixin(mixins.ListModelMixin):
+    """GET lists the view's queryset: filtered, ordered, paginated."""
+
+    def get(self, request, *args, **kwargs):
+        return self.list(request, *args, **kwargs)
 
 
 class CaseChildView(CaseScopedView):
@@ -256,7 +258,7 @@ class CaseDetail(CaseScopedView):
         return self._render(case)
 
 
-class MemberList(CaseChildView):
+class MemberList(ListMixin, CaseChildView):
     serializer_class = serializers.MemberSerializer
     required_roles = {"POST": (Role.OWNER, "manage members")}
     ordering_fields = ["created_at", "role"]
@@ -267,9 +269,6 @@ class MemberList(CaseChildView):
         if self.fake():
             return Membership.objects.none()
         return members_of(case=self.get_case()).select_related("added_by")
-
-    def get(self, request, case_id):
-        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
 
     @extend_schema(
         request=serializers.MemberAddSerializer, responses={201: serializers.MemberSerializer}
@@ -324,7 +323,7 @@ class MemberDetail(CaseChildView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ActivityList(CaseChildView):
+class ActivityList(ListMixin, CaseChildView):
     serializer_class = serializers.ActivitySerializer
     filterset_class = filters.ActivityFilter
     ordering_fields = ["id", "created_at"]
@@ -332,17 +331,14 @@ class ActivityList(CaseChildView):
 
     def get_queryset(self):
         if self.fake():
-            return Case.objects.none()
+            return Activity.objects.none()
         return activity_of(case=self.get_case())
-
-    def get(self, request, case_id):
-        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
 
 
 # --- Sources --------------------------------------------------------------------------------
 
 
-class SourceList(CaseChildView):
+class SourceList(ListMixin, CaseChildView):
     serializer_class = serializers.SourceSerializer
     filterset_class = filters.SourceFilter
     required_roles = {"POST": (Role.REPORTER, "add sources")}
@@ -353,9 +349,6 @@ class SourceList(CaseChildView):
         if self.fake():
             return Source.objects.none()
         return sources_of(case=self.get_case()).select_related("created_by")
-
-    def get(self, request, case_id):
-        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
 
     @extend_schema(
         request=serializers.SourceWriteSerializer, responses={201: serializers.SourceSerializer}
@@ -389,7 +382,7 @@ class SourceDetail(CaseScopedView):
 # --- Evidence -------------------------------------------------------------------------------
 
 
-class EvidenceList(CaseChildView):
+class EvidenceList(ListMixin, CaseChildView):
     serializer_class = serializers.EvidenceSerializer
     filterset_class = filters.EvidenceFilter
     required_roles = {"POST": (Role.REPORTER, "add evidence")}
@@ -401,9 +394,6 @@ class EvidenceList(CaseChildView):
         if self.fake():
             return Evidence.objects.none()
         return evidence_of(case=self.get_case()).select_related("collected_by")
-
-    def get(self, request, case_id):
-        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
 
     @extend_schema(
         request={
@@ -477,13 +467,12 @@ class EvidenceReprocess(EvidenceDetail):
         return self.render(serializers.EvidenceSerializer, evidence, code=status.HTTP_202_ACCEPTED)
 
 
-class EvidenceSimilar(EvidenceDetail):
+class EvidenceSimilar(ListMixin, EvidenceDetail):
     serializer_class = serializers.SimilarPhotoSerializer
     queryset = Photo.objects.none()  # for the schema: the rows come from `similar_photos`
     http_method_names = ["get", "head", "options"]
 
-    @extend_schema(responses=serializers.SimilarPhotoSerializer(many=True))
-    def get(self, request, pk):
+    def list(self, request, pk):
         evidence = self.get_parent()
         photo = serializers._photo(evidence)
         if photo is None:
@@ -586,7 +575,7 @@ class EvidencePreview(_Derivative):
 # --- Claims ---------------------------------------------------------------------------------
 
 
-class ClaimList(CaseChildView):
+class ClaimList(ListMixin, CaseChildView):
     serializer_class = serializers.ClaimSerializer
     filterset_class = filters.ClaimFilter
     required_roles = {"POST": (Role.REPORTER, "write claims")}
@@ -597,9 +586,6 @@ class ClaimList(CaseChildView):
         if self.fake():
             return Claim.objects.none()
         return claims_of(case=self.get_case()).prefetch_related(_links_prefetch())
-
-    def get(self, request, case_id):
-        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
 
     @extend_schema(
         request=serializers.ClaimCreateSerializer, responses={201: serializers.ClaimSerializer}
@@ -659,7 +645,7 @@ class ClaimReview(ClaimDetail):
         return self.render_claim(claim)
 
 
-class ClaimHistory(ClaimDetail):
+class ClaimHistory(ListMixin, ClaimDetail):
     serializer_class = serializers.TransitionSerializer
     http_method_names = ["get", "head", "options"]
     ordering_fields = ["id", "created_at"]
@@ -667,14 +653,11 @@ class ClaimHistory(ClaimDetail):
 
     def get_queryset(self):
         if self.fake():
-            return Claim.objects.none()
+            return ClaimTransition.objects.none()
         return self.get_parent().transitions.select_related("actor")
 
-    def get(self, request, pk):
-        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
 
-
-class ClaimLinks(ObjectChildView):
+class ClaimLinks(ListMixin, ObjectChildView):
     serializer_class = serializers.LinkSerializer
     filterset_class = filters.LinkFilter
     required_roles = {"POST": (Role.REPORTER, "link evidence")}
@@ -688,9 +671,6 @@ class ClaimLinks(ObjectChildView):
         if self.fake():
             return EvidenceLink.objects.none()
         return links_listed().filter(claim=self.get_parent())
-
-    def get(self, request, pk):
-        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
 
     @extend_schema(
         request=serializers.LinkCreateSerializer, responses={201: serializers.LinkSerializer}
@@ -732,7 +712,7 @@ class LinkDetail(ObjectChildView):
 # --- Comments -------------------------------------------------------------------------------
 
 
-class _CommentList(ObjectChildView):
+class _CommentList(ListMixin, ObjectChildView):
     serializer_class = serializers.CommentSerializer
     required_roles = {"POST": (Role.REPORTER, "comment")}
     ordering_fields = ["id", "created_at"]
@@ -743,9 +723,6 @@ class _CommentList(ObjectChildView):
         if self.fake():
             return Comment.objects.none()
         return comments_on(**{self.target: self.get_parent()})
-
-    def get(self, request, pk):
-        return self.paginated(self.filter_queryset(self.get_queryset()), self.serializer_class)
 
     @extend_schema(
         request=serializers.CommentWriteSerializer,

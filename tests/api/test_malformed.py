@@ -1,0 +1,302 @@
+"""Bad input gets a 4xx in the one error shape, never a 500."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError
+from rest_framework.test import APIClient
+
+from api.exceptions import exception_handler
+from cases.models import Claim
+from evidence.models import Evidence
+from tests.factories import ClaimFactory, LinkEvidenceFactory, SourceFactory
+from tests.images import jpeg_bytes, pdf_bytes
+
+HUGE = 10**30
+
+
+@pytest.fixture
+def reporter(as_role):
+    return as_role("reporter")
+
+
+@pytest.fixture
+def things(personas):
+    case = personas.case
+    return {
+        "case": case,
+        "claim": ClaimFactory(case=case, author=personas.reporter),
+        "source": SourceFactory(case=case, created_by=personas.reporter),
+        "link_evidence": LinkEvidenceFactory(case=case, collected_by=personas.reporter),
+    }
+
+
+def assert_error(response, status):
+    assert response.status_code == status, response.content[:500]
+    body = response.json()
+    assert isinstance(body, dict) and body
+    if "detail" in body:
+        assert isinstance(body["detail"], str)
+    return body
+
+
+def test_malformed_json_is_400(reporter, things):
+    response = reporter.generic(
+        "POST",
+        f"/api/v1/cases/{things['case'].pk}/claims/",
+        '{"statement": "unterminated',
+        content_type="application/json",
+    )
+    assert "JSON" in assert_error(response, 400)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("claims", {"statement": ["a", "list"]}, "statement"),
+        ("claims", {"statement": "ok", "occurred_on": "14 May"}, "occurred_on"),
+        ("claims", {"statement": "ok", "confidence": "certain"}, "confidence"),
+        ("claims", {"statement": "nul \x00 byte"}, "statement"),
+        ("claims", {"statement": "x" * 501}, "statement"),
+        ("sources", {"kind": "alien", "name": "Zorg"}, "kind"),
+        ("sources", {"kind": "person", "name": "A", "reliability": "Z"}, "reliability"),
+        ("sources", {"kind": "person", "name": "A", "protected": "maybe"}, "protected"),
+        ("sources", {"kind": "person", "name": "A", "protected": True}, "pseudonym"),
+        ("evidence", {"kind": "hologram"}, "kind"),
+        ("evidence", {"kind": "link", "url": "not a url"}, "url"),
+        ("evidence", {"kind": "link", "url": "https://e.org", "latitude": 91}, "latitude"),
+        ("evidence", {"kind": "link", "url": "https://e.org", "latitude": HUGE}, "latitude"),
+        ("evidence", {"kind": "link", "url": "https://e.org", "longitude": "NaN"}, "longitude"),
+        ("evidence", {"kind": "link", "url": "https://e.org", "source": HUGE}, "source"),
+        ("evidence", {"kind": "link", "url": "https://e.org", "source": "abc"}, "source"),
+        ("evidence", {"kind": "link", "url": "https://e.org", "source": 1.5}, "source"),
+        ("evidence", {"kind": "link", "url": "https://e.org", "source": True}, "source"),
+        (
+            "evidence",
+            {"kind": "link", "url": "https://e.org", "observed_at": "soon"},
+            "observed_at",
+        ),
+        ("evidence", {"kind": "photo", "file": "not-a-file.jpg"}, "file"),
+        ("evidence", {"kind": "photo"}, "file"),
+        ("evidence", {"kind": "testimony", "text": "Said so."}, "source"),
+        ("evidence", {"kind": "link", "url": "https://e.org", "text": "x"}, "text"),
+        ("members", {"username": "nobody-here", "role": "viewer"}, "username"),
+        ("members", {"username": "erin", "role": "emperor"}, "role"),
+        ("members", {"username": "erin", "role": "viewer"}, "user"),
+    ],
+)
+def test_invalid_fields_are_400_with_the_field_named(personas, things, path, body, field):
+    client = APIClient()
+    client.force_authenticate(personas.owner)
+    response = client.post(f"/api/v1/cases/{things['case'].pk}/{path}/", body, format="json")
+    assert field in assert_error(response, 400), response.json()
+
+
+def test_invalid_review_and_link_input_is_400(personas, things, as_role):
+    claim = things["claim"]
+    claim.status = Claim.Status.IN_REVIEW
+    claim.save()
+    editor = as_role("editor")
+    url = f"/api/v1/claims/{claim.pk}/review/"
+    assert "decision" in assert_error(editor.post(url, {"decision": "maybe", "note": "x"}), 400)
+    assert "note" in assert_error(editor.post(url, {"decision": "supported"}), 400)
+    assert "note" in assert_error(
+        editor.post(url, {"decision": "supported", "note": "   "}, format="json"), 400
+    )
+    reporter = as_role("reporter")
+    links = f"/api/v1/claims/{claim.pk}/links/"
+    for body in (
+        {"evidence": things["link_evidence"].pk, "stance": "agrees"},
+        {"evidence": HUGE, "stance": "supports"},
+        {"evidence": -1, "stance": "supports"},
+        {"evidence": None, "stance": "supports"},
+        {"evidence": {"id": 1}, "stance": "supports"},
+    ):
+        assert_error(reporter.post(links, body, format="json"), 400)
+
+
+def test_evidence_of_another_case_cannot_be_linked(personas, things, as_role):
+    other = LinkEvidenceFactory()  # in a case of its own
+    response = as_role("reporter").post(
+        f"/api/v1/claims/{things['claim'].pk}/links/",
+        {"evidence": other.pk, "stance": "supports"},
+        format="json",
+    )
+    assert "evidence" in assert_error(response, 400)
+
+
+def test_linking_the_same_evidence_twice_is_refused(personas, things, as_role):
+    url = f"/api/v1/claims/{things['claim'].pk}/links/"
+    body = {"evidence": things["link_evidence"].pk, "stance": "supports"}
+    reporter = as_role("reporter")
+    assert reporter.post(url, body, format="json").status_code == 201
+    response = reporter.post(url, {**body, "stance": "context"}, format="json")
+    assert response.status_code in (400, 409)
+    assert "evidence" in response.json() or "detail" in response.json()
+
+
+def test_a_unique_constraint_race_is_409():
+    response = exception_handler(
+        IntegrityError("UNIQUE constraint failed: evidence_evidencelink.evidence_id"), {}
+    )
+    assert response.status_code == 409 and "detail" in response.data
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/cases/99999999999999999999999999/",
+        "/api/v1/claims/99999999999999999999999999/",
+        "/api/v1/evidence/9223372036854775808/",
+        "/api/v1/sources/0/",
+        "/api/v1/cases/abc/",
+        "/api/v1/claims/1e3/",
+        "/api/v1/links/-1/",
+        "/api/v1/no-such-thing/",
+        "/api/v1/cases",
+    ],
+)
+def test_invalid_or_unknown_ids_are_json_404(reporter, path):
+    assert_error(reporter.get(path), 404)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=bogus",
+        "kind=hologram",
+        "source=abc",
+        "source=99999999999999999999999",
+        "observed_after=yesterday",
+        "flag=made_up",
+    ],
+)
+def test_invalid_filters_are_400(reporter, things, query):
+    response = reporter.get(f"/api/v1/cases/{things['case'].pk}/evidence/?{query}")
+    assert_error(response, 400)
+
+
+def test_pages_out_of_range_are_404_and_page_size_is_capped(reporter, things):
+    url = f"/api/v1/cases/{things['case'].pk}/evidence/"
+    assert_error(reporter.get(url + "?page=999"), 404)
+    assert_error(reporter.get(url + "?page=abc"), 404)
+    assert reporter.get(url + "?page_size=100000").status_code == 200
+    assert reporter.get(url + "?ordering=not_a_field").status_code == 200
+
+
+def test_unsupported_content_type_is_415_and_unknown_method_405(reporter, things):
+    url = f"/api/v1/cases/{things['case'].pk}/claims/"
+    response = reporter.generic("POST", url, "statement=x", content_type="text/plain")
+    assert_error(response, 415)
+    assert_error(reporter.put(f"/api/v1/claims/{things['claim'].pk}/", {}), 405)
+    assert_error(reporter.delete(f"/api/v1/claims/{things['claim'].pk}/"), 405)
+
+
+def test_upload_too_large_is_413(reporter, things, settings):
+    settings.CASEFILE_MAX_UPLOAD_BYTES = 1000
+    response = reporter.post(
+        f"/api/v1/cases/{things['case'].pk}/evidence/",
+        {"kind": "photo", "file": SimpleUploadedFile("big.jpg", jpeg_bytes(seed=1))},
+        format="multipart",
+    )
+    assert "file" in assert_error(response, 413)
+    assert not Evidence.objects.filter(kind="photo").exists()
+
+
+def test_upload_of_the_wrong_type_is_415(reporter, things):
+    response = reporter.post(
+        f"/api/v1/cases/{things['case'].pk}/evidence/",
+        {"kind": "photo", "file": SimpleUploadedFile("train.jpg", pdf_bytes())},
+        format="multipart",
+    )
+    assert "file" in assert_error(response, 415)
+
+
+def test_empty_upload_is_400(reporter, things):
+    response = reporter.post(
+        f"/api/v1/cases/{things['case'].pk}/evidence/",
+        {"kind": "photo", "file": SimpleUploadedFile("empty.jpg", b"")},
+        format="multipart",
+    )
+    assert "file" in assert_error(response, 400)
+
+
+def test_a_file_where_a_link_was_expected_is_400(reporter, things):
+    response = reporter.post(
+        f"/api/v1/cases/{things['case'].pk}/evidence/",
+        {
+            "kind": "link",
+            "url": SimpleUploadedFile("url.txt", b"https://e.org"),
+            "file": SimpleUploadedFile("x.jpg", jpeg_bytes(seed=1)),
+        },
+        format="multipart",
+    )
+    assert_error(response, 400)
+
+
+def test_a_document_upload_is_stored_as_a_document(reporter, things):
+    response = reporter.post(
+        f"/api/v1/cases/{things['case'].pk}/evidence/",
+        {"kind": "document", "file": SimpleUploadedFile("report.pdf", pdf_bytes())},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["kind"] == "document" and body["content_type"] == "application/pdf"
+    assert body["status"] is None
+
+
+def test_the_same_photo_twice_returns_the_existing_evidence(
+    reporter, things, django_capture_on_commit_callbacks
+):
+    data = jpeg_bytes(seed=5)
+    url = f"/api/v1/cases/{things['case'].pk}/evidence/"
+    with django_capture_on_commit_callbacks(execute=True):
+        first = reporter.post(
+            url, {"kind": "photo", "file": SimpleUploadedFile("a.jpg", data)}, format="multipart"
+        )
+    second = reporter.post(
+        url, {"kind": "photo", "file": SimpleUploadedFile("b.jpg", data)}, format="multipart"
+    )
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+
+
+def test_read_only_fields_cannot_be_written(
+    personas, things, as_role, django_capture_on_commit_callbacks
+):
+    reporter = as_role("reporter")
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = reporter.post(
+            f"/api/v1/cases/{things['case'].pk}/evidence/",
+            {"kind": "photo", "file": SimpleUploadedFile("a.jpg", jpeg_bytes(seed=9))},
+            format="multipart",
+        ).json()
+    photo = reporter.get(f"/api/v1/evidence/{photo['id']}/").json()
+    response = reporter.patch(
+        f"/api/v1/evidence/{photo['id']}/",
+        {
+            "sha256": "0" * 64,
+            "status": "failed",
+            "case": 999,
+            "collected_by": "mallory",
+            "phash": "0000000000000000",
+            "size": 1,
+            "title": "Renamed",
+        },
+        format="json",
+    )
+    assert response.status_code == 200
+    after = response.json()
+    assert after["title"] == "Renamed"
+    for field in ("sha256", "status", "case", "collected_by", "phash", "size"):
+        assert after[field] == photo[field], field
+    claim = things["claim"]
+    response = reporter.patch(
+        f"/api/v1/claims/{claim.pk}/",
+        {"status": "supported", "reviewer": "erin", "author": "erin", "case": 999},
+        format="json",
+    )
+    assert response.status_code == 200
+    claim.refresh_from_db()
+    assert claim.status == "draft" and claim.reviewer is None
+    assert claim.author == personas.reporter and claim.case == things["case"]
