@@ -434,7 +434,8 @@ def file_ingest(
     _check_size(file)
     sha256, size = file_sha256(file)
     original_name = os.path.basename(getattr(file, "name", "") or "")[-255:]
-    existing = Evidence.objects.filter(case=case, sha256=sha256).first()
+    # A deleted item's tombstone does not stand in for the same bytes collected again.
+    existing = Evidence.objects.filter(case=case, sha256=sha256, deleted_at__isnull=True).first()
     if existing is not None:
         return _uploaded_again(actor=actor, evidence=existing, original_name=original_name), False
     evidence = Evidence(
@@ -461,7 +462,9 @@ def file_ingest(
         with transaction.atomic():  # a savepoint: the same bytes may be arriving right now
             evidence.save()
     except IntegrityError:
-        existing = Evidence.objects.filter(case=case, sha256=sha256).first()
+        existing = Evidence.objects.filter(
+            case=case, sha256=sha256, deleted_at__isnull=True
+        ).first()
         if existing is None:
             raise
         return _uploaded_again(actor=actor, evidence=existing, original_name=original_name), False
