@@ -20,9 +20,12 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_bool(name: str, default: bool) -> bool:
-    """Read a yes/no variable; a typo fails loudly instead of silently meaning "no"."""
+    """Read a yes/no variable; a typo fails loudly instead of silently meaning "no".
+
+    Empty means the default (as .env.example says): docker-compose passes `${VAR:-}` as an
+    empty string, which must never quietly switch a production protection off."""
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or raw.strip() == "":
         return default
     value = raw.strip().lower()
     if value in _TRUE:

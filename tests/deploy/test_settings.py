@@ -96,3 +96,24 @@ def test_production_cookies_are_secure_http_only_and_same_site(tmp_path):
 def test_session_idle_timeout_is_a_setting(tmp_path):
     assert _settings_value(tmp_path, "SESSION_COOKIE_AGE", SESSION_IDLE_TIMEOUT="900") == "900"
     assert _settings_value(tmp_path, "SESSION_SAVE_EVERY_REQUEST") == "True"
+
+
+def test_empty_variables_mean_the_default_and_never_switch_a_protection_off(tmp_path):
+    # docker-compose passes unset variables as empty strings (`${SECURE_COOKIES:-}`).
+    blanks = {
+        name: ""
+        for name in (
+            "SECURE_COOKIES",
+            "SECURE_SSL_REDIRECT",
+            "SECURE_HSTS_SECONDS",
+            "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+            "SECURE_HSTS_PRELOAD",
+            "USE_X_FORWARDED_PROTO",
+            "SESSION_IDLE_TIMEOUT",
+            "LOGIN_FAILURE_LIMIT",
+        )
+    }
+    env = production_env(tmp_path, **blanks)
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _settings_value(tmp_path, "SESSION_COOKIE_SECURE", **blanks) == "True"
