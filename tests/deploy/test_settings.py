@@ -117,3 +117,22 @@ def test_empty_variables_mean_the_default_and_never_switch_a_protection_off(tmp_
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert _settings_value(tmp_path, "SESSION_COOKIE_SECURE", **blanks) == "True"
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    import re
+
+    from tests.deploy.conftest import ROOT
+
+    pattern = re.compile(
+        r"(?:os\.environ\.get|os\.environ\[|env_bool|env_int|env_list|env\.get|_int\(env,)"
+        r'\s*\(?\s*"([A-Z][A-Z0-9_]*)"'
+    )
+    read = set()
+    for path in ("config/settings.py", "config/storage.py"):
+        read |= set(pattern.findall((ROOT / path).read_text()))
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.M))
+    # Knobs that only the test suite turns are not part of a deployment.
+    missing = {name for name in read - listed if "_TEST_" not in name}
+    assert not missing, f"add these to .env.example: {sorted(missing)}"
+    assert {"STORAGE_BUCKET", "SESSION_IDLE_TIMEOUT", "LOGIN_FAILURE_LIMIT"} <= read
