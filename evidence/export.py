@@ -652,12 +652,94 @@ STANCE_HEADINGS = {
 }
 
 
+STATUS_LABELS = dict(Claim.Status.choices)
+# Activity data keys as a reader says them.
+DETAIL_LABELS = {
+    "original_name": "file name",
+    "content_type": "type",
+    "near_duplicates": "near-duplicates",
+    "derived_from": "derived from",
+    "reveal_protected": "identities included",
+    "originals_included": "originals included",
+    "links_removed": "links removed",
+    "original_retained": "original retained",
+    "bundle_sha256": "bundle SHA-256",
+    "from_id": "id in the bundle",
+}
+HIDDEN_DETAILS = {"custody", "evidence_list"}
+
+
+def _when_text(value: str | None, *, seconds: bool = False) -> str:
+    moment = parse_datetime(value or "")
+    if moment is None:
+        return value or ""
+    return f"{moment.day} " + moment.strftime("%b %Y, %H:%M:%S" if seconds else "%b %Y, %H:%M")
+
+
+def _detail_text(key: str, value, sources: dict) -> tuple[str, bool]:
+    """A value of activity data as a reader wants it, and whether it is a hash (monospace)."""
+    if key == "source" and isinstance(value, int):
+        return sources.get(value, f"source {value}"), False
+    if key == "claim" and isinstance(value, int):
+        return f"C{value}", False
+    if key in ("evidence", "from_id") and isinstance(value, int):
+        return f"E{value}", False
+    if key == "size" and isinstance(value, int):
+        return f"{value:,} bytes", False
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), False
+    if value in (None, "", [], {}):
+        return "none", False
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value), False
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items()), False
+    text = str(value)
+    return text, bool(re.fullmatch(r"[0-9a-f]{64}", text))
+
+
+def _custody_rows(entries: list[dict], sources: dict) -> list[dict]:
+    rows = []
+    for entry in entries:
+        data = entry.get("data") or {}
+        details = [
+            {"label": DETAIL_LABELS.get(k, k.replace("_", " ")), "text": text, "mono": mono}
+            for k, v in data.items()
+            if k not in HIDDEN_DETAILS and k != "software"
+            for text, mono in [_detail_text(k, v, sources)]
+        ]
+        software = data.get("software") or {}
+        rows.append(
+            {
+                "when": _when_text(entry.get("at"), seconds=True),
+                "event": entry.get("event") or entry.get("verb"),
+                "actor": entry.get("actor") or "system",
+                "details": details,
+                "software": ", ".join(f"{k} {v}" for k, v in software.items() if v),
+                "hash": (entry.get("hash") or "")[:10],
+                "carried_over": entry.get("carried_over", False),
+            }
+        )
+    return rows
+
+
+def _evidence_order(item: dict):
+    when = item.get("observed_at") or item.get("stated_on") or "9999"
+    return (when[:10], item["id"])
+
+
 def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
     """What `templates/exports/report.html` shows, from the manifest alone (so that the report
-    says exactly what the bundle holds)."""
-    evidence = {e["id"]: e for e in manifest["evidence"]}
-    for item in evidence.values():
-        item["thumbnail_data"] = thumbnails.get(item["id"])
+    says exactly what the bundle holds). The manifest itself is left untouched."""
+    sources = {s["id"]: s["name"] for s in manifest["sources"]}
+    evidence = {}
+    for item in sorted(manifest["evidence"], key=_evidence_order):
+        evidence[item["id"]] = {
+            **item,
+            "thumbnail_data": thumbnails.get(item["id"]),
+            "observed_text": _when_text(item["observed_at"]) if item["observed_at"] else "",
+            "custody_rows": _custody_rows(item["custody"], sources),
+        }
     claims = []
     for claim in manifest["claims"]:
         groups = []
@@ -668,9 +750,26 @@ def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
                 if link["stance"] == stance and link["evidence"] in evidence
             ]
             groups.append({"stance": stance, "heading": heading, "rows": rows})
-        claims.append({**claim, "groups": groups})
+        history = [
+            {
+                **step,
+                "when": _when_text(step["at"]),
+                "from_label": STATUS_LABELS.get(step["from"], step["from"]),
+                "to_label": STATUS_LABELS.get(step["to"], step["to"]),
+            }
+            for step in claim["history"]
+        ]
+        claims.append(
+            {
+                **claim,
+                "groups": groups,
+                "history": history,
+                "status_label": STATUS_LABELS.get(claim["status"], claim["status"]),
+                "reviewed_text": _when_text(claim["reviewed_at"]) if claim["reviewed_at"] else "",
+            }
+        )
     timeline = []
-    for item in manifest["evidence"]:
+    for item in evidence.values():
         when = item["observed_at"] or item["stated_on"]
         if when:
             timeline.append(
@@ -684,7 +783,7 @@ def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
                     "ref": f"E{item['id']}",
                 }
             )
-    for claim in manifest["claims"]:
+    for claim in claims:
         if claim["occurred_on"]:
             timeline.append(
                 {
@@ -696,23 +795,32 @@ def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
                     "source": "",
                     "ref": f"C{claim['id']}",
                     "status": claim["status"],
+                    "status_label": claim["status_label"],
                 }
             )
     timeline.sort(key=_timeline_key)
     status_counts = defaultdict(int)
     for claim in manifest["claims"]:
         status_counts[claim["status"]] += 1
+    deleted = [
+        {
+            **row,
+            "deleted_text": _when_text(row["deleted_at"]),
+            "purged_text": _when_text(row["purged_at"]) if row["purged_at"] else "",
+        }
+        for row in manifest["deleted_evidence"]
+    ]
     return {
         "m": manifest,
         "case": manifest["case"],
+        "created_text": _when_text(manifest["case"]["created_at"]),
         "claims": claims,
-        "evidence": manifest["evidence"],
-        "sources": {s["id"]: s for s in manifest["sources"]},
+        "evidence": list(evidence.values()),
         "source_list": manifest["sources"],
         "timeline": timeline,
         "exported_at": _parse_when(manifest["exported_at"]),
         "status_counts": dict(status_counts),
-        "deleted": manifest["deleted_evidence"],
+        "deleted": deleted,
         "activity": manifest["activity"],
     }
 

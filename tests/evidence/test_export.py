@@ -176,6 +176,9 @@ def test_manifest_lists_case_members_sources_evidence_with_custody_and_claims(
         (things.public_photo.pk, "context"),
     }
     assert manifest["activity"]["intact_when_exported"] is True
+    # The report's embedded thumbnails stay in the report.
+    assert b"thumbnail_data" not in files["manifest.json"]
+    assert b"base64" not in files["manifest.json"]
     assert "report.html" in manifest["files"]
     assert files["SHA256SUMS"].decode().count("\n") == len(manifest["files"]) + 1
 
@@ -441,3 +444,67 @@ def test_import_of_a_previews_only_bundle_keeps_hashes_and_previews(
     for photo in photos:
         assert not photo.original and photo.photo.preview
     assert {i.state for i in custody_verify(case=imported).items if i.sha256} == {"not held"}
+
+
+# --- The report in a browser --------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = __import__("pathlib").Path(__file__).resolve().parents[1] / "artifacts"
+
+
+@pytest.mark.browser
+def test_demo_case_report_renders_in_chromium_as_a_printable_document(
+    db, django_capture_on_commit_callbacks, tmp_path
+):
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        message = f"The report test needs Debian's chromium at {CHROMIUM}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    from cases.management.commands.seed_demo import CASE_TITLE
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=io.StringIO())
+    case = Case.objects.get(title=CASE_TITLE)
+    owner = case.memberships.get(role="owner").user
+    export = _export(owner, case, django_capture_on_commit_callbacks)
+    assert export.status == Export.Status.READY, export.error
+    report = tmp_path / "report.html"
+    report.write_bytes(_members(_bundle(export, tmp_path))["report.html"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors, requests = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 1270})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(report.as_uri())
+            # Every embedded thumbnail decoded (data URIs, nothing fetched).
+            broken = page.evaluate(
+                "[...document.images].filter(i => !i.complete || i.naturalWidth === 0).length"
+            )
+            images = page.evaluate("document.images.length")
+            page.screenshot(path=str(ARTIFACTS / "export-report.png"), full_page=True)
+            page.emulate_media(media="print")
+            page.screenshot(path=str(ARTIFACTS / "export-report-print.png"), full_page=False)
+            page.pdf(path=str(ARTIFACTS / "export-report.pdf"), format="A4", print_background=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert images >= 2 and broken == 0
+    assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
+    assert (ARTIFACTS / "export-report.pdf").stat().st_size > 10_000
