@@ -34,6 +34,14 @@ def main() -> int:
         print("pip-audit did not produce a report.", file=sys.stderr)
         return 1
 
+    code, lines = judge(report, strict=os.environ.get("AUDIT_STRICT") == "1")
+    print("\n".join(lines))
+    return code
+
+
+def judge(report: dict, *, strict: bool) -> tuple[int, list[str]]:
+    """Turn pip-audit's JSON report into an exit code and the lines to print."""
+    lines = []
     dependencies = report["dependencies"]
     vulnerable = [d for d in dependencies if d.get("vulns")]
     skipped = [d for d in dependencies if d.get("skip_reason")]
@@ -42,22 +50,24 @@ def main() -> int:
     for dep in vulnerable:
         for vuln in dep["vulns"]:
             fixed = ", ".join(vuln.get("fix_versions") or []) or "no fixed version yet"
-            print(f"VULNERABLE {dep['name']}=={dep['version']}: {vuln['id']} (fixed in: {fixed})")
-    print(
+            lines.append(
+                f"VULNERABLE {dep['name']}=={dep['version']}: {vuln['id']} (fixed in: {fixed})"
+            )
+    lines.append(
         f"pip-audit: {len(dependencies)} pinned dependencies, {audited} audited, "
         f"{len(vulnerable)} with known vulnerabilities, {len(skipped)} not audited."
     )
     if vulnerable:
-        return 1
+        return 1, lines
     if skipped and audited == 0:
-        print(
+        lines.append(
             "NOT AUDITED: the vulnerability data could not be reached from this machine, so "
             "nothing is known either way. Run `make audit` where it can be reached."
         )
-        return 1 if os.environ.get("AUDIT_STRICT") == "1" else 0
+        return (1 if strict else 0), lines
     for dep in skipped:
-        print(f"not audited: {dep['name']}: {dep['skip_reason']}")
-    return 1 if skipped and os.environ.get("AUDIT_STRICT") == "1" else 0
+        lines.append(f"not audited: {dep['name']}: {dep['skip_reason']}")
+    return (1 if skipped and strict else 0), lines
 
 
 if __name__ == "__main__":

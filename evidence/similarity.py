@@ -174,10 +174,10 @@ def _candidate_ids(phash: int, max_distance: int, using: str) -> RawSQL | None:
         else:
             member = f"{part} IN ({', '.join(['%s'] * len(values))})"
             params.extend(values)
-        scans.append(f"SELECT {key} FROM {table} WHERE {member} AND {distance} <= %s")  # noqa: S608
+        scans.append(f"SELECT {key} FROM {table} WHERE {member} AND {distance} <= %s")  # noqa: S608  # nosec B608
         params.extend([phash, max_distance])
     # Only our own identifiers and placeholders go into the text; every value is a parameter.
-    return RawSQL(" UNION ".join(scans), params)  # noqa: S611
+    return RawSQL(" UNION ".join(scans), params)  # noqa: S611  # nosec B611
 
 
 def photos_within(
