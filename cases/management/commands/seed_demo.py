@@ -18,7 +18,7 @@ from evidence.services import evidence_create, evidence_link, photo_ingest, sour
 User = get_user_model()
 
 CASE_TITLE = "The Dandong freight train"
-PASSWORD = "casefile-demo"
+PASSWORD = "casefile-demo"  # noqa: S105 -- the demo logins are public by design
 USERS = [
     ("olivia", "Olivia", "Owner", Role.OWNER),
     ("edgar", "Edgar", "Editor", Role.EDITOR),
