@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from web import views
+from web import custody, views
 
 app_name = "web"
 
@@ -71,4 +71,10 @@ urlpatterns = [
     path("links/<int:link_id>/remove/", views.link_remove, name="link_remove"),
     path("comments/<int:comment_id>/edit/", views.comment_edit, name="comment_edit"),
     path("sources/<int:source_id>/edit/", views.source_edit, name="source_edit"),
+    # Chain of custody, deletion and exports (issue #6).
+    path("evidence/<int:evidence_id>/custody/", custody.evidence_custody, name="evidence_custody"),
+    path("evidence/<int:evidence_id>/delete/", custody.evidence_delete, name="evidence_delete"),
+    path("evidence/<int:evidence_id>/purge/", custody.evidence_purge, name="evidence_purge"),
+    path("cases/<int:case_id>/exports/", custody.case_exports, name="case_exports"),
+    path("exports/<int:export_id>/download/", custody.export_download, name="export_download"),
 ]

@@ -1,0 +1,193 @@
+"""Pages of the chain of custody: an item's custody record, deleting evidence (a tombstone)
+and purging it, and the case's exports with their progress.
+
+Like `web.views`: every view reaches its case through the selectors (404 to non-members),
+refuses early a role that cannot act, hands the write to a service and renders.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cases.models import Role
+from cases.selectors import can_see_protected, case_for_user, require_role, role_of
+from evidence import custody, export
+from evidence.models import Export
+from evidence.selectors import evidence_for_user, export_for_user, exports_of
+
+# How often the exports panel asks for progress while an export runs (htmx polling).
+POLL_SECONDS = 2
+
+
+def _context(request, case, **extra) -> dict:
+    role = role_of(user=request.user, case=case)
+    return {
+        "case": case,
+        "role": role,
+        "can_write": role.at_least(Role.REPORTER) and case.is_open,
+        "is_editor": role.at_least(Role.EDITOR),
+        "is_owner": role == Role.OWNER,
+        "reveal": can_see_protected(user=request.user, case=case),
+        **extra,
+    }
+
+
+def _errors(request, exc: ValidationError) -> None:
+    for message in exc.messages:
+        messages.error(request, message)
+
+
+# --- Custody record ---------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def evidence_custody(request, evidence_id):
+    """The custody record of one item (any member; a deleted item's too). With `?panel=1`,
+    only the table, for the evidence page to load into its side column."""
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
+    case = evidence.case
+    reveal = can_see_protected(user=request.user, case=case)
+    entries = custody.custody_entries(evidence=evidence, reveal=reveal)
+    for entry in entries:
+        entry["details"] = [
+            (key.replace("_", " "), value)
+            for key, value in (entry.get("data") or {}).items()
+            if key not in ("custody", "software", "derivatives")
+        ]
+        entry["software"] = ", ".join(
+            f"{k} {v}" for k, v in ((entry.get("data") or {}).get("software") or {}).items()
+        )
+    context = _context(
+        request,
+        case,
+        e=evidence,
+        source_name=evidence.source.display_name(reveal=reveal) if evidence.source else "",
+        entries=entries,
+    )
+    if request.GET.get("panel"):
+        return render(request, "exports/partials/custody_panel.html", context)
+    return render(request, "exports/evidence_custody.html", context)
+
+
+# --- Deletion ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def evidence_delete(request, evidence_id):
+    """Ask for a reason, then delete (editors and owners): the item leaves every list and keeps
+    a tombstone; its original is retained until an owner purges it."""
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
+    case = evidence.case
+    require_role(user=request.user, case=case, role=Role.EDITOR, action="delete evidence")
+    reason = ""
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        try:
+            custody.evidence_delete(actor=request.user, evidence=evidence, reason=reason)
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(
+                request,
+                f"“{evidence.label}” was deleted. Its tombstone and custody record remain"
+                + (
+                    ", and its original is retained until an owner purges it."
+                    if evidence.original
+                    else "."
+                ),
+            )
+            return redirect("web:evidence_gallery", case_id=case.pk)
+    source_name = evidence.source.display_name(reveal=False) if evidence.source else ""
+    return render(
+        request,
+        "exports/evidence_delete.html",
+        _context(request, case, e=evidence, reason=reason, source_name=source_name),
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_POST
+def evidence_purge(request, evidence_id):
+    """Delete a deleted item's retained original for good (owners)."""
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
+    require_role(
+        user=request.user, case=evidence.case, role=Role.OWNER, action="purge deleted originals"
+    )
+    try:
+        custody.evidence_purge(actor=request.user, evidence=evidence)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, "The original was purged; the purge is recorded.")
+    return redirect("web:evidence_custody", evidence_id=evidence.pk)
+
+
+# --- Exports ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_exports(request, case_id):
+    """The case's exports and a form for a new one (editors and owners). Rendered as a panel
+    that the case page loads, and that polls itself while an export runs."""
+    case = case_for_user(user=request.user, case_id=case_id)
+    role = role_of(user=request.user, case=case)
+    if not role.at_least(Role.EDITOR):
+        if request.method == "POST":
+            raise PermissionDenied("To export the case you need the editor role in this case.")
+        return render(request, "exports/partials/exports_panel.html", {"hidden": True})
+    if request.method == "POST":
+        try:
+            export.export_request(
+                actor=request.user,
+                case=case,
+                originals=request.POST.get("originals") == "on",
+                reveal_protected=request.POST.get("reveal_protected") == "on",
+            )
+        except ValidationError as exc:
+            _errors(request, exc)
+        if not request.headers.get("HX-Request"):
+            return redirect(reverse("web:case_dashboard", kwargs={"case_id": case.pk}) + "#exports")
+    items = list(exports_of(case=case)[:10])
+    running = any(e.status in (Export.Status.QUEUED, Export.Status.RUNNING) for e in items)
+    return render(
+        request,
+        "exports/partials/exports_panel.html",
+        _context(request, case, exports=items, running=running, poll_seconds=POLL_SECONDS),
+    )
+
+
+@login_required
+@require_GET
+def export_download(request, export_id):
+    """The bundle (editors and owners; with protected identities, owners only); recorded."""
+    bundle = export_for_user(user=request.user, export_id=export_id)
+    require_role(
+        user=request.user,
+        case=bundle.case,
+        role=Role.EDITOR,
+        action="download exports",
+        write=False,
+    )
+    try:
+        handle = export.export_open(actor=request.user, export=bundle)
+    except ValidationError as exc:
+        _errors(request, exc)
+        return redirect(
+            reverse("web:case_dashboard", kwargs={"case_id": bundle.case_id}) + "#exports"
+        )
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=export.export_filename(bundle),
+        content_type="application/zip",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
