@@ -34,6 +34,14 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
             form.add_error(None, message)
 
 
+class Form(forms.Form):
+    """Labels without Django's trailing colon: the layout sets labels apart already."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 class SourceChoiceField(forms.ModelChoiceField):
     """Sources of one case, named as the user may see them (pseudonyms below editor)."""
 
@@ -45,7 +53,7 @@ class SourceChoiceField(forms.ModelChoiceField):
         return obj.display_name(reveal=self.reveal)
 
 
-class CaseForm(forms.Form):
+class CaseForm(Form):
     title = forms.CharField(max_length=200)
     summary = forms.CharField(
         required=False,
@@ -58,7 +66,7 @@ class CaseEditForm(CaseForm):
     status = forms.ChoiceField(choices=Case.Status.choices)
 
 
-class MemberAddForm(forms.Form):
+class MemberAddForm(Form):
     username = forms.CharField(max_length=150, label="Username")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.REPORTER)
 
@@ -70,11 +78,11 @@ class MemberAddForm(forms.Form):
         return user
 
 
-class MemberRoleForm(forms.Form):
+class MemberRoleForm(Form):
     role = forms.ChoiceField(choices=Role.choices)
 
 
-class _LocatedForm(forms.Form):
+class _LocatedForm(Form):
     place_name = forms.CharField(max_length=200, required=False, label="Place")
     latitude = forms.FloatField(required=False, min_value=-90, max_value=90)
     longitude = forms.FloatField(required=False, min_value=-180, max_value=180)
@@ -134,7 +142,7 @@ class EvidenceEditForm(_LocatedForm):
         self.order_fields(self.field_order)
 
 
-class UploadForm(forms.Form):
+class UploadForm(Form):
     file = forms.FileField()
 
     def __init__(self, *args, case: Case, reveal: bool, **kwargs):
@@ -142,7 +150,7 @@ class UploadForm(forms.Form):
         self.fields["source"] = SourceChoiceField(case=case, reveal=reveal, required=False)
 
 
-class GalleryFilterForm(forms.Form):
+class GalleryFilterForm(Form):
     q = forms.CharField(required=False, label="Search")
     kind = forms.ChoiceField(required=False, choices=[("", "All kinds"), *Evidence.Kind.choices])
     status = forms.ChoiceField(
@@ -165,7 +173,7 @@ class GalleryFilterForm(forms.Form):
         self.order_fields(["q", "kind", "status", "source", "flagged"])
 
 
-class ClaimForm(forms.Form):
+class ClaimForm(Form):
     statement = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
     details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
     occurred_on = forms.DateField(
@@ -176,7 +184,7 @@ class ClaimForm(forms.Form):
     )
 
 
-class ClaimLinkForm(forms.Form):
+class ClaimLinkForm(Form):
     stance = forms.ChoiceField(
         choices=EvidenceLink.Stance.choices, widget=forms.RadioSelect, initial="supports"
     )
@@ -190,11 +198,11 @@ class ClaimLinkForm(forms.Form):
         )
 
 
-class SubmitForm(forms.Form):
+class SubmitForm(Form):
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ReviewForm(forms.Form):
+class ReviewForm(Form):
     DECISION_CHOICES = [
         ("supported", "Supported"),
         ("contradicted", "Contradicted"),
@@ -210,11 +218,11 @@ class ReviewForm(forms.Form):
     )
 
 
-class CommentForm(forms.Form):
+class CommentForm(Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Comment")
 
 
-class SourceForm(forms.Form):
+class SourceForm(Form):
     kind = forms.ChoiceField(choices=Source.Kind.choices)
     name = forms.CharField(max_length=200)
     protected = forms.BooleanField(
@@ -230,7 +238,7 @@ class SourceForm(forms.Form):
     )
 
 
-class SourceSafeForm(forms.Form):
+class SourceSafeForm(Form):
     """What someone below editor may change of a protected source: never its identity."""
 
     kind = forms.ChoiceField(choices=Source.Kind.choices)
@@ -238,5 +246,5 @@ class SourceSafeForm(forms.Form):
     reliability = forms.ChoiceField(choices=Source.Reliability.choices)
 
 
-class SearchForm(forms.Form):
+class SearchForm(Form):
     q = forms.CharField(required=False, max_length=200, label="Search")

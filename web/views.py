@@ -8,7 +8,7 @@ change, so a page never offers a form that can only fail; the services stay the 
 import mimetypes
 import re
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, timedelta
 from datetime import timezone as dt_timezone
 from itertools import groupby
 
@@ -43,6 +43,7 @@ from cases.selectors import (
     role_of,
 )
 from evidence import services as evidence_services
+from evidence.custody import location_hidden
 from evidence.models import Evidence, EvidenceLink, Photo, Source
 from evidence.pipeline import hamming
 from evidence.selectors import (
@@ -100,8 +101,9 @@ def _source_name(source: Source | None, reveal: bool) -> str:
 
 
 def _exact_location_visible(evidence: Evidence, reveal: bool) -> bool:
-    """A camera's GPS can point at a protected source: below editor it stays hidden."""
-    return reveal or evidence.source is None or not evidence.source.protected
+    """A protected source's evidence keeps its exact place (stated or from the camera's GPS)
+    from those below editor; the rule lives in `evidence.custody`, shared with the API."""
+    return not location_hidden(evidence, reveal=reveal)
 
 
 def _photo(evidence: Evidence) -> Photo | None:
@@ -482,22 +484,47 @@ def evidence_edit(request, evidence_id):
     )
 
 
+def _camera_zone(photo: Photo | None):
+    """The UTC offset the camera recorded, as a tzinfo, or None."""
+    match = re.fullmatch(r"([+-])(\d{2}):(\d{2})", (photo.taken_at_offset if photo else "") or "")
+    if not match:
+        return None
+    sign = -1 if match[1] == "-" else 1
+    return dt_timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
+
+
+def _when(moment, zone, *, seconds: bool = False) -> str:
+    """A moment as a reporter reads it: in the camera's offset when there is one, else UTC."""
+    pattern = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    if zone is None:
+        return f"{moment.astimezone(UTC):{pattern}} UTC"
+    local = moment.astimezone(zone)
+    offset = local.strftime("%z")  # "+0800"
+    return f"{local:{pattern}} (UTC{offset[:3]}:{offset[3:]})"
+
+
 def _local_taken_at(photo: Photo) -> str:
     """The date taken as the camera's clock showed it, with the UTC offset it recorded."""
-    offset = photo.taken_at_offset
-    match = re.fullmatch(r"([+-])(\d{2}):(\d{2})", offset or "")
-    if not match:
+    zone = _camera_zone(photo)
+    if zone is None:
         # No offset recorded: taken_at holds the camera's local time read as UTC.
         return f"{photo.taken_at:%Y-%m-%d %H:%M:%S} (no UTC offset recorded)"
-    sign = -1 if match[1] == "-" else 1
-    zone = dt_timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
-    return f"{photo.taken_at.astimezone(zone):%Y-%m-%d %H:%M:%S} (UTC{offset})"
+    return _when(photo.taken_at, zone, seconds=True)
+
+
+def _camera(photo: Photo) -> str | None:
+    make, model = photo.camera_make.strip(), photo.camera_model.strip()
+    if make and model.lower().startswith(make.lower()):
+        return model  # "Canon" + "Canon EOS 5D Mark IV"
+    return " ".join(x for x in (make, model) if x) or None
 
 
 def _metadata_rows(evidence: Evidence, photo: Photo | None, exact: bool) -> list[tuple]:
     """The photo's metadata as label/value rows, in an order shared with the compare page."""
+    zone = _camera_zone(photo)
+    observed = _when(evidence.observed_at, zone) if evidence.observed_at else None
     rows = [
-        ("Observed (stated)", evidence.observed_at),
+        ("Observed (stated)", observed),
         ("Place (stated)", evidence.place_name or None),
     ]
     if photo is None:
@@ -505,7 +532,7 @@ def _metadata_rows(evidence: Evidence, photo: Photo | None, exact: bool) -> list
     taken = None
     if photo.taken_at:
         taken = _local_taken_at(photo)
-    camera = " ".join(x for x in (photo.camera_make, photo.camera_model) if x) or None
+    camera = _camera(photo)
     gps = None
     if photo.gps_latitude is not None and photo.gps_longitude is not None:
         gps = (
@@ -805,9 +832,9 @@ def _claim_page(request, claim: Claim, *, link_form=None, review_form=None, stat
         supports=grouped["supports"],
         contradicts=grouped["contradicts"],
         context_links=grouped["context"],
-        link_form=link_form or forms.ClaimLinkForm(claim=claim),
+        link_form=link_form or forms.ClaimLinkForm(claim=claim, auto_id="link_%s"),
         options=_link_options(claim, "", reveal),
-        review_form=review_form or forms.ReviewForm(),
+        review_form=review_form or forms.ReviewForm(auto_id="review_%s"),
         can_review=can_review_claim(user=request.user, claim=claim)
         and claim.status == Claim.Status.IN_REVIEW,
         is_author=claim.author_id == request.user.pk,
@@ -844,7 +871,7 @@ def claim_link_options(request, claim_id):
 def claim_link(request, claim_id):
     claim = claim_for_user(user=request.user, claim_id=claim_id)
     _require_write(request, claim.case, Role.REPORTER, "link evidence")
-    form = forms.ClaimLinkForm(request.POST, claim=claim)
+    form = forms.ClaimLinkForm(request.POST, claim=claim, auto_id="link_%s")
     if form.is_valid():
         try:
             evidence_services.evidence_link(actor=request.user, claim=claim, **form.cleaned_data)
@@ -893,7 +920,7 @@ def claim_review(request, claim_id):
     if claim.author_id == request.user.pk:
         # The service refuses it too; say so before looking at the form.
         raise PermissionDenied("You wrote this claim: another editor must review it.")
-    form = forms.ReviewForm(request.POST)
+    form = forms.ReviewForm(request.POST, auto_id="review_%s")
     if form.is_valid():
         try:
             case_services.claim_review(actor=request.user, claim=claim, **form.cleaned_data)
@@ -1024,6 +1051,9 @@ def timeline(request, case_id):
             {
                 "date": e.observed_date,
                 "time": e.observed_at,
+                "time_label": _when(e.observed_at, _camera_zone(_photo(e)))
+                if e.observed_at
+                else "",
                 "type": e.kind,
                 "type_label": e.get_kind_display(),
                 "label": e.label,

@@ -58,6 +58,12 @@
         existing.replaceWith(card);
       } else {
         gallery.prepend(card);
+        var count = document.getElementById("result-count");
+        if (count) {
+          var n = Number(count.getAttribute("data-count") || 0) + 1;
+          count.setAttribute("data-count", String(n));
+          count.textContent = n + (n === 1 ? " item" : " items");
+        }
       }
       if (window.htmx) window.htmx.process(card);
     }

@@ -539,7 +539,7 @@ def test_photo_page_shows_metadata_hash_map_and_links(world, client_for):
     html = response.content.decode()
     rows = dict(response.context["rows"])
     assert rows["Date taken (EXIF)"] == "2026-05-14 10:40:00 (UTC+08:00)"
-    assert rows["Camera"] == "Canon Canon EOS 5D Mark IV"
+    assert rows["Camera"] == "Canon EOS 5D Mark IV"  # the model repeats the make: said once
     assert rows["Dimensions"] == "1600 × 1067 px"
     assert rows["GPS (EXIF)"].startswith("40.11")
     assert world.photo14.sha256 in html
@@ -581,12 +581,14 @@ def test_photo_page_lists_linked_claims_and_activity(world, client_for):
     assert "uploaded" in html
 
 
-def test_exif_gps_of_a_protected_source_is_hidden_below_editor(world, client_for):
+def test_exact_place_of_a_protected_sources_photo_is_hidden_below_editor(world, client_for):
     Evidence.objects.filter(pk=world.photo14.pk).update(source=world.china)
     url = reverse("web:evidence_detail", args=[world.photo14.pk])
     viewer = client_for(world.personas.viewer).get(url)
     assert "hidden" in dict(viewer.context["rows"])["GPS (EXIF)"]
-    assert {p["kind"] for p in viewer.context["map_points"]} == {"stated"}
+    # Neither the camera's position nor the stated coordinates: only the place's name.
+    assert viewer.context["map_points"] == []
+    assert dict(viewer.context["rows"])["Place (stated)"] == "Dandong station, Liaoning, China"
     editor = client_for(world.personas.editor).get(url)
     assert dict(editor.context["rows"])["GPS (EXIF)"].startswith("40.11")
 
@@ -1054,7 +1056,7 @@ def test_timeline_orders_dated_evidence_and_claims(world, client_for):
 
 
 def test_map_has_every_located_piece_of_evidence(world, client_for):
-    response = client_for(world.personas.viewer).get(reverse("web:case_map", args=[world.case.pk]))
+    response = client_for(world.personas.editor).get(reverse("web:case_map", args=[world.case.pk]))
     points = response.context["points"]
     places = {p["place"] for p in points}
     assert "Longkou port, Shandong, China" in places
@@ -1062,8 +1064,15 @@ def test_map_has_every_located_piece_of_evidence(world, client_for):
     assert sum(1 for p in points if p["exif"]) == 2
     html = response.content.decode()
     # The list beside the map is server-rendered: it shows even when tiles or scripts fail.
-    assert html.count('class="map-list-item"') == len(points)
+    assert html.count('class="map-list-item"') == len(points) == 5
     assert 'data-tile-url="https://tile.openstreetmap.org/{z}/{x}/{y}.png"' in html
+
+
+def test_map_keeps_a_protected_sources_place_from_viewers(world, client_for):
+    response = client_for(world.personas.viewer).get(reverse("web:case_map", args=[world.case.pk]))
+    points = response.context["points"]
+    assert len(points) == 4
+    assert "Longkou" not in response.content.decode()
 
 
 def test_search_finds_claims_sources_and_evidence_of_the_users_cases(world, client_for):

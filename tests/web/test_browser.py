@@ -1,0 +1,408 @@
+"""The pages in a real browser: Playwright for Python driving Debian's Chromium against a live
+server. Every test fails on any JavaScript error or CSP violation in the console, and saves a
+screenshot of every page it visits to tests/artifacts/ (git-ignored) for a person to look at.
+
+Run: .venv/bin/pytest tests/web/test_browser.py -m browser
+"""
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.web.conftest import demo_photo
+
+# pytest-django's live_server and Playwright's sync API both run an event loop in this thread;
+# Django refuses database access from there unless told that it is fine (it is, in tests).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+PASSWORD = "pass-word-123"  # noqa: S105 - tests.factories.UserFactory's
+LAPTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+TILE_HOST = "tile.openstreetmap.org"
+# A 1×1 transparent PNG, served for every map tile: tests never reach the network.
+BLANK_TILE = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        message = f"Browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+# One request at a time. Local runs use an in-memory SQLite database whose one connection the
+# live server's threads share with the test; two requests (the page uploads three files at once)
+# or a request and the test's own work would otherwise interleave their transactions on it.
+DB_LOCK = threading.RLock()
+
+
+@pytest.fixture
+def server(live_server):
+    httpd = live_server.thread.httpd
+    app = httpd.get_app()
+    if not getattr(app, "casefile_serialized", False):
+
+        def serialized(environ, start_response):
+            with DB_LOCK:
+                return app(environ, start_response)
+
+        serialized.casefile_serialized = True
+        httpd.set_app(serialized)
+    return live_server
+
+
+class Visitor:
+    """One signed-in (or anonymous) browser tab that records console errors and screenshots."""
+
+    def __init__(self, browser, live_server, test_name: str, who: str, viewport=LAPTOP):
+        self.base = live_server.url
+        short = re.sub(r"^test_", "", test_name)[:40].rstrip("_")
+        self.name = f"{short}-{who}"
+        self.context = browser.new_context(viewport=viewport, base_url=self.base)
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.context.route(
+            re.compile(rf"https?://([a-z0-9-]+\.)?{re.escape(TILE_HOST)}/.*"), self._tile
+        )
+        self.tiles_fail = False
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.expected_errors: list[re.Pattern] = []
+        self.shots = 0
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+
+    def _tile(self, route):
+        if self.tiles_fail:
+            route.abort()
+        else:
+            route.fulfill(status=200, content_type="image/png", body=BLANK_TILE)
+
+    def _console(self, message):
+        if message.type != "error":
+            return
+        text = f"{message.text} ({message.location.get('url', '')})"
+        if not any(p.search(text) for p in self.expected_errors):
+            self.errors.append(text)
+
+    def goto(self, path: str, label: str | None = None):
+        response = self.page.goto(path)
+        self.page.wait_for_load_state("networkidle")
+        self.shot(label or path.strip("/").replace("/", "_") or "home")
+        return response
+
+    def shot(self, label: str):
+        # Lazy thumbnails below the fold load for the full-page picture.
+        self.page.evaluate(
+            """() => Promise.all(Array.from(document.images).map(img => {
+                img.loading = "eager";
+                return img.complete ? null : new Promise(done => {
+                    img.addEventListener("load", done); img.addEventListener("error", done);
+                });
+            }))"""
+        )
+        self.shots += 1
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)[:60]
+        self.page.screenshot(
+            path=ARTIFACTS / f"{self.name}-{self.shots:02d}-{safe}.png", full_page=True
+        )
+
+    def sign_in(self, username: str):
+        self.goto("/login/", "login")
+        self.page.get_by_label("Username").fill(username)
+        self.page.get_by_label("Password").fill(PASSWORD)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url(f"{self.base}/")
+        self.shot("cases")
+
+    def check_console(self):
+        assert self.errors == [], "console errors:\n" + "\n".join(self.errors)
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def visit(chromium, server, request):
+    visitors = []
+
+    def open_visitor(who: str, viewport=LAPTOP) -> Visitor:
+        visitor = Visitor(chromium, server, request.node.name, who, viewport)
+        visitors.append(visitor)
+        return visitor
+
+    yield open_visitor
+    try:
+        for visitor in visitors:
+            visitor.check_console()
+    finally:
+        for visitor in visitors:
+            visitor.close()
+
+
+@pytest.fixture
+def queued_photos(monkeypatch):
+    """Hold photo processing back (record what was queued), so that the test sees the cards
+    pending and then watches them turn ready when it processes them itself."""
+    from evidence.tasks import photo_process_task
+
+    queued: list[int] = []
+    monkeypatch.setattr(photo_process_task, "delay", lambda photo_id: queued.append(photo_id))
+    return queued
+
+
+def test_reporter_uploads_links_and_submits_editor_reviews_viewer_reads_outsider_is_refused(
+    personas, visit, queued_photos, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from cases.models import Claim
+    from evidence.pipeline import photo_process
+
+    case = personas.case
+    files = []
+    for day in (14, 25):
+        path = tmp_path / f"IMG_05{day}.jpg"
+        path.write_bytes(demo_photo(day))
+        files.append(str(path))
+
+    # --- The reporter signs in and uploads the two demo photos through the file input.
+    bob = visit("reporter")
+    bob.sign_in("bob")
+    page = bob.page
+    page.get_by_role("link", name=case.title).click()
+    page.wait_for_load_state("networkidle")
+    bob.shot("dashboard")
+    page.get_by_role("navigation", name="Case").get_by_role("link", name="Evidence").click()
+    page.wait_for_load_state("networkidle")
+    bob.shot("gallery-empty")
+    page.evaluate("window.__casefileNoReload = true")
+    page.set_input_files("#upload-files", files)
+    rows = page.locator(".upload-item")
+    expect(rows).to_have_count(2)
+    expect(page.locator(".upload-item.done")).to_have_count(2)
+    cards = page.locator("#gallery .card")
+    expect(cards).to_have_count(2)
+    expect(page.locator('#gallery .card [data-status="pending"]')).to_have_count(2)
+    bob.shot("gallery-pending")
+
+    # --- A worker processes them; the cards turn ready by themselves (htmx polling).
+    assert len(queued_photos) == 2
+    for photo_id in queued_photos:
+        with DB_LOCK:
+            photo_process(photo_id=photo_id)
+    expect(page.locator('#gallery .card [data-status="ready"]')).to_have_count(2)
+    expect(page.locator("#gallery .card img")).to_have_count(2)
+    assert page.evaluate("window.__casefileNoReload") is True, "the page was reloaded"
+    bob.shot("gallery-ready")
+
+    # --- The photo page.
+    page.locator("#gallery .card", has_text="IMG_0514.jpg").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_role("cell", name=re.compile(r"2026-05-14 10:40:00"))).to_be_visible()
+    expect(page.locator(".leaflet-interactive")).to_have_count(1)  # EXIF GPS (no stated place)
+    bob.shot("photo")
+
+    # --- The claim: written, both photos linked, submitted.
+    page.get_by_role("navigation", name="Case").get_by_role("link", name="Claims").click()
+    page.get_by_role("link", name="Write a claim").click()
+    page.wait_for_load_state("networkidle")
+    bob.shot("claim-new")
+    statement = "The train never left Dandong since January of last year"
+    page.get_by_label("Statement").fill(statement)
+    page.get_by_label("Details").fill(
+        "Same train, same platform, loaded on 14 May, empty on 25 May."
+    )
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_role("heading", name=statement)).to_be_visible()
+    bob.shot("claim-draft")
+    for name in ("IMG_0514", "IMG_0525"):
+        page.get_by_label("Find evidence").fill(name)
+        option = page.locator(".link-option", has_text=name)
+        expect(page.locator(".link-option")).to_have_count(1)
+        option.locator("input").check()
+        page.get_by_label("Supports").check()
+        page.get_by_role("button", name="Link", exact=True).click()
+        page.wait_for_load_state("networkidle")
+        expect(page.locator(".col-supports .link-item", has_text=name)).to_be_visible()
+    expect(page.locator(".col-supports .link-item img")).to_have_count(2)
+    bob.shot("claim-linked")
+    page.get_by_role("button", name="Submit for review").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.locator(".claim-head .status-in_review")).to_be_visible()
+    bob.shot("claim-submitted")
+    with DB_LOCK:
+        claim = Claim.objects.get(statement=statement)
+        assert claim.status == "in_review" and claim.links.count() == 2
+    claim_url = f"/claims/{claim.pk}/"
+
+    # --- An editor reviews it.
+    erin = visit("editor")
+    erin.sign_in("erin")
+    erin.goto(claim_url, "claim-to-review")
+    review = erin.page.locator(".review-panel")
+    review.get_by_label("Supported").check()
+    review.get_by_label("Confidence").select_option("high")
+    review.get_by_label("Note").fill("Two dated photos of the same train at the same platform.")
+    review.get_by_role("button", name="Record decision").click()
+    erin.page.wait_for_load_state("networkidle")
+    expect(erin.page.locator(".claim-head .status-supported")).to_be_visible()
+    erin.shot("claim-reviewed")
+    with DB_LOCK:
+        claim.refresh_from_db()
+    assert claim.status == "supported" and claim.reviewer_id == personas.editor.pk
+
+    # --- A viewer sees it, with no review form (and no other write control).
+    victor = visit("viewer")
+    victor.sign_in("victor")
+    victor.goto(claim_url, "claim-as-viewer")
+    expect(victor.page.get_by_role("heading", name=statement)).to_be_visible()
+    expect(victor.page.locator(".col-supports .link-item")).to_have_count(2)
+    expect(victor.page.get_by_role("button", name="Record decision")).to_have_count(0)
+    expect(victor.page.locator(".review-panel")).to_have_count(0)
+    expect(victor.page.get_by_role("button", name="Link", exact=True)).to_have_count(0)
+
+    # --- A non-member gets 404 (the browser logs the 404 itself: that one is expected).
+    charlie = visit("outsider")
+    charlie.sign_in("charlie")
+    charlie.expected_errors.append(re.compile(r"status of 404"))
+    response = charlie.goto(claim_url, "claim-as-outsider")
+    assert response.status == 404
+    expect(charlie.page.get_by_role("heading", name="Not found")).to_be_visible()
+    assert statement not in charlie.page.content()
+
+
+@pytest.fixture
+def demo_world(world):
+    """The web tests' world, plus what the pages tour needs to show everything at once."""
+    return world
+
+
+@pytest.mark.parametrize("viewport_name", ["laptop", "phone"])
+def test_every_page_renders_without_console_errors(demo_world, visit, viewport_name):
+    from playwright.sync_api import expect
+
+    w = demo_world
+    c = w.case.pk
+    owner = visit(f"owner-{viewport_name}", LAPTOP if viewport_name == "laptop" else PHONE)
+    owner.sign_in("alice")
+    pages = [
+        (f"/cases/{c}/", "dashboard"),
+        (f"/cases/{c}/evidence/", "gallery"),
+        (f"/cases/{c}/evidence/new/link/", "new-link"),
+        (f"/cases/{c}/evidence/new/testimony/", "new-testimony"),
+        (f"/evidence/{w.photo14.pk}/", "photo"),
+        (f"/evidence/{w.testimony.pk}/", "testimony"),
+        (f"/evidence/{w.link.pk}/", "link"),
+        (f"/cases/{c}/compare/?a={w.photo14.pk}&b={w.photo25.pk}", "compare"),
+        (f"/cases/{c}/claims/", "claims"),
+        (f"/claims/{w.in_review.pk}/", "claim-in-review"),
+        (f"/claims/{w.draft.pk}/", "claim-draft"),
+        (f"/cases/{c}/sources/", "sources"),
+        (f"/sources/{w.china.pk}/edit/", "source-edit"),
+        (f"/cases/{c}/timeline/", "timeline"),
+        (f"/cases/{c}/map/", "map"),
+        ("/search/?q=Dandong", "search"),
+        ("/cases/new/", "case-new"),
+        (f"/cases/{c}/edit/", "case-edit"),
+    ]
+    for path, label in pages:
+        response = owner.goto(path, label)
+        assert response.status == 200, path
+        # Nothing may stick out sideways: the layout holds at this width.
+        overflow = owner.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 1, f"{path} scrolls sideways by {overflow}px"
+        if label == "map":
+            expect(owner.page.locator(".leaflet-interactive")).to_have_count(5)
+
+
+def test_map_markers_and_list_show_when_tiles_cannot_load(demo_world, visit):
+    from playwright.sync_api import expect
+
+    reporter = visit("reporter")
+    reporter.tiles_fail = True
+    reporter.expected_errors.append(re.compile(re.escape(TILE_HOST)))
+    reporter.sign_in("bob")
+    reporter.goto(f"/cases/{demo_world.case.pk}/map/", "map-no-tiles")
+    page = reporter.page
+    points = page.locator(".map-list-item")
+    # Two stated places and two camera positions; the protected source's Longkou is for editors.
+    expect(points).to_have_count(4)
+    expect(page.locator(".leaflet-interactive")).to_have_count(4)
+    expect(page.locator(".map-note")).to_have_text(re.compile("tiles could not be loaded"))
+    # The list drives the map from the keyboard.
+    points.nth(0).focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".leaflet-popup")).to_be_visible()
+    reporter.shot("map-popup")
+
+
+def test_compare_wipe_slider_moves_with_the_keyboard(demo_world, visit):
+    from playwright.sync_api import expect
+
+    w = demo_world
+    viewer = visit("viewer")
+    viewer.sign_in("victor")
+    viewer.goto(f"/cases/{w.case.pk}/compare/?a={w.photo14.pk}&b={w.photo25.pk}", "compare")
+    page = viewer.page
+    slider = page.get_by_label("Wipe between the two photos")
+    expect(slider).to_have_value("50")
+    top = page.locator(".wipe-top")
+    assert "inset(0px 50% 0px 0px)" in top.evaluate("el => getComputedStyle(el).clipPath")
+    slider.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    expect(slider).to_have_value("60")
+    assert "inset(0px 40% 0px 0px)" in top.evaluate("el => getComputedStyle(el).clipPath")
+    viewer.shot("compare-wiped")
+
+
+def test_upload_refusal_shows_its_reason_beside_the_file(personas, visit, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.images import svg_bytes
+
+    bad = tmp_path / "drawing.jpg"
+    bad.write_bytes(svg_bytes())
+    reporter = visit("reporter")
+    # The browser logs the refused upload's 415 itself; the page shows the reason instead.
+    reporter.expected_errors.append(re.compile(r"status of 415"))
+    reporter.sign_in("bob")
+    reporter.goto(f"/cases/{personas.case.pk}/evidence/", "gallery")
+    reporter.page.set_input_files("#upload-files", [str(bad)])
+    failed = reporter.page.locator(".upload-item.error")
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text("Not an image")
+    expect(reporter.page.locator("#gallery .card")).to_have_count(0)
+    reporter.shot("upload-refused")
