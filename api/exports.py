@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from api.views import CaseChildView, EvidenceDetail, ObjectChildView, _file_response
+from api.views import CaseChildView, EvidenceDetail, ListMixin, ObjectChildView, _file_response
 from cases.models import Role
 from cases.selectors import can_see_protected
 from evidence import custody, export
@@ -83,8 +83,12 @@ class DeleteSerializer(serializers.Serializer):
 
 
 class TombstoneSerializer(serializers.ModelSerializer):
-    deleted_by = serializers.CharField(source="deleted_by.username", read_only=True, default=None)
-    purged_by = serializers.CharField(source="purged_by.username", read_only=True, default=None)
+    deleted_by = serializers.CharField(
+        source="deleted_by.username", read_only=True, default=None, allow_null=True
+    )
+    purged_by = serializers.CharField(
+        source="purged_by.username", read_only=True, default=None, allow_null=True
+    )
     original_retained = serializers.SerializerMethodField()
 
     class Meta:
@@ -178,7 +182,7 @@ class EvidencePurge(ObjectChildView):
 # --- Exports ----------------------------------------------------------------------------------
 
 
-class CaseExports(CaseChildView):
+class CaseExports(ListMixin, CaseChildView):
     """A case's exports (editors and owners) and a new one (202: it runs as a task)."""
 
     serializer_class = ExportSerializer
@@ -191,11 +195,6 @@ class CaseExports(CaseChildView):
         if self.fake():
             return Export.objects.none()
         return exports_of(case=self.get_case())
-
-    def get(self, request, case_id):
-        page = self.paginate_queryset(self.get_queryset())
-        context = self.get_serializer_context()
-        return self.get_paginated_response(ExportSerializer(page, many=True, context=context).data)
 
     @extend_schema(request=ExportRequestSerializer, responses={202: ExportSerializer})
     def post(self, request, case_id):

@@ -69,6 +69,9 @@ class CaseScopedView(generics.GenericAPIView):
     permission_classes = [CaseRole]
     required_roles: dict[str, tuple[Role, str]] = {}
     _case: Case | None = None
+    # OPTIONS answers 405: the schema at /api/schema/ describes every endpoint, and DRF's
+    # metadata would describe the output serializers as if they were the input.
+    metadata_class = None
 
     def role_for(self, method: str) -> tuple[Role, str]:
         return role_for(self.required_roles, method)
