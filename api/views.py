@@ -35,7 +35,8 @@ from cases.selectors import (
 )
 from cases.tokens import token_create, token_revoke, tokens_revoke_all
 from evidence import services as evidence_services
-from evidence.models import Comment, Evidence, EvidenceLink, Photo, Source
+from evidence.custody import identity_reveal_record
+from evidence.models import Comment, Evidence, EvidenceLink, Source
 from evidence.selectors import (
     comment_for_user,
     comments_on,
@@ -372,7 +373,10 @@ class SourceDetail(CaseScopedView):
         return self.checked(source_for_user(user=self.request.user, source_id=self.kwargs["pk"]))
 
     def get(self, request, pk):
-        return self.render(serializers.SourceSerializer, self.get_object())
+        source = self.get_object()
+        if self.get_serializer_context()["reveal"]:  # a protected identity shown: recorded
+            identity_reveal_record(actor=request.user, sources=[source], via="api")
+        return self.render(serializers.SourceSerializer, source)
 
     @extend_schema(request=serializers.SourceWriteSerializer)
     def patch(self, request, pk):
@@ -445,7 +449,10 @@ class EvidenceDetail(ObjectChildView):
         return evidence_for_user(user=self.request.user, evidence_id=pk)
 
     def get(self, request, pk):
-        return self.render(serializers.EvidenceSerializer, self.get_parent())
+        evidence = self.get_parent()
+        if self.get_serializer_context()["reveal"]:  # its source's identity shown: recorded
+            identity_reveal_record(actor=request.user, sources=[evidence.source], via="api")
+        return self.render(serializers.EvidenceSerializer, evidence)
 
     @extend_schema(request=serializers.EvidenceUpdateSerializer)
     def patch(self, request, pk):
@@ -472,7 +479,7 @@ class EvidenceReprocess(EvidenceDetail):
 
 class EvidenceSimilar(ListMixin, EvidenceDetail):
     serializer_class = serializers.SimilarPhotoSerializer
-    queryset = Photo.objects.none()  # for the schema: the rows come from `similar_photos`
+    queryset = Evidence.objects.none()  # for the schema: the rows come from `similar_photos`
     http_method_names = ["get", "head", "options"]
 
     def list(self, request, pk):

@@ -45,7 +45,7 @@ def real_ids(world, path: str) -> dict:  # noqa: F811
     ids = {"case_id": world.personas.case.pk, "user_id": world.member.pk}
     for prefix, pk in by_prefix.items():
         if path.startswith(prefix):
-            ids["pk"] = pk
+            ids["id"] = pk
     return ids
 
 
