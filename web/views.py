@@ -43,7 +43,7 @@ from cases.selectors import (
     role_of,
 )
 from evidence import services as evidence_services
-from evidence.custody import location_hidden
+from evidence.custody import identity_reveal_record, location_hidden
 from evidence.models import Evidence, EvidenceLink, Photo, Source
 from evidence.pipeline import hamming
 from evidence.selectors import (
@@ -561,6 +561,8 @@ def evidence_detail(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
     case = evidence.case
     reveal = can_see_protected(user=request.user, case=case)
+    if reveal:  # the page names a protected source: recorded (issue #6)
+        identity_reveal_record(actor=request.user, sources=[evidence.source], via="page")
     photo = _photo(evidence)
     exact = _exact_location_visible(evidence, reveal)
     points = []
@@ -1001,6 +1003,8 @@ def source_list(request, case_id):
         }
         for s in sources
     ]
+    if reveal:  # the list names protected sources: recorded (issue #6)
+        identity_reveal_record(actor=request.user, sources=[r["source"] for r in rows], via="page")
     status = 400 if request.method == "POST" else 200
     return render(
         request,
@@ -1018,6 +1022,8 @@ def source_edit(request, source_id):
     _require_write(request, case, Role.REPORTER, "edit sources")
     reveal = can_see_protected(user=request.user, case=case)
     full = reveal or not source.protected
+    if reveal:
+        identity_reveal_record(actor=request.user, sources=[source], via="page")
     form_class = forms.SourceForm if full else forms.SourceSafeForm
     initial = {f: getattr(source, f) for f in form_class.base_fields}
     form = form_class(request.POST or None, initial=initial)

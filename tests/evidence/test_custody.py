@@ -378,3 +378,41 @@ def test_evidence_ids_do_not_leak_between_cases(personas, things):
         personas.case.pk
     }
     assert Evidence.objects.filter(case=personas.case).count() == 4
+
+
+def test_pages_and_api_record_each_reveal_of_a_protected_identity_once(personas, things):
+    page = Client()
+    page.force_login(personas.editor)
+    detail = reverse("web:evidence_detail", kwargs={"evidence_id": things.secret_photo.pk})
+    assert page.get(detail).status_code == 200
+    assert page.get(detail).status_code == 200  # a reload within the window: the same reveal
+    sources = reverse("web:source_list", kwargs={"case_id": personas.case.pk})
+    assert page.get(sources).status_code == 200
+    api = token_client(personas.editor)
+    assert (
+        api.get(reverse("api:source-detail", kwargs={"pk": things.protected.pk})).status_code == 200
+    )
+    assert (
+        api.get(reverse("api:evidence-detail", kwargs={"pk": things.testimony.pk})).status_code
+        == 200
+    )
+    rows = Activity.objects.filter(verb="source.revealed", target_id=things.protected.pk)
+    assert sorted(rows.values_list("data__via", flat=True)) == ["api", "page"]
+    assert all(row.actor == personas.editor for row in rows)
+    assert rows.count() == len(
+        custody_of(evidence=things.secret_photo).filter(verb="source.revealed")
+    )
+
+
+def test_viewers_and_unprotected_sources_leave_no_reveal(personas, things):
+    page = Client()
+    page.force_login(personas.viewer)
+    page.get(reverse("web:evidence_detail", kwargs={"evidence_id": things.secret_photo.pk}))
+    page.get(reverse("web:source_list", kwargs={"case_id": personas.case.pk}))
+    token_client(personas.viewer).get(
+        reverse("api:source-detail", kwargs={"pk": things.protected.pk})
+    )
+    editor = Client()
+    editor.force_login(personas.editor)
+    editor.get(reverse("web:evidence_detail", kwargs={"evidence_id": things.public_photo.pk}))
+    assert not Activity.objects.filter(verb="source.revealed").exists()
