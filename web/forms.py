@@ -47,6 +47,7 @@ class SourceChoiceField(forms.ModelChoiceField):
 
     def __init__(self, *, case: Case, reveal: bool, **kwargs):
         self.reveal = reveal
+        kwargs.setdefault("empty_label", "— No source —")
         super().__init__(queryset=case.sources.order_by("id"), **kwargs)
 
     def label_from_instance(self, obj: Source) -> str:
@@ -99,7 +100,10 @@ class LinkEvidenceForm(_LocatedForm):
     title = forms.CharField(max_length=300, required=False)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     observed_at = forms.DateTimeField(
-        required=False, label="Published or seen at", widget=DateTimeInput()
+        required=False,
+        label="Published or seen at",
+        widget=DateTimeInput(),
+        help_text="In UTC.",
     )
 
     field_order = ["url", "title", "source", "description", "observed_at"]
@@ -115,7 +119,10 @@ class TestimonyForm(_LocatedForm):
     title = forms.CharField(max_length=300, required=False)
     stated_on = forms.DateField(required=False, label="Said on", widget=DateInput())
     observed_at = forms.DateTimeField(
-        required=False, label="Events happened at", widget=DateTimeInput()
+        required=False,
+        label="Events happened at",
+        widget=DateTimeInput(),
+        help_text="In UTC; leave empty if the source did not say.",
     )
 
     field_order = ["source", "text", "title", "stated_on", "observed_at"]
@@ -129,7 +136,9 @@ class TestimonyForm(_LocatedForm):
 class EvidenceEditForm(_LocatedForm):
     title = forms.CharField(max_length=300, required=False)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    observed_at = forms.DateTimeField(required=False, label="Observed at", widget=DateTimeInput())
+    observed_at = forms.DateTimeField(
+        required=False, label="Observed at", widget=DateTimeInput(), help_text="In UTC."
+    )
     sensitive = forms.BooleanField(
         required=False, help_text="Graphic content: blurred in the gallery until clicked."
     )

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, timedelta
 from datetime import timezone as dt_timezone
 from itertools import groupby
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,7 +19,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, JsonResponse
@@ -43,7 +43,7 @@ from cases.selectors import (
     role_of,
 )
 from evidence import services as evidence_services
-from evidence.custody import identity_reveal_record, location_hidden
+from evidence.custody import identity_reveal_record, location_hidden, original_view_record
 from evidence.models import Evidence, EvidenceLink, Photo, Source
 from evidence.pipeline import hamming
 from evidence.selectors import (
@@ -66,6 +66,19 @@ CLAIM_COLUMNS = [
     ("contradicted", "Contradicted"),
     ("unverified", "Unverified"),
 ]
+DOCUMENT_LABELS = {
+    "application/pdf": "PDF",
+    "text/plain": "Text",
+    "application/rtf": "RTF",
+    "application/msword": "Word",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word",
+    "application/vnd.ms-excel": "Excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel",
+    "application/vnd.ms-powerpoint": "PowerPoint",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint",
+    "application/vnd.oasis.opendocument.text": "OpenDocument",
+    "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument",
+}
 # How often a card still being processed asks for its status (htmx polling).
 POLL_SECONDS = 2
 
@@ -92,6 +105,13 @@ def _case_context(request, case: Case, **extra) -> dict:
 
 def _require_write(request, case: Case, role: Role, action: str) -> None:
     require_role(user=request.user, case=case, role=role, action=action)
+
+
+def _record_reveal(request, reveal: bool, sources) -> None:
+    """A page that names protected sources leaves a custody row for each (the rule and its
+    de-duplication live in `evidence.custody`, shared with the API)."""
+    if reveal:
+        identity_reveal_record(actor=request.user, sources=list(sources), via="page")
 
 
 def _source_name(source: Source | None, reveal: bool) -> str:
@@ -124,6 +144,8 @@ def _card_context(evidence: Evidence, reveal: bool) -> dict:
     return {
         "e": evidence,
         "photo": photo,
+        "host": urlsplit(evidence.url).hostname if evidence.url else "",
+        "doc_type": DOCUMENT_LABELS.get(evidence.content_type, ""),
         "source_name": _source_name(evidence.source, reveal),
         "polling": photo is not None
         and photo.status in (Photo.Status.PENDING, Photo.Status.PROCESSING),
@@ -340,6 +362,7 @@ def evidence_gallery(request, case_id):
         if data["flagged"]:
             items = items.filter(photo__flags__isnull=False).distinct()
     page = Paginator(items, 48).get_page(request.GET.get("page"))
+    _record_reveal(request, reveal, [e.source for e in page.object_list])
     query = request.GET.copy()
     query.pop("page", None)
     ctx = _case_context(
@@ -349,7 +372,7 @@ def evidence_gallery(request, case_id):
         page=page,
         query=query.urlencode(),
         cards=[_card_context(e, reveal) for e in page.object_list],
-        upload_form=forms.UploadForm(case=case, reveal=reveal),
+        upload_form=forms.UploadForm(case=case, reveal=reveal, auto_id="upload_%s"),
         max_upload_bytes=settings.CASEFILE_MAX_UPLOAD_BYTES,
         filtered=bool(
             request.GET.get("q")
@@ -427,6 +450,7 @@ def evidence_card(request, evidence_id):
     """The htmx status partial: a card that polls itself until its photo is ready or failed."""
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
     reveal = can_see_protected(user=request.user, case=evidence.case)
+    _record_reveal(request, reveal, [evidence.source])
     return render(request, "web/partials/evidence_card.html", _card_context(evidence, reveal))
 
 
@@ -596,6 +620,7 @@ def evidence_detail(request, evidence_id):
                     "source_name": _source_name(other.evidence.source, reveal),
                 }
             )
+    _record_reveal(request, reveal, [s["e"].source for s in similar])
     links = evidence.links.select_related("claim").order_by("claim__created_at")
     activity = activity_of(case=case).filter(target_type="evidence", target_id=evidence.pk)
     ctx = _case_context(
@@ -653,14 +678,7 @@ def evidence_original(request, evidence_id):
     if not evidence.has_file or not evidence.original:
         raise Http404("This evidence has no file.")
     handle = evidence_services.original_open(evidence)
-    with transaction.atomic():
-        case_services.activity_record(
-            case=evidence.case,
-            actor=request.user,
-            verb="evidence.original_downloaded",
-            target=evidence,
-            data={"sha256": evidence.sha256},
-        )
+    original_view_record(actor=request.user, evidence=evidence, via="page")
     return FileResponse(
         handle,
         as_attachment=True,
@@ -719,6 +737,7 @@ def photo_compare(request, case_id):
     if a is None and b is None and len(photos) >= 2:
         a, b = photos[0], photos[1]
     rows, distances = [], {}
+    _record_reveal(request, reveal, [x.source for x in (a, b) if x is not None])
     if a is not None and b is not None:
         pa, pb = _photo(a), _photo(b)
         ra = _metadata_rows(a, pa, _exact_location_visible(a, reveal))
@@ -827,6 +846,9 @@ def _claim_page(request, claim: Claim, *, link_form=None, review_form=None, stat
         for link in links:
             link.source_name = _source_name(link.evidence.source, reveal)
             link.photo = _photo(link.evidence)
+    options = _link_options(claim, "", reveal)
+    shown = [link.evidence.source for links in grouped.values() for link in links]
+    _record_reveal(request, reveal, shown + [o["e"].source for o in options])
     ctx = _case_context(
         request,
         case,
@@ -835,7 +857,7 @@ def _claim_page(request, claim: Claim, *, link_form=None, review_form=None, stat
         contradicts=grouped["contradicts"],
         context_links=grouped["context"],
         link_form=link_form or forms.ClaimLinkForm(claim=claim, auto_id="link_%s"),
-        options=_link_options(claim, "", reveal),
+        options=options,
         review_form=review_form or forms.ReviewForm(auto_id="review_%s"),
         can_review=can_review_claim(user=request.user, claim=claim)
         and claim.status == Claim.Status.IN_REVIEW,
@@ -861,11 +883,9 @@ def claim_link_options(request, claim_id):
     claim = claim_for_user(user=request.user, claim_id=claim_id)
     reveal = can_see_protected(user=request.user, case=claim.case)
     q = request.GET.get("q", "").strip()[:200]
-    return render(
-        request,
-        "web/partials/link_options.html",
-        {"options": _link_options(claim, q, reveal), "q": q},
-    )
+    options = _link_options(claim, q, reveal)
+    _record_reveal(request, reveal, [o["e"].source for o in options])
+    return render(request, "web/partials/link_options.html", {"options": options, "q": q})
 
 
 @login_required
@@ -1086,6 +1106,7 @@ def timeline(request, case_id):
     entries.sort(
         key=lambda x: (x["date"], x["time"] is None, x["time"].timestamp() if x["time"] else 0)
     )
+    _record_reveal(request, reveal, [x["card"]["e"].source for x in entries if "card" in x])
     days = [(day, list(items)) for day, items in groupby(entries, key=lambda x: x["date"])]
     undated = evidence_of(case=case).filter(observed_at__isnull=True, stated_on__isnull=True)
     return render(
@@ -1100,7 +1121,7 @@ def timeline(request, case_id):
 def case_map(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
     reveal = can_see_protected(user=request.user, case=case)
-    points = []
+    points, shown = [], []
     for e in evidence_of(case=case):
         base = {
             "id": e.pk,
@@ -1109,6 +1130,8 @@ def case_map(request, case_id):
             "url": reverse("web:evidence_detail", args=[e.pk]),
             "source": _source_name(e.source, reveal),
         }
+        if e.latitude is not None or _photo(e) is not None:
+            shown.append(e.source)
         if e.latitude is not None and _exact_location_visible(e, reveal):
             points.append(
                 {
@@ -1134,6 +1157,7 @@ def case_map(request, case_id):
                     "exif": True,
                 }
             )
+    _record_reveal(request, reveal, shown)
     ctx = _case_context(
         request,
         case,
@@ -1174,6 +1198,12 @@ def search(request):
         results["sources"] = [
             (s, s.display_name(reveal=s.case_id in reveal_ids)) for s in sources[:50]
         ]
+        # Protected identities named here are recorded, as on every page.
+        identity_reveal_record(
+            actor=request.user,
+            sources=[s for s, _name in results["sources"] if s.case_id in reveal_ids],
+            via="page",
+        )
         results["evidence"] = list(
             Evidence.objects.filter(case__in=cases, deleted_at__isnull=True)
             .filter(

@@ -1135,10 +1135,16 @@ def test_form_controls_have_labels(world, client_for):
     for url in [u for _n, u in writer_form_urls(world)] + [
         reverse("web:case_dashboard", args=[world.case.pk]),
         reverse("web:evidence_gallery", args=[world.case.pk]),
+        reverse("web:claim_detail", args=[world.in_review.pk]),
+        reverse("web:evidence_detail", args=[world.photo14.pk]),
+        reverse("web:source_list", args=[world.case.pk]),
     ]:
         html = client.get(url).content.decode()
+        ids = re.findall(r'\sid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), (url, sorted(i for i in ids if ids.count(i) > 1))
         for control_id in re.findall(r'<(?:input|select|textarea)[^>]*\sid="([^"]+)"', html):
-            assert f'for="{control_id}"' in html, (url, control_id)
+            wrapped = re.search(rf'<label[^>]*>\s*<input[^>]*id="{control_id}"', html)
+            assert f'for="{control_id}"' in html or wrapped, (url, control_id)
 
 
 def test_member_of_several_cases_sees_each_with_its_own_role(world, client_for):
@@ -1147,3 +1153,25 @@ def test_member_of_several_cases_sees_each_with_its_own_role(world, client_for):
     response = client_for(world.personas.viewer).get("/")
     roles = {case.title: role for case, role in response.context["rows"]}
     assert roles == {"The Dandong freight train": "viewer", "Second case": "editor"}
+
+
+def test_pages_naming_a_protected_source_to_an_editor_record_it_once(world, client_for):
+    gallery = reverse("web:evidence_gallery", args=[world.case.pk])
+    reveals = Activity.objects.filter(verb__contains="reveal", target_id=world.china.pk)
+    client_for(world.personas.viewer).get(gallery)
+    assert not reveals.exists()
+    editor = client_for(world.personas.editor)
+    editor.get(gallery)
+    editor.get(gallery)  # the same view again soon after is the same reveal
+    assert reveals.count() == 1
+    assert reveals.get().data["via"] == "page"
+
+
+def test_original_download_is_recorded_as_from_the_pages(world, client_for):
+    client_for(world.personas.editor).get(reverse("web:evidence_original", args=[world.link.pk]))
+    response = client_for(world.personas.editor).get(
+        reverse("web:evidence_original", args=[world.photo25.pk])
+    )
+    assert response.status_code == 200
+    row = Activity.objects.get(verb="evidence.original_downloaded")
+    assert row.data["via"] == "page"
