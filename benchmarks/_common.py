@@ -15,9 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import secrets
 import statistics
+import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -174,3 +177,50 @@ def rows_clone(model, *, template_pk: int, source_sql: str, overrides: dict[str,
     with connection.cursor() as cursor:
         cursor.execute(sql)  # no parameters: the SQL may use % as an operator
         return cursor.rowcount
+
+
+def gunicorn_start(
+    database_url: str, *, port: int, workers: int, environ: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """The app under gunicorn as a deployment runs it (DEBUG off, plain HTTP on loopback), with
+    the benchmark URLconf (benchmarks/_api_urls.py: the app's URLs plus baselines)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "benchmarks._api_settings",
+        "PYTHONPATH": str(ROOT),
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "LOG_LEVEL": "WARNING",
+        **(environ or {}),
+    }
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "300",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    for _ in range(150):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):  # noqa: S310
+                return server
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError("gunicorn did not come up")

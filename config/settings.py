@@ -259,7 +259,8 @@ STORAGES = {
 # --- Uploads --------------------------------------------------------------------------------
 
 # Uploads always stream to a temporary file, never into memory, whatever their size.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# (config/uploads.py: a temporary file written in 1 MiB chunks, SHA-256 computed on the way.)
+FILE_UPLOAD_HANDLERS = ["config.uploads.HashingUploadHandler"]
 CASEFILE_MAX_UPLOAD_BYTES = env_int("CASEFILE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 # Decompression-bomb guard for the image pipeline (Pillow's MAX_IMAGE_PIXELS is set from this).
 CASEFILE_MAX_IMAGE_PIXELS = env_int("CASEFILE_MAX_IMAGE_PIXELS", 60_000_000)

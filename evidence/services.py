@@ -220,7 +220,11 @@ def original_storage_name(sha256: str) -> str:
 
 
 def file_sha256(file) -> tuple[str, int]:
-    """Hash a file in chunks, never holding it whole in memory."""
+    """Hash a file in chunks, never holding it whole in memory. An upload hashed while it was
+    received (config.uploads.HashingUploadHandler) is not read again."""
+    streamed = getattr(file, "streamed_sha256", None)
+    if streamed is not None:
+        return streamed, file.size
     digest, size = hashlib.sha256(), 0
     file.seek(0)
     for chunk in iter(lambda: file.read(1024 * 1024), b""):
