@@ -355,11 +355,12 @@ def analyse(file, *, max_pixels: int) -> Analysis:
     try:
         exif_data, metadata = read_metadata(image)
         stored_size = image.size
+        preview_size = fit(stored_size, PREVIEW_EDGE)
         if image.format == "JPEG":
             # libjpeg scales by 1/2, 1/4 or 1/8 while decoding: ask for the size of the preview
             # that will actually be produced (not its bounding box), so that a 3:2 photo is
             # scaled as far as the preview allows.
-            image.draft("RGB", fit(stored_size, PREVIEW_EDGE))
+            image.draft("RGB", preview_size)
         try:
             image.seek(0)  # the first frame of an animation
             with warnings.catch_warnings():
@@ -371,18 +372,26 @@ def analyse(file, *, max_pixels: int) -> Analysis:
             raise PhotoRejected(_unreadable(exc)) from None
         except MemoryError:
             raise PhotoRejected("The image is too large to decode.") from None
-        pixels = _upright(_to_rgb(image), metadata.get("orientation"))
+        orientation = metadata.get("orientation")
+        # Decoded smaller than stored: libjpeg's DCT scaling, itself a low-pass filter.
+        dct_scaled = image.size != stored_size
+        pixels = _to_rgb(image)
     except BaseException:
         image.close()
         raise
     # Upright dimensions of the original: what a reporter sees.
     width, height = stored_size
-    if metadata.get("orientation") in (5, 6, 7, 8):
+    if orientation in (5, 6, 7, 8):
         width, height = height, width
-    preview = _resized(pixels, fit((width, height), PREVIEW_EDGE))
-    thumbnail = _resized(preview, fit((width, height), THUMBNAIL_EDGE))
-    # One canonical, reduced input for both hashes: the thumbnail's pixels, whatever the size
-    # of the original (hashing the full image costs ~40× and differs by 0–2 bits).
+    # Resized first, then turned upright: transposing the preview costs a fraction of
+    # transposing the decoded pixels.
+    preview = _upright(_preview(pixels, preview_size, dct_scaled=dct_scaled), orientation)
+    # reducing_gap=1: an exact box reduction by the integer part of the factor, then a small
+    # bicubic step (a thumbnail is at least 4× smaller than its preview, or is the original).
+    thumbnail = _resized(preview, fit((width, height), THUMBNAIL_EDGE), reducing_gap=1.0)
+    thumbnail = thumbnail.convert("RGB") if thumbnail.mode != "RGB" else thumbnail
+    # One canonical, reduced input for both hashes: the RGB thumbnail, whatever the size and
+    # format of the original (hashing the full image costs ~40× and differs by 0–2 bits).
     phash = _signed64(imagehash.phash(thumbnail))
     dhash = _signed64(imagehash.dhash(thumbnail))
     trailing = trailing_bytes(file, image_format=metadata["format"])
@@ -423,14 +432,24 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 _SRGB = None
 
 
+def _needs_conversion(icc: bytes) -> bool:
+    """Whether an embedded colour profile is something other than sRGB (a broken one is
+    ignored: treated as sRGB)."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return "srgb" not in (ImageCms.getProfileDescription(source) or "").lower()
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return False
+
+
 def _to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
     """Convert from an embedded colour profile (Display P3, Adobe RGB…) to sRGB, since the
     derivatives carry no profile. A broken profile is ignored."""
     global _SRGB
+    if not _needs_conversion(icc):
+        return image
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "srgb" in (ImageCms.getProfileDescription(source) or "").lower():
-            return image
         if _SRGB is None:
             _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
         return ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB") or image
@@ -451,9 +470,33 @@ def _upright(image: Image.Image, orientation: int | None) -> Image.Image:
     return image.transpose(method) if method is not None else image
 
 
-def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+def _resized(image: Image.Image, size: tuple[int, int], reducing_gap: float = 2.0) -> Image.Image:
     if image.size == size:
         return image
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=reducing_gap)
+
+
+def _preview(image: Image.Image, size: tuple[int, int], *, dct_scaled: bool) -> Image.Image:
+    """The preview, from the decoded pixels.
+
+    A JPEG that libjpeg has already scaled down (by 1/2, 1/4 or 1/8) is at most twice the
+    preview and band-limited by the scaled inverse DCT. When it is less than 1.5× the preview
+    (a 9-megapixel photo: 1.14–1.2×), nearest-neighbour sampling finishes the job: measured on
+    this machine it costs ~1 ms against ~13 ms (box), ~19 ms (bilinear) and ~30 ms (bicubic)
+    for the same 1820×1200 → 1600×1055 step, i.e. up to two thirds of the decode itself, and
+    at 1:1 the difference from bilinear is confined to a slightly harder step on high-contrast
+    edges (RMS 5.2 against 2.7 on 0–255, both measured against a Lanczos resize of the full
+    decode). Between 1.5× and 2× (a 24-megapixel photo decoded at 1/2: 3000 → 1600 px) a box
+    filter averages what nearest-neighbour would drop, at ~25 ms against ~60 ms for bicubic on
+    a 67-ms decode. Everything else (no DCT scaling: PNG, WebP, small JPEGs…) gets bicubic."""
+    if image.size == size:
+        return image
+    if dct_scaled:
+        ratio = max(image.size[0] / size[0], image.size[1] / size[1])
+        if ratio < 1.5:
+            return image.resize(size, Image.Resampling.NEAREST)
+        if ratio < 2.0:
+            return image.resize(size, Image.Resampling.BOX)
     return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
