@@ -23,7 +23,7 @@ from cases.models import Activity, Case, Role
 from cases.selectors import require_role
 from cases.services import activity_chain_problems, activity_record
 from evidence.models import Evidence, Photo
-from evidence.selectors import REVEAL_VERB, custody_of
+from evidence.selectors import REVEAL_VERB, custody_of, exports_carrying
 
 # --- Reading the record ---------------------------------------------------------------------------
 
@@ -74,7 +74,7 @@ def location_hidden(evidence: Evidence, *, reveal: bool) -> bool:
     return not reveal and evidence.source_id is not None and evidence.source.protected
 
 
-def custody_entries(*, evidence: Evidence, reveal: bool) -> list[dict]:
+def custody_entries(*, evidence: Evidence, reveal: bool, exports=None) -> list[dict]:
     """The custody record of `evidence` as plain data, oldest first, for the API, the pages
     and the export. `reveal` is whether the reader may see protected sources: without it, exact
     locations of a protected source's evidence are left out of the events' data.
@@ -84,7 +84,7 @@ def custody_entries(*, evidence: Evidence, reveal: bool) -> list[dict]:
     """
     hide = location_hidden(evidence, reveal=reveal)
     entries = []
-    for row in custody_of(evidence=evidence):
+    for row in custody_of(evidence=evidence, exports=exports):
         data = dict(row.data or {})
         carried = data.pop("custody", None) if row.verb == "evidence.imported" else None
         if row.verb == "case.exported":
@@ -317,6 +317,7 @@ def custody_verify(*, case: Case) -> CaseCheck:
     chain = activity_chain_problems(case=case)
     bad_rows = {int(m.group(1)) for p in chain if (m := _ROW.match(p))}
     check = CaseCheck(case_id=case.pk, title=case.title, rows=case.activity.count(), problems=chain)
+    exports = exports_carrying(case_id=case.pk)
     for evidence in Evidence.objects.filter(case=case).select_related("source").order_by("id"):
         item = ItemCheck(
             evidence_id=evidence.pk,
@@ -346,7 +347,10 @@ def custody_verify(*, case: Case) -> CaseCheck:
                         f"the original was altered: SHA-256 recorded {evidence.sha256}, "
                         f"stored file {actual}"
                     )
-        altered = sorted(bad_rows & set(custody_of(evidence=evidence).values_list("pk", flat=True)))
+        altered = sorted(
+            bad_rows
+            & set(custody_of(evidence=evidence, exports=exports).values_list("pk", flat=True))
+        )
         for pk in altered:
             item.problems.append(f"its custody record was altered (activity {pk})")
         if item.problems:

@@ -50,7 +50,7 @@ from cases.selectors import members_of, require_role
 from cases.services import _activity_digest, activity_chain_problems, activity_record
 from evidence.custody import custody_entries, identity_reveal_record, location_hidden
 from evidence.models import Evidence, EvidenceLink, Export, Photo, PhotoFlag, Source
-from evidence.selectors import EXPORT_VERB
+from evidence.selectors import EXPORT_VERB, exports_carrying
 
 logger = logging.getLogger(__name__)
 
@@ -316,6 +316,8 @@ class BundleWriter:
         self.files: dict[str, dict] = {}
         self.now = timezone.now().replace(microsecond=0)
         self.thumbnails: dict[int, str] = {}
+        # Read once for every item's custody record.
+        self.exports = exports_carrying(case_id=export.case_id)
 
     # Files of the bundle.
 
@@ -456,7 +458,9 @@ class BundleWriter:
                         else:
                             self.add_stream(name, handle, content_type="image/jpeg")
                     row[kind] = name
-        row["custody"] = custody_entries(evidence=evidence, reveal=self.reveal)
+        row["custody"] = custody_entries(
+            evidence=evidence, reveal=self.reveal, exports=self.exports
+        )
         return row
 
     def _photo(self, evidence: Evidence, photo: Photo, *, hide: bool) -> dict:
@@ -579,7 +583,9 @@ class BundleWriter:
                     "reason": e.deletion_reason,
                     "purged_at": _iso(e.purged_at),
                     "purged_by": _user(e.purged_by),
-                    "custody": custody_entries(evidence=e, reveal=self.reveal),
+                    "custody": custody_entries(
+                        evidence=e, reveal=self.reveal, exports=self.exports
+                    ),
                 }
                 for e in tombstones
             ],

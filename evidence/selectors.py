@@ -106,7 +106,18 @@ REVEAL_VERB = "source.revealed"
 EXPORT_VERB = "case.exported"
 
 
-def custody_of(*, evidence: Evidence) -> QuerySet[Activity]:
+def exports_carrying(*, case_id: int) -> list[tuple[int, frozenset[int]]]:
+    """The case's export rows with the ids of the evidence each carried (for `custody_of`)."""
+    rows = Activity.objects.filter(case_id=case_id, target_type="export", verb=EXPORT_VERB)
+    return [
+        (pk, frozenset((data or {}).get("evidence", [])))
+        for pk, data in rows.values_list("pk", "data")
+    ]
+
+
+def custody_of(
+    *, evidence: Evidence, exports: list[tuple[int, frozenset[int]]] | None = None
+) -> QuerySet[Activity]:
     """The custody record of one evidence item, oldest first: every activity row about it —
     received, processed (with the hash derived from and the software), viewed and downloaded,
     edited, linked and unlinked, commented on, exported, deleted and purged — and every reveal
@@ -121,14 +132,11 @@ def custody_of(*, evidence: Evidence) -> QuerySet[Activity]:
     if evidence.source_id is not None:
         about |= Q(target_type="source", target_id=evidence.source_id, verb=REVEAL_VERB)
     # An export row lists the evidence it carried; there are few exports per case, so the list
-    # is read here rather than with a JSON lookup that SQLite cannot do.
-    exported = [
-        pk
-        for pk, data in rows.filter(target_type="export", verb=EXPORT_VERB).values_list(
-            "pk", "data"
-        )
-        if evidence.pk in (data or {}).get("evidence", [])
-    ]
+    # is read here rather than with a JSON lookup that SQLite cannot do. A caller reading many
+    # items' records passes `exports_carrying(...)` once.
+    if exports is None:
+        exports = exports_carrying(case_id=evidence.case_id)
+    exported = [pk for pk, carried in exports if evidence.pk in carried]
     if exported:
         about |= Q(pk__in=exported)
     return rows.filter(about).select_related("actor").order_by("id")

@@ -214,8 +214,8 @@ def case_dashboard(request, case_id):
         .exclude(photo__status=Photo.Status.READY)
     )
     counts = {
-        "evidence": case.evidence.count(),
-        "photos": case.evidence.filter(kind=Evidence.Kind.PHOTO).count(),
+        "evidence": evidence_of(case=case).count(),
+        "photos": evidence_of(case=case).filter(kind=Evidence.Kind.PHOTO).count(),
         "sources": case.sources.count(),
         "claims": sum(by_status.values()),
     }
