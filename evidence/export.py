@@ -39,7 +39,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -68,6 +68,9 @@ STORED_TYPES = ("image/", "video/", "application/zip", "application/pdf")
 
 class BundleError(Exception):
     """A bundle that cannot be read or does not match its manifest."""
+
+
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 # --- Requesting and downloading -------------------------------------------------------------
@@ -922,11 +925,21 @@ def bundle_verify(path) -> BundleCheck:
             if name != "manifest.json" and actual.get(name) not in (None, digest):
                 check.problems.append(f"{name}: does not match its SHA-256 in SHA256SUMS")
     for item in manifest.get("evidence", []):
+        if not isinstance(item, dict):
+            check.problems.append("manifest.json: an evidence entry is not an object")
+            continue
         name = item.get("file")
-        if name and actual.get(name) and actual[name] != item.get("sha256"):
+        label = f"evidence {item.get('id')} ({item.get('label', '')})"
+        if item.get("sha256") and not SHA256.fullmatch(str(item["sha256"])):
+            check.problems.append(f"{label}: its SHA-256 is not a SHA-256")
+        if not name:
+            continue
+        if name not in actual:
+            check.problems.append(f"{label}: its original {name} is not in the bundle")
+        elif actual[name] != item.get("sha256"):
             check.problems.append(
-                f"evidence {item['id']} ({item.get('label', '')}): the original {name} does "
-                f"not match the evidence's SHA-256 {item.get('sha256')}"
+                f"{label}: the original {name} does not match the evidence's SHA-256 "
+                f"{item.get('sha256')}"
             )
     check.problems.extend(chain_problems(manifest.get("activity", {}).get("chain", [])))
     return check
@@ -983,15 +996,24 @@ def _placeholder_user(username: str, tag: str, cache: dict):
     return cache[username]
 
 
-@transaction.atomic
 def case_import(*, path, owner) -> Case:
     """Restore an exported case from a bundle: new ids, the same hashes, each item's custody
     record carried over in its `evidence.imported` row, and the import itself recorded. The
-    bundle is verified first; a bundle that does not verify is refused."""
+    bundle is verified first; a bundle that does not verify, or whose manifest does not hold
+    what an export writes, is refused and nothing is imported."""
     check = bundle_verify(path)
     if not check.intact:
         raise BundleError("The bundle does not verify: " + "; ".join(check.problems[:5]))
-    manifest = check.manifest
+    try:
+        with transaction.atomic():
+            return _case_import(path, check.manifest, owner)
+    except (KeyError, TypeError, ValueError, AttributeError, IntegrityError) as exc:
+        raise BundleError(f"The bundle's manifest cannot be imported: {exc!r}") from exc
+    except ValidationError as exc:
+        raise BundleError(f"The bundle's manifest cannot be imported: {exc}") from exc
+
+
+def _case_import(path, manifest: dict, owner) -> Case:
     bundle_sha256, _ = _file_sha256(str(path))
     tag = bundle_sha256[:8]
     users: dict = {}

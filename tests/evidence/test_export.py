@@ -508,3 +508,58 @@ def test_demo_case_report_renders_in_chromium_as_a_printable_document(
     assert images >= 2 and broken == 0
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
     assert (ARTIFACTS / "export-report.pdf").stat().st_size > 10_000
+
+
+def _resigned(path, change) -> "pathlib.Path":  # noqa: F821
+    """A copy of the bundle whose manifest was changed and whose SHA256SUMS was fixed to match
+    (what a careless or hostile sender could produce)."""
+    import hashlib
+
+    members = _members(path)
+    manifest = json.loads(members["manifest.json"])
+    change(manifest)
+    data = json.dumps(manifest).encode()
+    sums = [
+        f"{hashlib.sha256(data).hexdigest()}  manifest.json"
+        if line.endswith("  manifest.json")
+        else line
+        for line in members["SHA256SUMS"].decode().splitlines()
+    ]
+    members["manifest.json"] = data
+    members["SHA256SUMS"] = ("\n".join(sums) + "\n").encode()
+    target = path.with_name("resigned.zip")
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return target
+
+
+def test_verify_export_names_an_original_the_manifest_points_to_but_the_bundle_lacks(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    export = _export(
+        personas.owner, personas.case, django_capture_on_commit_callbacks, originals=True
+    )
+    path = _bundle(export, tmp_path)
+
+    def point_elsewhere(manifest):
+        item = next(e for e in manifest["evidence"] if e["file"])
+        item["file"] = "originals/not-there.jpg"
+
+    check = bundle_verify(_resigned(path, point_elsewhere))
+    assert any("originals/not-there.jpg is not in the bundle" in p for p in check.problems)
+
+
+def test_import_refuses_a_verified_bundle_whose_manifest_is_malformed_and_imports_nothing(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    from evidence.export import BundleError
+
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    path = _bundle(export, tmp_path)
+    broken = _resigned(path, lambda manifest: manifest.pop("claims"))
+    assert bundle_verify(broken).intact  # every file matches; the content is what is wrong
+    cases, evidence = Case.objects.count(), Evidence.objects.count()
+    with pytest.raises(BundleError, match="cannot be imported"):
+        case_import(path=broken, owner=personas.outsider)
+    assert (Case.objects.count(), Evidence.objects.count()) == (cases, evidence)
