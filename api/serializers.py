@@ -80,6 +80,10 @@ def _photo(evidence: Evidence) -> Photo | None:
         return None
 
 
+# A primary key no row has, replaced by the real one in URLs resolved once (see EvidenceSerializer).
+_PK_PLACEHOLDER = 987654321987654321
+
+
 def _absolute(request, name: str, pk: int) -> str:
     url = reverse(name, kwargs={"pk": pk})
     return request.build_absolute_uri(url) if request is not None else url
@@ -410,7 +414,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
         photo = _photo(evidence)
         if photo is None or not getattr(photo, field):
             return None
-        return _absolute(self.context.get("request"), name, evidence.pk)
+        return self._url(name, evidence.pk)
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_thumbnail_url(self, evidence: Evidence) -> str | None:
@@ -426,7 +430,16 @@ class EvidenceSerializer(serializers.ModelSerializer):
     def get_original_url(self, evidence: Evidence) -> str | None:
         if not evidence.has_file or not self._reveal():
             return None
-        return _absolute(self.context.get("request"), "api:evidence-original", evidence.pk)
+        return self._url("api:evidence-original", evidence.pk)
+
+    def _url(self, name: str, pk: int) -> str:
+        # Resolved once per response and per URL name, then filled in: `reverse` and
+        # `build_absolute_uri` for every item were a third of a page's serializer time
+        # (benchmarks/api_scale.py). A list shares this serializer across its items.
+        templates = self.__dict__.setdefault("_url_templates", {})
+        if name not in templates:
+            templates[name] = _absolute(self.context.get("request"), name, _PK_PLACEHOLDER)
+        return templates[name].replace(str(_PK_PLACEHOLDER), str(pk), 1)
 
 
 class EvidenceCreateSerializer(serializers.Serializer):
