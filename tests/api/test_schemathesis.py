@@ -7,7 +7,9 @@ import os
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -49,6 +51,17 @@ def real_ids(world, path: str) -> dict:  # noqa: F811
     return ids
 
 
+@pytest.fixture
+def connections_kept():
+    """Keep the test's database connection open across requests, as Django's test client does:
+    the WSGI handler would otherwise close it when each request finishes (CONN_MAX_AGE)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.mark.filterwarnings("ignore")
 @schema.parametrize()
 @settings(
@@ -58,7 +71,7 @@ def real_ids(world, path: str) -> dict:  # noqa: F811
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_api_conforms_to_its_schema(case, world):  # noqa: F811
+def test_api_conforms_to_its_schema(case, world, connections_kept):  # noqa: F811
     if case.path_parameters:
         ids = real_ids(world, case.path)
         # Keep a generated id now and then (a 404 must conform too).
