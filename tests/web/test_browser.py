@@ -406,3 +406,40 @@ def test_upload_refusal_shows_its_reason_beside_the_file(personas, visit, tmp_pa
     expect(failed).to_contain_text("Not an image")
     expect(reporter.page.locator("#gallery .card")).to_have_count(0)
     reporter.shot("upload-refused")
+
+
+def test_files_dropped_on_the_page_upload_each_with_its_own_progress_bar(personas, visit):
+    import base64
+
+    from playwright.sync_api import expect
+
+    from tests.images import jpeg_bytes
+
+    reporter = visit("reporter")
+    reporter.sign_in("bob")
+    reporter.goto(f"/cases/{personas.case.pk}/evidence/", "gallery")
+    page = reporter.page
+    files = [
+        [f"dropped-{seed}.jpg", base64.b64encode(jpeg_bytes(seed=seed, make="Nikon")).decode()]
+        for seed in (1, 2, 3)
+    ]
+    page.evaluate(
+        """files => {
+            const transfer = new DataTransfer();
+            for (const [name, b64] of files) {
+                const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], name, {type: "image/jpeg"}));
+            }
+            const zone = document.getElementById("dropzone");
+            const options = {dataTransfer: transfer, bubbles: true, cancelable: true};
+            zone.dispatchEvent(new DragEvent("dragover", options));
+            zone.dispatchEvent(new DragEvent("drop", options));
+        }""",
+        files,
+    )
+    expect(page.locator(".upload-item progress")).to_have_count(3)
+    expect(page.locator(".upload-item.done")).to_have_count(3)
+    for name, _data in files:
+        expect(page.locator("#gallery .card", has_text=name)).to_have_count(1)
+    expect(page.locator("#result-count")).to_have_text("3 items")
+    reporter.shot("dropped")
