@@ -48,7 +48,13 @@ from django.utils.dateparse import parse_date, parse_datetime
 from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
 from cases.selectors import members_of, require_role
 from cases.services import _activity_digest, activity_chain_problems, activity_record
-from evidence.custody import custody_entries, identity_reveal_record, location_hidden
+from evidence.custody import (
+    custody_entries,
+    custody_rows,
+    identity_reveal_record,
+    location_hidden,
+    when_text,
+)
 from evidence.models import Evidence, EvidenceLink, Export, Photo, PhotoFlag, Source
 from evidence.selectors import EXPORT_VERB, exports_carrying
 
@@ -662,74 +668,6 @@ STANCE_HEADINGS = {
 
 
 STATUS_LABELS = dict(Claim.Status.choices)
-# Activity data keys as a reader says them.
-DETAIL_LABELS = {
-    "original_name": "file name",
-    "content_type": "type",
-    "near_duplicates": "near-duplicates",
-    "derived_from": "derived from",
-    "reveal_protected": "identities included",
-    "originals_included": "originals included",
-    "links_removed": "links removed",
-    "original_retained": "original retained",
-    "bundle_sha256": "bundle SHA-256",
-    "from_id": "id in the bundle",
-}
-HIDDEN_DETAILS = {"custody", "evidence_list"}
-
-
-def _when_text(value: str | None, *, seconds: bool = False) -> str:
-    moment = parse_datetime(value or "")
-    if moment is None:
-        return value or ""
-    return f"{moment.day} " + moment.strftime("%b %Y, %H:%M:%S" if seconds else "%b %Y, %H:%M")
-
-
-def _detail_text(key: str, value, sources: dict) -> tuple[str, bool]:
-    """A value of activity data as a reader wants it, and whether it is a hash (monospace)."""
-    if key == "source" and isinstance(value, int):
-        return sources.get(value, f"source {value}"), False
-    if key == "claim" and isinstance(value, int):
-        return f"C{value}", False
-    if key in ("evidence", "from_id") and isinstance(value, int):
-        return f"E{value}", False
-    if key == "size" and isinstance(value, int):
-        return f"{value:,} bytes", False
-    if isinstance(value, bool):
-        return ("yes" if value else "no"), False
-    if value in (None, "", [], {}):
-        return "none", False
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value), False
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items()), False
-    text = str(value)
-    return text, bool(re.fullmatch(r"[0-9a-f]{64}", text))
-
-
-def _custody_rows(entries: list[dict], sources: dict) -> list[dict]:
-    rows = []
-    for entry in entries:
-        data = entry.get("data") or {}
-        details = [
-            {"label": DETAIL_LABELS.get(k, k.replace("_", " ")), "text": text, "mono": mono}
-            for k, v in data.items()
-            if k not in HIDDEN_DETAILS and k != "software"
-            for text, mono in [_detail_text(k, v, sources)]
-        ]
-        software = data.get("software") or {}
-        rows.append(
-            {
-                "when": _when_text(entry.get("at"), seconds=True),
-                "event": entry.get("event") or entry.get("verb"),
-                "actor": entry.get("actor") or "system",
-                "details": details,
-                "software": ", ".join(f"{k} {v}" for k, v in software.items() if v),
-                "hash": (entry.get("hash") or "")[:10],
-                "carried_over": entry.get("carried_over", False),
-            }
-        )
-    return rows
 
 
 def _evidence_order(item: dict):
@@ -746,8 +684,8 @@ def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
         evidence[item["id"]] = {
             **item,
             "thumbnail_data": thumbnails.get(item["id"]),
-            "observed_text": _when_text(item["observed_at"]) if item["observed_at"] else "",
-            "custody_rows": _custody_rows(item["custody"], sources),
+            "observed_text": when_text(item["observed_at"]) if item["observed_at"] else "",
+            "custody_rows": custody_rows(item["custody"], source_names=sources),
         }
     claims = []
     for claim in manifest["claims"]:
@@ -762,7 +700,7 @@ def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
         history = [
             {
                 **step,
-                "when": _when_text(step["at"]),
+                "when": when_text(step["at"]),
                 "from_label": STATUS_LABELS.get(step["from"], step["from"]),
                 "to_label": STATUS_LABELS.get(step["to"], step["to"]),
             }
@@ -774,7 +712,7 @@ def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
                 "groups": groups,
                 "history": history,
                 "status_label": STATUS_LABELS.get(claim["status"], claim["status"]),
-                "reviewed_text": _when_text(claim["reviewed_at"]) if claim["reviewed_at"] else "",
+                "reviewed_text": when_text(claim["reviewed_at"]) if claim["reviewed_at"] else "",
             }
         )
     timeline = []
@@ -814,15 +752,15 @@ def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
     deleted = [
         {
             **row,
-            "deleted_text": _when_text(row["deleted_at"]),
-            "purged_text": _when_text(row["purged_at"]) if row["purged_at"] else "",
+            "deleted_text": when_text(row["deleted_at"]),
+            "purged_text": when_text(row["purged_at"]) if row["purged_at"] else "",
         }
         for row in manifest["deleted_evidence"]
     ]
     return {
         "m": manifest,
         "case": manifest["case"],
-        "created_text": _when_text(manifest["case"]["created_at"]),
+        "created_text": when_text(manifest["case"]["created_at"]),
         "claims": claims,
         "evidence": list(evidence.values()),
         "source_list": manifest["sources"],

@@ -485,4 +485,8 @@ class Export(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"export {self.pk} of case {self.case_id} ({self.status})"
+        # Written into activity rows: what the export is, not its state at that moment.
+        kind = "originals" if self.originals else "previews only"
+        return (
+            f"case export {self.pk} ({kind}{', with identities' if self.reveal_protected else ''})"
+        )

@@ -17,7 +17,7 @@ from cases.models import Role
 from cases.selectors import can_see_protected, case_for_user, require_role, role_of
 from evidence import custody, export
 from evidence.models import Export
-from evidence.selectors import evidence_for_user, export_for_user, exports_of
+from evidence.selectors import evidence_for_user, export_for_user, exports_of, sources_of
 
 # How often the exports panel asks for progress while an export runs (htmx polling).
 POLL_SECONDS = 2
@@ -52,16 +52,10 @@ def evidence_custody(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
     case = evidence.case
     reveal = can_see_protected(user=request.user, case=case)
-    entries = custody.custody_entries(evidence=evidence, reveal=reveal)
-    for entry in entries:
-        entry["details"] = [
-            (key.replace("_", " "), value)
-            for key, value in (entry.get("data") or {}).items()
-            if key not in ("custody", "software", "derivatives")
-        ]
-        entry["software"] = ", ".join(
-            f"{k} {v}" for k, v in ((entry.get("data") or {}).get("software") or {}).items()
-        )
+    names = {s.pk: s.display_name(reveal=reveal) for s in sources_of(case=case)}
+    entries = custody.custody_rows(
+        custody.custody_entries(evidence=evidence, reveal=reveal), source_names=names
+    )
     context = _context(
         request,
         case,
