@@ -31,6 +31,18 @@ VERBS = {
     "claim.updated": "edited a claim",
     "claim.submitted": "submitted for review",
     "claim.reviewed": "reviewed",
+    # Chain of custody (issue #6).
+    "evidence.original_viewed": "viewed the original of",
+    "evidence.deleted": "deleted",
+    "evidence.purged": "purged the original of",
+    "evidence.imported": "imported",
+    "claim.imported": "imported",
+    "case.imported": "imported the case",
+    "source.revealed": "was shown the identity of",
+    "export.requested": "asked for",
+    "case.exported": "exported the case as",
+    "export.downloaded": "downloaded",
+    "export.failed": "could not write",
 }
 
 
