@@ -17,17 +17,21 @@ def doctor(env):
 
 @pytest.fixture(scope="module")
 def migrated_database(tmp_path_factory):
-    """One migrated SQLite database, copied for each test (migrating takes a while)."""
+    """One migrated SQLite database and one collectstatic, shared by the tests (both take a
+    while); each test gets its own copy of the database."""
     folder = tmp_path_factory.mktemp("migrated")
-    result = manage("migrate", "--noinput", env=production_env(folder), timeout=300)
-    assert result.returncode == 0, result.stderr
-    return folder / "prod.sqlite3"
+    env = production_env(folder, STATIC_ROOT=str(folder / "static"))
+    for args in (("migrate", "--noinput"), ("collectstatic", "--noinput")):
+        result = manage(*args, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr
+    return folder
 
 
 @pytest.fixture
 def migrated_env(tmp_path, migrated_database):
     def make(**overrides):
-        shutil.copy(migrated_database, tmp_path / "prod.sqlite3")
+        shutil.copy(migrated_database / "prod.sqlite3", tmp_path / "prod.sqlite3")
+        overrides.setdefault("STATIC_ROOT", str(migrated_database / "static"))
         return production_env(tmp_path, **overrides)
 
     return make
@@ -49,6 +53,7 @@ def test_doctor_explains_a_one_machine_setup_without_failing_it(migrated_env):
     assert "Files are on this machine's disk" in out
     assert "no user accounts yet" in out
     assert "Every migration is applied." in out
+    assert "Static files are collected." in out
 
 
 def test_doctor_reports_an_unreachable_broker(migrated_env):
@@ -104,3 +109,10 @@ def test_doctor_needs_no_credentials_in_its_output(migrated_env, moto_server):
     env = migrated_env(**s3_env(moto_server, bucket))
     _, out = doctor(env)
     assert env["SECRET_KEY"] not in out
+
+
+def test_doctor_reports_static_files_that_were_never_collected(migrated_env, tmp_path):
+    code, out = doctor(migrated_env(STATIC_ROOT=str(tmp_path / "empty-static")))
+    assert code == 1
+    assert "Static files are not collected" in out
+    assert "collectstatic" in out

@@ -110,6 +110,7 @@ class Command(BaseCommand):
                         "failed', set it to your site's origin, e.g. https://casefile.example.org.",
                     )
                 )
+        found.extend(self._static_findings())
         # Django's own deployment checklist (`check --deploy`), in its words.
         before = len(found)
         for message in checks.run_checks(include_deployment_checks=True):
@@ -123,6 +124,22 @@ class Command(BaseCommand):
         if len(found) == before:
             found.append(Finding(OK, "Django's deployment checklist passes."))
         return found
+
+    def _static_findings(self) -> list[Finding]:
+        from django.contrib.staticfiles.storage import staticfiles_storage
+
+        manifest = getattr(staticfiles_storage, "manifest_name", None)
+        if manifest is None:
+            return []
+        if not staticfiles_storage.exists(manifest):
+            return [
+                Finding(
+                    FAIL,
+                    f"Static files are not collected in {settings.STATIC_ROOT}: every page would "
+                    "fail. Run: python manage.py collectstatic --noinput (the Docker image does).",
+                )
+            ]
+        return [Finding(OK, "Static files are collected.")]
 
     # --- Database -------------------------------------------------------------------------
 
