@@ -51,13 +51,12 @@
 
     var markers = points.map(function (point) {
       var kind = point.kind === "exif" || point.exif ? "exif" : "stated";
-      var marker = window.L.circleMarker([point.lat, point.lon], {
-        radius: 8,
-        color: "#ffffff",
-        weight: 2,
-        fillColor: COLOURS[kind],
-        fillOpacity: 0.95,
-      });
+      // The stated place is a ring and the camera's position a dot, so that both show when
+      // they coincide (as they should).
+      var style = kind === "exif"
+        ? { radius: 6, color: "#ffffff", weight: 2, fillColor: COLOURS.exif, fillOpacity: 1 }
+        : { radius: 12, color: COLOURS.stated, weight: 3, fillColor: COLOURS.stated, fillOpacity: 0.15 };
+      var marker = window.L.circleMarker([point.lat, point.lon], style);
       marker.bindPopup(popup(point));
       marker.addTo(map);
       return marker;
