@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -127,3 +128,16 @@ def redis_server():
         yield f"redis://127.0.0.1:{port}/0", process
     finally:
         stop(process)
+
+
+@pytest.fixture
+def shared_redis_url():
+    """This suite's database on the shared Redis (the broker CI starts)."""
+    url = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.ConnectionError:
+        if IN_CI:
+            pytest.fail("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    return url

@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from config.logs import JsonFormatter, RequestIdFilter, RequestIdMiddleware, current_request_id
-from tests.deploy.conftest import IN_CI, REDIS_DB, ROOT, require_program, stop
+from tests.deploy.conftest import ROOT, require_program, stop
 
 
 def json_line(message="hello", *, extra=None, exc_info=None) -> dict:
@@ -92,18 +92,6 @@ def test_a_task_queued_in_process_logs_under_the_request_id(caplog):
 
 # A real task of the app that is harmless to run anywhere: it looks for stuck photos.
 TASK = "evidence.tasks.photo_requeue_stale_task"
-
-
-@pytest.fixture
-def shared_redis_url():
-    url = f"redis://127.0.0.1:6379/{REDIS_DB}"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.ConnectionError:
-        if IN_CI:
-            pytest.fail("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
-    return url
 
 
 @pytest.mark.worker
