@@ -150,28 +150,33 @@ def test_originals_in_s3_are_refused_below_editor(
 def test_a_case_export_is_written_to_and_read_from_s3(
     personas, bucket, django_capture_on_commit_callbacks
 ):
-    from evidence.export import export_open, export_request
-
     client, bucket_name = bucket
     data = jpeg_bytes(seed=6)
     evidence = upload_photo(personas, django_capture_on_commit_callbacks, data)
+    owner = token_client(personas.owner)
     with django_capture_on_commit_callbacks(execute=True):
-        export = export_request(
-            actor=personas.owner, case=personas.case, originals=True, reveal_protected=False
+        response = owner.post(
+            f"/api/v1/cases/{personas.case.pk}/exports/",
+            {"originals": True, "reveal_protected": False},
+            format="json",
         )
-    export.refresh_from_db()
-    assert export.status == "ready", getattr(export, "failure_reason", "")
-    assert export.file.name in keys(client, bucket_name)
+    assert response.status_code == 202, response.content
+    export = owner.get(f"/api/v1/exports/{response.json()['id']}/").json()
+    assert export["status"] == "ready", export
+    from evidence.models import Export
 
-    with export_open(actor=personas.owner, export=export) as handle:
-        bundle = zipfile.ZipFile(io.BytesIO(handle.read()))
+    stored = Export.objects.get(pk=export["id"]).file.name
+    assert stored in keys(client, bucket_name)
+
+    download = owner.get(export["download_url"])
+    assert download.status_code == 200
+    bundle = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
     contents = {name: bundle.read(name) for name in bundle.namelist()}
     assert data in contents.values()
-    assert any(name.endswith("manifest.json") for name in contents)
-    assert (
-        evidence.sha256
-        in contents[next(n for n in contents if n.endswith("manifest.json"))].decode()
-    )
+    manifest = next(name for name in contents if name.endswith("manifest.json"))
+    assert evidence.sha256 in contents[manifest].decode()
+    # An outsider cannot fetch the bundle from the bucket through the app.
+    assert token_client(personas.outsider).get(export["download_url"]).status_code == 404
 
 
 def test_readyz_checks_the_bucket_itself(client, db, moto_server, bucket, settings):
