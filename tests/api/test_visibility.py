@@ -1,6 +1,7 @@
 """What each role sees: protected sources, EXIF, GPS, originals; near-duplicates, flags,
 hashes; filters and ordering."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from cases.models import Activity, Case
+from cases.services import activity_record
 from evidence.models import Evidence, Photo, PhotoFlag, PhotoMatch
 from tests.factories import ClaimFactory, LinkEvidenceFactory, ProtectedSourceFactory, SourceFactory
 
@@ -241,3 +243,27 @@ def test_case_list_shows_only_my_cases_with_my_role(personas, as_role):
     body = as_role("reporter").get("/api/v1/cases/").json()
     assert [(c["id"], c["role"]) for c in body["results"]] == [(personas.case.pk, "reporter")]
     assert as_role("outsider").get("/api/v1/cases/").json()["count"] == 1
+
+
+def test_activity_hides_a_protected_sources_place_below_editor(personas, as_role, protected):
+    photo = make_photo(personas.case, personas.reporter, source=protected)
+    response = as_role("reporter").patch(
+        f"/api/v1/evidence/{photo.pk}/", {"latitude": 39.9, "longitude": 124.1}, format="json"
+    )
+    assert response.status_code == 200
+    # A row that does carry the place (as older rows may): shown to editors only.
+    activity_record(
+        case=personas.case,
+        actor=personas.reporter,
+        verb="evidence.located",
+        target=photo,
+        data={"values": {"latitude": 39.9, "longitude": 124.1, "place_name": "Dandong"}},
+    )
+    url = f"/api/v1/cases/{personas.case.pk}/activity/"
+    for role in ROLES_BELOW_EDITOR:
+        body = as_role(role).get(url).json()
+        assert "39.9" not in json.dumps(body)
+        located = next(r for r in body["results"] if r["verb"] == "evidence.located")
+        assert located["data"] == {"values": {"place_name": "Dandong"}}
+    located = as_role("editor").get(url + "?verb=evidence.located").json()["results"][0]
+    assert located["data"]["values"]["latitude"] == 39.9
