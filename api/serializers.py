@@ -16,6 +16,7 @@ from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Rol
 from cases.selectors import role_of
 from evidence.custody import _without_location as without_location
 from evidence.models import Comment, Evidence, EvidenceLink, Photo, Source
+from evidence.selectors import evidence_of, sources_of
 
 MAX_ID = 2**63 - 1
 
@@ -39,11 +40,12 @@ class FiniteFloatField(serializers.FloatField):
 
 
 class InCaseField(serializers.PrimaryKeyRelatedField):
-    """The id of an object of the case the request is about (`context["case"]`); an id from
-    another case is refused like one that does not exist."""
+    """The id of an object of the case the request is about (`context["case"]`), looked up in
+    what the selector `rows(case=…)` gives; an id from another case (or of deleted evidence)
+    is refused like one that does not exist."""
 
-    def __init__(self, model, **kwargs):
-        self.model = model
+    def __init__(self, model, rows, **kwargs):
+        self.model, self.rows = model, rows
         kwargs.setdefault("queryset", model.objects.none())
         super().__init__(**kwargs)
 
@@ -51,7 +53,7 @@ class InCaseField(serializers.PrimaryKeyRelatedField):
         case = self.context.get("case")
         if case is None:
             return self.model.objects.none()
-        return self.model.objects.filter(case=case)
+        return self.rows(case=case)
 
     def to_internal_value(self, data):
         if isinstance(data, bool):
@@ -454,7 +456,7 @@ class EvidenceCreateSerializer(serializers.Serializer):
     stated_on = serializers.DateField(
         required=False, allow_null=True, help_text="Testimony: when the source said it."
     )
-    source = InCaseField(Source, required=False, allow_null=True)
+    source = InCaseField(Source, sources_of, required=False, allow_null=True)
     title = serializers.CharField(max_length=300, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
     observed_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -483,7 +485,7 @@ class EvidenceCreateSerializer(serializers.Serializer):
 class EvidenceUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=300, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
-    source = InCaseField(Source, required=False, allow_null=True)
+    source = InCaseField(Source, sources_of, required=False, allow_null=True)
     observed_at = serializers.DateTimeField(required=False, allow_null=True)
     place_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     latitude = FiniteFloatField(min_value=-90, max_value=90, required=False, allow_null=True)
@@ -539,7 +541,7 @@ class LinkSerializer(serializers.ModelSerializer):
 
 
 class LinkCreateSerializer(serializers.Serializer):
-    evidence = InCaseField(Evidence)
+    evidence = InCaseField(Evidence, evidence_of)
     stance = serializers.ChoiceField(choices=EvidenceLink.Stance.choices)
     note = serializers.CharField(required=False, allow_blank=True)
 

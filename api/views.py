@@ -434,15 +434,19 @@ class EvidenceList(ListMixin, CaseChildView):
         data = dict(self.parse(serializers.EvidenceCreateSerializer))
         kind = data.pop("kind")
         created = True
-        if kind == Evidence.Kind.PHOTO:
-            evidence, created = evidence_services.photo_ingest(
-                actor=request.user, case=case, file=data.pop("file"), **data
+        if kind in Evidence.FILE_KINDS:
+            # What a file's evidence records besides the file (the serializer has refused a
+            # url, text or date stated for a file; an empty one is dropped here).
+            file = data.pop("file")
+            details = {k: v for k, v in data.items() if k in FILE_DETAILS}
+            ingest = (
+                evidence_services.photo_ingest
+                if kind == Evidence.Kind.PHOTO
+                else evidence_services.document_ingest
             )
-        elif kind == Evidence.Kind.DOCUMENT:
-            evidence, created = evidence_services.document_ingest(
-                actor=request.user, case=case, file=data.pop("file"), **data
-            )
+            evidence, created = ingest(actor=request.user, case=case, file=file, **details)
         else:
+            data.pop("file", None)
             evidence = evidence_services.evidence_create(
                 actor=request.user, case=case, kind=kind, **data
             )
@@ -452,6 +456,20 @@ class EvidenceList(ListMixin, CaseChildView):
             evidence,
             code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+FILE_DETAILS = frozenset(
+    {
+        "source",
+        "title",
+        "description",
+        "observed_at",
+        "place_name",
+        "latitude",
+        "longitude",
+        "sensitive",
+    }
+)
 
 
 class EvidenceDetail(ObjectChildView):

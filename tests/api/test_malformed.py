@@ -3,6 +3,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.exceptions import exception_handler
@@ -300,3 +301,39 @@ def test_read_only_fields_cannot_be_written(
     claim.refresh_from_db()
     assert claim.status == "draft" and claim.reviewer is None
     assert claim.author == personas.reporter and claim.case == things["case"]
+
+
+def test_empty_fields_of_another_kind_are_ignored_in_a_form_upload(reporter, things):
+    response = reporter.post(
+        f"/api/v1/cases/{things['case'].pk}/evidence/",
+        {
+            "kind": "photo",
+            "file": SimpleUploadedFile("a.jpg", jpeg_bytes(seed=11)),
+            "stated_on": "",
+            "source": "",
+            "observed_at": "",
+            "latitude": "",
+            "longitude": "",
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    link = reporter.post(
+        f"/api/v1/cases/{things['case'].pk}/evidence/",
+        {"kind": "link", "url": "https://e.org/x", "file": "", "stated_on": ""},
+        format="multipart",
+    )
+    assert link.status_code == 201, link.content
+
+
+def test_deleted_evidence_cannot_be_linked(personas, things, as_role):
+    evidence = things["link_evidence"]
+    Evidence.objects.filter(pk=evidence.pk).update(
+        deleted_at=timezone.now(), deleted_by=personas.owner, deletion_reason="Duplicate"
+    )
+    response = as_role("reporter").post(
+        f"/api/v1/claims/{things['claim'].pk}/links/",
+        {"evidence": evidence.pk, "stance": "supports"},
+        format="json",
+    )
+    assert "evidence" in assert_error(response, 400)
