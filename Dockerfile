@@ -28,5 +28,7 @@ EXPOSE 8000
 # The liveness probe; orchestrators that route traffic should also ask /readyz.
 HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --retries=5 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=5)"
-# Each request is logged once, as JSON with its request id, by the app itself.
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--timeout", "120"]
+# Each request is logged once, as JSON with its request id, by the app itself; gunicorn's own
+# lines are JSON too.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--timeout", "120", \
+     "--log-config-json", "config/gunicorn-logging.json"]

@@ -48,7 +48,16 @@ def server(tmp_path_factory):
     gunicorn = require_program("gunicorn")
     port = free_port()
     process = subprocess.Popen(  # noqa: S603
-        [gunicorn, "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        [
+            gunicorn,
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--log-config-json",
+            "config/gunicorn-logging.json",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
