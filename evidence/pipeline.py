@@ -982,6 +982,7 @@ def photo_process(*, photo_id: int) -> Outcome:
         delay = getattr(settings, "CASEFILE_PIPELINE_TEST_DELAY_SECONDS", 0)
         if delay:  # only the worker-crash test sets this, to kill a worker mid-task
             time.sleep(delay)
+        return _finish(photo, attempt, analysis, thumbnail=thumbnail, preview=preview)
     except PhotoRejected as rejected:
         return _fail(photo, attempt, rejected.reason)
     except Exception as exc:
@@ -994,7 +995,6 @@ def photo_process(*, photo_id: int) -> Outcome:
             )
         _release(photo_id, attempt)
         raise
-    return _finish(photo, attempt, analysis, thumbnail=thumbnail, preview=preview)
 
 
 def _is_time_limit(exc: Exception) -> bool:
@@ -1004,10 +1004,13 @@ def _is_time_limit(exc: Exception) -> bool:
 
 
 def _release(photo_id: int, attempt: int) -> None:
-    """Give the job back (a transient error): the retry may claim it at once."""
+    """Give the job back (a transient error): the retry may claim it at once. The attempt is
+    not counted: `attempts` counts the runs that were interrupted or finished."""
     try:
         Photo.objects.filter(pk=photo_id, status=Photo.Status.PROCESSING, attempts=attempt).update(
-            status=Photo.Status.PENDING, status_changed_at=dj_timezone.now()
+            status=Photo.Status.PENDING,
+            status_changed_at=dj_timezone.now(),
+            attempts=F("attempts") - 1,
         )
     except Exception:  # the database itself may be what failed
         logger.warning(

@@ -133,6 +133,7 @@ def worker_env(redis_url, settings, tmp_path):
     database, media folder and queues."""
     from config.celery import app
 
+    database = database_url()  # before touching the app: this may skip or fail the test
     queue = f"casefile-pipeline-test-{uuid.uuid4().hex[:8]}"
     saved = {
         key: app.conf[key]
@@ -145,7 +146,7 @@ def worker_env(redis_url, settings, tmp_path):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": database,
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "CELERY_QUEUE": queue,
