@@ -506,3 +506,30 @@ def test_exif_for_helper_writes_what_the_pipeline_reads():
     _, metadata = pipeline.read_metadata(Image.open(io.BytesIO(buffer.getvalue())))
     assert metadata["camera_make"] == "Fujifilm"
     assert (metadata["gps_latitude"], metadata["gps_longitude"]) == (-1.5, -2.25)
+
+
+def test_heic_with_an_orientation_gives_an_upright_preview(process):
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    buffer = io.BytesIO()
+    as_stored(marked((800, 600)), 6).save(
+        buffer,
+        format="HEIF",
+        exif=exif_for(orientation=6, make="Apple", model="iPhone 15").tobytes(),
+    )
+    photo = process(buffer.getvalue(), "IMG_0001.HEIC")
+    assert photo.status == Photo.Status.READY, photo.failure_reason
+    assert (photo.camera_make, photo.width, photo.height) == ("Apple", 800, 600)
+    with default_storage.open(photo.preview.name) as f, Image.open(f) as image:
+        assert is_upright_marked(image)
+
+
+def test_the_task_is_acknowledged_late_and_retries_only_transient_errors():
+    from evidence.tasks import TRANSIENT_ERRORS
+
+    assert photo_process_task.acks_late
+    assert photo_process_task.reject_on_worker_lost
+    assert photo_process_task.autoretry_for == TRANSIENT_ERRORS
+    assert pipeline.PhotoRejected not in TRANSIENT_ERRORS
+    assert photo_process_task.retry_backoff and photo_process_task.retry_jitter
