@@ -5,6 +5,7 @@ A write view also refuses early, with `require_role`, a member whose role cannot
 change, so a page never offers a form that can only fail; the services stay the authority.
 """
 
+import json
 import mimetypes
 import re
 from collections import Counter
@@ -632,6 +633,8 @@ def evidence_detail(request, evidence_id):
         rows=_metadata_rows(evidence, photo, exact),
         flags=list(photo.flags.all()) if photo else [],
         map_points=points,
+        # In an attribute, not a <script> data block: htmx drops script elements it swaps in.
+        map_points_json=json.dumps(points),
         tile_url=settings.CASEFILE_MAP_TILE_URL,
         attribution=settings.CASEFILE_MAP_ATTRIBUTION,
         similar=similar,
@@ -1162,6 +1165,7 @@ def case_map(request, case_id):
         request,
         case,
         points=points,
+        points_json=json.dumps(points),
         tile_url=settings.CASEFILE_MAP_TILE_URL,
         attribution=settings.CASEFILE_MAP_ATTRIBUTION,
     )

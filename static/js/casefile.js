@@ -45,8 +45,19 @@
     apply();
   }
 
+  // A protected source needs a pseudonym: show that field only when it applies.
+  function setupProtected(box) {
+    var form = box.form;
+    var field = form && form.querySelector(".field-pseudonym");
+    if (!field) return;
+    function apply() { field.hidden = !box.checked; }
+    box.addEventListener("change", apply);
+    apply();
+  }
+
   function init() {
     document.querySelectorAll("[data-wipe-frame]").forEach(setupWipe);
+    document.querySelectorAll("input[name=protected]").forEach(setupProtected);
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);

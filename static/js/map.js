@@ -1,4 +1,4 @@
-/* Leaflet maps fed from json_script data. The markers and the list beside the map do not
+/* Leaflet maps fed from the points in their data-points attribute. The markers and the list beside the map do not
    depend on the tiles: when the tile server cannot be reached the page says so and carries on. */
 (function () {
   "use strict";
@@ -30,8 +30,9 @@
   }
 
   function setup(container) {
-    var dataNode = document.getElementById(container.getAttribute("data-points"));
-    var points = dataNode ? JSON.parse(dataNode.textContent) : [];
+    if (container.getAttribute("data-map-ready")) return;
+    container.setAttribute("data-map-ready", "1");
+    var points = JSON.parse(container.getAttribute("data-points") || "[]");
     if (!window.L) {
       note(container, "The map could not be loaded; the locations are listed below.");
       return;
@@ -88,6 +89,13 @@
 
   function init() {
     document.querySelectorAll("[data-map]").forEach(setup);
+    // Content swapped in by htmx (a photo page refreshing itself when processing ends).
+    document.addEventListener("htmx:load", function (event) {
+      var root = event.detail && event.detail.elt;
+      if (!root || !root.querySelectorAll) return;
+      if (root.matches && root.matches("[data-map]")) setup(root);
+      root.querySelectorAll("[data-map]").forEach(setup);
+    });
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);

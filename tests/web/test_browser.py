@@ -108,7 +108,7 @@ class Visitor:
     def _console(self, message):
         if message.type != "error":
             return
-        text = f"{message.text} ({message.location.get('url', '')})"
+        text = f"{message.text} ({message.location})"
         if not any(p.search(text) for p in self.expected_errors):
             self.errors.append(text)
 
@@ -443,3 +443,32 @@ def test_files_dropped_on_the_page_upload_each_with_its_own_progress_bar(persona
         expect(page.locator("#gallery .card", has_text=name)).to_have_count(1)
     expect(page.locator("#result-count")).to_have_text("3 items")
     reporter.shot("dropped")
+
+
+def test_photo_page_fills_in_by_itself_when_processing_ends(
+    personas, visit, queued_photos, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from evidence.pipeline import photo_process
+
+    path = tmp_path / "IMG_0525.jpg"
+    path.write_bytes(demo_photo(25))
+    reporter = visit("reporter")
+    reporter.sign_in("bob")
+    reporter.goto(f"/cases/{personas.case.pk}/evidence/", "gallery")
+    page = reporter.page
+    page.set_input_files("#upload-files", [str(path)])
+    card = page.locator("#gallery .card")
+    expect(card).to_have_count(1)
+    card.click()
+    page.wait_for_load_state("networkidle")
+    expect(page.locator(".preview-pending .status-pending")).to_be_visible()
+    reporter.shot("photo-pending")
+    page.evaluate("window.__casefileNoReload = true")
+    with DB_LOCK:
+        photo_process(photo_id=queued_photos[0])
+    expect(page.locator(".preview img")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator(".leaflet-interactive")).to_have_count(1)  # the camera's GPS
+    assert page.evaluate("window.__casefileNoReload") is True, "the page was reloaded"
+    reporter.shot("photo-ready")

@@ -545,7 +545,7 @@ def test_photo_page_shows_metadata_hash_map_and_links(world, client_for):
     assert world.photo14.sha256 in html
     assert "Saved by GIMP 2.10." in html
     assert {p["kind"] for p in response.context["map_points"]} == {"stated", "exif"}
-    assert 'data-map data-points="photo-map-points"' in html
+    assert 'data-map data-points="[{&quot;lat&quot;' in html
     # Viewers never get the original, nor the raw EXIF.
     assert "Download original" not in html
     assert response.context["exif"] is None
