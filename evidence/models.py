@@ -325,6 +325,7 @@ class PhotoFlag(models.Model):
         EDITING_SOFTWARE = "editing_software", "Edited with software"
         NO_CAMERA_METADATA = "no_camera_metadata", "No camera metadata"
         DUPLICATE_OTHER_SOURCE = "duplicate_other_source", "Near-duplicate from another source"
+        TRAILING_DATA = "trailing_data", "Data after the end of the image"
 
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="flags")
     code = models.CharField(max_length=32, choices=Code.choices)

@@ -397,6 +397,7 @@ def analyse(file, *, max_pixels: int) -> Analysis:
     trailing = trailing_bytes(file, image_format=metadata["format"])
     if trailing:
         exif_data["TrailingBytes"] = trailing
+        metadata["trailing_bytes"] = trailing
     return Analysis(
         width=width,
         height=height,
@@ -862,6 +863,13 @@ def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
             f"The metadata names editing software ({edited[:100]}): the picture may have been "
             "altered after it was taken."
         )
+    trailing = metadata.get("trailing_bytes") or 0
+    if trailing:
+        flags[PhotoFlag.Code.TRAILING_DATA] = (
+            f"The file carries {trailing:,} bytes after the end of the image. Phones append "
+            "motion-photo video or depth data this way, but it can also hide another file: "
+            "an editor can download the original to look at it."
+        )
     if not (
         metadata.get("camera_make") or metadata.get("camera_model") or metadata.get("camera_date")
     ):
@@ -1131,6 +1139,7 @@ def processing_software() -> dict[str, str]:
 
 
 METADATA_FLAGS = {
+    PhotoFlag.Code.TRAILING_DATA,
     PhotoFlag.Code.DATE_MISMATCH,
     PhotoFlag.Code.PLACE_MISMATCH,
     PhotoFlag.Code.EDITING_SOFTWARE,

@@ -112,6 +112,8 @@ def test_jpeg_with_garbage_appended_is_processed_and_the_extra_bytes_noted(
     photo = ingest_and_process(personas, data, django_capture_on_commit_callbacks)
     assert photo.status == Photo.Status.READY, photo.failure_reason
     assert photo.exif["TrailingBytes"] == 5000
+    flag = photo.flags.get(code="trailing_data")
+    assert "5,000 bytes after the end of the image" in flag.message
     assert original_bytes(photo) == data
 
 
@@ -122,6 +124,7 @@ def test_a_plain_jpeg_has_no_trailing_bytes_even_with_an_exif_thumbnail_inside(
         personas, jpeg_bytes(make="Canon", progressive=True), django_capture_on_commit_callbacks
     )
     assert "TrailingBytes" not in photo.exif
+    assert not photo.flags.filter(code="trailing_data").exists()
 
 
 # --- The pipeline on files already in storage ------------------------------------------------
