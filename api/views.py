@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from api import filters, serializers
 from api.permissions import CaseRole, role_for
-from api.throttles import LoginThrottle
+from api.throttles import AnonThrottle, LoginThrottle
 from cases import services as case_services
 from cases.models import Activity, ApiToken, Case, Claim, ClaimTransition, Membership, Role
 from cases.selectors import (
@@ -60,7 +60,22 @@ def _links_prefetch() -> Prefetch:
 # --- The base -------------------------------------------------------------------------------
 
 
-class CaseScopedView(generics.GenericAPIView):
+class ThrottleRefusals:
+    """Requests refused for missing or wrong credentials count against the address's anonymous
+    rate too (DRF checks throttles only after authentication and permissions), so that hammering
+    the API without a token, or guessing tokens, ends in 429 as well."""
+
+    def initial(self, request, *args, **kwargs):
+        try:
+            super().initial(request, *args, **kwargs)
+        except (exceptions.NotAuthenticated, exceptions.AuthenticationFailed):
+            throttle = AnonThrottle()
+            if not throttle.allow_request(request, self):
+                self.throttled(request, throttle.wait())
+            raise
+
+
+class CaseScopedView(ThrottleRefusals, generics.GenericAPIView):
     """A view of something in one case.
 
     `required_roles` maps a method to (role, what it lets one do); a method not listed needs
@@ -193,7 +208,7 @@ class TokenCreateView(APIView):
         )
 
 
-class LogoutView(APIView):
+class LogoutView(ThrottleRefusals, APIView):
     """Revoke the token this request was made with (or all of yours); end a browser session."""
 
     permission_classes = [IsAuthenticated]

@@ -148,6 +148,19 @@ def low_rates(monkeypatch):
         monkeypatch.setattr(throttle, "THROTTLE_RATES", rates)
 
 
+def test_requests_without_valid_credentials_are_throttled_per_address(db, low_rates):
+    client = APIClient()
+    statuses = [
+        client.get("/api/v1/cases/", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code
+        for n in range(3)
+    ]
+    statuses += [with_token(f"guess-{n}").get("/api/v1/cases/").status_code for n in range(2)]
+    assert statuses == [401, 401, 401, 429, 429]
+    assert "detail" in client.get("/api/v1/cases/").json()
+    # Another address is counted on its own.
+    assert client.get("/api/v1/cases/", REMOTE_ADDR="127.0.0.9").status_code == 401
+
+
 def test_signed_in_clients_are_throttled_per_user(personas, low_rates):
     client = with_token(token_create(user=personas.viewer)[1])
     statuses = [
