@@ -533,3 +533,49 @@ def test_the_task_is_acknowledged_late_and_retries_only_transient_errors():
     assert photo_process_task.autoretry_for == TRANSIENT_ERRORS
     assert pipeline.PhotoRejected not in TRANSIENT_ERRORS
     assert photo_process_task.retry_backoff and photo_process_task.retry_jitter
+
+
+def _cmyk_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    scene(41).convert("CMYK").save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _png_16bit() -> bytes:
+    buffer = io.BytesIO()
+    scene(42).convert("L").point(lambda v: v * 256, "I").convert("I;16").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _png_transparent() -> bytes:
+    buffer = io.BytesIO()
+    image = scene(43).convert("RGBA")
+    image.putalpha(128)
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _animated_gif() -> bytes:
+    buffer = io.BytesIO()
+    frames = [scene(s, (320, 240)).convert("P", palette=Image.Palette.ADAPTIVE) for s in (44, 45)]
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return buffer.getvalue()
+
+
+def _greyscale_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    scene(46, (2400, 1600)).convert("L").save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_cmyk_jpeg, _png_16bit, _png_transparent, _animated_gif, _greyscale_jpeg],
+    ids=["cmyk-jpeg", "16-bit-png", "transparent-png", "animated-gif", "greyscale-jpeg"],
+)
+def test_unusual_but_valid_images_are_processed(process, make):
+    photo = process(make(), "unusual.bin")
+    assert photo.status == Photo.Status.READY, photo.failure_reason
+    for name in (photo.preview.name, photo.thumbnail.name):
+        with default_storage.open(name) as f, Image.open(f) as image:
+            assert image.mode == "RGB"
