@@ -472,3 +472,28 @@ def test_photo_page_fills_in_by_itself_when_processing_ends(
     expect(page.locator(".leaflet-interactive")).to_have_count(1)  # the camera's GPS
     assert page.evaluate("window.__casefileNoReload") is True, "the page was reloaded"
     reporter.shot("photo-ready")
+
+
+def test_keyboard_alone_signs_in_skips_to_content_and_reaches_the_upload(personas, visit):
+    from playwright.sync_api import expect
+
+    reporter = visit("reporter")
+    reporter.goto("/login/", "login")
+    page = reporter.page
+    # The username field has the focus on arrival.
+    page.keyboard.type("bob")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{reporter.base}/")
+    reporter.goto(f"/cases/{personas.case.pk}/evidence/", "gallery")
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "upload-files":
+            break
+    expect(page.locator("#upload-files")).to_be_focused()
+    reporter.shot("upload-focused")
