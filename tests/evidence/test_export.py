@@ -563,3 +563,19 @@ def test_import_refuses_a_verified_bundle_whose_manifest_is_malformed_and_import
     with pytest.raises(BundleError, match="cannot be imported"):
         case_import(path=broken, owner=personas.outsider)
     assert (Case.objects.count(), Evidence.objects.count()) == (cases, evidence)
+
+
+def test_an_altered_original_fails_the_export_with_a_reason_instead_of_exporting_it(
+    personas, things, django_capture_on_commit_callbacks
+):
+    path = default_storage.path(things.public_photo.original.name)
+    with open(path, "ab") as handle:
+        handle.write(b"tampered")
+    export = _export(
+        personas.owner, personas.case, django_capture_on_commit_callbacks, originals=True
+    )
+    assert export.status == Export.Status.FAILED
+    assert "verify_custody" in export.error and str(things.public_photo.pk) in export.error
+    assert not export.file
+    failed = Activity.objects.get(verb="export.failed")
+    assert failed.data["reason"] == export.error
