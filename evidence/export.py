@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import PurePosixPath
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -183,8 +184,12 @@ def export_build(*, export_id: int) -> str:
         return status or "missing"
     export = Export.objects.select_related("case", "requested_by").get(pk=export_id)
     mine = Export.objects.filter(pk=export_id, status=Export.Status.RUNNING, attempts=attempt)
+    # On disk (the upload temporary folder when one is set: it is sized for large files).
     tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in the finally below
-        prefix=f"casefile-export-{export_id}-", suffix=".zip", delete=False
+        prefix=f"casefile-export-{export_id}-",
+        suffix=".zip",
+        delete=False,
+        dir=getattr(settings, "FILE_UPLOAD_TEMP_DIR", None),
     )
     try:
         writer = BundleWriter(export, tmp, progress=lambda p: mine.update(progress=p))
