@@ -821,10 +821,6 @@ def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
 
 
-def _place(lat: float, lon: float) -> str:
-    return f"{abs(lat):.4f}°{'N' if lat >= 0 else 'S'}, {abs(lon):.4f}°{'E' if lon >= 0 else 'W'}"
-
-
 def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
     """The flags a photo deserves from its metadata and what the reporter said, code → message."""
     flags: dict[str, str] = {}
@@ -851,10 +847,11 @@ def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
     if lat is not None and evidence.latitude is not None:
         distance = haversine_km((lat, lon), (evidence.latitude, evidence.longitude))
         if distance > PLACE_TOLERANCE_KM:
-            given = evidence.place_name or _place(evidence.latitude, evidence.longitude)
+            # No coordinates in the message: every member reads flags, and a protected
+            # source's exact places are for editors and owners (who see the GPS itself).
+            given = f" ({evidence.place_name})" if evidence.place_name else ""
             flags[PhotoFlag.Code.PLACE_MISMATCH] = (
-                f"The GPS position in the file ({_place(lat, lon)}) is {distance:,.0f} km from "
-                f"the place given ({given})."
+                f"The GPS position in the file is {distance:,.0f} km from the place given{given}."
             )
     tools = [metadata.get("software") or "", *metadata.get("creator_tools", [])]
     edited = next((tool for tool in tools if tool and EDITING_SOFTWARE.search(tool)), None)

@@ -12,9 +12,10 @@ from django.urls import reverse
 from cases.models import Activity
 from evidence.export import bundle_verify
 from evidence.models import Evidence, Export
-from evidence.services import comment_create, evidence_update
+from evidence.services import comment_create, evidence_update, photo_ingest
 from tests.api.conftest import token_client
-from tests.custody_case import CORRECTED, custody_case, leaks
+from tests.custody_case import CORRECTED, STATED, custody_case, leaks
+from tests.images import jpeg_bytes, upload
 
 
 @pytest.fixture
@@ -306,3 +307,41 @@ def test_a_bundle_downloaded_by_an_editor_without_identities_holds_none(
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for name in archive.namelist():
             assert leaks(archive.read(name)) == [], name
+
+
+def test_a_place_mismatch_flag_on_a_protected_sources_photo_names_no_coordinates(
+    personas, things, django_capture_on_commit_callbacks
+):
+    # The camera says Nampo; the reporter says Dandong: the flag is raised for every member to
+    # read, so it must not carry the camera's coordinates.
+    nampo = (38.7342, 125.3967)
+    with django_capture_on_commit_callbacks(execute=True):
+        far, _ = photo_ingest(
+            actor=personas.reporter,
+            case=personas.case,
+            file=upload(jpeg_bytes(seed=9, make="Canon", gps=nampo), "far.jpg"),
+            source=things.protected,
+            place_name="Dandong station",
+            latitude=STATED[0],
+            longitude=STATED[1],
+        )
+    flag = far.photo.flags.get(code="place_mismatch")
+    assert "km from the place given (Dandong station)" in flag.message
+    coordinates = [b"38.73", b"125.39", b"38.7342", b"125.3967"]
+    viewer = token_client(personas.viewer)
+    pages = Client()
+    pages.force_login(personas.viewer)
+    detail = viewer.get(reverse("api:evidence-detail", kwargs={"pk": far.pk}))
+    page = pages.get(reverse("web:evidence_detail", kwargs={"evidence_id": far.pk}))
+    for response in (detail, page):  # the flag is shown, without the coordinates
+        assert "km from the place given" in response.content.decode()
+    for response in (
+        detail,
+        page,
+        viewer.get(reverse("api:case-evidence", kwargs={"case_id": personas.case.pk})),
+        viewer.get(reverse("api:evidence-custody", kwargs={"pk": far.pk})),
+        pages.get(reverse("web:evidence_gallery", kwargs={"case_id": personas.case.pk})),
+    ):
+        assert response.status_code == 200
+        body = _content(response)
+        assert [c for c in coordinates if c in body] == []
