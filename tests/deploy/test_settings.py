@@ -1,6 +1,8 @@
 """Production settings: `check --deploy` in a production-like environment, and what start-up
 refuses. Each case runs manage.py in a subprocess with only the variables it sets."""
 
+import ast
+
 import pytest
 
 from tests.deploy.conftest import manage, production_env
@@ -58,13 +60,20 @@ def test_check_deploy_warns_when_https_protections_are_turned_off(tmp_path):
     assert "security.W012" in output  # session cookie not secure
 
 
-def _settings_value(tmp_path, name: str, **env_overrides) -> str:
+def _settings_values(tmp_path, *names: str, **env_overrides) -> dict[str, str]:
+    """The settings as a production process sees them (one subprocess for all the names)."""
     env = production_env(tmp_path, **env_overrides)
-    result = manage(
-        "shell", "-c", f"from django.conf import settings; print(settings.{name})", env=env
+    code = "from django.conf import settings\n" + "\n".join(
+        f"print(repr(str(settings.{name})))" for name in names
     )
+    result = manage("shell", "-c", code, env=env)
     assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
+    lines = result.stdout.strip().splitlines()[-len(names) :]
+    return {name: ast.literal_eval(line) for name, line in zip(names, lines, strict=True)}
+
+
+def _settings_value(tmp_path, name: str, **env_overrides) -> str:
+    return _settings_values(tmp_path, name, **env_overrides)[name]
 
 
 def test_forwarded_proto_is_trusted_only_when_configured(tmp_path):
@@ -74,16 +83,14 @@ def test_forwarded_proto_is_trusted_only_when_configured(tmp_path):
 
 
 def test_production_cookies_are_secure_http_only_and_same_site(tmp_path):
-    values = {
-        name: _settings_value(tmp_path, name)
-        for name in (
-            "SESSION_COOKIE_SECURE",
-            "CSRF_COOKIE_SECURE",
-            "SESSION_COOKIE_HTTPONLY",
-            "SESSION_COOKIE_SAMESITE",
-            "CSRF_COOKIE_SAMESITE",
-        )
-    }
+    values = _settings_values(
+        tmp_path,
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SESSION_COOKIE_HTTPONLY",
+        "SESSION_COOKIE_SAMESITE",
+        "CSRF_COOKIE_SAMESITE",
+    )
     assert values == {
         "SESSION_COOKIE_SECURE": "True",
         "CSRF_COOKIE_SECURE": "True",
@@ -94,8 +101,10 @@ def test_production_cookies_are_secure_http_only_and_same_site(tmp_path):
 
 
 def test_session_idle_timeout_is_a_setting(tmp_path):
-    assert _settings_value(tmp_path, "SESSION_COOKIE_AGE", SESSION_IDLE_TIMEOUT="900") == "900"
-    assert _settings_value(tmp_path, "SESSION_SAVE_EVERY_REQUEST") == "True"
+    values = _settings_values(
+        tmp_path, "SESSION_COOKIE_AGE", "SESSION_SAVE_EVERY_REQUEST", SESSION_IDLE_TIMEOUT="900"
+    )
+    assert values == {"SESSION_COOKIE_AGE": "900", "SESSION_SAVE_EVERY_REQUEST": "True"}
 
 
 def test_empty_variables_mean_the_default_and_never_switch_a_protection_off(tmp_path):
