@@ -89,6 +89,10 @@ class CaseScopedView(ThrottleRefusals, generics.GenericAPIView):
     # metadata would describe the output serializers as if they were the input.
     metadata_class = None
 
+    def fake(self) -> bool:
+        """Whether drf-spectacular is calling the view to build the schema (no request)."""
+        return getattr(self, "swagger_fake_view", False)
+
     def role_for(self, method: str) -> tuple[Role, str]:
         return role_for(self.required_roles, method)
 
@@ -139,14 +143,9 @@ class CaseChildView(CaseScopedView):
             self.checked(case_for_user(user=self.request.user, case_id=self.kwargs["case_id"]))
         return self._case
 
-    def fake(self) -> bool:
-        return getattr(self, "swagger_fake_view", False)
-
 
 class ObjectChildView(CaseScopedView):
     """Something under `/<objects>/{id}/…`: the parent comes from `fetch_parent` (a selector)."""
-
-    parent_model = None
 
     def fetch_parent(self, pk):
         raise NotImplementedError
@@ -155,9 +154,6 @@ class ObjectChildView(CaseScopedView):
         if not hasattr(self, "_parent"):
             self._parent = self.checked(self.fetch_parent(self.kwargs["pk"]))
         return self._parent
-
-    def fake(self) -> bool:
-        return getattr(self, "swagger_fake_view", False)
 
 
 def _as_id(value) -> int:
@@ -263,18 +259,15 @@ class CaseDetail(CaseScopedView):
     def get_object(self) -> Case:
         return self.checked(case_for_user(user=self.request.user, case_id=self.kwargs["case_id"]))
 
-    def _render(self, case: Case):
-        return self.render(serializers.CaseSerializer, case)
-
     def get(self, request, case_id):
-        return self._render(self.get_object())
+        return self.render(serializers.CaseSerializer, self.get_object())
 
     @extend_schema(request=serializers.CaseUpdateSerializer)
     def patch(self, request, case_id):
         case = self.get_object()
         data = self.parse(serializers.CaseUpdateSerializer, partial=True)
         case = case_services.case_update(actor=request.user, case=case, **data)
-        return self._render(case)
+        return self.render(serializers.CaseSerializer, case)
 
 
 class MemberList(ListMixin, CaseChildView):
