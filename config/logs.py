@@ -30,6 +30,8 @@ _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 # inject text into them.
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
+_PROBES = frozenset({"/healthz", "/readyz"})
+
 log = logging.getLogger("casefile.requests")
 task_log = logging.getLogger("casefile.tasks")
 
@@ -57,7 +59,10 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
-            log.info(
+            # Probes come every few seconds: only a failing one is worth a line at INFO.
+            quiet = request.path in _PROBES and response.status_code < 400
+            log.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "%s %s %s",
                 request.method,
                 request.path,

@@ -149,3 +149,11 @@ def test_the_request_id_follows_a_queued_task_into_the_worker_log(tmp_path, shar
     finally:
         stop(worker)
         redis.Redis.from_url(shared_redis_url).delete(queue)
+
+
+def test_successful_probes_stay_out_of_the_info_log(client, db, caplog):
+    with caplog.at_level(logging.INFO, logger="casefile.requests"):
+        client.get("/healthz")
+        client.get("/login/")
+    logged = [r.getMessage() for r in caplog.records if r.name == "casefile.requests"]
+    assert logged == ["GET /login/ 200"]
