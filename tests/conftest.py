@@ -38,10 +38,19 @@ def _tasks_in_process(request):
     from config.celery import app
 
     eager = request.node.get_closest_marker("worker") is None
-    previous = app.conf.task_always_eager
+    # Worker tests point the app at Redis and at queues of their own for a while; whatever
+    # happens to them (a skip half-way through a fixture), the next test gets the app back.
+    keys = ("task_always_eager", "broker_url", "task_routes", "task_default_queue")
+    previous = {key: app.conf[key] for key in keys}
     app.conf.task_always_eager = eager
     yield
-    app.conf.task_always_eager = previous
+    moved = {key for key in keys if app.conf[key] != previous[key]} - {"task_always_eager"}
+    app.conf.update(previous)
+    if moved:  # the app caches its broker connections and its routes
+        app._pool = None
+        app.amqp._producer_pool = None
+        app.amqp.flush_routes()
+        app.amqp.__dict__.pop("router", None)
 
 
 @pytest.fixture(autouse=True)
