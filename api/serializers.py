@@ -12,7 +12,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
+from cases.models import Activity, ApiToken, Case, Claim, ClaimTransition, Membership, Role
 from cases.selectors import role_of
 from evidence.custody import _without_location as without_location
 from evidence.models import Comment, Evidence, EvidenceLink, Photo, Source
@@ -700,6 +700,22 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
     prefix = serializers.CharField()
     expires = serializers.DateTimeField()
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    """One of your tokens, as its prefix: the key itself is never shown again."""
+
+    current = serializers.SerializerMethodField(help_text="The token this request came with.")
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "prefix", "name", "created", "expires", "last_used", "current"]
+        read_only_fields = fields
+
+    def get_current(self, token: ApiToken) -> bool:
+        request = self.context.get("request")
+        auth = getattr(request, "auth", None)
+        return isinstance(auth, ApiToken) and auth.pk == token.pk
 
 
 class LogoutSerializer(serializers.Serializer):

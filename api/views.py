@@ -33,7 +33,7 @@ from cases.selectors import (
     claims_of,
     members_of,
 )
-from cases.tokens import token_create, token_revoke, tokens_revoke_all
+from cases.tokens import token_create, token_revoke, tokens_of, tokens_revoke_all
 from evidence import services as evidence_services
 from evidence.custody import identity_reveal_record, location_hidden
 from evidence.models import Comment, Evidence, EvidenceLink, Source
@@ -219,6 +219,41 @@ class LogoutView(ThrottleRefusals, APIView):
             token_revoke(token=request.auth)
         if request.auth is None:
             logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenList(ThrottleRefusals, generics.ListAPIView):
+    """Your live tokens (prefix, name, when created, last used, expiring)."""
+
+    serializer_class = serializers.ApiTokenSerializer
+    permission_classes = [IsAuthenticated]
+    filterset_class = None
+    ordering_fields = ["created", "last_used", "expires"]
+    ordering = ["-created", "-id"]
+    metadata_class = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ApiToken.objects.none()
+        return tokens_of(user=self.request.user)
+
+    @extend_schema(tags=["auth"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class TokenDetail(ThrottleRefusals, APIView):
+    """Revoke one of your tokens (a lost laptop, a leaked script): any other id is 404."""
+
+    permission_classes = [IsAuthenticated]
+    metadata_class = None
+
+    @extend_schema(responses={204: None}, tags=["auth"])
+    def delete(self, request, pk):
+        token = tokens_of(user=request.user).filter(pk=_as_id(pk)).first()
+        if token is None:
+            raise Http404("You have no live token with this id.")
+        token_revoke(token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from cases.models import ApiToken, Membership
@@ -64,6 +65,13 @@ def token_authenticate(*, key: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used=now)
         token.last_used = now
     return token
+
+
+def tokens_of(*, user) -> QuerySet[ApiToken]:
+    """The user's live tokens (neither revoked nor expired), newest first."""
+    return ApiToken.objects.filter(
+        user=user, revoked__isnull=True, expires__gt=timezone.now()
+    ).order_by("-created", "-id")
 
 
 def token_revoke(*, token: ApiToken) -> None:

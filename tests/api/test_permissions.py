@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from api import urls as api_urls
 from cases.models import Claim, Role
+from cases.tokens import token_create
 from evidence.models import Comment, Evidence, EvidenceLink, Photo
 from tests.api.conftest import token_client
 from tests.factories import (
@@ -87,6 +88,8 @@ def world(personas) -> World:
         in_review=in_review,
         link=link,
         comment=comment,
+        # A token of the owner's other than the one each call signs in with.
+        objects={"owner_token": token_create(user=personas.owner)[0]},
     )
 
 
@@ -131,6 +134,14 @@ RULES = {
         statuses={"anonymous": 400},
     ),
     ("auth-logout", "POST"): Rule(kwargs=lambda w: {}, status=204, anyone=True),
+    ("auth-tokens", "GET"): Rule(kwargs=lambda w: {}, anyone=True),
+    # Only its owner revokes a token; to anyone else it does not exist.
+    ("auth-token-detail", "DELETE"): Rule(
+        kwargs=lambda w: {"pk": w.objects["owner_token"].pk},
+        status=204,
+        anyone=True,
+        statuses={"outsider": 404, "viewer": 404, "reporter": 404, "editor": 404},
+    ),
     ("case-list", "GET"): Rule(kwargs=lambda w: {}, anyone=True),
     ("case-list", "POST"): Rule(
         kwargs=lambda w: {}, status=201, anyone=True, body=lambda w, u: {"title": "Another"}

@@ -180,3 +180,24 @@ def test_forged_forwarded_for_does_not_evade_the_password_throttle(personas, low
     assert statuses == [400, 400, 400, 429, 429]
     # Another address is counted on its own.
     assert get_token("bob", REMOTE_ADDR="127.0.0.9").status_code == 201
+
+
+def test_a_user_lists_and_revokes_their_own_tokens(personas):
+    first, first_key = token_create(user=personas.reporter, name="archiver")
+    _, second_key = token_create(user=personas.reporter)
+    theirs, _ = token_create(user=personas.editor)
+    client = with_token(second_key)
+    listed = client.get("/api/v1/auth/tokens/").json()["results"]
+    assert [(t["prefix"], t["current"]) for t in listed] == [
+        (second_key[:8], True),
+        (first_key[:8], False),
+    ]
+    assert listed[1]["name"] == "archiver"
+    assert first_key not in str(listed) and "key_hash" not in listed[0]
+    assert client.delete(f"/api/v1/auth/tokens/{theirs.pk}/").status_code == 404
+    assert client.delete(f"/api/v1/auth/tokens/{first.pk}/").status_code == 204
+    assert with_token(first_key).get("/api/v1/cases/").status_code == 401
+    assert client.delete(f"/api/v1/auth/tokens/{first.pk}/").status_code == 404
+    assert [t["prefix"] for t in client.get("/api/v1/auth/tokens/").json()["results"]] == [
+        second_key[:8]
+    ]
