@@ -1175,3 +1175,44 @@ def test_original_download_is_recorded_as_from_the_pages(world, client_for):
     assert response.status_code == 200
     row = Activity.objects.get(verb="evidence.original_downloaded")
     assert row.data["via"] == "page"
+
+
+def test_list_pages_make_the_same_number_of_queries_however_much_evidence(world, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import LinkEvidenceFactory
+
+    client = client_for(world.personas.editor)
+    c = world.case.pk
+    urls = [
+        reverse("web:evidence_gallery", args=[c]),
+        reverse("web:case_dashboard", args=[c]),
+        reverse("web:timeline", args=[c]),
+        reverse("web:case_map", args=[c]),
+        reverse("web:source_list", args=[c]),
+        reverse("web:claim_detail", args=[world.in_review.pk]),
+        "/",
+    ]
+
+    def counts():
+        result = []
+        for url in urls:
+            client.get(url)  # the first view of a protected source writes its reveal row
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200
+            result.append(len(queries.captured_queries))
+        return result
+
+    before = counts()
+    for n in range(25):
+        LinkEvidenceFactory(
+            case=world.case,
+            collected_by=world.personas.reporter,
+            source=world.china,
+            observed_at=f"2026-05-{n + 1:02d}T08:00Z",
+            latitude=40.0,
+            longitude=124.0,
+        )
+    after = counts()
+    assert all(a <= b for a, b in zip(after, before, strict=True)), (before, after)
