@@ -117,6 +117,16 @@ def test_viewer_sees_no_write_controls(world, client_for):
     assert "Write a claim" not in client.get(reverse("web:claim_board", args=[c])).content.decode()
     sources = client.get(reverse("web:source_list", args=[c])).content.decode()
     assert "Add a source" not in sources
+    assert reverse("web:source_edit", args=[world.china.pk]) not in sources
+    photo = client.get(reverse("web:evidence_detail", args=[world.photo14.pk])).content.decode()
+    assert reverse("web:evidence_edit", args=[world.photo14.pk]) not in photo
+    assert reverse("web:evidence_original", args=[world.photo14.pk]) not in photo
+    assert "Add a comment" not in photo
+    dashboard = client.get(reverse("web:case_dashboard", args=[c])).content.decode()
+    assert reverse("web:case_edit", args=[c]) not in dashboard
+    assert "Remove" not in dashboard and "Add member" not in dashboard
+    claim = client.get(reverse("web:claim_detail", args=[world.in_review.pk])).content.decode()
+    assert "Unlink" not in claim
 
 
 # --- Sign in, case list, new case -----------------------------------------------------------
