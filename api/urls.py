@@ -26,8 +26,8 @@ v1 = [
     path("cases/<int:case_id>/claims/", views.ClaimList.as_view(), name="case-claims"),
     path("cases/<int:case_id>/activity/", views.ActivityList.as_view(), name="case-activity"),
     path("sources/<int:pk>/", views.SourceDetail.as_view(), name="source-detail"),
-    # Chain of custody and exports (issue #6). `evidence/<pk>/` is served here by the evidence
-    # detail view plus DELETE (a tombstone); it must come before the plain detail below.
+    # Chain of custody and exports (issue #6). `evidence/<pk>/` is the evidence detail view plus
+    # DELETE (a tombstone).
     path(
         "evidence/<int:pk>/",
         exports.EvidenceDetailWithDelete.as_view(),
@@ -38,7 +38,6 @@ v1 = [
     path("cases/<int:case_id>/exports/", exports.CaseExports.as_view(), name="case-exports"),
     path("exports/<int:pk>/", exports.ExportDetail.as_view(), name="export-detail"),
     path("exports/<int:pk>/download/", exports.ExportDownload.as_view(), name="export-download"),
-    path("evidence/<int:pk>/", views.EvidenceDetail.as_view(), name="evidence-detail"),
     path("evidence/<int:pk>/similar/", views.EvidenceSimilar.as_view(), name="evidence-similar"),
     path("evidence/<int:pk>/original/", views.EvidenceOriginal.as_view(), name="evidence-original"),
     path(

@@ -8,7 +8,6 @@ Every view reaches its object through a selector of `cases.selectors` or `eviden
 import mimetypes
 
 from django.contrib.auth import authenticate, get_user_model, logout
-from django.db import transaction
 from django.db.models import OuterRef, Prefetch, Subquery, prefetch_related_objects
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
@@ -35,7 +34,7 @@ from cases.selectors import (
 )
 from cases.tokens import token_create, token_revoke, tokens_of, tokens_revoke_all
 from evidence import services as evidence_services
-from evidence.custody import identity_reveal_record, location_hidden
+from evidence.custody import identity_reveal_record, location_hidden, original_view_record
 from evidence.models import Comment, Evidence, EvidenceLink, Source
 from evidence.selectors import (
     comment_for_user,
@@ -612,14 +611,7 @@ class EvidenceOriginal(EvidenceDetail):
         evidence = self.get_parent()
         if not evidence.has_file or not evidence.original:
             raise Http404("This evidence has no file.")
-        with transaction.atomic():
-            case_services.activity_record(
-                case=evidence.case,
-                actor=request.user,
-                verb="evidence.original_downloaded",
-                target=evidence,
-                data={"sha256": evidence.sha256, "via": "api"},
-            )
+        original_view_record(actor=request.user, evidence=evidence, via="api")
         return _file_response(
             evidence_services.original_open(evidence),
             content_type=evidence.content_type or "application/octet-stream",
