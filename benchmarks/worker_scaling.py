@@ -81,6 +81,26 @@ def _worker(name: str, queue: str, environ: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def _cpu_seconds(processes: list[subprocess.Popen]) -> float:
+    """User + system CPU time of the worker processes and their pool children so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for process in processes:
+        pids = [process.pid]
+        try:
+            children = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
+        except OSError:
+            children = []
+        pids += [int(child) for child in children]
+        for pid in pids:
+            try:
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def main() -> int:
     media = tempfile.mkdtemp(prefix="casefile-bench-workers-")
     shared = {
@@ -139,6 +159,7 @@ def main() -> int:
             )
             ids.append(evidence.pk)
         purge(PARKED)
+        cpu_before = _cpu_seconds(workers[workers_count])
         start = time.perf_counter()
         for pk in ids:
             photo_process_task.apply_async(args=[pk], queue=QUEUES[workers_count])
@@ -150,9 +171,14 @@ def main() -> int:
             if time.perf_counter() > deadline:
                 raise RuntimeError("photos still processing after 30 minutes")
             time.sleep(0.05)
-        return time.perf_counter() - start, ids
+        seconds = time.perf_counter() - start
+        cpu[workers_count].append(_cpu_seconds(workers[workers_count]) - cpu_before)
+        return seconds, ids
 
     results: dict[int, list[float]] = {1: [], 2: []}
+    # CPU seconds the measured workers used per batch, and per timed run (cores they got).
+    cpu: dict[int, list[float]] = {1: [], 2: []}
+    cores: dict[int, list[float]] = {1: [], 2: []}
     try:
         for _ in range(600):
             replies = app.control.ping(destination=names, timeout=1.0)
@@ -171,9 +197,11 @@ def main() -> int:
                 processed = Activity.objects.filter(verb="photo.processed", target_id__in=ids)
                 assert processed.count() == len(ids), processed.count()
                 results[workers_count].append(PHOTOS / seconds)
+                cores[workers_count].append(cpu[workers_count][-1] / seconds)
                 print(
                     f"run {run}, {workers_count} worker(s): {seconds:.1f} s, "
-                    f"{PHOTOS / seconds:.1f} photos/s",
+                    f"{PHOTOS / seconds:.1f} photos/s, {cpu[workers_count][-1]:.1f} CPU s, "
+                    f"{cores[workers_count][-1]:.2f} cores",
                     flush=True,
                 )
     finally:
@@ -191,6 +219,8 @@ def main() -> int:
         shutil.rmtree(media, ignore_errors=True)
     one, two = median(results[1]), median(results[2])
     ratio = two / one
+    pairs = sorted(b / a for a, b in zip(results[1], results[2], strict=True))
+    cpu_per_photo = {n: median(cpu[n][-RUNS:]) / PHOTOS for n in (1, 2)}
     body = (
         f"{PHOTOS} photos ({SIZE[0]}×{SIZE[1]} camera JPEGs with EXIF and GPS) per run, "
         "ingested first with their tasks parked, then sent to the measured workers' own Redis "
@@ -198,12 +228,40 @@ def main() -> int:
         f"process (acks late, prefetch 1). Medians of {RUNS} runs, the two configurations "
         "alternating. Every photo was claimed once (attempts = 1) and recorded processed once.\n\n"
         + table(
-            ["workers", "photos/s", f"seconds per {PHOTOS}", "ratio"],
             [
-                ("1", f"{one:.1f}", f"{PHOTOS / one:.1f}", "1.00×"),
-                ("2", f"{two:.1f}", f"{PHOTOS / two:.1f}", f"**{ratio:.2f}×**"),
+                "workers",
+                "photos/s",
+                f"seconds per {PHOTOS}",
+                "ratio",
+                "CPU s per photo",
+                "cores the workers got",
+            ],
+            [
+                (
+                    "1",
+                    f"{one:.1f}",
+                    f"{PHOTOS / one:.1f}",
+                    "1.00×",
+                    f"{cpu_per_photo[1]:.3f}",
+                    f"{median(cores[1]):.2f}",
+                ),
+                (
+                    "2",
+                    f"{two:.1f}",
+                    f"{PHOTOS / two:.1f}",
+                    f"**{ratio:.2f}×**",
+                    f"{cpu_per_photo[2]:.3f}",
+                    f"{median(cores[2]):.2f}",
+                ),
             ],
         )
+        + "\n\nRatios of the runs, pair by pair: "
+        + ", ".join(f"{r:.2f}×" for r in pairs)
+        + ". *Cores the workers got*: the CPU time of the worker processes (PostgreSQL's and "
+        "Redis's not included) over the wall time (the machine is shared; when two workers "
+        "get less than two cores between them, "
+        "the wall-clock ratio measures the machine, and CPU s per photo shows whether the "
+        "work itself grew with a second worker)."
         + f"\n\nTarget (2 workers ≥ 1.7× one): {'met' if ratio >= 1.7 else 'NOT met'}."
     )
     record("Worker scaling (benchmarks/worker_scaling.py)", body)
