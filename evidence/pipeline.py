@@ -386,9 +386,7 @@ def analyse(file, *, max_pixels: int) -> Analysis:
     # Resized first, then turned upright: transposing the preview costs a fraction of
     # transposing the decoded pixels.
     preview = _upright(_preview(pixels, preview_size, dct_scaled=dct_scaled), orientation)
-    # reducing_gap=1: an exact box reduction by the integer part of the factor, then a small
-    # bicubic step (a thumbnail is at least 4× smaller than its preview, or is the original).
-    thumbnail = _resized(preview, fit((width, height), THUMBNAIL_EDGE), reducing_gap=1.0)
+    thumbnail = _thumbnail(preview, fit((width, height), THUMBNAIL_EDGE))
     thumbnail = thumbnail.convert("RGB") if thumbnail.mode != "RGB" else thumbnail
     # One canonical, reduced input for both hashes: the RGB thumbnail, whatever the size and
     # format of the original (hashing the full image costs ~40× and differs by 0–2 bits).
@@ -499,6 +497,19 @@ def _preview(image: Image.Image, size: tuple[int, int], *, dct_scaled: bool) -> 
         if ratio < 2.0:
             return image.resize(size, Image.Resampling.BOX)
     return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
+
+
+def _thumbnail(preview: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The thumbnail from the preview: a box reduction by the integer part of the factor (for
+    a full-size preview exactly 4×, with nothing left to do), then a small bicubic step."""
+    if preview.size == size:
+        return preview
+    factor = min(preview.size[0] // size[0], preview.size[1] // size[1])
+    if factor >= 2:
+        reduced = preview.reduce(factor)
+        if reduced.size == size:
+            return reduced
+    return _resized(preview, size, reducing_gap=1.0)
 
 
 def _jpeg(image: Image.Image) -> bytes:
