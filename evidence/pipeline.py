@@ -1174,7 +1174,11 @@ def _record_matches(photo: Photo, phash: int) -> int:
         max_distance=NEAR_DUPLICATE_DISTANCE,
         case_id=evidence.case_id,
         exclude=photo.pk,
-    ).values_list("pk", "distance", "evidence__source_id")
+    )
+    # A deleted photo (a tombstone) is no longer evidence of anything: no match, no flag.
+    others = others.filter(evidence__deleted_at__isnull=True).values_list(
+        "pk", "distance", "evidence__source_id"
+    )
     found = []
     for other_id, distance, other_source in others:
         if distance <= NEAR_DUPLICATE_DISTANCE:
@@ -1209,6 +1213,7 @@ def _sync_duplicate_flag(photo_id: int) -> None:
         .order_by("distance", "id")
     )
     others = [m.photo_b if m.photo_a_id == photo_id else m.photo_a for m in matches]
+    others = [other for other in others if other.evidence.deleted_at is None]
     code = PhotoFlag.Code.DUPLICATE_OTHER_SOURCE
     if not others:
         PhotoFlag.objects.filter(photo_id=photo_id, code=code).delete()

@@ -273,6 +273,21 @@ def test_near_duplicate_from_the_same_source_is_matched_but_not_flagged(process,
     assert not a.flags.filter(code=PhotoFlag.Code.DUPLICATE_OTHER_SOURCE).exists()
 
 
+def test_deleted_photo_is_no_near_duplicate_of_a_new_upload(process, personas):
+    from evidence.custody import evidence_delete
+
+    picture = scene(13, (1200, 900))
+    first = process(
+        jpeg_bytes(picture, make="Canon"), "first.jpg", source=SourceFactory(case=personas.case)
+    )
+    evidence_delete(actor=personas.editor, evidence=first.evidence, reason="Wrong case")
+    second = process(
+        jpeg_bytes(picture, quality=50), "second.jpg", source=SourceFactory(case=personas.case)
+    )
+    assert not PhotoMatch.objects.exists()
+    assert not second.flags.filter(code=PhotoFlag.Code.DUPLICATE_OTHER_SOURCE).exists()
+
+
 def test_photos_of_other_cases_are_never_matched(
     process, personas, django_capture_on_commit_callbacks
 ):
