@@ -539,6 +539,21 @@ class LinkSerializer(serializers.ModelSerializer):
         fields = ["id", "claim", "evidence", "stance", "note", "created_by", "created_at"]
         read_only_fields = fields
 
+    def to_representation(self, link: EvidenceLink) -> dict:
+        # Spelled out: this runs for every link of every claim of a list (~250 for a page of
+        # 50 claims), where DRF's walk over the declared fields cost several times as much. The
+        # declared fields still describe the output (schema) and format the nested parts.
+        fields = self.fields
+        return {
+            "id": link.pk,
+            "claim": link.claim_id,
+            "evidence": fields["evidence"].to_representation(link.evidence),
+            "stance": link.stance,
+            "note": link.note,
+            "created_by": link.created_by.username,
+            "created_at": fields["created_at"].to_representation(link.created_at),
+        }
+
 
 class LinkCreateSerializer(serializers.Serializer):
     evidence = InCaseField(Evidence, evidence_of)

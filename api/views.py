@@ -51,9 +51,33 @@ from evidence.selectors import (
 MAX_ID = 2**63 - 1
 
 
+# What the link serializers read of a link and of its evidence (EvidenceSummarySerializer).
+LINK_SUMMARY_FIELDS = (
+    "id",
+    "claim",
+    "evidence",
+    "stance",
+    "note",
+    "created_at",
+    "created_by__username",
+    "evidence__kind",
+    "evidence__title",
+    "evidence__original_name",
+    "evidence__url",
+    "evidence__text",
+    "evidence__source__name",
+    "evidence__source__pseudonym",
+    "evidence__source__protected",
+    "evidence__photo__status",
+)
+
+
 def _links_prefetch() -> Prefetch:
-    # The rows `evidence.selectors.links_of` gives, for many claims at once.
-    return Prefetch("links", queryset=links_listed())
+    # The rows `evidence.selectors.links_of` gives, for many claims at once, with only the
+    # columns the serializers read: every column of evidence, photo (EXIF included) and user
+    # for the ~250 links of a page of 50 claims was half of the page's time
+    # (benchmarks/api_scale.py).
+    return Prefetch("links", queryset=links_listed().only(*LINK_SUMMARY_FIELDS))
 
 
 # --- The base -------------------------------------------------------------------------------
