@@ -157,6 +157,19 @@ class ListMixin(mixins.ListModelMixin):
     def get(self, request, *args, **kwargs):
         return self.list(request, *args, **kwargs)
 
+    def sources_shown(self, page) -> list:
+        """The sources a page of this list names (their identities, to an editor)."""
+        return []
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page and self.get_serializer_context().get("reveal"):
+            # Every protected identity a page shows is on the custody record.
+            identity_reveal_record(
+                actor=self.request.user, sources=self.sources_shown(page), via="api"
+            )
+        return page
+
 
 class CaseChildView(CaseScopedView):
     """A list under `/cases/{case_id}/…`: the case comes from `case_for_user`."""
@@ -434,6 +447,9 @@ class SourceList(ListMixin, CaseChildView):
             return Source.objects.none()
         return sources_of(case=self.get_case()).select_related("created_by")
 
+    def sources_shown(self, page) -> list:
+        return list(page)
+
     @extend_schema(
         request=serializers.SourceWriteSerializer, responses={201: serializers.SourceSerializer}
     )
@@ -481,6 +497,9 @@ class EvidenceList(ListMixin, CaseChildView):
         if self.fake():
             return Evidence.objects.none()
         return evidence_of(case=self.get_case()).select_related("collected_by")
+
+    def sources_shown(self, page) -> list:
+        return [evidence.source for evidence in page]
 
     @extend_schema(
         request={

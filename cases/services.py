@@ -61,6 +61,14 @@ def activity_record(
     `data` must never hold a protected identity: `str(target)` of a protected source is its
     pseudonym, and callers record field names rather than values for protected fields.
     """
+    return activity_record_many(case=case, actor=actor, verb=verb, targets=[target], data=data)[0]
+
+
+def activity_record_many(
+    *, case: Case, actor, verb: str, targets: list[Model | None], data: dict | None = None
+) -> list[Activity]:
+    """Append one chained row per target, in a constant number of queries (a page that shows
+    fifty protected identities records fifty reveals without fifty round trips)."""
     # Serialise appends per case, so that two writers cannot chain to the same previous row.
     Case.objects.select_for_update().filter(pk=case.pk).values_list("pk").first()
     prev_hash = (
@@ -69,18 +77,23 @@ def activity_record(
     )
     clean_data = json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder))
     created_at = timezone.now()
-    fields = {
-        "case_id": case.pk,
-        "actor_id": actor.pk if actor is not None else None,
-        "verb": verb,
-        "target_type": target._meta.model_name if target is not None else "",
-        "target_id": target.pk if target is not None else None,
-        "target_label": str(target)[:300] if target is not None else "",
-        "data": clean_data,
-        "created_at": created_at,
-        "prev_hash": prev_hash,
-    }
-    return Activity.objects.create(hash=_activity_digest(**fields), **fields)
+    rows = []
+    for target in targets:
+        fields = {
+            "case_id": case.pk,
+            "actor_id": actor.pk if actor is not None else None,
+            "verb": verb,
+            "target_type": target._meta.model_name if target is not None else "",
+            "target_id": target.pk if target is not None else None,
+            "target_label": str(target)[:300] if target is not None else "",
+            "data": clean_data,
+            "created_at": created_at,
+            "prev_hash": prev_hash,
+        }
+        prev_hash = _activity_digest(**fields)
+        rows.append(Activity(hash=prev_hash, **fields))
+    # One insert keeps the rows' ids in the order of their chain.
+    return Activity.objects.bulk_create(rows)
 
 
 def activity_chain_problems(*, case: Case) -> list[str]:

@@ -22,8 +22,8 @@ from django.utils.dateparse import parse_datetime
 
 from cases.models import Activity, Case, Role
 from cases.selectors import require_role
-from cases.services import activity_chain_problems, activity_record
-from evidence.models import Evidence, Photo
+from cases.services import activity_chain_problems, activity_record, activity_record_many
+from evidence.models import Evidence, Photo, Source
 from evidence.selectors import REVEAL_VERB, custody_of, exports_carrying
 
 # --- Reading the record ---------------------------------------------------------------------------
@@ -196,30 +196,32 @@ REVEAL_WINDOW = timedelta(minutes=10)
 def identity_reveal_record(*, actor, sources, via: str) -> int:
     """Record that `actor` was shown the identity of each protected source in `sources`
     (through `via`: "page", "api", "export", …). Unprotected sources need no record. Returns the
-    number of rows written. The rows carry the source's id and pseudonym, never its name."""
-    written = 0
-    protected = [s for s in sources if s is not None and s.protected]
+    number of rows written. The rows carry the source's id and pseudonym, never its name.
+
+    A constant number of queries per case, whatever the number of sources: lists call it too."""
+    protected = {s.pk: s for s in sources if s is not None and s.protected}
     if not protected:
         return 0
-    since = timezone.now() - REVEAL_WINDOW
+    if via != "export":
+        recent = Activity.objects.filter(
+            actor=actor,
+            verb=REVEAL_VERB,
+            target_type="source",
+            target_id__in=list(protected),
+            data__via=via,
+            created_at__gte=timezone.now() - REVEAL_WINDOW,
+        ).values_list("target_id", flat=True)
+        for source_id in set(recent):
+            protected.pop(source_id, None)
+    by_case: dict[int, list[Source]] = {}
+    for source in protected.values():
+        by_case.setdefault(source.case_id, []).append(source)
     with transaction.atomic():
-        for source in {s.pk: s for s in protected}.values():
-            recent = Activity.objects.filter(
-                case_id=source.case_id,
-                actor=actor,
-                verb=REVEAL_VERB,
-                target_type="source",
-                target_id=source.pk,
-                data__via=via,
-                created_at__gte=since,
+        for group in by_case.values():
+            activity_record_many(
+                case=group[0].case, actor=actor, verb=REVEAL_VERB, targets=group, data={"via": via}
             )
-            if via != "export" and recent.exists():
-                continue
-            activity_record(
-                case=source.case, actor=actor, verb=REVEAL_VERB, target=source, data={"via": via}
-            )
-            written += 1
-    return written
+    return len(protected)
 
 
 def original_view_record(*, actor, evidence: Evidence, via: str, download: bool = True) -> None:

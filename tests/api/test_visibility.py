@@ -267,3 +267,33 @@ def test_activity_hides_a_protected_sources_place_below_editor(personas, as_role
         assert located["data"] == {"values": {"place_name": "Dandong"}}
     located = as_role("editor").get(url + "?verb=evidence.located").json()["results"][0]
     assert located["data"]["values"]["latitude"] == 39.9
+
+
+def test_an_editor_reading_lists_leaves_one_reveal_per_protected_source(db):
+    """Lists name protected sources to editors too: each identity shown is on the record, in a
+    constant number of queries, and a reload within the window adds nothing."""
+    from rest_framework.test import APIClient
+
+    from cases.models import Activity
+    from tests.conftest import Personas  # noqa: F401
+    from tests.factories import (
+        CaseFactory,
+        LinkEvidenceFactory,
+        MembershipFactory,
+        ProtectedSourceFactory,
+        UserFactory,
+    )
+
+    editor = UserFactory(username="lists-editor")
+    case = CaseFactory(created_by=editor)
+    MembershipFactory(case=case, user=editor, role="editor")
+    secrets = [ProtectedSourceFactory(case=case, created_by=editor) for _ in range(3)]
+    for source in secrets:
+        LinkEvidenceFactory(case=case, collected_by=editor, source=source)
+    client = APIClient()
+    client.force_authenticate(editor)
+    for path in ("sources", "evidence", "sources"):
+        assert client.get(f"/api/v1/cases/{case.pk}/{path}/").status_code == 200
+    reveals = Activity.objects.filter(case=case, verb="source.revealed")
+    assert sorted(reveals.values_list("target_id", flat=True)) == sorted(s.pk for s in secrets)
+    assert all(row.data == {"via": "api"} for row in reveals)
