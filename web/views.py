@@ -709,19 +709,24 @@ def photo_retry(request, evidence_id):
 @require_POST
 def evidence_comment(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
-    _require_write(request, evidence.case, Role.REPORTER, "comment")
-    form = forms.CommentForm(request.POST)
-    if form.is_valid():
-        try:
-            evidence_services.comment_create(
-                actor=request.user, evidence=evidence, text=form.cleaned_data["text"]
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
-    else:
-        messages.error(request, "A comment cannot be empty.")
+    _comment_post(request, evidence.case, evidence=evidence)
     return redirect(reverse("web:evidence_detail", args=[evidence.pk]) + "#comments")
+
+
+def _comment_post(request, case: Case, **target) -> None:
+    """Add the posted comment to a claim or a piece of evidence, with a message either way."""
+    _require_write(request, case, Role.REPORTER, "comment")
+    form = forms.CommentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A comment cannot be empty.")
+        return
+    try:
+        evidence_services.comment_create(
+            actor=request.user, text=form.cleaned_data["text"], **target
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
 
 
 @login_required
@@ -961,18 +966,7 @@ def claim_review(request, claim_id):
 @require_POST
 def claim_comment(request, claim_id):
     claim = claim_for_user(user=request.user, claim_id=claim_id)
-    _require_write(request, claim.case, Role.REPORTER, "comment")
-    form = forms.CommentForm(request.POST)
-    if form.is_valid():
-        try:
-            evidence_services.comment_create(
-                actor=request.user, claim=claim, text=form.cleaned_data["text"]
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
-    else:
-        messages.error(request, "A comment cannot be empty.")
+    _comment_post(request, claim.case, claim=claim)
     return redirect(reverse("web:claim_detail", args=[claim.pk]) + "#comments")
 
 
