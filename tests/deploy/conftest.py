@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.needs import unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-IN_CI = os.environ.get("CI", "").lower() == "true"
 # This suite's own Redis database on the shared server (the others use their own numbers).
 REDIS_DB = 4
 
@@ -23,12 +24,9 @@ def require_program(name: str) -> str:
     """The path of a program a test needs: missing fails in CI and skips (saying so) elsewhere."""
     path = shutil.which(name, path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     if path is None:
-        message = (
+        unavailable(
             f"{name} is not installed (`make install` / apt-get install) but this test needs it"
         )
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
     return path
 
 
@@ -137,7 +135,5 @@ def shared_redis_url():
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.ConnectionError:
-        if IN_CI:
-            pytest.fail("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+        unavailable("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
     return url

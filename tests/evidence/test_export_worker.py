@@ -14,7 +14,8 @@ from django.conf import settings as django_settings
 
 from evidence.export import bundle_verify, export_request
 from evidence.models import Export
-from tests.evidence.test_worker import Worker, _reset_connections, database_url, unavailable
+from tests.evidence.test_worker import Worker, _reset_connections, database_url
+from tests.needs import unavailable
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -26,6 +26,7 @@ from cases.models import Activity
 from evidence.models import Photo
 from evidence.services import photo_ingest
 from tests.images import jpeg_bytes, truncated, upload
+from tests.needs import unavailable
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -34,13 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("WORKER_TEST_REDIS_URL") or os.environ.get(
     "REDIS_URL", "redis://127.0.0.1:6379/1"
 )
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def unavailable(reason: str):
-    if CI:
-        pytest.fail(f"{reason} (CI=true: the worker tests must run)")
-    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import unavailable
 from tests.web.conftest import demo_photo
 
 # pytest-django's live_server and Playwright's sync API both run an event loop in this thread;
@@ -46,10 +47,9 @@ TIMEOUT_MS = 20_000
 @pytest.fixture(scope="session")
 def chromium():
     if not os.path.exists(CHROMIUM):
-        message = f"Browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(
+            f"Browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
