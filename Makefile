@@ -5,7 +5,7 @@ VENV = .venv
 MANAGE = $(VENV)/bin/python manage.py
 PYTEST_ARGS ?=
 
-.PHONY: install run test chromium lint audit worker bench clean vendor
+.PHONY: install run test chromium lint audit worker bench bench-tools clean vendor
 
 install: $(VENV)/.installed
 
@@ -53,8 +53,21 @@ worker: install
 	$(VENV)/bin/celery -A config worker -l info \
 		-Q $${CELERY_INGEST_QUEUE:-ingest},$${CELERY_EXPORT_QUEUE:-exports},$${CELERY_QUEUE:-casefile}
 
+# What the benchmarks need from Debian: wrk (API load) and real photographs (ukui-wallpapers).
+bench-tools:
+	@missing=""; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	ls /usr/share/backgrounds/*.jpg >/dev/null 2>&1 || missing="$$missing ukui-wallpapers"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+		else \
+			echo "The benchmarks need:$$missing (sudo apt-get install -y$$missing)" >&2; \
+		fi; \
+	fi
+
 # Every benchmarks/*.py script in turn (files starting with "_" are shared helpers).
-bench: install
+bench: install bench-tools
 	@set -e; for script in benchmarks/*.py; do \
 		[ -e "$$script" ] || continue; \
 		case "$$(basename "$$script")" in _*) continue;; esac; \
