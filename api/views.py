@@ -181,10 +181,8 @@ class CaseChildView(CaseScopedView):
 
 
 class ObjectChildView(CaseScopedView):
-    """Something under `/<objects>/{id}/…`: the parent comes from `fetch_parent` (a selector)."""
-
-    def fetch_parent(self, pk):
-        raise NotImplementedError
+    """Something under `/<objects>/{id}/…`: each subclass names its parent's selector in
+    `fetch_parent(pk)`, which answers 404 to non-members."""
 
     def get_parent(self):
         if not hasattr(self, "_parent"):

@@ -18,6 +18,7 @@ from cases.selectors import can_see_protected, case_for_user, require_role, role
 from evidence import custody, export
 from evidence.models import Export
 from evidence.selectors import evidence_for_user, export_for_user, exports_of, sources_of
+from web.feedback import error_messages
 
 # How often the exports panel asks for progress while an export runs (htmx polling).
 POLL_SECONDS = 2
@@ -34,11 +35,6 @@ def _context(request, case, **extra) -> dict:
         "reveal": can_see_protected(user=request.user, case=case),
         **extra,
     }
-
-
-def _errors(request, exc: ValidationError) -> None:
-    for message in exc.messages:
-        messages.error(request, message)
 
 
 # --- Custody record ---------------------------------------------------------------------------
@@ -85,7 +81,7 @@ def evidence_delete(request, evidence_id):
         try:
             custody.evidence_delete(actor=request.user, evidence=evidence, reason=reason)
         except ValidationError as exc:
-            _errors(request, exc)
+            error_messages(request, exc)
         else:
             messages.success(
                 request,
@@ -117,7 +113,7 @@ def evidence_purge(request, evidence_id):
     try:
         custody.evidence_purge(actor=request.user, evidence=evidence)
     except ValidationError as exc:
-        _errors(request, exc)
+        error_messages(request, exc)
     else:
         messages.success(request, "The original was purged; the purge is recorded.")
     return redirect("web:evidence_custody", evidence_id=evidence.pk)
@@ -146,7 +142,7 @@ def case_exports(request, case_id):
                 reveal_protected=request.POST.get("reveal_protected") == "on",
             )
         except ValidationError as exc:
-            _errors(request, exc)
+            error_messages(request, exc)
         if not request.headers.get("HX-Request"):
             return redirect(reverse("web:case_dashboard", kwargs={"case_id": case.pk}) + "#exports")
     items = list(exports_of(case=case)[:10])
@@ -173,7 +169,7 @@ def export_download(request, export_id):
     try:
         handle = export.export_open(actor=request.user, export=bundle)
     except ValidationError as exc:
-        _errors(request, exc)
+        error_messages(request, exc)
         return redirect(
             reverse("web:case_dashboard", kwargs={"case_id": bundle.case_id}) + "#exports"
         )

@@ -59,6 +59,7 @@ from evidence.selectors import (
     sources_of,
 )
 from web import forms
+from web.feedback import attempt
 
 CLAIM_COLUMNS = [
     ("draft", "Draft"),
@@ -271,20 +272,16 @@ def member_add(request, case_id):
     _require_write(request, case, Role.OWNER, "manage members")
     form = forms.MemberAddForm(request.POST)
     if form.is_valid():
-        try:
-            membership = case_services.membership_add(
+        attempt(
+            request,
+            lambda: case_services.membership_add(
                 actor=request.user,
                 case=case,
                 user=form.cleaned_data["username"],
                 role=form.cleaned_data["role"],
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
-        else:
-            messages.success(
-                request, f"{membership.user.username} added as {membership.get_role_display()}."
-            )
+            ),
+            lambda m: f"{m.user.username} added as {m.get_role_display()}.",
+        )
     else:
         for errors in form.errors.values():
             for message in errors:
@@ -302,17 +299,13 @@ def member_change(request, case_id, membership_id):
     if not form.is_valid():
         messages.error(request, "Choose a role.")
     else:
-        try:
-            case_services.membership_change(
+        attempt(
+            request,
+            lambda: case_services.membership_change(
                 actor=request.user, membership=membership, role=form.cleaned_data["role"]
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
-        else:
-            messages.success(
-                request, f"{membership.user.username} is now {membership.get_role_display()}."
-            )
+            ),
+            lambda m: f"{m.user.username} is now {m.get_role_display()}.",
+        )
     return redirect(reverse("web:case_dashboard", args=[case.pk]) + "#members")
 
 
@@ -322,13 +315,11 @@ def member_remove(request, case_id, membership_id):
     case = case_for_user(user=request.user, case_id=case_id)
     _require_write(request, case, Role.OWNER, "manage members")
     membership = _membership(request, case, membership_id)
-    try:
-        case_services.membership_remove(actor=request.user, membership=membership)
-    except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
-    else:
-        messages.success(request, f"{membership.user.username} removed from the case.")
+    attempt(
+        request,
+        lambda: case_services.membership_remove(actor=request.user, membership=membership),
+        f"{membership.user.username} removed from the case.",
+    )
     return redirect(reverse("web:case_dashboard", args=[case.pk]) + "#members")
 
 
@@ -695,13 +686,11 @@ def evidence_original(request, evidence_id):
 def photo_retry(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
     _require_write(request, evidence.case, Role.REPORTER, "process photos again")
-    try:
-        evidence_services.photo_reprocess(actor=request.user, evidence=evidence)
-    except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
-    else:
-        messages.success(request, "Queued for processing again.")
+    attempt(
+        request,
+        lambda: evidence_services.photo_reprocess(actor=request.user, evidence=evidence),
+        "Queued for processing again.",
+    )
     return redirect("web:evidence_detail", evidence_id=evidence.pk)
 
 
@@ -720,13 +709,12 @@ def _comment_post(request, case: Case, **target) -> None:
     if not form.is_valid():
         messages.error(request, "A comment cannot be empty.")
         return
-    try:
-        evidence_services.comment_create(
+    attempt(
+        request,
+        lambda: evidence_services.comment_create(
             actor=request.user, text=form.cleaned_data["text"], **target
-        )
-    except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
+        ),
+    )
 
 
 @login_required
@@ -932,13 +920,11 @@ def claim_submit(request, claim_id):
     _require_write(request, claim.case, Role.REPORTER, "submit claims")
     form = forms.SubmitForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
-    try:
-        case_services.claim_submit(actor=request.user, claim=claim, note=note)
-    except ValidationError as exc:
-        for message in exc.messages:
-            messages.error(request, message)
-    else:
-        messages.success(request, "Submitted for review. An editor who did not write it decides.")
+    attempt(
+        request,
+        lambda: case_services.claim_submit(actor=request.user, claim=claim, note=note),
+        "Submitted for review. An editor who did not write it decides.",
+    )
     return redirect("web:claim_detail", claim_id=claim.pk)
 
 
@@ -976,13 +962,12 @@ def comment_edit(request, comment_id):
     comment = comment_for_user(user=request.user, comment_id=comment_id)
     form = forms.CommentForm(request.POST)
     if form.is_valid():
-        try:
-            evidence_services.comment_edit(
+        attempt(
+            request,
+            lambda: evidence_services.comment_edit(
                 actor=request.user, comment=comment, text=form.cleaned_data["text"]
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
+            ),
+        )
     else:
         messages.error(request, "A comment cannot be empty.")
     if comment.claim_id:
