@@ -22,7 +22,7 @@ User = get_user_model()
 # --- The activity record --------------------------------------------------------------------
 
 
-def _activity_digest(
+def activity_digest(
     *,
     case_id: int,
     actor_id: int | None,
@@ -34,6 +34,9 @@ def _activity_digest(
     created_at,
     prev_hash: str,
 ) -> str:
+    """The SHA-256 of one activity row's content and the hash of the row before it: what
+    `activity_record_many` stores, and what `activity_chain_problems` and an export's
+    `chain_problems` (with no database) recompute."""
     payload = json.dumps(
         {
             "case": case_id,
@@ -90,7 +93,7 @@ def activity_record_many(
             "created_at": created_at,
             "prev_hash": prev_hash,
         }
-        prev_hash = _activity_digest(**fields)
+        prev_hash = activity_digest(**fields)
         rows.append(Activity(hash=prev_hash, **fields))
     # One insert keeps the rows' ids in the order of their chain.
     return Activity.objects.bulk_create(rows)
@@ -101,7 +104,7 @@ def activity_chain_problems(*, case: Case) -> list[str]:
     problems = []
     prev_hash = ""
     for row in Activity.objects.filter(case=case).order_by("id").iterator():
-        expected = _activity_digest(
+        expected = activity_digest(
             case_id=row.case_id,
             actor_id=row.actor_id,
             verb=row.verb,

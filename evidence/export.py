@@ -48,7 +48,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
 from cases.selectors import members_of, require_role
-from cases.services import _activity_digest, activity_chain_problems, activity_record
+from cases.services import activity_chain_problems, activity_digest, activity_record
 from evidence.custody import (
     custody_entries,
     custody_rows,
@@ -898,7 +898,7 @@ def chain_problems(chain: list[dict]) -> list[str]:
         if not row.get("redacted"):
             created = parse_datetime(row.get("created_at") or "")
             expected = (
-                _activity_digest(
+                activity_digest(
                     case_id=row.get("case"),
                     actor_id=row.get("actor_id"),
                     verb=row.get("verb", ""),
@@ -940,8 +940,9 @@ def _placeholder_user(username: str, tag: str, cache: dict):
 
 
 def case_import(*, path, owner) -> Case:
-    """Restore an exported case from a bundle: new ids, the same hashes, each item's custody
-    record carried over in its `evidence.imported` row, and the import itself recorded. The
+    """Restore an exported case from a bundle as an open case: new ids, the same hashes, each
+    item's custody record carried over in its `evidence.imported` row, and the import itself
+    recorded (with the status the case had in the bundle). The
     bundle is verified first; a bundle that does not verify, or whose manifest does not hold
     what an export writes, is refused and nothing is imported."""
     check = bundle_verify(path)
@@ -961,10 +962,13 @@ def _case_import(path, manifest: dict, owner) -> Case:
     tag = bundle_sha256[:8]
     users: dict = {}
     data = manifest["case"]
+    # A fresh working case, whatever the exported case's status was (an export is often the
+    # last thing done to a case before it is closed or archived); the bundle's status is kept
+    # in the import's activity row.
     case = Case.objects.create(
         title=data["title"][:200],
         summary=data.get("summary", ""),
-        status=data.get("status") or Case.Status.OPEN,
+        status=Case.Status.OPEN,
         created_by=owner,
     )
     Membership.objects.create(case=case, user=owner, role=Role.OWNER, added_by=owner)
@@ -976,6 +980,7 @@ def _case_import(path, manifest: dict, owner) -> Case:
         data={
             "bundle_sha256": bundle_sha256,
             "from_case": data["id"],
+            "status_in_bundle": data.get("status", ""),
             "exported_at": manifest["exported_at"],
             "exported_by": manifest["exported_by"],
             "options": manifest["options"],

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
 from cases.models import Activity, Case
-from cases.services import activity_chain_problems
+from cases.services import activity_chain_problems, case_update, claim_create
 from evidence.custody import custody_verify, evidence_delete
 from evidence.export import bundle_verify, case_import, export_request
 from evidence.models import Evidence, Export
@@ -445,6 +445,23 @@ def test_import_of_a_previews_only_bundle_keeps_hashes_and_previews(
     for photo in photos:
         assert not photo.original and photo.photo.preview
     assert {i.state for i in custody_verify(case=imported).items if i.sha256} == {"not held"}
+
+
+def test_an_archived_case_is_imported_as_an_open_case_and_its_old_status_is_recorded(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    case_update(actor=personas.owner, case=personas.case, status=Case.Status.ARCHIVED)
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    path = _bundle(export, tmp_path)
+    assert json.loads(_members(path)["manifest.json"])["case"]["status"] == "archived"
+    imported = case_import(path=path, owner=personas.outsider)
+    assert imported.status == Case.Status.OPEN
+    row = Activity.objects.get(case=imported, verb="case.imported")
+    assert row.actor == personas.outsider
+    assert row.data["status_in_bundle"] == "archived"
+    assert row.data["from_case"] == personas.case.pk
+    # A working case: its new owner can write in it at once.
+    claim_create(actor=personas.outsider, case=imported, statement="Checked again")
 
 
 # --- The report in a browser --------------------------------------------------------------------

@@ -10,8 +10,9 @@ from evidence.export import BundleError, case_import
 
 class Command(BaseCommand):
     help = (
-        "Import a case from an export bundle (ZIP): new ids, the same hashes, each item's "
-        "custody record carried over and the import recorded. The bundle is verified first."
+        "Import a case from an export bundle (ZIP) as an open case: new ids, the same hashes, "
+        "each item's custody record carried over and the import recorded. The bundle is "
+        "verified first."
     )
 
     def add_arguments(self, parser):
