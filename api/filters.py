@@ -1,6 +1,8 @@
 """List filters (django-filter). An invalid value answers 400, never an empty list by accident."""
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django_filters import filters as base_filters
 from django_filters import rest_framework as filters
 
 from cases.models import Activity, Case, Claim
@@ -18,6 +20,29 @@ class IdFilter(filters.Filter):
         super().__init__(*args, **kwargs)
 
 
+class StrictBooleanField(forms.Field):
+    """`true` or `false` (also `1`, `0`, in any case). django-filter's own boolean filter reads
+    anything else as "no filter", so `?sensitive=perhaps` would list everything."""
+
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class BooleanFilter(base_filters.BooleanFilter):
+    """A boolean filter that answers 400 to a value that is neither true nor false (still a
+    `BooleanFilter`, so the schema calls it a boolean)."""
+
+    field_class = StrictBooleanField
+
+
 class CaseFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=Case.Status.choices)
 
@@ -30,7 +55,7 @@ class SourceFilter(filters.FilterSet):
     # No filter on the name: it would let anyone probe a protected source's identity.
     kind = filters.ChoiceFilter(choices=Source.Kind.choices)
     reliability = filters.ChoiceFilter(choices=Source.Reliability.choices)
-    protected = filters.BooleanFilter()
+    protected = BooleanFilter()
 
     class Meta:
         model = Source
@@ -49,8 +74,8 @@ class EvidenceFilter(filters.FilterSet):
         distinct=True,
         label="Photos with this flag",
     )
-    flagged = filters.BooleanFilter(method="filter_flagged", label="Photos with any flag")
-    sensitive = filters.BooleanFilter()
+    flagged = BooleanFilter(method="filter_flagged", label="Photos with any flag")
+    sensitive = BooleanFilter()
     observed_after = filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="gte")
     observed_before = filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="lte")
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")

@@ -176,6 +176,58 @@ def test_invalid_filters_are_400(reporter, things, query):
     assert_error(response, 400)
 
 
+# Every boolean and choice filter of every list, with a value it does not take.
+BAD_FILTERS = [
+    ("cases", "status", "shut"),
+    ("sources", "kind", "rumour"),
+    ("sources", "reliability", "Z"),
+    ("sources", "protected", "perhaps"),
+    ("evidence", "kind", "hologram"),
+    ("evidence", "status", "half-done"),
+    ("evidence", "flag", "made_up"),
+    ("evidence", "flagged", "sometimes"),
+    ("evidence", "sensitive", "perhaps"),
+    ("evidence", "sensitive", "yes"),
+    ("claims", "status", "maybe"),
+    ("claims", "confidence", "certain"),
+    ("links", "stance", "neutral"),
+]
+
+
+def _list_url(things, name: str) -> str:
+    if name == "cases":
+        return "/api/v1/cases/"
+    if name == "links":
+        return f"/api/v1/claims/{things['claim'].pk}/links/"
+    return f"/api/v1/cases/{things['case'].pk}/{name}/"
+
+
+@pytest.mark.parametrize(("listing", "field", "value"), BAD_FILTERS)
+def test_a_boolean_or_choice_filter_with_a_value_it_does_not_take_is_400(
+    reporter, things, listing, field, value
+):
+    response = reporter.get(_list_url(things, listing), {field: value})
+    body = assert_error(response, 400)
+    assert list(body) == [field] and isinstance(body[field][0], str), body
+
+
+def test_boolean_filters_take_true_false_one_zero_in_any_case_and_empty_means_no_filter(
+    personas, reporter, things
+):
+    secret = LinkEvidenceFactory(case=things["case"], collected_by=personas.reporter)
+    Evidence.objects.filter(pk=secret.pk).update(sensitive=True)
+    url = _list_url(things, "evidence")
+
+    def listed(value) -> set[int]:
+        response = reporter.get(url, {"sensitive": value})
+        assert response.status_code == 200, response.content[:300]
+        return {item["id"] for item in response.json()["results"]}
+
+    assert listed("true") == listed("TRUE") == listed("1") == {secret.pk}
+    assert listed("false") == listed("False") == listed("0") == {things["link_evidence"].pk}
+    assert listed("") == {secret.pk, things["link_evidence"].pk}
+
+
 def test_pages_out_of_range_are_404_and_page_size_is_capped(reporter, things):
     url = f"/api/v1/cases/{things['case'].pk}/evidence/"
     assert_error(reporter.get(url + "?page=999"), 404)
