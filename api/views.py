@@ -32,7 +32,15 @@ from cases.selectors import (
     claims_of,
     members_of,
 )
-from cases.tokens import token_create, token_revoke, tokens_of, tokens_revoke_all
+from cases.tokens import (
+    REVOKED_AT_LOGOUT,
+    REVOKED_AT_LOGOUT_ALL,
+    REVOKED_BY_OWNER,
+    token_create,
+    token_revoke,
+    tokens_of,
+    tokens_revoke_all,
+)
 from evidence import services as evidence_services
 from evidence.custody import identity_reveal_record, location_hidden, original_view_record
 from evidence.models import Comment, Evidence, EvidenceLink, Source
@@ -248,9 +256,9 @@ class LogoutView(ThrottleRefusals, APIView):
         data = serializers.LogoutSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if data.validated_data["all"]:
-            tokens_revoke_all(user=request.user)
+            tokens_revoke_all(user=request.user, actor=request.user, reason=REVOKED_AT_LOGOUT_ALL)
         elif isinstance(request.auth, ApiToken):
-            token_revoke(token=request.auth)
+            token_revoke(token=request.auth, actor=request.user, reason=REVOKED_AT_LOGOUT)
         if request.auth is None:
             logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -287,7 +295,7 @@ class TokenDetail(ThrottleRefusals, APIView):
         token = tokens_of(user=request.user).filter(pk=_as_id(pk)).first()
         if token is None:
             raise Http404("You have no live token with this id.")
-        token_revoke(token=token)
+        token_revoke(token=token, actor=request.user, reason=REVOKED_BY_OWNER)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

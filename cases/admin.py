@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from cases.models import Activity, Case, Claim, ClaimTransition, Membership
+from cases.models import (
+    AccountActivity,
+    Activity,
+    ApiToken,
+    Case,
+    Claim,
+    ClaimTransition,
+    Membership,
+)
+from cases.tokens import REVOKED_IN_ADMIN, token_revoke
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -68,3 +77,45 @@ class ActivityAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "case", "actor", "verb", "target_type", "target_label"]
     list_filter = ["verb", "target_type"]
     search_fields = ["verb", "target_label"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued through the API and only ever revoked, never edited or deleted: the
+    row keeps when it was revoked. Only the key's hash is stored."""
+
+    list_display = ["prefix", "user", "name", "created", "expires", "last_used", "revoked"]
+    list_filter = [("revoked", admin.EmptyFieldListFilter), "expires"]
+    search_fields = ["user__username", "prefix", "name"]
+    readonly_fields = [
+        "user",
+        "name",
+        "prefix",
+        "key_hash",
+        "created",
+        "expires",
+        "last_used",
+        "revoked",
+    ]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = sum(
+            token_revoke(token=token, actor=request.user, reason=REVOKED_IN_ADMIN)
+            for token in queryset.filter(revoked__isnull=True).select_related("user")
+        )
+        self.message_user(request, f"Revoked {revoked} token(s); each revocation is recorded.")
+
+
+@admin.register(AccountActivity)
+class AccountActivityAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "user", "actor", "verb", "data"]
+    list_filter = ["verb"]
+    search_fields = ["user__username", "verb"]

@@ -235,3 +235,31 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class AccountActivity(models.Model):
+    """The append-only record of changes to an account that belong to no case: API tokens
+    issued and revoked, the account deactivated (see `cases.tokens`).
+
+    A case's `Activity` is hash-chained per case and exported with it; a token is its user's,
+    not a case's, so its record lives here, one row per change, never with the token's key.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="account_activity"
+    )
+    # Who made the change: the user, an administrator, or None for the system itself.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verb = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["user", "id"]
+        verbose_name_plural = "account activity"
+        indexes = [models.Index(fields=["user", "-id"], name="account_activity_user")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.user}: {self.verb}"

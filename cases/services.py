@@ -243,7 +243,7 @@ def membership_remove(*, actor, membership: Membership) -> None:
     membership.delete()
     case.__dict__.pop("_roles", None)
     # Someone who belongs to no case any more keeps no API access.
-    tokens_revoke_if_no_case(user=membership.user)
+    tokens_revoke_if_no_case(user=membership.user, actor=actor)
 
 
 def _valid_role(role: str) -> Role:

@@ -1,19 +1,23 @@
 """API tokens: created at sign-in, stored as a hash, expiring, revocable.
 
 A token belongs to a user, not to a case, so its changes leave no row in a case's activity
-record; what a token's holder does with it is recorded as that user's activity as usual.
+record: each issue and revocation is a row of the user's `AccountActivity` (with the token's
+prefix and name, never its key); what a token's holder does with it is recorded as that user's
+activity in the case as usual.
 """
 
 import hashlib
+import json
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from cases.models import ApiToken, Membership
+from cases.models import AccountActivity, ApiToken, Membership
 
 PREFIX_LENGTH = 8
 # How often `last_used` is written: a client making a request every second must not make a
@@ -25,9 +29,35 @@ def token_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def account_activity_record(*, user, actor, verb: str, data: dict | None = None) -> None:
+    """Append one row to the user's account record (`actor` None: the system did it)."""
+    account_activity_record_many(user=user, actor=actor, verb=verb, data_rows=[data or {}])
+
+
+def account_activity_record_many(*, user, actor, verb: str, data_rows: list[dict]) -> None:
+    """One row per entry of `data_rows`, in one insert."""
+    now = timezone.now()
+    AccountActivity.objects.bulk_create(
+        AccountActivity(
+            user=user,
+            actor=actor,
+            verb=verb,
+            data=json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
+            created_at=now,
+        )
+        for data in data_rows
+    )
+
+
+def _described(token: ApiToken) -> dict:
+    # What identifies a token to its owner and to an administrator; never its key or hash.
+    return {"token": token.pk, "prefix": token.prefix, "name": token.name}
+
+
+@transaction.atomic
 def token_create(*, user, name: str = "") -> tuple[ApiToken, str]:
     """Issue a new token for `user`; return it and the key, which is shown once and never
-    stored."""
+    stored. Recorded in the user's account record."""
     key = secrets.token_urlsafe(32)
     ttl = timedelta(days=settings.CASEFILE_TOKEN_TTL_DAYS)
     token = ApiToken.objects.create(
@@ -36,6 +66,12 @@ def token_create(*, user, name: str = "") -> tuple[ApiToken, str]:
         prefix=key[:PREFIX_LENGTH],
         name=name[:100],
         expires=timezone.now() + ttl,
+    )
+    account_activity_record(
+        user=user,
+        actor=user,
+        verb="token.created",
+        data={**_described(token), "expires": token.expires},
     )
     return token, key
 
@@ -59,7 +95,7 @@ def token_authenticate(*, key: str) -> ApiToken | None:
     if token.expires <= now:
         return None
     if not token.user.is_active:
-        tokens_revoke_all(user=token.user)
+        tokens_revoke_all(user=token.user, actor=None, reason=REVOKED_ACCOUNT_DEACTIVATED)
         return None
     if token.last_used is None or now - token.last_used >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used=now)
@@ -74,29 +110,66 @@ def tokens_of(*, user) -> QuerySet[ApiToken]:
     ).order_by("-created", "-id")
 
 
-def token_revoke(*, token: ApiToken) -> None:
-    """Revoke one token (sign out one client)."""
-    if token.revoked is None:
-        token.revoked = timezone.now()
-        ApiToken.objects.filter(pk=token.pk, revoked__isnull=True).update(revoked=token.revoked)
-
-
-def tokens_revoke_all(*, user) -> int:
-    """Revoke every live token of `user`; return how many were revoked."""
-    return ApiToken.objects.filter(user=user, revoked__isnull=True).update(revoked=timezone.now())
-
-
-def tokens_revoke_if_no_case(*, user) -> int:
-    """Revoke the user's tokens once they belong to no case any more (called when a member is
-    removed, in the same transaction)."""
-    if Membership.objects.filter(user=user).exists():
-        return 0
-    return tokens_revoke_all(user=user)
+# Why a token was revoked, in its `token.revoked` row.
+REVOKED_AT_LOGOUT = "logout"
+REVOKED_AT_LOGOUT_ALL = "logout_all"
+REVOKED_BY_OWNER = "revoked_by_owner"
+REVOKED_IN_ADMIN = "revoked_in_admin"
+REVOKED_NO_CASE_LEFT = "no_case_left"
+REVOKED_ACCOUNT_DEACTIVATED = "account_deactivated"
 
 
 @transaction.atomic
-def user_deactivate(*, user) -> None:
-    """Deactivate an account and revoke its tokens at once."""
+def token_revoke(*, token: ApiToken, actor, reason: str) -> bool:
+    """Revoke one token (sign out one client); return whether it was live until now. The
+    revocation is recorded with who did it and why."""
+    if token.revoked is not None:
+        return False
+    now = timezone.now()
+    if not ApiToken.objects.filter(pk=token.pk, revoked__isnull=True).update(revoked=now):
+        return False
+    token.revoked = now
+    account_activity_record(
+        user=token.user,
+        actor=actor,
+        verb="token.revoked",
+        data={**_described(token), "reason": reason},
+    )
+    return True
+
+
+@transaction.atomic
+def tokens_revoke_all(*, user, actor, reason: str) -> int:
+    """Revoke every live token of `user`, one recorded row each; return how many."""
+    live = list(
+        ApiToken.objects.select_for_update()
+        .filter(user=user, revoked__isnull=True, expires__gt=timezone.now())
+        .order_by("id")
+    )
+    if not live:
+        return 0
+    ApiToken.objects.filter(pk__in=[t.pk for t in live]).update(revoked=timezone.now())
+    account_activity_record_many(
+        user=user,
+        actor=actor,
+        verb="token.revoked",
+        data_rows=[{**_described(token), "reason": reason} for token in live],
+    )
+    return len(live)
+
+
+def tokens_revoke_if_no_case(*, user, actor) -> int:
+    """Revoke the user's tokens once they belong to no case any more (called when a member is
+    removed, in the same transaction, by `actor`)."""
+    if Membership.objects.filter(user=user).exists():
+        return 0
+    return tokens_revoke_all(user=user, actor=actor, reason=REVOKED_NO_CASE_LEFT)
+
+
+@transaction.atomic
+def user_deactivate(*, user, actor) -> None:
+    """Deactivate an account and revoke its tokens at once (both recorded)."""
     user.is_active = False
     user.save(update_fields=["is_active"])
-    tokens_revoke_all(user=user)
+    account_activity_record(user=user, actor=actor, verb="account.deactivated")
+    tokens_revoke_all(user=user, actor=actor, reason=REVOKED_ACCOUNT_DEACTIVATED)

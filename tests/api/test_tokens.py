@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api import throttles
-from cases.models import ApiToken, Membership
+from cases.models import AccountActivity, ApiToken, Membership
 from cases.services import membership_remove
 from cases.tokens import token_create, user_deactivate
 from tests.factories import CaseFactory, MembershipFactory
@@ -100,11 +100,12 @@ def test_logout_all_revokes_every_token_of_the_user(personas):
 
 
 def test_removal_from_the_last_case_revokes_the_tokens(personas):
-    _, key = token_create(user=personas.viewer)
+    token, key = token_create(user=personas.viewer)
     membership = Membership.objects.get(case=personas.case, user=personas.viewer)
     membership_remove(actor=personas.owner, membership=membership)
     assert with_token(key).get("/api/v1/cases/").status_code == 401
     assert ApiToken.objects.get(user=personas.viewer).revoked is not None
+    assert _record(personas.viewer) == [("alice", token.prefix, "no_case_left")]
 
 
 def test_removal_from_one_of_several_cases_keeps_the_tokens(personas):
@@ -117,19 +118,49 @@ def test_removal_from_one_of_several_cases_keeps_the_tokens(personas):
     assert with_token(key).get(f"/api/v1/cases/{personas.case.pk}/").status_code == 404
 
 
+def _record(user, verb="token.revoked") -> list[tuple]:
+    return list(
+        AccountActivity.objects.filter(user=user, verb=verb)
+        .order_by("id")
+        .values_list("actor__username", "data__prefix", "data__reason")
+    )
+
+
 def test_deactivated_user_is_shut_out(personas):
-    _, key = token_create(user=personas.editor)
-    user_deactivate(user=personas.editor)
+    token, key = token_create(user=personas.editor)
+    user_deactivate(user=personas.editor, actor=personas.owner)
     assert with_token(key).get("/api/v1/cases/").status_code == 401
     assert ApiToken.objects.get(user=personas.editor).revoked is not None
+    assert _record(personas.editor, "account.deactivated") == [("alice", None, None)]
+    assert _record(personas.editor) == [("alice", token.prefix, "account_deactivated")]
 
 
-def test_deactivating_in_the_admin_also_shuts_tokens_out(personas):
-    _, key = token_create(user=personas.editor)
+def test_deactivating_in_the_admin_also_shuts_tokens_out_at_their_next_request(personas):
+    token, key = token_create(user=personas.editor)
+    client = with_token(key)
+    assert client.get("/api/v1/cases/").status_code == 200
     personas.editor.is_active = False
     personas.editor.save()
-    assert with_token(key).get("/api/v1/cases/").status_code == 401
+    # Checked at every request: the very next one is refused, whatever it asks for.
+    assert client.get("/api/v1/cases/").status_code == 401
+    assert client.get(f"/api/v1/cases/{personas.case.pk}/").status_code == 401
+    assert client.post("/api/v1/auth/logout/").status_code == 401
     assert ApiToken.objects.get(user=personas.editor).revoked is not None
+    # Revoked by the system, once, when the token was first presented after the deactivation.
+    assert _record(personas.editor) == [(None, token.prefix, "account_deactivated")]
+    # Reactivating the account does not bring the token back.
+    personas.editor.is_active = True
+    personas.editor.save()
+    assert client.get("/api/v1/cases/").status_code == 401
+
+
+def test_a_deactivated_users_browser_session_is_refused_too(personas):
+    client = APIClient()
+    client.force_login(personas.editor)
+    assert client.get("/api/v1/cases/").status_code == 200
+    personas.editor.is_active = False
+    personas.editor.save()
+    assert client.get("/api/v1/cases/").status_code == 401
 
 
 def test_session_authentication_works_and_enforces_csrf(personas):
@@ -201,3 +232,37 @@ def test_a_user_lists_and_revokes_their_own_tokens(personas):
     assert [t["prefix"] for t in client.get("/api/v1/auth/tokens/").json()["results"]] == [
         second_key[:8]
     ]
+
+
+def test_issuing_and_revoking_tokens_is_recorded_with_prefix_and_name_never_the_key(personas):
+    body = {"username": "bob", "password": PASSWORD, "name": "archiver"}
+    first = APIClient().post("/api/v1/auth/token/", body, format="json").json()
+    second = get_token("bob").json()
+    third = get_token("bob").json()
+    created = AccountActivity.objects.filter(user=personas.reporter, verb="token.created")
+    assert [(r.actor, r.data["prefix"], r.data["name"]) for r in created.order_by("id")] == [
+        (personas.reporter, first["prefix"], "archiver"),
+        (personas.reporter, second["prefix"], ""),
+        (personas.reporter, third["prefix"], ""),
+    ]
+    assert all(r.created_at and r.data["expires"] for r in created)
+    client = with_token(third["token"])
+    first_id = ApiToken.objects.get(prefix=first["prefix"]).pk
+    assert client.delete(f"/api/v1/auth/tokens/{first_id}/").status_code == 204
+    assert with_token(second["token"]).post("/api/v1/auth/logout/").status_code == 204
+    assert client.post("/api/v1/auth/logout/", {"all": True}, format="json").status_code == 204
+    assert _record(personas.reporter) == [
+        ("bob", first["prefix"], "revoked_by_owner"),
+        ("bob", second["prefix"], "logout"),
+        ("bob", third["prefix"], "logout_all"),
+    ]
+    revoked = AccountActivity.objects.get(data__prefix=first["prefix"], verb="token.revoked")
+    assert revoked.data["name"] == "archiver" and revoked.data["token"] == first_id
+    # Neither the keys nor their hashes are anywhere in the record.
+    record = str(list(AccountActivity.objects.values()))
+    for issued in (first, second, third):
+        assert issued["token"] not in record
+        assert hashlib.sha256(issued["token"].encode()).hexdigest() not in record
+    # Revoking what is already revoked records nothing more.
+    assert client.post("/api/v1/auth/logout/", {"all": True}, format="json").status_code == 401
+    assert len(_record(personas.reporter)) == 3
