@@ -28,6 +28,8 @@ class ExportRequestSerializer(serializers.Serializer):
 class ExportSerializer(serializers.ModelSerializer):
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
     download_url = serializers.SerializerMethodField()
+    # When a ready bundle will be deleted; an expired export keeps its row, not its file.
+    expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Export
@@ -45,6 +47,8 @@ class ExportSerializer(serializers.ModelSerializer):
             "error",
             "sha256",
             "size",
+            "expires_at",
+            "expired_at",
             "download_url",
         ]
         read_only_fields = fields
@@ -225,16 +229,12 @@ class ExportDetail(ObjectChildView):
 
 
 class ExportDownload(ExportDetail):
-    """The bundle itself (editors and owners; with protected identities, owners only)."""
+    """The bundle itself (editors and owners; with protected identities, owners only): 409 while
+    it is not ready, 410 once it has expired."""
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request, pk):
         bundle = self.get_parent()
-        if bundle.status != Export.Status.READY:
-            return Response(
-                {"detail": f"This export is {bundle.get_status_display().lower()}, not ready."},
-                status=status.HTTP_409_CONFLICT,
-            )
         handle = export.export_open(actor=request.user, export=bundle)
         response = _file_response(
             handle,

@@ -324,6 +324,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "evidence.tasks.photo_requeue_stale_task",
         "schedule": timedelta(minutes=5),
     },
+    # Deletes the bundles of exports older than CASEFILE_EXPORT_RETENTION_DAYS
+    # (`expire_exports` does the same by hand).
+    "exports-expire": {
+        "task": "evidence.tasks.exports_expire_task",
+        "schedule": timedelta(hours=1),
+    },
 }
 # Only the worker-crash test sets this: the pipeline pauses this long mid-task, so that the test
 # can kill the worker while a photo is being processed.
@@ -334,6 +340,11 @@ CASEFILE_PIPELINE_TEST_DELAY_SECONDS = float(
 # --- Casefile -------------------------------------------------------------------------------
 
 CASEFILE_TOKEN_TTL_DAYS = env_int("CASEFILE_TOKEN_TTL_DAYS", 30)
+# Days an export's bundle is kept after it is written; then its file is deleted and the export
+# marked expired (its row and activity stay).
+CASEFILE_EXPORT_RETENTION_DAYS = env_int("CASEFILE_EXPORT_RETENTION_DAYS", 7)
+if CASEFILE_EXPORT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("CASEFILE_EXPORT_RETENTION_DAYS must be at least 1.")
 CASEFILE_MAP_TILE_URL = (
     os.environ.get("CASEFILE_MAP_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 )

@@ -57,7 +57,7 @@ from evidence.custody import (
     when_text,
 )
 from evidence.models import Evidence, EvidenceLink, Export, Photo, PhotoFlag, Source
-from evidence.selectors import EXPORT_VERB, exports_carrying
+from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +133,18 @@ def export_open(*, actor, export: Export):
             action="download an export with protected identities",
             write=False,
         )
+    if export.status == Export.Status.EXPIRED:
+        raise ValidationError(
+            f"This export expired on {export.expired_at:%d %b %Y}: its bundle was deleted "
+            f"(bundles are kept {settings.CASEFILE_EXPORT_RETENTION_DAYS} days). "
+            "Export the case again.",
+            code="export_expired",
+        )
     if export.status != Export.Status.READY or not export.file:
-        raise ValidationError("This export is not ready yet.")
+        raise ValidationError(
+            f"This export is {export.get_status_display().lower()}, not ready.",
+            code="export_not_ready",
+        )
     handle = default_storage.open(export.file.name, "rb")
     with transaction.atomic():
         activity_record(
@@ -149,6 +159,60 @@ def export_open(*, actor, export: Export):
 
 def export_filename(export: Export) -> str:
     return f"casefile-{export.case_id}-export-{export.pk}.zip"
+
+
+# --- Expiry -----------------------------------------------------------------------------------
+
+
+def exports_expire(*, now: datetime | None = None) -> list[int]:
+    """Delete the bundles of exports written more than CASEFILE_EXPORT_RETENTION_DAYS ago and
+    mark them expired; return their ids. The export rows stay, and with them the record of who
+    exported what, when, with which SHA-256 (each expiry is an `export.expired` activity row).
+
+    Safe to run twice, or in two places at once: each export is taken under a row lock. A bundle
+    the storage will not delete leaves its export ready, for the next run.
+    """
+    now = now or timezone.now()
+    expired = []
+    for export_id in exports_past_retention(now=now).values_list("pk", flat=True):
+        try:
+            if _export_expire(export_id, now=now):
+                expired.append(export_id)
+        except TRANSIENT + (OSError,):
+            logger.warning("Export %s: could not expire it, will retry", export_id, exc_info=True)
+    return expired
+
+
+@transaction.atomic
+def _export_expire(export_id: int, *, now: datetime) -> bool:
+    export = (
+        Export.objects.select_for_update(of=("self",))
+        .select_related("case")
+        .filter(pk=export_id, status=Export.Status.READY)
+        .first()
+    )
+    if export is None:  # taken by another run, or no longer ready
+        return False
+    name = export.file.name
+    Export.objects.filter(pk=export.pk).update(
+        status=Export.Status.EXPIRED, file="", expired_at=now
+    )
+    activity_record(
+        case=export.case,
+        actor=None,
+        verb="export.expired",
+        target=export,
+        data={
+            "export": export.pk,
+            "sha256": export.sha256,
+            "size": export.size,
+            "finished_at": export.finished_at,
+            "retention_days": settings.CASEFILE_EXPORT_RETENTION_DAYS,
+        },
+    )
+    # Last, inside the transaction: if the storage refuses, nothing above is kept.
+    default_storage.delete(name)
+    return True
 
 
 # --- Building the bundle ------------------------------------------------------------------

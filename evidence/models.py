@@ -1,5 +1,7 @@
 """What was collected for a case, and the processing of it."""
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -449,6 +451,8 @@ class Export(models.Model):
         RUNNING = "running", "Running"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
+        # The bundle was deleted after CASEFILE_EXPORT_RETENTION_DAYS; the row stays.
+        EXPIRED = "expired", "Expired"
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="exports")
     requested_by = models.ForeignKey(
@@ -468,12 +472,13 @@ class Export(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["case", "-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["queued", "running", "ready", "failed"]),
+                condition=Q(status__in=["queued", "running", "ready", "failed", "expired"]),
                 name="export_status_valid",
             ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="export_progress_range"),
@@ -483,6 +488,11 @@ class Export(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="ready") | ~Q(file=""), name="export_ready_has_file"
             ),
+            # An expired export keeps no file, and says when it lost it.
+            models.CheckConstraint(
+                condition=~Q(status="expired") | (Q(file="") & Q(expired_at__isnull=False)),
+                name="export_expired_has_no_file",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -491,3 +501,10 @@ class Export(models.Model):
         return (
             f"case export {self.pk} ({kind}{', with identities' if self.reveal_protected else ''})"
         )
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When a ready bundle will be deleted (`evidence.export.exports_expire`)."""
+        if self.status != self.Status.READY or self.finished_at is None:
+            return None
+        return self.finished_at + timedelta(days=settings.CASEFILE_EXPORT_RETENTION_DAYS)

@@ -1,5 +1,8 @@
 """Reads of evidence that encode a rule; every door starts from these."""
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 
 from cases.models import Activity, Case, Claim
@@ -153,6 +156,15 @@ def deleted_evidence_of(*, case: Case) -> QuerySet[Evidence]:
 
 def exports_of(*, case: Case) -> QuerySet[Export]:
     return case.exports.select_related("requested_by").order_by("-created_at", "-id")
+
+
+def exports_past_retention(*, now: datetime) -> QuerySet[Export]:
+    """Ready exports written more than CASEFILE_EXPORT_RETENTION_DAYS before `now`, oldest
+    first: their bundles are due for deletion (`evidence.export.exports_expire`)."""
+    cutoff = now - timedelta(days=settings.CASEFILE_EXPORT_RETENTION_DAYS)
+    return Export.objects.filter(status=Export.Status.READY, finished_at__lte=cutoff).order_by(
+        "finished_at", "id"
+    )
 
 
 def export_for_user(*, user, export_id) -> Export:

@@ -4,9 +4,16 @@ import logging
 import random
 
 from celery import shared_task
+from celery.signals import worker_init
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from evidence.pipeline import StorageUnavailable, photo_process, photos_requeue_stale
+from evidence.pipeline import (
+    StorageUnavailable,
+    image_memory_pool,
+    photo_process,
+    photos_requeue_stale,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +26,12 @@ TRANSIENT_ERRORS = (
     ConnectionError,
     TimeoutError,
 )
+
+
+@worker_init.connect
+def worker_image_memory_pool(**kwargs) -> None:
+    """Before the worker forks its pool processes, so that each inherits the setting."""
+    image_memory_pool(settings.CASEFILE_IMAGE_MEMORY_POOL_MB)
 
 
 @shared_task(
@@ -78,3 +91,15 @@ def case_export_task(export_id: int) -> str:
     from evidence.export import export_build
 
     return export_build(export_id=export_id)
+
+
+@shared_task(acks_late=True)
+def exports_expire_task() -> int:
+    """Delete the bundles of exports past their retention (run by Celery beat; routed to the
+    `exports` queue with the other export work)."""
+    from evidence.export import exports_expire
+
+    ids = exports_expire()
+    if ids:
+        logger.info("Expired %d export(s): %s", len(ids), ids[:20])
+    return len(ids)

@@ -4,13 +4,15 @@ are searched for the protected source's name, notes and the coordinates of its p
 
 import io
 import zipfile
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 
 from cases.models import Activity
-from evidence.export import bundle_verify
+from evidence.export import bundle_verify, exports_expire
 from evidence.models import Evidence, Export
 from evidence.services import comment_create, evidence_update, photo_ingest
 from tests.api.conftest import token_client
@@ -137,6 +139,34 @@ def test_only_owners_export_protected_identities(
     # A bundle with identities is downloaded by owners only.
     download = reverse("api:export-download", kwargs={"pk": response.json()["id"]})
     assert token_client(personas.editor).get(download).status_code == 403
+
+
+def test_an_expired_export_keeps_its_row_and_its_download_is_gone(
+    personas, things, django_capture_on_commit_callbacks
+):
+    client = token_client(personas.owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(
+            reverse("api:case-exports", kwargs={"case_id": personas.case.pk}), {}, format="json"
+        ).json()
+    detail = reverse("api:export-detail", kwargs={"pk": created["id"]})
+    body = client.get(detail).json()
+    assert body["status"] == "ready" and body["expired_at"] is None
+    finished = Export.objects.get(pk=created["id"]).finished_at
+    assert parse_datetime(body["expires_at"]) == finished + timedelta(days=7)
+    Export.objects.filter(pk=created["id"]).update(finished_at=finished - timedelta(days=8))
+    assert exports_expire() == [created["id"]]
+    body = client.get(detail).json()
+    assert body["status"] == "expired" and body["download_url"] is None
+    assert body["expired_at"] and body["expires_at"] is None and body["sha256"]
+    response = client.get(reverse("api:export-download", kwargs={"pk": created["id"]}))
+    assert response.status_code == 410
+    assert set(response.json()) == {"detail"}
+    assert "expired" in response.json()["detail"] and "again" in response.json()["detail"]
+    listed = client.get(reverse("api:case-exports", kwargs={"case_id": personas.case.pk}))
+    assert [(e["id"], e["status"]) for e in listed.json()["results"]] == [
+        (created["id"], "expired")
+    ]
 
 
 @pytest.mark.parametrize("role", ["reporter", "viewer"])

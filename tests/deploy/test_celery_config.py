@@ -23,6 +23,7 @@ def test_photo_processing_goes_to_the_ingest_queue():
 
 def test_case_exports_go_to_the_exports_queue():
     assert queue_of("evidence.tasks.case_export_task") == settings.CELERY_EXPORT_QUEUE == "exports"
+    assert queue_of("evidence.tasks.exports_expire_task") == "exports"
     assert queue_of("cases.tasks.anything_export_task") == "exports"
 
 
@@ -49,6 +50,7 @@ def test_workers_recycle_children_and_stop_runaway_tasks():
     assert app.conf.worker_hijack_root_logger is False
 
 
-def test_beat_runs_the_reconciler():
+def test_beat_runs_the_reconciler_and_expires_old_exports():
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert "evidence.tasks.photo_requeue_stale_task" in tasks
+    assert "evidence.tasks.exports_expire_task" in tasks

@@ -107,6 +107,17 @@ def test_session_idle_timeout_is_a_setting(tmp_path):
     assert values == {"SESSION_COOKIE_AGE": "900", "SESSION_SAVE_EVERY_REQUEST": "True"}
 
 
+def test_export_retention_is_a_setting_of_at_least_a_day(tmp_path):
+    assert _settings_value(tmp_path, "CASEFILE_EXPORT_RETENTION_DAYS") == "7"
+    days = _settings_value(
+        tmp_path, "CASEFILE_EXPORT_RETENTION_DAYS", CASEFILE_EXPORT_RETENTION_DAYS="30"
+    )
+    assert days == "30"
+    result = manage("check", env=production_env(tmp_path, CASEFILE_EXPORT_RETENTION_DAYS="0"))
+    assert result.returncode != 0
+    assert "CASEFILE_EXPORT_RETENTION_DAYS must be at least 1" in result.stderr
+
+
 def test_empty_variables_mean_the_default_and_never_switch_a_protection_off(tmp_path):
     # docker-compose passes unset variables as empty strings (`${SECURE_COOKIES:-}`).
     blanks = {

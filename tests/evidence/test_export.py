@@ -4,6 +4,7 @@ source protection in it."""
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,12 +12,13 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from PIL import Image
 
 from cases.models import Activity, Case
 from cases.services import activity_chain_problems, case_update, claim_create
 from evidence.custody import custody_verify, evidence_delete
-from evidence.export import bundle_verify, case_import, export_request
+from evidence.export import bundle_verify, case_import, export_open, export_request, exports_expire
 from evidence.models import Evidence, Export
 from evidence.selectors import custody_of
 from tests.custody_case import PROTECTED_NAME, PSEUDONYM, custody_case, leaks
@@ -594,3 +596,127 @@ def test_an_altered_original_fails_the_export_with_a_reason_instead_of_exporting
     assert not export.file
     failed = Activity.objects.get(verb="export.failed")
     assert failed.data["reason"] == export.error
+
+
+# --- Expiry -------------------------------------------------------------------------------------
+
+
+def _age(export: Export, days: float) -> None:
+    Export.objects.filter(pk=export.pk).update(finished_at=timezone.now() - timedelta(days=days))
+    export.refresh_from_db()
+
+
+def test_exports_past_retention_lose_their_bundle_and_keep_their_row_and_record(
+    personas, things, django_capture_on_commit_callbacks
+):
+    old = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    recent = _export(personas.editor, personas.case, django_capture_on_commit_callbacks)
+    _age(old, 7.01)
+    _age(recent, 6.9)
+    old_file, old_sha256 = old.file.name, old.sha256
+    assert exports_expire() == [old.pk]
+    old.refresh_from_db()
+    assert old.status == Export.Status.EXPIRED and not old.file and old.expired_at
+    assert not default_storage.exists(old_file)
+    # Who exported what, when, with which hash: all still there.
+    assert (old.requested_by, old.sha256, old.originals) == (personas.owner, old_sha256, False)
+    assert Activity.objects.filter(verb="case.exported", target_id=old.pk).exists()
+    row = Activity.objects.get(verb="export.expired")
+    assert row.actor is None and row.target_id == old.pk
+    assert row.data["sha256"] == old_sha256 and row.data["retention_days"] == 7
+    assert activity_chain_problems(case=personas.case) == []
+    recent.refresh_from_db()
+    assert recent.status == Export.Status.READY and default_storage.exists(recent.file.name)
+    # A second run finds nothing to do.
+    assert exports_expire() == []
+    assert Activity.objects.filter(verb="export.expired").count() == 1
+
+
+def test_the_retention_comes_from_the_setting(
+    personas, things, django_capture_on_commit_callbacks, settings
+):
+    settings.CASEFILE_EXPORT_RETENTION_DAYS = 30
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    assert export.expires_at == export.finished_at + timedelta(days=30)
+    _age(export, 29)
+    assert exports_expire() == []
+    assert exports_expire(now=timezone.now() + timedelta(days=2)) == [export.pk]
+    export.refresh_from_db()
+    assert export.expires_at is None
+
+
+def test_queued_running_and_failed_exports_never_expire(personas, things):
+    long_ago = timezone.now() - timedelta(days=100)
+    for status, extra in (
+        (Export.Status.QUEUED, {}),
+        (Export.Status.RUNNING, {}),
+        (Export.Status.FAILED, {"error": "It broke."}),
+    ):
+        Export.objects.create(
+            case=personas.case,
+            requested_by=personas.owner,
+            status=status,
+            finished_at=long_ago,
+            **extra,
+        )
+    assert exports_expire() == []
+
+
+def test_an_expired_export_cannot_be_opened_and_says_why(
+    personas, things, django_capture_on_commit_callbacks
+):
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    _age(export, 8)
+    exports_expire()
+    export.refresh_from_db()
+    with pytest.raises(ValidationError, match="expired") as refused:
+        export_open(actor=personas.owner, export=export)
+    assert refused.value.code == "export_expired"
+    assert "Export the case again" in refused.value.messages[0]
+    assert not Activity.objects.filter(verb="export.downloaded").exists()
+
+
+def test_a_bundle_the_storage_will_not_delete_leaves_the_export_ready_for_the_next_run(
+    personas, things, django_capture_on_commit_callbacks, monkeypatch
+):
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    _age(export, 8)
+
+    def refuse(name):
+        raise OSError("storage unavailable")
+
+    monkeypatch.setattr(default_storage, "delete", refuse)
+    assert exports_expire() == []
+    export.refresh_from_db()
+    assert export.status == Export.Status.READY and default_storage.exists(export.file.name)
+    assert not Activity.objects.filter(verb="export.expired").exists()
+    monkeypatch.undo()
+    assert exports_expire() == [export.pk]
+
+
+def test_expire_exports_command_lists_with_dry_run_then_expires(
+    personas, things, django_capture_on_commit_callbacks
+):
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    _age(export, 8)
+    out = io.StringIO()
+    call_command("expire_exports", "--dry-run", stdout=out)
+    assert f"export {export.pk} of case {personas.case.pk}" in out.getvalue()
+    assert "1 export(s) older than 7 days; nothing deleted" in out.getvalue()
+    export.refresh_from_db()
+    assert export.status == Export.Status.READY
+    out = io.StringIO()
+    call_command("expire_exports", stdout=out)
+    assert "Expired 1 export(s)" in out.getvalue()
+    export.refresh_from_db()
+    assert export.status == Export.Status.EXPIRED
+
+
+def test_the_beat_task_expires_exports(personas, things, django_capture_on_commit_callbacks):
+    from evidence.tasks import exports_expire_task
+
+    export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
+    _age(export, 8)
+    assert exports_expire_task.delay().get() == 1
+    export.refresh_from_db()
+    assert export.status == Export.Status.EXPIRED
