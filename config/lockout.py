@@ -10,7 +10,8 @@ from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
+from django.shortcuts import render
 
 
 def _minutes() -> int:
@@ -30,7 +31,9 @@ def lockout_response(request, original_response=None, credentials=None):
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": message}, status=status)
     else:
-        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+        # A page with the site's look (Django's and axes' defaults style themselves inline,
+        # which the Content-Security-Policy refuses).
+        response = render(request, "registration/lockout.html", {"message": message}, status=status)
     response["Retry-After"] = str(_minutes() * 60)
     return response
 

@@ -99,6 +99,8 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# A page with the site's stylesheet: Django's own styles itself inline, which CSP refuses.
+CSRF_FAILURE_VIEW = "web.errors.csrf_failure"
 # The CSRF cookie stays readable by our own scripts (htmx may send it as a header); HttpOnly on
 # it protects nothing (Django's docs, CSRF_COOKIE_HTTPONLY), unlike on the session cookie.
 SECURE_REFERRER_POLICY = "same-origin"
@@ -146,6 +148,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The pages in the reader's time zone (a cookie set by static/js/casefile.js).
+    "web.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -40,27 +40,29 @@ def _context(request, case, **extra) -> dict:
 # --- Custody record ---------------------------------------------------------------------------
 
 
+def custody_history(*, evidence, reveal: bool) -> list[dict]:
+    """An item's custody record as rows for people, oldest first, sources named as the reader
+    may see them: the table of the custody page, and the evidence page's History panel."""
+    names = {s.pk: s.display_name(reveal=reveal) for s in sources_of(case=evidence.case)}
+    return custody.custody_rows(
+        custody.custody_entries(evidence=evidence, reveal=reveal), source_names=names
+    )
+
+
 @login_required
 @require_GET
 def evidence_custody(request, evidence_id):
-    """The custody record of one item (any member; a deleted item's too). With `?panel=1`,
-    only the table, for the evidence page to load into its side column."""
+    """The custody record of one item (any member; a deleted item's too)."""
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
     case = evidence.case
     reveal = can_see_protected(user=request.user, case=case)
-    names = {s.pk: s.display_name(reveal=reveal) for s in sources_of(case=case)}
-    entries = custody.custody_rows(
-        custody.custody_entries(evidence=evidence, reveal=reveal), source_names=names
-    )
     context = _context(
         request,
         case,
         e=evidence,
         source_name=evidence.source.display_name(reveal=reveal) if evidence.source else "",
-        entries=entries,
+        entries=custody_history(evidence=evidence, reveal=reveal),
     )
-    if request.GET.get("panel"):
-        return render(request, "exports/partials/custody_panel.html", context)
     return render(request, "exports/evidence_custody.html", context)
 
 

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from cases.models import Case, Claim, Role
 from evidence.models import Evidence, EvidenceLink, Source
@@ -34,12 +35,22 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
             form.add_error(None, message)
 
 
+def zone_label() -> str:
+    """The time zone that date-times typed into a form are read in (web.middleware)."""
+    name = timezone.get_current_timezone_name()
+    return "UTC" if name == "UTC" else f"your time zone ({name})"
+
+
 class Form(forms.Form):
-    """Labels without Django's trailing colon: the layout sets labels apart already."""
+    """Labels without Django's trailing colon: the layout sets labels apart already. A
+    date-time field's help text names the time zone its value is read in (`{zone}`)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.DateTimeField):
+                field.help_text = field.help_text.format(zone=zone_label())
 
 
 class SourceChoiceField(forms.ModelChoiceField):
@@ -103,7 +114,7 @@ class LinkEvidenceForm(_LocatedForm):
         required=False,
         label="Published or seen at",
         widget=DateTimeInput(),
-        help_text="In UTC.",
+        help_text="In {zone}.",
     )
 
     field_order = ["url", "title", "source", "description", "observed_at"]
@@ -122,7 +133,7 @@ class TestimonyForm(_LocatedForm):
         required=False,
         label="Events happened at",
         widget=DateTimeInput(),
-        help_text="In UTC; leave empty if the source did not say.",
+        help_text="In {zone}; leave empty if the source did not say.",
     )
 
     field_order = ["source", "text", "title", "stated_on", "observed_at"]
@@ -137,7 +148,7 @@ class EvidenceEditForm(_LocatedForm):
     title = forms.CharField(max_length=300, required=False)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     observed_at = forms.DateTimeField(
-        required=False, label="Observed at", widget=DateTimeInput(), help_text="In UTC."
+        required=False, label="Observed at", widget=DateTimeInput(), help_text="In {zone}."
     )
     sensitive = forms.BooleanField(
         required=False, help_text="Graphic content: blurred in the gallery until clicked."

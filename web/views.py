@@ -26,6 +26,7 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases import services as case_services
@@ -59,6 +60,7 @@ from evidence.selectors import (
     sources_of,
 )
 from web import forms
+from web.custody import custody_history
 from web.feedback import attempt
 
 CLAIM_COLUMNS = [
@@ -81,8 +83,16 @@ DOCUMENT_LABELS = {
     "application/vnd.oasis.opendocument.text": "OpenDocument",
     "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument",
 }
-# How often a card still being processed asks for its status (htmx polling).
+# How often a photo still being processed (its card, its page) asks for its status (htmx
+# polling): every POLL_SECONDS at first, then less and less often, up to POLL_MAX_SECONDS, as
+# the wait grows (a tenth of the time waited so far).
 POLL_SECONDS = 2
+POLL_MAX_SECONDS = 30
+# htmx stops polling an element whose request is answered with this status (and still swaps
+# the answer in): what a poll of deleted evidence gets, with the tombstone to show.
+STOP_POLLING = 286
+# The photo page's History panel shows the newest events of the custody record.
+HISTORY_SHOWN = 12
 
 
 # --- Helpers --------------------------------------------------------------------------------
@@ -141,6 +151,27 @@ def _hamming(a: int | None, b: int | None) -> int | None:
     return None if a is None or b is None else hamming(a, b)
 
 
+def _waiting(photo: Photo | None) -> float | None:
+    """Seconds a photo has been waiting for processing to end (None once ready or failed)."""
+    if photo is None or photo.status not in (Photo.Status.PENDING, Photo.Status.PROCESSING):
+        return None
+    return (timezone.now() - photo.status_changed_at).total_seconds()
+
+
+def _polling(photo: Photo | None) -> dict:
+    """Whether a photo's status is still worth asking for, how often, and whether it is late:
+    waiting longer than a task may run, the same test by which `photo_reprocess` lets a
+    reporter queue it again (Celery beat also re-queues it every few minutes)."""
+    waited = _waiting(photo)
+    if waited is None:
+        return {"polling": False, "poll_seconds": None, "late": False}
+    return {
+        "polling": True,
+        "poll_seconds": int(min(POLL_MAX_SECONDS, max(POLL_SECONDS, waited / 10))),
+        "late": waited > settings.CASEFILE_STALE_AFTER_SECONDS,
+    }
+
+
 def _card_context(evidence: Evidence, reveal: bool) -> dict:
     photo = _photo(evidence)
     return {
@@ -149,10 +180,15 @@ def _card_context(evidence: Evidence, reveal: bool) -> dict:
         "host": urlsplit(evidence.url).hostname if evidence.url else "",
         "doc_type": DOCUMENT_LABELS.get(evidence.content_type, ""),
         "source_name": _source_name(evidence.source, reveal),
-        "polling": photo is not None
-        and photo.status in (Photo.Status.PENDING, Photo.Status.PROCESSING),
-        "poll_seconds": POLL_SECONDS,
+        **_polling(photo),
     }
+
+
+def _gone(request, evidence: Evidence, template: str, context: dict):
+    """What a request for deleted evidence gets: its tombstone. To an htmx poll, with the status
+    that stops the polling; to anyone else, 410 Gone."""
+    status = STOP_POLLING if request.headers.get("HX-Request") else 410
+    return render(request, template, {"e": evidence, **context}, status=status)
 
 
 # --- Cases ----------------------------------------------------------------------------------
@@ -439,8 +475,11 @@ def evidence_upload(request, case_id):
 @login_required
 @require_GET
 def evidence_card(request, evidence_id):
-    """The htmx status partial: a card that polls itself until its photo is ready or failed."""
-    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
+    """The htmx status partial: a card that polls itself until its photo is ready or failed,
+    or shows that it was deleted meanwhile."""
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
+    if evidence.is_deleted:
+        return _gone(request, evidence, "web/partials/evidence_card_removed.html", {})
     reveal = can_see_protected(user=request.user, case=evidence.case)
     _record_reveal(request, reveal, [evidence.source])
     return render(request, "web/partials/evidence_card.html", _card_context(evidence, reveal))
@@ -510,10 +549,14 @@ def _camera_zone(photo: Photo | None):
 
 
 def _when(moment, zone, *, seconds: bool = False) -> str:
-    """A moment as a reporter reads it: in the camera's offset when there is one, else UTC."""
+    """A moment as a reporter reads it: in the camera's offset when there is one, else in the
+    reader's time zone (web.middleware; UTC by default), named."""
     pattern = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
     if zone is None:
-        return f"{moment.astimezone(UTC):{pattern}} UTC"
+        name = timezone.get_current_timezone_name()
+        if name == "UTC":
+            return f"{moment.astimezone(UTC):{pattern}} UTC"
+        return f"{timezone.localtime(moment):{pattern}} ({name})"
     local = moment.astimezone(zone)
     offset = local.strftime("%z")  # "+0800"
     return f"{local:{pattern}} (UTC{offset[:3]}:{offset[3:]})"
@@ -574,8 +617,10 @@ def _metadata_rows(evidence: Evidence, photo: Photo | None, exact: bool) -> list
 @login_required
 @require_GET
 def evidence_detail(request, evidence_id):
-    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
     case = evidence.case
+    if evidence.is_deleted:  # an old link, or the page polling while an editor deleted it
+        return _gone(request, evidence, "web/evidence_removed.html", _case_context(request, case))
     reveal = can_see_protected(user=request.user, case=case)
     if reveal:  # the page names a protected source: recorded (issue #6)
         identity_reveal_record(actor=request.user, sources=[evidence.source], via="page")
@@ -614,7 +659,10 @@ def evidence_detail(request, evidence_id):
             )
     _record_reveal(request, reveal, [s["e"].source for s in similar])
     links = evidence.links.select_related("claim").order_by("claim__created_at")
-    activity = activity_of(case=case).filter(target_type="evidence", target_id=evidence.pk)
+    # One history of the item: its custody record (which holds every activity row about it and
+    # more: links, comments, exports, reveals), newest first.
+    history = custody_history(evidence=evidence, reveal=reveal)[::-1]
+    polling = _polling(photo)
     ctx = _case_context(
         request,
         case,
@@ -630,14 +678,16 @@ def evidence_detail(request, evidence_id):
         attribution=settings.CASEFILE_MAP_ATTRIBUTION,
         similar=similar,
         links=links,
-        activity=activity[:30],
+        history=history[:HISTORY_SHOWN],
+        history_earlier=max(0, len(history) - HISTORY_SHOWN),
         comments=comments_on(evidence=evidence),
         comment_form=forms.CommentForm(),
         exif=photo.exif if (photo is not None and reveal) else None,
         other_photos=evidence_of(case=case)
         .filter(kind=Evidence.Kind.PHOTO)
         .exclude(pk=evidence.pk)[:50],
-        can_retry=photo is not None and photo.status == Photo.Status.FAILED,
+        can_retry=photo is not None and (photo.status == Photo.Status.FAILED or polling["late"]),
+        **polling,
     )
     return render(request, "web/evidence_detail.html", ctx)
 

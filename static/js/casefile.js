@@ -2,6 +2,18 @@
 (function () {
   "use strict";
 
+  // The browser's time zone, for the server to show times in and read typed times in
+  // (web/middleware.py). Written only when it changes; the next page uses it.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    var current = document.cookie.match(/(?:^|;\s*)casefile_tz=([^;]*)/);
+    // IANA names ("America/Argentina/Buenos_Aires") need no escaping in a cookie.
+    if (zone && /^[A-Za-z0-9_+\/-]+$/.test(zone) && (!current || current[1] !== zone)) {
+      document.cookie = "casefile_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
+        (location.protocol === "https:" ? "; Secure" : "");
+    }
+  } catch (error) { /* no Intl time zone: the pages stay in UTC */ }
+
   // Forms that ask before doing something that cannot be undone from the page.
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -82,11 +82,15 @@ def server(live_server):
 class Visitor:
     """One signed-in (or anonymous) browser tab that records console errors and screenshots."""
 
-    def __init__(self, browser, live_server, test_name: str, who: str, viewport=LAPTOP):
+    def __init__(
+        self, browser, live_server, test_name: str, who: str, viewport=LAPTOP, timezone_id=None
+    ):
         self.base = live_server.url
         short = re.sub(r"^test_", "", test_name)[:40].rstrip("_")
         self.name = f"{short}-{who}"
-        self.context = browser.new_context(viewport=viewport, base_url=self.base)
+        self.context = browser.new_context(
+            viewport=viewport, base_url=self.base, timezone_id=timezone_id
+        )
         self.context.set_default_timeout(TIMEOUT_MS)
         self.context.route(
             re.compile(rf"https?://([a-z0-9-]+\.)?{re.escape(TILE_HOST)}/.*"), self._tile
@@ -154,8 +158,8 @@ class Visitor:
 def visit(chromium, server, request):
     visitors = []
 
-    def open_visitor(who: str, viewport=LAPTOP) -> Visitor:
-        visitor = Visitor(chromium, server, request.node.name, who, viewport)
+    def open_visitor(who: str, viewport=LAPTOP, timezone_id=None) -> Visitor:
+        visitor = Visitor(chromium, server, request.node.name, who, viewport, timezone_id)
         visitors.append(visitor)
         return visitor
 
@@ -497,3 +501,116 @@ def test_keyboard_alone_signs_in_skips_to_content_and_reaches_the_upload(persona
             break
     expect(page.locator("#upload-files")).to_be_focused()
     reporter.shot("upload-focused")
+
+
+def test_a_polling_card_shows_the_deletion_and_stops_asking(
+    personas, visit, queued_photos, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from evidence.custody import evidence_delete
+    from evidence.models import Evidence
+
+    path = tmp_path / "IMG_0525.jpg"
+    path.write_bytes(demo_photo(25))
+    reporter = visit("reporter")
+    reporter.sign_in("bob")
+    reporter.goto(f"/cases/{personas.case.pk}/evidence/", "gallery")
+    page = reporter.page
+    page.set_input_files("#upload-files", [str(path)])
+    expect(page.locator('#gallery .card [data-status="pending"]')).to_have_count(1)
+    polls = []
+    page.on("request", lambda r: polls.append(r.url) if "/card/" in r.url else None)
+    with DB_LOCK:
+        evidence_delete(
+            actor=personas.editor,
+            evidence=Evidence.objects.get(pk=queued_photos[0]),
+            reason="Posted in the wrong case",
+        )
+    # The next poll gets 286: htmx swaps the tombstone in and stops (no 404s in the console).
+    expect(page.locator('#gallery .card [data-status="deleted"]')).to_have_count(1)
+    expect(page.locator("#gallery .card")).to_contain_text("Posted in the wrong case")
+    reporter.shot("card-deleted")
+    asked = len(polls)
+    page.wait_for_timeout(5000)
+    assert len(polls) == asked, "the card still polls"
+
+
+def test_a_late_photo_says_so_and_offers_processing_again(demo_world, visit):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    from evidence.models import Photo
+
+    w = demo_world
+    Photo.objects.filter(evidence=w.photo25).update(
+        status="processing", status_changed_at=timezone.now() - timedelta(hours=1)
+    )
+    reporter = visit("reporter")
+    reporter.sign_in("bob")
+    reporter.goto(f"/cases/{w.case.pk}/evidence/", "gallery-late")
+    expect(reporter.page.locator(".card-late")).to_contain_text("Processing is late")
+    reporter.goto(f"/evidence/{w.photo25.pk}/", "photo-late")
+    page = reporter.page
+    expect(page.locator(".preview-late")).to_be_visible()
+    page.get_by_role("button", name="Process again").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_text("Queued for processing again.")).to_be_visible()
+    reporter.shot("photo-requeued")
+
+
+def test_csrf_failure_lockout_and_not_found_pages_have_the_sites_look(personas, visit):
+    from playwright.sync_api import expect
+
+    reporter = visit("reporter")
+    reporter.expected_errors += [re.compile(r"status of (403|404|429)")]
+    reporter.sign_in("bob")
+    reporter.goto(f"/cases/{personas.case.pk}/claims/new/", "claim-new")
+    page = reporter.page
+    # As if the page had been open while the session changed in another tab.
+    page.evaluate(
+        """document.querySelectorAll("[name=csrfmiddlewaretoken]")
+            .forEach(input => { input.value = "x".repeat(64); })"""
+    )
+    page.get_by_label("Statement").fill("The train never left Dandong")
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_role("heading", name="The form was not sent")).to_be_visible()
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(245, 246, 248)", "the stylesheet did not apply"
+    reporter.shot("csrf-failure")
+    reporter.goto("/cases/999999/", "not-found")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+    stranger = visit("anonymous")
+    stranger.expected_errors += [re.compile(r"status of 429")]
+    stranger.goto("/login/", "login")
+    for _ in range(6):
+        stranger.page.get_by_label("Username").fill("bob")
+        stranger.page.get_by_label("Password").fill("not the password")
+        stranger.page.get_by_role("button", name="Sign in").click()
+        stranger.page.wait_for_load_state("networkidle")
+        if stranger.page.get_by_role("heading", name="Sign-in paused").count():
+            break
+    expect(stranger.page.get_by_role("heading", name="Sign-in paused")).to_be_visible()
+    assert stranger.page.evaluate("getComputedStyle(document.body).backgroundColor") == (
+        "rgb(245, 246, 248)"
+    )
+    stranger.shot("lockout")
+
+
+def test_times_follow_the_browsers_time_zone(demo_world, visit):
+    from playwright.sync_api import expect
+
+    w = demo_world
+    reporter = visit("reporter", timezone_id="America/New_York")
+    reporter.sign_in("bob")
+    reporter.goto(f"/evidence/{w.link.pk}/edit/", "edit-in-new-york")
+    page = reporter.page
+    expect(page.get_by_text("In your time zone (America/New_York).")).to_be_visible()
+    # Observed 9 April 12:00 in China is midnight in New York.
+    expect(page.get_by_label("Observed at")).to_have_value("2026-04-09T00:00")
+    reporter.goto(f"/evidence/{w.link.pk}/", "link-in-new-york")
+    expect(page.get_by_role("cell", name="2026-04-09 00:00 (America/New_York)")).to_be_visible()

@@ -408,6 +408,98 @@ def test_a_ready_card_stops_polling(world, client_for):
     assert "Ready" in html
 
 
+def _waiting(evidence, *, status="pending", seconds: float) -> None:
+    """Put a photo back in `status`, as if it had been waiting for `seconds`."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Photo.objects.filter(evidence=evidence).update(
+        status=status, status_changed_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_a_polling_card_of_deleted_evidence_shows_the_deletion_and_stops_polling(world, client_for):
+    from evidence.custody import evidence_delete
+
+    _waiting(world.photo25, seconds=5)
+    url = reverse("web:evidence_card", args=[world.photo25.pk])
+    viewer = client_for(world.personas.viewer)
+    assert 'hx-trigger="every 2s"' in viewer.get(url, **HTMX).content.decode()
+    evidence_delete(actor=world.personas.editor, evidence=world.photo25, reason="Wrong case")
+    response = viewer.get(url, **HTMX)
+    html = response.content.decode()
+    # 286: htmx swaps the answer in and stops polling (instead of a 404 on every tick).
+    assert response.status_code == 286
+    assert "hx-trigger" not in html and 'data-status="deleted"' in html
+    assert "Deleted by erin" in html and "Wrong case" in html
+    assert reverse("web:evidence_custody", args=[world.photo25.pk]) in html
+    assert viewer.get(url).status_code == 410  # not a poll
+    assert client_for(world.personas.outsider).get(url, **HTMX).status_code == 404
+
+
+def test_the_photo_page_polling_a_deleted_photo_gets_its_tombstone_and_stops(world, client_for):
+    from evidence.custody import evidence_delete
+
+    _waiting(world.photo25, seconds=5)
+    url = reverse("web:evidence_detail", args=[world.photo25.pk])
+    reporter = client_for(world.personas.reporter)
+    assert 'hx-select="#main"' in reporter.get(url).content.decode()
+    evidence_delete(actor=world.personas.editor, evidence=world.photo25, reason="Wrong case")
+    response = reporter.get(url, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 286
+    assert 'id="main"' in html and "was deleted" in html and "Wrong case" in html
+    assert "hx-trigger" not in html
+    # An old link to it says the same, as 410 Gone; to outsiders it stays 404.
+    assert reporter.get(url).status_code == 410
+    assert client_for(world.personas.outsider).get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("waited", "interval"), [(0, 2), (20, 2), (60, 6), (150, 15), (400, 30), (3600, 30)]
+)
+def test_a_waiting_card_polls_less_often_the_longer_it_waits(world, client_for, waited, interval):
+    _waiting(world.photo25, seconds=waited)
+    html = (
+        client_for(world.personas.viewer)
+        .get(reverse("web:evidence_card", args=[world.photo25.pk]), **HTMX)
+        .content.decode()
+    )
+    assert f'hx-trigger="every {interval}s"' in html
+
+
+def test_a_photo_waiting_past_the_stale_time_says_processing_is_late(world, settings):
+    from django.test import Client
+
+    settings.CASEFILE_STALE_AFTER_SECONDS = 180
+    card = reverse("web:evidence_card", args=[world.photo25.pk])
+    page = reverse("web:evidence_detail", args=[world.photo25.pk])
+    viewer, reporter = Client(), Client()
+    viewer.force_login(world.personas.viewer)
+    reporter.force_login(world.personas.reporter)
+    _waiting(world.photo25, status="processing", seconds=120)
+    assert "late" not in viewer.get(card).content.decode()
+    assert "Process again" not in reporter.get(page).content.decode()
+    _waiting(world.photo25, status="processing", seconds=240)
+    html = viewer.get(card).content.decode()
+    assert "Processing is late" in html and "card-late" in html
+    assert 'hx-trigger="every 24s"' in html  # still asking, less often
+    # The photo page says so too; a viewer cannot act on it, a reporter can.
+    viewer_page = viewer.get(page).content.decode()
+    assert "Processing is late" in viewer_page and "Process again" not in viewer_page
+    assert "Process again" in reporter.get(page).content.decode()
+    response = reporter.post(reverse("web:photo_retry", args=[world.photo25.pk]))
+    assert response.status_code == 302
+    photo = Photo.objects.get(evidence=world.photo25)
+    assert photo.status == "pending"
+    assert Activity.objects.filter(verb="photo.reprocess_requested").count() == 1
+    assert 'hx-trigger="every 2s"' in viewer.get(card).content.decode()
+
+
 def test_upload_of_the_same_bytes_returns_the_existing_evidence(world, client_for):
     response = client_for(world.personas.reporter).post(
         reverse("web:evidence_upload", args=[world.case.pk]),
@@ -576,19 +668,38 @@ def test_photo_page_lists_near_duplicates_with_their_distance(world, client_for)
     assert f"distance {similar[0]['distance']}" in response.content.decode()
 
 
-def test_photo_page_lists_linked_claims_and_activity(world, client_for):
+def test_photo_page_lists_linked_claims_and_one_history_its_custody_record(world, client_for):
     from evidence.services import evidence_link
 
     evidence_link(
         actor=world.personas.reporter, claim=world.draft, evidence=world.photo25, stance="supports"
     )
-    html = (
-        client_for(world.personas.viewer)
-        .get(reverse("web:evidence_detail", args=[world.photo25.pk]))
-        .content.decode()
+    response = client_for(world.personas.viewer).get(
+        reverse("web:evidence_detail", args=[world.photo25.pk])
     )
+    html = response.content.decode()
     assert world.draft.statement in html
-    assert "uploaded" in html
+    # One history panel, no separate activity list repeating part of it.
+    assert ">History</h2>" in html
+    assert ">Activity</h2>" not in html and "Chain of custody" not in html
+    events = [row["event"] for row in response.context["history"]]
+    # Newest first; the link (absent from the old activity list) is there.
+    assert events == ["Linked to a claim", "Processed", "Received"]
+    assert reverse("web:evidence_custody", args=[world.photo25.pk]) in html
+
+
+def test_photo_page_history_shows_the_newest_events_and_counts_the_rest(world, client_for):
+    from evidence.services import comment_create
+
+    for n in range(15):
+        comment_create(actor=world.personas.reporter, text=f"Note {n}", evidence=world.photo14)
+    response = client_for(world.personas.viewer).get(
+        reverse("web:evidence_detail", args=[world.photo14.pk])
+    )
+    history = response.context["history"]
+    assert len(history) == 12 and all(row["event"] == "Comment added" for row in history)
+    assert response.context["history_earlier"] == 5  # 3 comments, processed, received
+    assert "5 earlier events in the" in response.content.decode()
 
 
 def test_exact_place_of_a_protected_sources_photo_is_hidden_below_editor(world, client_for):

@@ -1,0 +1,54 @@
+"""Times in the reader's own time zone on the pages.
+
+`static/js/casefile.js` stores the browser's IANA time zone (e.g. "Europe/Berlin") in the
+`casefile_tz` cookie; this middleware activates it for the request, so that dates on the pages
+are shown, and naive date-times typed into forms are read, in that zone. Without the cookie (no
+JavaScript, or the very first page) everything stays in UTC, and the forms say so.
+
+The API is left out: scripts exchange ISO 8601 date-times with offsets, whatever a browser's
+cookie says. Custody records stay in UTC everywhere (they are compared across newsrooms).
+"""
+
+import zoneinfo
+from functools import cache
+
+from django.utils import timezone
+
+COOKIE = "casefile_tz"
+
+
+# Other names of UTC (a browser on a server often says "Etc/UTC"): the pages then say "UTC".
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Zulu"})
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) - UTC_NAMES
+
+
+def zone_from_cookie(value: str | None) -> zoneinfo.ZoneInfo | None:
+    """The time zone the cookie names, or None for UTC: only names from the tz database are
+    looked up (never a path a client made up)."""
+    if not value or value not in _known_zones():
+        return None
+    return zoneinfo.ZoneInfo(value)
+
+
+class TimezoneMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        zone = (
+            None
+            if request.path.startswith("/api/")
+            else zone_from_cookie(request.COOKIES.get(COOKIE))
+        )
+        if zone is None:
+            timezone.deactivate()
+            return self.get_response(request)
+        timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
