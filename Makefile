@@ -53,11 +53,13 @@ worker: install
 	$(VENV)/bin/celery -A config worker -l info \
 		-Q $${CELERY_INGEST_QUEUE:-ingest},$${CELERY_EXPORT_QUEUE:-exports},$${CELERY_QUEUE:-casefile}
 
-# What the benchmarks need from Debian: wrk (API load) and real photographs (ukui-wallpapers).
+# What the benchmarks need from Debian: wrk (API load) and real photographs of 12–24 megapixels
+# (lomiri-wallpapers-16.04 and -20.04).
 bench-tools:
 	@missing=""; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
-	ls /usr/share/backgrounds/*.jpg >/dev/null 2>&1 || missing="$$missing ukui-wallpapers"; \
+	[ -e /usr/share/backgrounds/sunset_by_Aitzol_Berasategi.jpg ] || missing="$$missing lomiri-wallpapers-16.04"; \
+	[ -e /usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg ] || missing="$$missing lomiri-wallpapers-20.04"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \

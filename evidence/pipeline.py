@@ -340,6 +340,20 @@ class Analysis:
     notes: list[str] = field(default_factory=list)
 
 
+def image_memory_pool(megabytes: int) -> None:
+    """Let Pillow keep up to `megabytes` of freed image memory for the next photo, in 1-MiB
+    blocks (its block allocator; the PILLOW_BLOCK_SIZE and PILLOW_BLOCKS_MAX environment
+    variables do the same). By default Pillow gives every freed block back at once, and a
+    24-megapixel photo then touches ~8,000 fresh pages (~32 MB) on its way through the
+    derivatives: ~15 ms of page faults against a 55-ms decode, measured with
+    benchmarks/pipeline.py. A worker process calls this once at start (evidence/tasks.py);
+    0 keeps Pillow's default. The pool is per process: it is what one photo needs anyway, held
+    between photos."""
+    if megabytes > 0:
+        Image.core.set_block_size(1024 * 1024)
+        Image.core.set_blocks_max(megabytes)
+
+
 def fit(size: tuple[int, int], edge: int) -> tuple[int, int]:
     """The size of an image scaled so that its long edge is at most `edge` (never enlarged)."""
     width, height = size
@@ -386,6 +400,10 @@ def analyse(file, *, max_pixels: int) -> Analysis:
     # Resized first, then turned upright: transposing the preview costs a fraction of
     # transposing the decoded pixels.
     preview = _upright(_preview(pixels, preview_size, dct_scaled=dct_scaled), orientation)
+    # The decoded pixels are the largest thing held: let them go before the rest is made.
+    if preview is not image:
+        image.close()
+    del pixels
     thumbnail = _thumbnail(preview, fit((width, height), THUMBNAIL_EDGE))
     thumbnail = thumbnail.convert("RGB") if thumbnail.mode != "RGB" else thumbnail
     # One canonical, reduced input for both hashes: the RGB thumbnail, whatever the size and
@@ -469,47 +487,42 @@ def _upright(image: Image.Image, orientation: int | None) -> Image.Image:
     return image.transpose(method) if method is not None else image
 
 
-def _resized(image: Image.Image, size: tuple[int, int], reducing_gap: float = 2.0) -> Image.Image:
-    if image.size == size:
-        return image
-    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=reducing_gap)
-
-
 def _preview(image: Image.Image, size: tuple[int, int], *, dct_scaled: bool) -> Image.Image:
     """The preview, from the decoded pixels.
 
-    A JPEG that libjpeg has already scaled down (by 1/2, 1/4 or 1/8) is at most twice the
-    preview and band-limited by the scaled inverse DCT. When it is less than 1.5× the preview
-    (a 9-megapixel photo: 1.14–1.2×), nearest-neighbour sampling finishes the job: measured on
-    this machine it costs ~1 ms against ~13 ms (box), ~19 ms (bilinear) and ~30 ms (bicubic)
-    for the same 1820×1200 → 1600×1055 step, i.e. up to two thirds of the decode itself, and
-    at 1:1 the difference from bilinear is confined to a slightly harder step on high-contrast
-    edges (RMS 5.2 against 2.7 on 0–255, both measured against a Lanczos resize of the full
-    decode). Between 1.5× and 2× (a 24-megapixel photo decoded at 1/2: 3000 → 1600 px) a box
-    filter averages what nearest-neighbour would drop, at ~25 ms against ~60 ms for bicubic on
-    a 67-ms decode. Everything else (no DCT scaling: PNG, WebP, small JPEGs…) gets bicubic."""
+    A JPEG that libjpeg has already scaled down (by 1/2, 1/4 or 1/8) is less than twice the
+    preview (1.14–1.33× for 9–12 megapixels, 1.5–1.9× for 16–24) and band-limited by the
+    scaled inverse DCT, so a cheap last step will do. Pillow's filters are not cheap here:
+    19–36 ms for box and 25–34 ms for bilinear, against a 50–70 ms decode. Nearest-neighbour
+    costs 2–3 ms but drops up to half of the pixels. Two nearest-neighbour samplings half a
+    source pixel apart, averaged, cost 5–9 ms and come close to the box filter: measured
+    against a Lanczos resize of the full decode (RMS on 0–255), from 12% better to 11% worse
+    than box on photographs and synthetic scenes from 1.14× to 1.9×, where nearest-neighbour
+    is 14–42% worse (tests/evidence/test_pipeline.py checks it). Everything else (no DCT
+    scaling: PNG, WebP, small JPEGs; a panorama still more than twice the preview at 1/8)
+    gets bicubic."""
     if image.size == size:
         return image
-    if dct_scaled:
-        ratio = max(image.size[0] / size[0], image.size[1] / size[1])
-        if ratio < 1.5:
-            return image.resize(size, Image.Resampling.NEAREST)
-        if ratio < 2.0:
-            return image.resize(size, Image.Resampling.BOX)
+    width, height = image.size
+    if dct_scaled and max(width / size[0], height / size[1]) <= 2.0:
+        first = image.resize(size, Image.Resampling.NEAREST, box=(0, 0, width - 0.5, height - 0.5))
+        second = image.resize(size, Image.Resampling.NEAREST, box=(0.5, 0.5, width, height))
+        return Image.blend(first, second, 0.5)
     return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
 def _thumbnail(preview: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """The thumbnail from the preview: a box reduction by the integer part of the factor (for
-    a full-size preview exactly 4×, with nothing left to do), then a small bicubic step."""
+    """The thumbnail from the preview: a box reduction by the integer ratio of the long edges
+    (for a full-size preview exactly 4×, with nothing left to do), then a small bicubic step
+    when the short edge rounds differently."""
     if preview.size == size:
         return preview
-    factor = min(preview.size[0] // size[0], preview.size[1] // size[1])
+    factor = max(preview.size) // max(size)
     if factor >= 2:
-        reduced = preview.reduce(factor)
-        if reduced.size == size:
-            return reduced
-    return _resized(preview, size, reducing_gap=1.0)
+        preview = preview.reduce(factor)
+        if preview.size == size:
+            return preview
+    return preview.resize(size, Image.Resampling.BICUBIC)
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -4,9 +4,16 @@ import logging
 import random
 
 from celery import shared_task
+from celery.signals import worker_init
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from evidence.pipeline import StorageUnavailable, photo_process, photos_requeue_stale
+from evidence.pipeline import (
+    StorageUnavailable,
+    image_memory_pool,
+    photo_process,
+    photos_requeue_stale,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +26,12 @@ TRANSIENT_ERRORS = (
     ConnectionError,
     TimeoutError,
 )
+
+
+@worker_init.connect
+def worker_image_memory_pool(**kwargs) -> None:
+    """Before the worker forks its pool processes, so that each inherits the setting."""
+    image_memory_pool(settings.CASEFILE_IMAGE_MEMORY_POOL_MB)
 
 
 @shared_task(
