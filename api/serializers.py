@@ -92,6 +92,17 @@ def _absolute(request, name: str, pk: int) -> str:
     return request.build_absolute_uri(url) if request is not None else url
 
 
+def _datetimes(serializer: serializers.BaseSerializer):
+    """DRF's writing of a date-time (`DateTimeField.to_representation`), with the time zone
+    looked up once per response (kept on the serializer, which a list shares across its items):
+    looking it up for every value was a fifth of a claim list's time."""
+    field = serializer.__dict__.get("_datetime_field")
+    if field is None:
+        zone = serializers.DateTimeField().default_timezone()
+        field = serializer._datetime_field = serializers.DateTimeField(default_timezone=zone)
+    return field.to_representation
+
+
 # --- Cases and members ----------------------------------------------------------------------
 
 
@@ -221,32 +232,36 @@ class EvidenceSerializer(serializers.ModelSerializer):
     has produced them). `exif` is null below editor; a protected source's photo also hides its
     GPS and the stated location below editor."""
 
-    source_name = serializers.SerializerMethodField()
+    source_name = serializers.CharField(allow_null=True, read_only=True)
     collected_by = serializers.CharField(source="collected_by.username", read_only=True)
-    latitude = serializers.SerializerMethodField()
-    longitude = serializers.SerializerMethodField()
-    url = serializers.SerializerMethodField()
-    status = serializers.SerializerMethodField()
-    failure_reason = serializers.SerializerMethodField()
-    width = serializers.SerializerMethodField()
-    height = serializers.SerializerMethodField()
-    taken_at = serializers.SerializerMethodField()
-    taken_at_offset = serializers.SerializerMethodField()
-    camera_make = serializers.SerializerMethodField()
-    camera_model = serializers.SerializerMethodField()
-    lens = serializers.SerializerMethodField()
-    software = serializers.SerializerMethodField()
-    gps_latitude = serializers.SerializerMethodField()
-    gps_longitude = serializers.SerializerMethodField()
-    gps_altitude = serializers.SerializerMethodField()
-    orientation = serializers.SerializerMethodField()
-    phash = serializers.SerializerMethodField()
-    dhash = serializers.SerializerMethodField()
-    flags = serializers.SerializerMethodField()
-    exif = serializers.SerializerMethodField()
-    thumbnail_url = serializers.SerializerMethodField()
-    preview_url = serializers.SerializerMethodField()
-    original_url = serializers.SerializerMethodField()
+    latitude = serializers.FloatField(allow_null=True, read_only=True)
+    longitude = serializers.FloatField(allow_null=True, read_only=True)
+    url = serializers.URLField(allow_null=True, read_only=True, help_text="Web links.")
+    status = serializers.ChoiceField(choices=Photo.Status.choices, allow_null=True, read_only=True)
+    failure_reason = serializers.CharField(allow_null=True, read_only=True)
+    width = serializers.IntegerField(allow_null=True, read_only=True)
+    height = serializers.IntegerField(allow_null=True, read_only=True)
+    taken_at = serializers.DateTimeField(allow_null=True, read_only=True)
+    taken_at_offset = serializers.CharField(allow_null=True, read_only=True)
+    camera_make = serializers.CharField(allow_null=True, read_only=True)
+    camera_model = serializers.CharField(allow_null=True, read_only=True)
+    lens = serializers.CharField(allow_null=True, read_only=True)
+    software = serializers.CharField(allow_null=True, read_only=True)
+    gps_latitude = serializers.FloatField(allow_null=True, read_only=True)
+    gps_longitude = serializers.FloatField(allow_null=True, read_only=True)
+    gps_altitude = serializers.FloatField(allow_null=True, read_only=True)
+    orientation = serializers.IntegerField(allow_null=True, read_only=True)
+    phash = serializers.CharField(allow_null=True, read_only=True, help_text="16 hex digits")
+    dhash = serializers.CharField(allow_null=True, read_only=True, help_text="16 hex digits")
+    flags = FlagSerializer(many=True, read_only=True)
+    exif = serializers.DictField(
+        allow_null=True, read_only=True, help_text="The full EXIF (editors and owners)."
+    )
+    thumbnail_url = serializers.URLField(allow_null=True, read_only=True)
+    preview_url = serializers.URLField(allow_null=True, read_only=True)
+    original_url = serializers.URLField(
+        allow_null=True, read_only=True, help_text="Editors and owners: the original file."
+    )
 
     class Meta:
         model = Evidence
@@ -297,143 +312,79 @@ class EvidenceSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    # Who may see what.
-
-    def _reveal(self) -> bool:
-        return self.context.get("reveal", False)
-
-    def _location_visible(self, evidence: Evidence) -> bool:
-        return self._reveal() or evidence.source is None or not evidence.source.protected
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_source_name(self, evidence: Evidence) -> str | None:
-        if evidence.source is None:
-            return None
-        return evidence.source.display_name(reveal=self._reveal())
-
-    @extend_schema_field(serializers.FloatField(allow_null=True))
-    def get_latitude(self, evidence: Evidence) -> float | None:
-        return evidence.latitude if self._location_visible(evidence) else None
-
-    @extend_schema_field(serializers.FloatField(allow_null=True))
-    def get_longitude(self, evidence: Evidence) -> float | None:
-        return evidence.longitude if self._location_visible(evidence) else None
-
-    @extend_schema_field(serializers.URLField(allow_null=True, help_text="Web links."))
-    def get_url(self, evidence: Evidence) -> str | None:
-        return evidence.url or None
-
-    # The photo's fields.
-
-    def _photo_value(self, evidence: Evidence, field: str):
-        photo = _photo(evidence)
-        return getattr(photo, field) if photo is not None else None
-
-    @extend_schema_field(serializers.ChoiceField(choices=Photo.Status.choices, allow_null=True))
-    def get_status(self, evidence: Evidence) -> str | None:
-        return self._photo_value(evidence, "status")
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_failure_reason(self, evidence: Evidence) -> str | None:
-        return self._photo_value(evidence, "failure_reason")
-
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
-    def get_width(self, evidence: Evidence) -> int | None:
-        return self._photo_value(evidence, "width")
-
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
-    def get_height(self, evidence: Evidence) -> int | None:
-        return self._photo_value(evidence, "height")
-
-    @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_taken_at(self, evidence: Evidence):
-        value = self._photo_value(evidence, "taken_at")
-        return serializers.DateTimeField().to_representation(value) if value else None
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_taken_at_offset(self, evidence: Evidence) -> str | None:
-        return self._photo_value(evidence, "taken_at_offset")
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_camera_make(self, evidence: Evidence) -> str | None:
-        return self._photo_value(evidence, "camera_make")
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_camera_model(self, evidence: Evidence) -> str | None:
-        return self._photo_value(evidence, "camera_model")
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_lens(self, evidence: Evidence) -> str | None:
-        return self._photo_value(evidence, "lens")
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_software(self, evidence: Evidence) -> str | None:
-        return self._photo_value(evidence, "software")
-
-    def _gps(self, evidence: Evidence, field: str) -> float | None:
-        return self._photo_value(evidence, field) if self._location_visible(evidence) else None
-
-    @extend_schema_field(serializers.FloatField(allow_null=True))
-    def get_gps_latitude(self, evidence: Evidence) -> float | None:
-        return self._gps(evidence, "gps_latitude")
-
-    @extend_schema_field(serializers.FloatField(allow_null=True))
-    def get_gps_longitude(self, evidence: Evidence) -> float | None:
-        return self._gps(evidence, "gps_longitude")
-
-    @extend_schema_field(serializers.FloatField(allow_null=True))
-    def get_gps_altitude(self, evidence: Evidence) -> float | None:
-        return self._gps(evidence, "gps_altitude")
-
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
-    def get_orientation(self, evidence: Evidence) -> int | None:
-        return self._photo_value(evidence, "orientation")
-
-    @extend_schema_field(serializers.CharField(allow_null=True, help_text="16 hex digits"))
-    def get_phash(self, evidence: Evidence) -> str | None:
-        return hash_hex(self._photo_value(evidence, "phash"))
-
-    @extend_schema_field(serializers.CharField(allow_null=True, help_text="16 hex digits"))
-    def get_dhash(self, evidence: Evidence) -> str | None:
-        return hash_hex(self._photo_value(evidence, "dhash"))
-
-    @extend_schema_field(FlagSerializer(many=True))
-    def get_flags(self, evidence: Evidence) -> list[dict]:
+    def to_representation(self, evidence: Evidence) -> dict:
+        # Spelled out, like LinkSerializer's: DRF's walk over these 43 fields (26 of them
+        # computed) was two thirds of the evidence list's time (benchmarks/api_scale.py). The
+        # declared fields describe the output for the schema.
+        reveal = self.context.get("reveal", False)
+        source = evidence.source
+        # A protected source's evidence hides its exact place below editor.
+        located = reveal or source is None or not source.protected
+        when = _datetimes(self)
+        row = {
+            "id": evidence.pk,
+            "case": evidence.case_id,
+            "kind": evidence.kind,
+            "title": evidence.title,
+            "description": evidence.description,
+            "source": evidence.source_id,
+            "source_name": source.display_name(reveal=reveal) if source is not None else None,
+            "collected_by": evidence.collected_by.username,
+            "created_at": when(evidence.created_at),
+            "updated_at": when(evidence.updated_at),
+            "observed_at": when(evidence.observed_at),
+            "place_name": evidence.place_name,
+            "latitude": evidence.latitude if located else None,
+            "longitude": evidence.longitude if located else None,
+            "url": evidence.url or None,
+            "text": evidence.text,
+            "stated_on": evidence.stated_on.isoformat() if evidence.stated_on else None,
+            "sensitive": evidence.sensitive,
+            "original_name": evidence.original_name,
+            "sha256": evidence.sha256,
+            "size": evidence.size,
+            "content_type": evidence.content_type,
+        }
         photo = _photo(evidence)
         if photo is None:
-            return []
-        return [{"code": f.code, "message": f.message} for f in photo.flags.all()]
-
-    @extend_schema_field(
-        serializers.DictField(allow_null=True, help_text="The full EXIF (editors and owners).")
-    )
-    def get_exif(self, evidence: Evidence) -> dict | None:
-        photo = _photo(evidence)
-        if photo is None or not self._reveal():
-            return None
-        return photo.exif
-
-    def _file_url(self, evidence: Evidence, field: str, name: str) -> str | None:
-        photo = _photo(evidence)
-        if photo is None or not getattr(photo, field):
-            return None
-        return self._url(name, evidence.pk)
-
-    @extend_schema_field(serializers.URLField(allow_null=True))
-    def get_thumbnail_url(self, evidence: Evidence) -> str | None:
-        return self._file_url(evidence, "thumbnail", "api:evidence-thumbnail")
-
-    @extend_schema_field(serializers.URLField(allow_null=True))
-    def get_preview_url(self, evidence: Evidence) -> str | None:
-        return self._file_url(evidence, "preview", "api:evidence-preview")
-
-    @extend_schema_field(
-        serializers.URLField(allow_null=True, help_text="Editors and owners: the original file.")
-    )
-    def get_original_url(self, evidence: Evidence) -> str | None:
-        if not evidence.has_file or not self._reveal():
-            return None
-        return self._url("api:evidence-original", evidence.pk)
+            row.update(NO_PHOTO, flags=[])
+        else:
+            row.update(
+                {
+                    "status": photo.status,
+                    "failure_reason": photo.failure_reason,
+                    "width": photo.width,
+                    "height": photo.height,
+                    "taken_at": when(photo.taken_at),
+                    "taken_at_offset": photo.taken_at_offset,
+                    "camera_make": photo.camera_make,
+                    "camera_model": photo.camera_model,
+                    "lens": photo.lens,
+                    "software": photo.software,
+                    "gps_latitude": photo.gps_latitude if located else None,
+                    "gps_longitude": photo.gps_longitude if located else None,
+                    "gps_altitude": photo.gps_altitude if located else None,
+                    "orientation": photo.orientation,
+                    "phash": hash_hex(photo.phash),
+                    "dhash": hash_hex(photo.dhash),
+                    "flags": [{"code": f.code, "message": f.message} for f in photo.flags.all()],
+                    "exif": photo.exif if reveal else None,
+                    "thumbnail_url": (
+                        self._url("api:evidence-thumbnail", evidence.pk)
+                        if photo.thumbnail
+                        else None
+                    ),
+                    "preview_url": (
+                        self._url("api:evidence-preview", evidence.pk) if photo.preview else None
+                    ),
+                }
+            )
+        row["original_url"] = (
+            self._url("api:evidence-original", evidence.pk)
+            if evidence.has_file and reveal
+            else None
+        )
+        return row
 
     def _url(self, name: str, pk: int) -> str:
         # Resolved once per response and per URL name, then filled in: `reverse` and
@@ -443,6 +394,31 @@ class EvidenceSerializer(serializers.ModelSerializer):
         if name not in templates:
             templates[name] = _absolute(self.context.get("request"), name, _PK_PLACEHOLDER)
         return templates[name].replace(str(_PK_PLACEHOLDER), str(pk), 1)
+
+
+# The photo fields of evidence that is not a photo (or whose photo row is missing).
+NO_PHOTO = {
+    "status": None,
+    "failure_reason": None,
+    "width": None,
+    "height": None,
+    "taken_at": None,
+    "taken_at_offset": None,
+    "camera_make": None,
+    "camera_model": None,
+    "lens": None,
+    "software": None,
+    "gps_latitude": None,
+    "gps_longitude": None,
+    "gps_altitude": None,
+    "orientation": None,
+    "phash": None,
+    "dhash": None,
+    "flags": None,  # [] (a list of its own for each item)
+    "exif": None,
+    "thumbnail_url": None,
+    "preview_url": None,
+}
 
 
 class EvidenceCreateSerializer(serializers.Serializer):
@@ -507,27 +483,60 @@ class SimilarPhotoSerializer(serializers.Serializer):
 
 
 class EvidenceSummarySerializer(serializers.Serializer):
+    # The evidence of a link (written by `LinkSerializer.from_row`).
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Evidence.Kind.choices)
     label = serializers.CharField()
     source_name = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=Photo.Status.choices, allow_null=True)
 
-    def to_representation(self, evidence: Evidence) -> dict:
-        photo = _photo(evidence)
-        source = evidence.source
-        return {
-            "id": evidence.pk,
-            "kind": evidence.kind,
-            "label": evidence.label,
-            "source_name": (
-                source.display_name(reveal=self.context.get("reveal", False)) if source else None
-            ),
-            "status": photo.status if photo is not None else None,
-        }
-
 
 # --- Claims and links -----------------------------------------------------------------------
+
+# What the link serializers read of a link and of its evidence: the columns of the rows that
+# `.values(*LINK_COLUMNS)` gives (`link_row` makes the same row of a link instance).
+LINK_COLUMNS = (
+    "id",
+    "claim",
+    "stance",
+    "note",
+    "created_by__username",
+    "created_at",
+    "evidence",
+    "evidence__kind",
+    "evidence__title",
+    "evidence__original_name",
+    "evidence__url",
+    "evidence__text",
+    "evidence__source__name",
+    "evidence__source__pseudonym",
+    "evidence__source__protected",
+    "evidence__photo__status",
+)
+
+
+def link_row(link: EvidenceLink) -> dict:
+    """A link as the row `.values(*LINK_COLUMNS)` gives (for one link already in hand)."""
+    evidence, source = link.evidence, link.evidence.source
+    photo = _photo(evidence)
+    return {
+        "id": link.pk,
+        "claim": link.claim_id,
+        "stance": link.stance,
+        "note": link.note,
+        "created_by__username": link.created_by.username,
+        "created_at": link.created_at,
+        "evidence": evidence.pk,
+        "evidence__kind": evidence.kind,
+        "evidence__title": evidence.title,
+        "evidence__original_name": evidence.original_name,
+        "evidence__url": evidence.url,
+        "evidence__text": evidence.text,
+        "evidence__source__name": source.name if source else None,
+        "evidence__source__pseudonym": source.pseudonym if source else None,
+        "evidence__source__protected": source.protected if source else None,
+        "evidence__photo__status": photo.status if photo is not None else None,
+    }
 
 
 class LinkSerializer(serializers.ModelSerializer):
@@ -540,18 +549,46 @@ class LinkSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, link: EvidenceLink) -> dict:
-        # Spelled out: this runs for every link of every claim of a list (~250 for a page of
-        # 50 claims), where DRF's walk over the declared fields cost several times as much. The
-        # declared fields still describe the output (schema) and format the nested parts.
-        fields = self.fields
+        return self.from_row(link_row(link))
+
+    def from_row(self, row: dict) -> dict:
+        # Spelled out, from a row: this runs for every link of every claim of a list (~250
+        # for a page of 50 claims), where model instances (link, evidence, source, photo, user)
+        # and DRF's walk over the declared fields cost several times as much as the rows
+        # (benchmarks/api_scale.py). The declared fields describe the output for the schema.
+        kind = row["evidence__kind"]
+        protected = row["evidence__source__protected"]
         return {
-            "id": link.pk,
-            "claim": link.claim_id,
-            "evidence": fields["evidence"].to_representation(link.evidence),
-            "stance": link.stance,
-            "note": link.note,
-            "created_by": link.created_by.username,
-            "created_at": fields["created_at"].to_representation(link.created_at),
+            "id": row["id"],
+            "claim": row["claim"],
+            "evidence": {
+                "id": row["evidence"],
+                "kind": kind,
+                "label": Evidence.label_of(
+                    pk=row["evidence"],
+                    kind=kind,
+                    title=row["evidence__title"],
+                    original_name=row["evidence__original_name"],
+                    url=row["evidence__url"],
+                    text=row["evidence__text"],
+                ),
+                "source_name": (
+                    None
+                    if protected is None  # no source
+                    else Source.display_name_of(
+                        name=row["evidence__source__name"],
+                        pseudonym=row["evidence__source__pseudonym"],
+                        protected=protected,
+                        reveal=self.context.get("reveal", False),
+                    )
+                ),
+                # A photo's processing status (`_photo`: photos only).
+                "status": row["evidence__photo__status"] if kind == Evidence.Kind.PHOTO else None,
+            },
+            "stance": row["stance"],
+            "note": row["note"],
+            "created_by": row["created_by__username"],
+            "created_at": _datetimes(self)(row["created_at"]),
         }
 
 
@@ -573,6 +610,9 @@ class LinksByStanceSerializer(serializers.Serializer):
 
 
 class ClaimSerializer(serializers.ModelSerializer):
+    # The view puts the links' rows in the context (`context["links"]`: claim id -> rows of
+    # `.values(*LINK_COLUMNS)`, in the order `evidence.selectors.links_of` gives), read for a
+    # whole page in one query. (Comments: a serializer's docstring is its schema description.)
     author = serializers.CharField(source="author.username", read_only=True)
     reviewer = serializers.CharField(
         source="reviewer.username", read_only=True, default=None, allow_null=True
@@ -580,7 +620,7 @@ class ClaimSerializer(serializers.ModelSerializer):
     confidence = serializers.ChoiceField(
         choices=Claim.Confidence.choices, allow_blank=True, read_only=True
     )
-    links = serializers.SerializerMethodField()
+    links = LinksByStanceSerializer(read_only=True)
 
     class Meta:
         model = Claim
@@ -602,15 +642,29 @@ class ClaimSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(LinksByStanceSerializer)
-    def get_links(self, claim: Claim) -> dict:
-        # `claim.links` is prefetched by the view, in the order `evidence.selectors.links_of`
-        # gives.
-        grouped = {stance: [] for stance in EvidenceLink.Stance.values}
+    def to_representation(self, claim: Claim) -> dict:
+        # Spelled out, like the links (see LinkSerializer.from_row).
+        when = _datetimes(self)
+        links = {stance: [] for stance in EvidenceLink.Stance.values}
         link_serializer = self._link_serializer()
-        for link in claim.links.all():
-            grouped[link.stance].append(link_serializer.to_representation(link))
-        return grouped
+        for row in self.context["links"][claim.pk]:
+            links[row["stance"]].append(link_serializer.from_row(row))
+        return {
+            "id": claim.pk,
+            "case": claim.case_id,
+            "statement": claim.statement,
+            "details": claim.details,
+            "status": claim.status,
+            "confidence": claim.confidence,
+            "occurred_on": claim.occurred_on.isoformat() if claim.occurred_on else None,
+            "author": claim.author.username,
+            "reviewer": claim.reviewer.username if claim.reviewer_id else None,
+            "reviewed_at": when(claim.reviewed_at),
+            "review_note": claim.review_note,
+            "created_at": when(claim.created_at),
+            "updated_at": when(claim.updated_at),
+            "links": links,
+        }
 
     def _link_serializer(self) -> LinkSerializer:
         # One LinkSerializer for the whole response (a list shares this serializer across its

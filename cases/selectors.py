@@ -6,7 +6,7 @@ these functions, so that the access rules live in one place.
 """
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import F, Model, QuerySet
 from django.http import Http404
 
 from cases.models import Activity, Case, Claim, Membership, Role
@@ -28,8 +28,12 @@ def role_of(*, user, case: Case) -> Role | None:
         role = (
             Membership.objects.filter(case=case, user=user).values_list("role", flat=True).first()
         )
-        cache[user.pk] = Role(role) if role else None
+        _role_cache(case, user, role)
     return cache[user.pk]
+
+
+def _role_cache(case: Case, user, role: str | None) -> None:
+    case.__dict__.setdefault("_roles", {})[user.pk] = Role(role) if role else None
 
 
 def require_role(*, user, case: Case, role: Role, action: str, write: bool = True) -> Role:
@@ -65,8 +69,9 @@ def get_for_member(queryset: QuerySet, *, user, pk, case_path: str = "case") -> 
     """Fetch one object of `queryset` whose case `user` belongs to, else 404.
 
     `case_path` is the lookup from the object to its case ("case", "claim__case", or "" for a
-    Case itself). The object's case is attached with `select_related` so that role checks that
-    follow need no extra query.
+    Case itself). The object's case is attached with `select_related`, and the user's role in
+    it read by the same query (`role_of` caches it), so that role checks that follow need no
+    extra query.
     """
     try:
         pk = int(pk)
@@ -74,14 +79,23 @@ def get_for_member(queryset: QuerySet, *, user, pk, case_path: str = "case") -> 
         raise Http404("Not found.") from None
     if not -(2**63) <= pk < 2**63:
         raise Http404("Not found.")
-    member_lookup = f"{case_path}__memberships__user" if case_path else "memberships__user"
+    memberships = f"{case_path}__memberships" if case_path else "memberships"
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         raise Http404("Not found.")
     if case_path:
         queryset = queryset.select_related(case_path)
-    obj = queryset.filter(pk=pk, **{member_lookup: user}).first()
+    # The annotation reuses the filter's join: the requesting user's own membership row.
+    obj = (
+        queryset.filter(pk=pk, **{f"{memberships}__user": user})
+        .annotate(member_role=F(f"{memberships}__role"))
+        .first()
+    )
     if obj is None:
         raise Http404("Not found.")
+    case = obj
+    for step in case_path.split("__") if case_path else ():
+        case = getattr(case, step)
+    _role_cache(case, user, obj.member_role)
     return obj
 
 

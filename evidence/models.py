@@ -73,7 +73,15 @@ class Source(models.Model):
         return self.pseudonym if self.protected else self.name
 
     def display_name(self, *, reveal: bool) -> str:
-        return self.name if reveal or not self.protected else self.pseudonym
+        return self.display_name_of(
+            name=self.name, pseudonym=self.pseudonym, protected=self.protected, reveal=reveal
+        )
+
+    @staticmethod
+    def display_name_of(*, name: str, pseudonym: str, protected: bool, reveal: bool) -> str:
+        """The name to show (for rows read with `.values()` too): a protected source's
+        pseudonym unless `reveal`."""
+        return name if reveal or not protected else pseudonym
 
 
 class Evidence(models.Model):
@@ -201,15 +209,27 @@ class Evidence(models.Model):
 
     @property
     def label(self) -> str:
-        if self.title:
-            return self.title
-        if self.original_name:
-            return self.original_name
-        if self.url:
-            return self.url
-        if self.text:
-            return self.text[:80]
-        return f"{self.get_kind_display()} #{self.pk}"
+        return self.label_of(
+            pk=self.pk,
+            kind=self.kind,
+            title=self.title,
+            original_name=self.original_name,
+            url=self.url,
+            text=self.text,
+        )
+
+    @classmethod
+    def label_of(cls, *, pk, kind: str, title: str, original_name: str, url: str, text: str) -> str:
+        """What names an item in lists, from its columns (for rows read with `.values()`)."""
+        if title:
+            return title
+        if original_name:
+            return original_name
+        if url:
+            return url
+        if text:
+            return text[:80]
+        return f"{dict(cls.Kind.choices).get(kind, kind)} #{pk}"
 
     @property
     def has_file(self) -> bool:

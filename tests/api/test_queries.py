@@ -79,3 +79,14 @@ def test_claims_list_carries_links_grouped_by_stance(big_case, as_role):
     assert [len(first[s]) for s in ("supports", "contradicts", "context")] == [1, 1, 1]
     assert first["supports"][0]["evidence"]["kind"] == "photo"
     assert Activity.objects.filter(case=big_case).count() >= 55
+
+
+def test_an_object_its_case_and_the_members_role_come_in_one_query(
+    big_case, as_role, django_assert_num_queries
+):
+    client = as_role("viewer")
+    claim = big_case.claims.first()
+    client.get(f"/api/v1/claims/{claim.pk}/")  # the token's last_used is written on first use
+    # The token, the claim with its case and the member's role, the claim's links.
+    with django_assert_num_queries(3):
+        assert client.get(f"/api/v1/claims/{claim.pk}/").status_code == 200

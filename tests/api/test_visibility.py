@@ -296,3 +296,57 @@ def test_an_editor_reading_lists_leaves_one_reveal_per_protected_source(db):
     reveals = Activity.objects.filter(case=case, verb="source.revealed")
     assert sorted(reveals.values_list("target_id", flat=True)) == sorted(s.pk for s in secrets)
     assert all(row.data == {"via": "api"} for row in reveals)
+
+
+@pytest.mark.parametrize("role", ["viewer", "editor"])
+def test_a_claims_links_read_the_same_in_the_claim_the_list_and_the_link(
+    personas, as_role, protected, role
+):
+    # The claim and the claim list write their links from rows, the links endpoints from
+    # instances: every kind of evidence, labels that fall back, protected or no source.
+    case, reporter = personas.case, personas.reporter
+    claim = ClaimFactory(case=case, author=reporter)
+    untitled = make_photo(
+        case, reporter, source=protected, n=7, status=Photo.Status.FAILED, failure_reason="Bad."
+    )
+    Evidence.objects.filter(pk=untitled.pk).update(title="")
+    items = [
+        untitled,
+        LinkEvidenceFactory(case=case, collected_by=reporter),
+        Evidence.objects.create(
+            case=case,
+            kind=Evidence.Kind.TESTIMONY,
+            collected_by=reporter,
+            source=SourceFactory(case=case, created_by=reporter),
+            text="The goods were trucked away on 17 May. " * 5,
+        ),
+    ]
+    client = as_role("editor")
+    for evidence, stance in zip(items, ["supports", "contradicts", "context"], strict=True):
+        response = client.post(
+            f"/api/v1/claims/{claim.pk}/links/",
+            {"evidence": evidence.pk, "stance": stance, "note": stance},
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+    client = as_role(role)
+    links = client.get(f"/api/v1/claims/{claim.pk}/links/").json()["results"]
+    in_claim = client.get(f"/api/v1/claims/{claim.pk}/").json()["links"]
+    in_list = next(
+        row
+        for row in client.get(f"/api/v1/cases/{case.pk}/claims/?page_size=200").json()["results"]
+        if row["id"] == claim.pk
+    )["links"]
+    assert in_list == in_claim
+    assert [
+        link for stance in ("supports", "contradicts", "context") for link in in_claim[stance]
+    ] == links
+    for link in links:
+        assert client.get(f"/api/v1/links/{link['id']}/").json() == link
+    photo, web, testimony = (link["evidence"] for link in links)
+    assert photo["label"] == "photo-7.jpg" and photo["status"] == "failed"
+    expected = "Li Wei" if role == "editor" else "Source in China"
+    assert photo["source_name"] == expected
+    assert web["label"].startswith("https://") and web["source_name"] is None
+    assert web["status"] is None
+    assert testimony["label"] == items[2].text[:80]
