@@ -9,7 +9,7 @@ Targets: at least 0.5x the baseline's requests per second, p99 under 100 ms at 8
 a constant number of queries per page.
 
 Run: `make bench`, or `.venv/bin/python benchmarks/api_scale.py` (needs `wrk`:
-`apt-get install wrk`).
+`apt-get install wrk`). BENCH_DRY=1 prints the results without recording them.
 """
 
 from __future__ import annotations
@@ -337,6 +337,7 @@ def main() -> int:
         environ={"API_THROTTLE_USER": "100000000/minute"},
     )
     results = {name: {"ours": [], "baseline": []} for name in endpoints}
+    load_before = os.getloadavg()[0]
     try:
         for urls in endpoints.values():  # warm up every worker and cache
             for url in urls:
@@ -351,6 +352,7 @@ def main() -> int:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+    load_after = os.getloadavg()[0]
 
     rows, verdicts = [], []
     for name, by_variant in results.items():
@@ -386,7 +388,9 @@ def main() -> int:
         f"({WORKERS} sync workers, DEBUG off) serves both the API (token auth, DRF) and the "
         "baseline: minimal Django views returning the same rows with `.values()` "
         "(benchmarks/_api_urls.py). `wrk -t2 -c8` for "
-        f"{DURATION} s per run; medians of {RUNS} runs, ours and the baseline alternating.\n\n"
+        f"{DURATION} s per run; medians of {RUNS} runs, ours and the baseline alternating; "
+        f"load average {load_before:.1f} before the runs, {load_after:.1f} after "
+        "(the benchmark itself included).\n\n"
         + table(
             ["endpoint", "API req/s", "API p99 ms", "baseline req/s", "baseline p99 ms", "ratio"],
             rows,
@@ -400,7 +404,10 @@ def main() -> int:
         + "; ".join(verdicts)
         + "."
     )
-    record("API at scale (benchmarks/api_scale.py)", body)
+    if os.environ.get("BENCH_DRY") == "1":
+        print(body)
+    else:
+        record("API at scale (benchmarks/api_scale.py)", body)
     database_drop(DATABASE)
     return 0
 
