@@ -8,7 +8,8 @@ A bundle holds:
   custody record, every claim with its status, review history and links, the case's activity
   chain, and the SHA-256 and size of every other file of the bundle;
 - `originals/…` (when asked for) or only `previews/…` (upright, metadata stripped);
-- `report.html`: a self-contained, printable report (thumbnails embedded as data URIs);
+- `report.html`: a self-contained, printable report (thumbnails embedded as data URIs), rendered
+  and written one part at a time;
 - `SHA256SUMS`: the hashes of all of the above, in the format `sha256sum -c` reads.
 
 The bundle is written file by file to a temporary file, then copied to storage: no original
@@ -28,6 +29,8 @@ import shutil
 import tempfile
 import zipfile
 from collections import defaultdict
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -42,7 +45,7 @@ from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
+from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -352,6 +355,20 @@ def _file_sha256(path: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+class _Hashing:
+    """A writable file that passes what it is given on, and hashes and counts it."""
+
+    def __init__(self, out):
+        self.out = out
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.out.write(data)
+
+
 @dataclass
 class Written:
     evidence_ids: list[int] = field(default_factory=list)
@@ -393,7 +410,8 @@ class BundleWriter:
         self.progress = progress or (lambda p: None)
         self.files: dict[str, dict] = {}
         self.now = timezone.now().replace(microsecond=0)
-        self.thumbnails: dict[int, str] = {}
+        # Where each item's thumbnail lies in the spool (see write): the report embeds it.
+        self.thumbnail_at: dict[int, tuple[int, int]] = {}
         # Read once for every item's custody record.
         self.exports = exports_carrying(case_id=export.case_id)
 
@@ -406,17 +424,20 @@ class BundleWriter:
         info.external_attr = 0o644 << 16
         return info
 
-    def add_stream(self, name: str, source, *, content_type: str) -> dict:
-        """Copy an open binary file into the bundle in chunks, hashing on the way."""
-        digest, size = hashlib.sha256(), 0
+    @contextmanager
+    def member(self, name: str, *, content_type: str):
+        """A file of the bundle open for writing, hashed on the way (for the manifest and
+        SHA256SUMS)."""
         with self.zip.open(self._info(name, content_type), "w", force_zip64=True) as out:
-            for chunk in iter(lambda: source.read(CHUNK), b""):
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
-        entry = {"sha256": digest.hexdigest(), "size": size}
-        self.files[name] = entry
-        return entry
+            hashing = _Hashing(out)
+            yield hashing
+        self.files[name] = {"sha256": hashing.sha256.hexdigest(), "size": hashing.size}
+
+    def add_stream(self, name: str, source, *, content_type: str) -> dict:
+        """Copy an open binary file into the bundle in chunks."""
+        with self.member(name, content_type=content_type) as out:
+            shutil.copyfileobj(source, out, CHUNK)
+        return self.files[name]
 
     def add_bytes(self, name: str, data: bytes, *, content_type: str) -> dict:
         return self.add_stream(name, io.BytesIO(data), content_type=content_type)
@@ -439,7 +460,13 @@ class BundleWriter:
         total = max(1, len(items)) + 2
         done = 0
         last = -1
-        with zipfile.ZipFile(self.target, "w", allowZip64=True) as self.zip:
+        with (
+            zipfile.ZipFile(self.target, "w", allowZip64=True) as self.zip,
+            # The thumbnails the report embeds, kept on disk (not in memory) until it is written.
+            tempfile.TemporaryFile(
+                dir=getattr(settings, "FILE_UPLOAD_TEMP_DIR", None)
+            ) as self.spool,
+        ):
             evidence_rows = []
             for evidence in items:
                 evidence_rows.append(self._evidence(evidence, written))
@@ -453,11 +480,9 @@ class BundleWriter:
             if self.reveal:
                 written.revealed = [s for s in sources if s.protected]
             manifest = self._manifest(sources, items, evidence_rows, tombstones)
-            html = render_to_string(
-                "exports/report.html", report_context(manifest, self.thumbnails)
-            )
-            report = self.add_bytes("report.html", html.encode(), content_type="text/html")
-            manifest["report"] = {"file": "report.html", **report}
+            with self.member("report.html", content_type="text/html") as out:
+                report_write(out, manifest, thumbnail=self._thumbnail)
+            manifest["report"] = {"file": "report.html", **self.files["report.html"]}
             manifest["files"] = dict(sorted(self.files.items()))
             data = json.dumps(
                 manifest, cls=DjangoJSONEncoder, indent=1, ensure_ascii=False
@@ -530,8 +555,10 @@ class BundleWriter:
                     name = f"{kind}s/{evidence.pk}.jpg"
                     with default_storage.open(derivative.name, "rb") as handle:
                         if kind == "thumbnail":
-                            data = handle.read()
-                            self.thumbnails[evidence.pk] = base64.b64encode(data).decode()
+                            data = handle.read()  # small by construction
+                            offset = self.spool.seek(0, os.SEEK_END)
+                            self.spool.write(data)
+                            self.thumbnail_at[evidence.pk] = (offset, len(data))
                             self.add_bytes(name, data, content_type="image/jpeg")
                         else:
                             self.add_stream(name, handle, content_type="image/jpeg")
@@ -540,6 +567,14 @@ class BundleWriter:
             evidence=evidence, reveal=self.reveal, exports=self.exports
         )
         return row
+
+    def _thumbnail(self, evidence_id: int) -> str | None:
+        """An item's thumbnail as the report embeds it (base64), read back from the spool."""
+        if evidence_id not in self.thumbnail_at:
+            return None
+        offset, size = self.thumbnail_at[evidence_id]
+        self.spool.seek(offset)
+        return base64.b64encode(self.spool.read(size)).decode()
 
     def _photo(self, evidence: Evidence, photo: Photo, *, hide: bool) -> dict:
         # Metadata read from the file is the original's: it travels with the original only.
@@ -744,46 +779,36 @@ def _evidence_order(item: dict):
     return (when[:10], item["id"])
 
 
-def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
-    """What `templates/exports/report.html` shows, from the manifest alone (so that the report
-    says exactly what the bundle holds). The manifest itself is left untouched."""
+def report_write(out, manifest: dict, *, thumbnail: Callable[[int], str | None]) -> None:
+    """Write `templates/exports/report.html` into `out` (a binary file) from the manifest alone,
+    so that the report says exactly what the bundle holds (the manifest is left untouched).
+
+    The page is rendered one part at a time — its start, each claim, each item of the register and
+    of the chain of custody — and `thumbnail(evidence_id)` (base64) is asked for only while the
+    part that shows it is rendered: the report of thousands of photos is never in memory whole
+    (the largest part is a claim with the thumbnails of the evidence linked to it).
+    """
+    template = get_template("exports/report.html")
+    for context in _report_parts(manifest, thumbnail):
+        out.write(template.render(context).encode())
+
+
+def _report_parts(manifest: dict, thumbnail: Callable[[int], str | None]):
     sources = {s["id"]: s["name"] for s in manifest["sources"]}
     evidence = {}
     for item in sorted(manifest["evidence"], key=_evidence_order):
         evidence[item["id"]] = {
             **item,
-            "thumbnail_data": thumbnails.get(item["id"]),
             "observed_text": when_text(item["observed_at"]) if item["observed_at"] else "",
-            "custody_rows": custody_rows(item["custody"], source_names=sources),
         }
-    claims = []
-    for claim in manifest["claims"]:
-        groups = []
-        for stance, heading in STANCE_HEADINGS.items():
-            rows = [
-                {"link": link, "evidence": evidence[link["evidence"]]}
-                for link in claim["links"]
-                if link["stance"] == stance and link["evidence"] in evidence
-            ]
-            groups.append({"stance": stance, "heading": heading, "rows": rows})
-        history = [
-            {
-                **step,
-                "when": when_text(step["at"]),
-                "from_label": STATUS_LABELS.get(step["from"], step["from"]),
-                "to_label": STATUS_LABELS.get(step["to"], step["to"]),
-            }
-            for step in claim["history"]
-        ]
-        claims.append(
-            {
-                **claim,
-                "groups": groups,
-                "history": history,
-                "status_label": STATUS_LABELS.get(claim["status"], claim["status"]),
-                "reviewed_text": when_text(claim["reviewed_at"]) if claim["reviewed_at"] else "",
-            }
-        )
+    claims = [
+        {
+            **claim,
+            "status_label": STATUS_LABELS.get(claim["status"], claim["status"]),
+            "reviewed_text": when_text(claim["reviewed_at"]) if claim["reviewed_at"] else "",
+        }
+        for claim in manifest["claims"]
+    ]
     timeline = []
     for item in evidence.values():
         when = item["observed_at"] or item["stated_on"]
@@ -826,7 +851,7 @@ def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
         }
         for row in manifest["deleted_evidence"]
     ]
-    return {
+    page = {
         "m": manifest,
         "case": manifest["case"],
         "created_text": when_text(manifest["case"]["created_at"]),
@@ -839,6 +864,38 @@ def report_context(manifest: dict, thumbnails: dict[int, str]) -> dict:
         "deleted": deleted,
         "activity": manifest["activity"],
     }
+
+    def with_thumbnail(item: dict) -> dict:
+        return {**item, "thumbnail_data": thumbnail(item["id"])}
+
+    yield {**page, "part": "start"}
+    for claim in claims:
+        groups = []
+        for stance, heading in STANCE_HEADINGS.items():
+            rows = [
+                {"link": link, "evidence": with_thumbnail(evidence[link["evidence"]])}
+                for link in claim["links"]
+                if link["stance"] == stance and link["evidence"] in evidence
+            ]
+            groups.append({"stance": stance, "heading": heading, "rows": rows})
+        history = [
+            {
+                **step,
+                "when": when_text(step["at"]),
+                "from_label": STATUS_LABELS.get(step["from"], step["from"]),
+                "to_label": STATUS_LABELS.get(step["to"], step["to"]),
+            }
+            for step in claim["history"]
+        ]
+        yield {"part": "claim", "claim": {**claim, "groups": groups, "history": history}}
+    yield {**page, "part": "middle"}
+    for item in page["evidence"]:
+        yield {"part": "register_row", "e": with_thumbnail(item)}
+    yield {"part": "custody_start"}
+    for item in page["evidence"]:
+        rows = custody_rows(item["custody"], source_names=sources)
+        yield {"part": "custody_item", "e": {**with_thumbnail(item), "custody_rows": rows}}
+    yield {**page, "part": "end"}
 
 
 def _timeline_key(entry: dict):
