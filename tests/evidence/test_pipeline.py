@@ -248,9 +248,14 @@ def pillow_pool():
 def test_a_worker_keeps_freed_image_memory_for_the_next_photo(pillow_pool, settings):
     from celery.signals import worker_init
 
+    from evidence.tasks import worker_image_memory_pool
+
+    # Connected to the worker's start (sending the signal here would also run Celery's Django
+    # fixup, which expects a real worker).
+    assert worker_image_memory_pool in [receiver() for _, receiver in worker_init.receivers]
     Image.core.set_blocks_max(0)
     settings.CASEFILE_IMAGE_MEMORY_POOL_MB = 48
-    worker_init.send(sender=None)
+    worker_image_memory_pool()
     assert Image.core.get_blocks_max() == 48
     assert Image.core.get_block_size() == 1024 * 1024
 
