@@ -184,6 +184,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# SQLite: several requests write at once (the upload page sends three files in parallel). A
+# deferred transaction that reads and then writes fails at once with "database is locked" when
+# another holds the write lock; taking the lock at BEGIN makes it wait its turn instead.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 # Lets several people run the suite against one PostgreSQL server without clashing.
 if os.environ.get("DATABASE_TEST_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}

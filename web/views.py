@@ -239,6 +239,35 @@ def case_new(request):
     return render(request, "web/case_new.html", {"form": form})
 
 
+def _activity_with_links(case: Case, rows) -> list[Activity]:
+    """Names what each link row joined ("linked <evidence> to <claim>"), from the ids the row
+    recorded, in two queries for the whole list. An item deleted since keeps the plain verb."""
+    rows = list(rows)
+    linked = [
+        a for a in rows if a.verb in ("link.created", "link.removed") and isinstance(a.data, dict)
+    ]
+    if not linked:
+        return rows
+    claims = dict(
+        claims_of(case=case)
+        .filter(pk__in={a.data.get("claim") for a in linked})
+        .values_list("pk", "statement")
+    )
+    evidence = {
+        row["pk"]: Evidence.label_of(**row)
+        for row in evidence_of(case=case)
+        .filter(pk__in={a.data.get("evidence") for a in linked})
+        .values("pk", "kind", "title", "original_name", "url", "text")
+    }
+    for a in linked:
+        claim_id, evidence_id = a.data.get("claim"), a.data.get("evidence")
+        if claim_id in claims and evidence_id in evidence:
+            a.link_claim_id = claim_id
+            a.link_claim = claims[claim_id]
+            a.link_evidence = evidence[evidence_id]
+    return rows
+
+
 @login_required
 @require_GET
 def case_dashboard(request, case_id):
@@ -263,7 +292,7 @@ def case_dashboard(request, case_id):
         columns=columns,
         recent_claims=claims.order_by("-updated_at")[:6],
         unfinished=[_card_context(e, False) for e in unfinished[:12]],
-        activity=activity_of(case=case)[:15],
+        activity=_activity_with_links(case, activity_of(case=case)[:15]),
         members=members_of(case=case),
         counts=counts,
         add_form=forms.MemberAddForm(),
@@ -301,6 +330,11 @@ def _membership(request, case: Case, membership_id) -> Membership:
     )
 
 
+# The member forms sit at the foot of the dashboard and send the owner back to them (#members):
+# what they answer is shown in that panel, where the owner is looking, not at the page's top.
+MEMBERS_PANEL = "members"
+
+
 @login_required
 @require_POST
 def member_add(request, case_id):
@@ -317,11 +351,12 @@ def member_add(request, case_id):
                 role=form.cleaned_data["role"],
             ),
             lambda m: f"{m.user.username} added as {m.get_role_display()}.",
+            tags=MEMBERS_PANEL,
         )
     else:
         for errors in form.errors.values():
             for message in errors:
-                messages.error(request, message)
+                messages.error(request, message, extra_tags=MEMBERS_PANEL)
     return redirect(reverse("web:case_dashboard", args=[case.pk]) + "#members")
 
 
@@ -333,7 +368,7 @@ def member_change(request, case_id, membership_id):
     membership = _membership(request, case, membership_id)
     form = forms.MemberRoleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a role.")
+        messages.error(request, "Choose a role.", extra_tags=MEMBERS_PANEL)
     else:
         attempt(
             request,
@@ -341,6 +376,7 @@ def member_change(request, case_id, membership_id):
                 actor=request.user, membership=membership, role=form.cleaned_data["role"]
             ),
             lambda m: f"{m.user.username} is now {m.get_role_display()}.",
+            tags=MEMBERS_PANEL,
         )
     return redirect(reverse("web:case_dashboard", args=[case.pk]) + "#members")
 
@@ -355,6 +391,7 @@ def member_remove(request, case_id, membership_id):
         request,
         lambda: case_services.membership_remove(actor=request.user, membership=membership),
         f"{membership.user.username} removed from the case.",
+        tags=MEMBERS_PANEL,
     )
     return redirect(reverse("web:case_dashboard", args=[case.pk]) + "#members")
 
@@ -466,7 +503,14 @@ def evidence_upload(request, case_id):
             "id": evidence.pk,
             "created": created,
             "html": html,
-            "message": "" if created else "Already in this case: the existing copy is shown.",
+            "message": (
+                "Already in this case: the existing copy is shown."
+                if not created
+                # Only a photo goes on to be processed; a document is done once it is stored.
+                else "Uploaded — processing"
+                if evidence.kind == Evidence.Kind.PHOTO
+                else "Uploaded"
+            ),
         },
         status=201 if created else 200,
     )

@@ -46,6 +46,28 @@
       ui.state.textContent = message;
     }
 
+    // A server error or a lost connection says nothing about the file: offer to send it again
+    // rather than make the reporter find it on disk a second time.
+    function failRetryable(item, message) {
+      var ui = item.ui;
+      fail(ui, message);
+      var again = document.createElement("button");
+      again.type = "button";
+      again.className = "btn btn-small upload-retry";
+      again.textContent = "Try again";
+      again.setAttribute("aria-label", "Try uploading " + item.file.name + " again");
+      again.addEventListener("click", function () {
+        again.remove();
+        ui.li.classList.remove("error");
+        ui.bar.value = 0;
+        ui.state.textContent = "Waiting…";
+        queue.push(item);
+        pump();
+      });
+      ui.li.append(again);
+      again.focus();
+    }
+
     function placeCard(html) {
       var holder = document.createElement("div");
       holder.innerHTML = html.trim();
@@ -91,11 +113,16 @@
           ui.li.classList.add("done");
           ui.state.textContent = body.message || "Uploaded — processing";
           if (body.html) placeCard(body.html);
+        } else if (xhr.status >= 500) {
+          failRetryable(item, "The server could not store the file this time (error " +
+            xhr.status + "). Nothing was saved.");
         } else {
           fail(ui, body.error || "Upload failed (" + xhr.status + ").");
         }
       });
-      xhr.addEventListener("error", function () { fail(ui, "Network error: try again."); });
+      xhr.addEventListener("error", function () {
+        failRetryable(item, "The connection was lost before the file arrived.");
+      });
       xhr.addEventListener("loadend", function () {
         running -= 1;
         pump();

@@ -351,6 +351,39 @@ def test_every_page_renders_without_console_errors(demo_world, visit, viewport_n
             expect(owner.page.locator(".leaflet-interactive")).to_have_count(5)
 
 
+def test_near_duplicate_names_do_not_run_into_their_distance_on_a_phone(demo_world, visit):
+    from evidence.models import Evidence, PhotoMatch
+
+    w = demo_world
+    # A camera's file name: one long word, the common case for photos sent in by readers.
+    Evidence.objects.filter(pk=w.photo25.pk).update(title="IMG_20260525_164012_DANDONG.jpg")
+    a, b = sorted([w.photo14.photo, w.photo25.photo], key=lambda p: p.pk)
+    PhotoMatch.objects.get_or_create(case=w.case, photo_a=a, photo_b=b, defaults={"distance": 7})
+    viewer = visit("viewer-phone", PHONE)
+    viewer.sign_in("victor")
+    viewer.goto(f"/evidence/{w.photo14.pk}/", "photo-near-duplicates")
+    boxes = viewer.page.evaluate(
+        """() => {
+            const item = document.querySelector(".similar li");
+            const box = el => el.getBoundingClientRect().toJSON();
+            return {
+                item: box(item),
+                name: box(item.querySelector("a:first-child span")),
+                distance: box(item.querySelector(".distance")),
+            };
+        }"""
+    )
+    name, distance, item = boxes["name"], boxes["distance"], boxes["item"]
+    overlaps = (
+        name["left"] < distance["right"]
+        and distance["left"] < name["right"]
+        and name["top"] < distance["bottom"]
+        and distance["top"] < name["bottom"]
+    )
+    assert not overlaps, boxes
+    assert name["right"] <= item["right"] + 0.5, boxes
+
+
 def test_map_markers_and_list_show_when_tiles_cannot_load(demo_world, visit):
     from playwright.sync_api import expect
 
@@ -410,6 +443,44 @@ def test_upload_refusal_shows_its_reason_beside_the_file(personas, visit, tmp_pa
     expect(failed).to_contain_text("Not an image")
     expect(reporter.page.locator("#gallery .card")).to_have_count(0)
     reporter.shot("upload-refused")
+
+
+def test_an_upload_the_server_failed_can_be_tried_again_from_its_row(personas, visit, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.images import jpeg_bytes
+
+    photo = tmp_path / "platform.jpg"
+    photo.write_bytes(jpeg_bytes(seed=7, make="Nikon"))
+    reporter = visit("reporter")
+    reporter.expected_errors.append(re.compile(r"status of 503"))
+    reporter.sign_in("bob")
+    reporter.goto(f"/cases/{personas.case.pk}/evidence/", "gallery")
+    page = reporter.page
+    failures = []
+
+    def fail_once(route):
+        if failures:
+            route.continue_()
+        else:
+            failures.append(route.request.url)
+            route.fulfill(status=503, content_type="text/html", body="<h1>Unavailable</h1>")
+
+    page.route("**/evidence/upload/", fail_once)
+    page.set_input_files("#upload-files", [str(photo)])
+    row = page.locator(".upload-item", has_text="platform.jpg")
+    expect(row).to_have_class(re.compile(r"\berror\b"))
+    expect(row).to_contain_text("Nothing was saved")
+    again = row.get_by_role("button", name="Try uploading platform.jpg again")
+    expect(again).to_be_focused()
+    reporter.shot("upload-failed")
+    page.keyboard.press("Enter")
+    expect(row).to_have_class(re.compile(r"\bdone\b"))
+    expect(row).to_contain_text("Uploaded — processing")
+    expect(again).to_have_count(0)
+    expect(page.locator("#gallery .card", has_text="platform.jpg")).to_have_count(1)
+    assert len(failures) == 1
+    reporter.shot("upload-retried")
 
 
 def test_files_dropped_on_the_page_upload_each_with_its_own_progress_bar(personas, visit):

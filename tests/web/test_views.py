@@ -206,6 +206,44 @@ def test_dashboard_shows_claims_by_status_activity_and_members(world, client_for
     assert "Add member" not in html  # owners only
 
 
+def test_dashboard_activity_names_what_each_link_joined(world, client_for):
+    from evidence import services as evidence_services
+
+    link = EvidenceLink.objects.get(claim=world.in_review, evidence=world.link)
+    evidence_services.link_remove(actor=world.personas.reporter, link=link)
+    html = client_for(world.personas.viewer).get(
+        reverse("web:case_dashboard", args=[world.case.pk])
+    )
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.content.decode()))
+    claim_url = reverse("web:claim_detail", args=[world.in_review.pk])
+    assert (
+        "linked Source in China on the cargo to The cargo was trucked to Longkou supports" in text
+    )
+    assert (
+        "unlinked April report: the train arrived in North Korea from "
+        "The cargo was trucked to Longkou contradicts" in text
+    )
+    assert f'href="{claim_url}"' in html.content.decode()
+    assert "linked evidence to a claim" not in text
+
+
+def test_activity_times_say_just_now_rather_than_zero_minutes(world, client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from web.templatetags.casefile import ago
+
+    client = client_for(world.personas.viewer)
+    dashboard = client.get(reverse("web:case_dashboard", args=[world.case.pk])).content.decode()
+    cases = client.get(reverse("web:case_list")).content.decode()
+    for html in (dashboard, cases):
+        assert "just now" in html
+        assert "0\xa0minutes ago" not in html and "0 minutes ago" not in html
+    assert ago(timezone.now() - timedelta(hours=3, minutes=5)) == "3\xa0hours, 5\xa0minutes ago"
+    assert ago(None) == ""
+
+
 def test_dashboard_lists_photos_still_processing_or_failed(world, client_for):
     Photo.objects.filter(pk=world.photo25.pk).update(status="failed", failure_reason="truncated")
     response = client_for(world.personas.viewer).get(
@@ -244,6 +282,45 @@ def test_adding_an_unknown_user_is_a_message_not_an_error(world, client_for):
         follow=True,
     )
     assert "There is no account named" in response.content.decode()
+
+
+def members_panel_and_the_rest(html: str) -> tuple[str, str]:
+    start = html.index('<section class="panel" id="members">')
+    end = html.index("</section>", start)
+    return html[start:end], html[:start] + html[end:]
+
+
+def test_member_changes_answer_in_the_members_panel_where_the_owner_is_looking(world, client_for):
+    client = client_for(world.personas.owner)
+    case = world.case.pk
+    # The forms send the owner back to #members, far below the top of the page.
+    response = client.post(
+        reverse("web:member_add", args=[case]), {"username": "nobody", "role": "viewer"}
+    )
+    assert response.url.endswith("#members")
+    panel, rest = members_panel_and_the_rest(client.get(response.url).content.decode())
+    assert "There is no account named" in panel and "There is no account named" not in rest
+    assert "message-error" in panel
+
+    client.post(reverse("web:member_add", args=[case]), {"username": "charlie", "role": "viewer"})
+    panel, rest = members_panel_and_the_rest(
+        client.get(reverse("web:case_dashboard", args=[case])).content.decode()
+    )
+    assert "charlie added as Viewer." in panel and "charlie added as" not in rest
+    assert "message-success" in panel
+
+
+def test_other_messages_on_the_dashboard_stay_at_the_top(world, client_for):
+    client = client_for(world.personas.owner)
+    case = world.case.pk
+    client.post(
+        reverse("web:case_edit", args=[case]),
+        {"title": "Dandong train", "summary": "", "status": "open"},
+    )
+    panel, rest = members_panel_and_the_rest(
+        client.get(reverse("web:case_dashboard", args=[case])).content.decode()
+    )
+    assert "Case saved." in rest and "Case saved." not in panel
 
 
 def test_last_owner_cannot_be_demoted(world, client_for):
@@ -396,6 +473,7 @@ def test_upload_endpoint_takes_a_photo_and_returns_a_polling_card(world, client_
     # Still pending (nothing processed it yet): the card polls its status partial.
     assert f'hx-get="{reverse("web:evidence_card", args=[evidence.pk])}"' in body["html"]
     assert 'hx-trigger="every 2s"' in body["html"]
+    assert body["message"] == "Uploaded — processing"
 
 
 def test_a_ready_card_stops_polling(world, client_for):
@@ -551,7 +629,7 @@ def test_upload_over_the_size_limit_is_413(world, client_for, settings):
     assert "limit" in response.json()["error"]
 
 
-def test_upload_of_a_pdf_becomes_a_document(world, client_for):
+def test_upload_of_a_pdf_becomes_a_document_and_does_not_claim_to_be_processing(world, client_for):
     from tests.images import pdf_bytes
 
     response = client_for(world.personas.reporter).post(
@@ -560,6 +638,82 @@ def test_upload_of_a_pdf_becomes_a_document(world, client_for):
     )
     assert response.status_code == 201, response.content
     assert Evidence.objects.get(pk=response.json()["id"]).kind == "document"
+    # Nothing processes a document: the upload row must not say that something will.
+    assert response.json()["message"] == "Uploaded"
+
+
+def test_file_picker_offers_every_kind_of_file_the_upload_takes(world, client_for):
+    html = client_for(world.personas.reporter).get(
+        reverse("web:evidence_gallery", args=[world.case.pk])
+    )
+    accept = re.search(r'id="upload-files"[^>]*accept="([^"]*)"', html.content.decode()).group(1)
+    offered = set(accept.split(","))
+    # The help text promises photos, PDFs, office files and text; the picker must let a
+    # reporter choose them (the bytes decide what is accepted, on the server).
+    for kind in ("image/*", ".heic", ".pdf", ".docx", ".doc", ".xlsx", ".pptx", ".odt", ".rtf"):
+        assert kind in offered, kind
+    assert ".txt" in offered
+
+
+# Two requests that each read and then write, at the same moment, on the one-machine setup's
+# SQLite file: the upload page sends three files at once. Run in a fresh process so that it
+# uses the settings' SQLite options whatever database the suite itself runs on.
+SQLITE_WRITERS = """
+import threading, time
+import django
+django.setup()
+from django.db import connection, connections, transaction
+
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE upload (n integer)")
+start, errors = threading.Event(), []
+
+def upload():
+    start.wait()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM upload")
+            time.sleep(0.3)
+            cursor.execute("INSERT INTO upload VALUES (1)")
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connections.close_all()
+
+threads = [threading.Thread(target=upload) for _ in range(3)]
+for thread in threads:
+    thread.start()
+start.set()
+for thread in threads:
+    thread.join()
+print(errors or "ok")
+"""
+
+
+def test_parallel_uploads_on_sqlite_wait_for_each_other_instead_of_failing(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'casefile.sqlite3'}",
+        "PYTHONPATH": str(settings.BASE_DIR),
+        "LOG_LEVEL": "WARNING",
+    }
+    result = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", SQLITE_WRITERS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "ok", result.stdout
 
 
 def test_upload_is_refused_to_a_viewer_and_404_to_a_non_member(world, client_for):

@@ -1,7 +1,11 @@
 """Small presentation helpers for the templates."""
 
+from datetime import datetime, timedelta
+
 from django import template
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -51,6 +55,16 @@ def verb_label(verb: str) -> str:
     if verb in VERBS:
         return VERBS[verb]
     return verb.replace(".", " ").replace("_", " ")
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """Under a minute "just now" (Django's timesince says "0 minutes"), else "3 hours ago"."""
+    if value is None:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value)} ago"
 
 
 @register.filter
