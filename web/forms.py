@@ -229,7 +229,13 @@ class ReviewForm(Form):
         ("unverified", "Unverified"),
         ("draft", "Back to draft (needs more evidence)"),
     ]
-    decision = forms.ChoiceField(choices=DECISION_CHOICES, widget=forms.RadioSelect)
+    decision = forms.ChoiceField(
+        choices=DECISION_CHOICES,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose a decision: supported, contradicted, unverified or back to draft."
+        },
+    )
     confidence = forms.ChoiceField(required=False, choices=[("", "—"), *Claim.Confidence.choices])
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -1152,6 +1152,18 @@ def test_review_needs_a_note(world, client_for):
     assert world.in_review.status == "in_review"
 
 
+def test_review_without_a_decision_says_which_to_choose(world, client_for):
+    response = client_for(world.personas.editor).post(
+        reverse("web:claim_review", args=[world.in_review.pk]), {"note": "Looks right."}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Choose a decision: supported, contradicted, unverified or back to draft." in html
+    assert "This field is required." not in html
+    world.in_review.refresh_from_db()
+    assert world.in_review.status == "in_review"
+
+
 def test_review_form_is_hidden_from_and_refused_to_the_claims_author(world, client_for):
     client = client_for(world.personas.editor)
     url = reverse("web:claim_detail", args=[world.editors_claim.pk])
