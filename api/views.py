@@ -780,6 +780,9 @@ class ClaimHistory(ListMixin, ClaimDetail):
 
 
 class ClaimLinks(ListMixin, ObjectChildView):
+    """A claim's evidence links. Linking evidence to a decided claim sends the claim back to
+    `in_review` (see its history): a decision rests on the evidence it was made on."""
+
     serializer_class = serializers.LinkSerializer
     filterset_class = filters.LinkFilter
     required_roles = {"POST": (Role.REPORTER, "link evidence")}
@@ -805,6 +808,9 @@ class ClaimLinks(ListMixin, ObjectChildView):
 
 
 class LinkDetail(ObjectChildView):
+    """One evidence link. Changing its stance or removing it sends a decided claim back to
+    `in_review` (see the claim's history); a new note alone does not."""
+
     serializer_class = serializers.LinkSerializer
     required_roles = {
         "PATCH": (Role.REPORTER, "change links"),

@@ -96,7 +96,7 @@ class Claim(models.Model):
         MEDIUM = "medium", "Medium"
         HIGH = "high", "High"
 
-    # The review workflow: every status change must be one of these.
+    # The review workflow: every status change a person asks for must be one of these.
     TRANSITIONS: dict[str, frozenset[str]] = {
         "draft": frozenset({"in_review"}),
         "in_review": frozenset({"supported", "contradicted", "unverified", "draft"}),
@@ -105,6 +105,10 @@ class Claim(models.Model):
         "unverified": frozenset({"draft"}),
     }
     DECISIONS = ("supported", "contradicted", "unverified", "draft")
+    # A decision rests on the evidence it was made on: when that evidence changes, the claim
+    # goes back to in_review by itself (`cases.services.claim_reopen`), a move that is not in
+    # TRANSITIONS because no one makes it by hand. It then needs a fresh decision.
+    DECIDED = frozenset({"supported", "contradicted", "unverified"})
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="claims")
     statement = models.CharField(max_length=500)

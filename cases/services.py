@@ -387,3 +387,56 @@ def claim_review(
         data={"from": old, "to": decision, "note": note},
     )
     return claim
+
+
+def claims_lock(*, claim_ids) -> None:
+    """Lock the claims' rows, in id order. A service that changes a claim's evidence takes this
+    lock before it writes its activity row (which locks the case), the order `claim_review`
+    takes them in: on PostgreSQL the two then wait for each other instead of deadlocking, and
+    a decision made meanwhile is seen, and reopened, by `claim_reopen`."""
+    list(
+        Claim.objects.select_for_update()
+        .filter(pk__in=list(claim_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+REOPEN_NOTE = "Evidence changed after the decision: {change}"
+
+
+@transaction.atomic
+def claim_reopen(*, actor, claim: Claim, change: str) -> str | None:
+    """Send a decided claim back to review because the evidence its decision rests on changed.
+
+    Called by the service that made the change (a link added, removed or its stance changed;
+    linked evidence deleted), in its transaction, with `change` saying what happened ("rita
+    unlinked IMG_0412.jpg (supports)"). A draft or a claim in review is left as it is. The move
+    is not in `Claim.TRANSITIONS`: no one makes it by hand, and the claim then needs a fresh
+    decision from an editor or owner who did not write it. Returns the decision it undid, or
+    None; `claim` is updated in place.
+    """
+    current = Claim.objects.select_for_update().get(pk=claim.pk)
+    if current.status not in Claim.DECIDED:
+        return None
+    decision = current.status
+    note = REOPEN_NOTE.format(change=change)
+    ClaimTransition.objects.create(
+        claim=claim,
+        from_status=decision,
+        to_status=Claim.Status.IN_REVIEW,
+        actor=actor,
+        note=note,
+    )
+    # The decision no longer stands: who made it and why stay in the history, not on the claim.
+    claim.status = Claim.Status.IN_REVIEW
+    claim.reviewer, claim.reviewed_at, claim.review_note = None, None, ""
+    claim.save(update_fields=["status", "reviewer", "reviewed_at", "review_note", "updated_at"])
+    activity_record(
+        case=claim.case,
+        actor=actor,
+        verb="claim.reopened",
+        target=claim,
+        data={"from": decision, "to": Claim.Status.IN_REVIEW, "note": note},
+    )
+    return decision

@@ -22,7 +22,13 @@ from django.utils.dateparse import parse_datetime
 
 from cases.models import Activity, Case, Role
 from cases.selectors import require_role
-from cases.services import activity_chain_problems, activity_record, activity_record_many
+from cases.services import (
+    activity_chain_problems,
+    activity_record,
+    activity_record_many,
+    claim_reopen,
+    claims_lock,
+)
 from evidence.models import Evidence, Photo, Source
 from evidence.selectors import REVEAL_VERB, custody_of, exports_carrying
 
@@ -249,8 +255,9 @@ MAX_REASON = 2000
 def evidence_delete(*, actor, evidence: Evidence, reason: str) -> Evidence:
     """Delete a piece of evidence (editors and owners), leaving a tombstone: the row keeps its
     hash, who deleted it, when and why, and disappears from every list. Its links to claims are
-    removed (each removal recorded) so no claim rests on it any more; the original file is
-    retained until an owner purges it."""
+    removed (each removal recorded) so no claim rests on it any more, and a decided claim that
+    did goes back to review (`claim_reopen`); the original file is retained until an owner
+    purges it. (Purging changes no claim: the links went with the deletion.)"""
     case = evidence.case
     require_role(user=actor, case=case, role=Role.EDITOR, action="delete evidence")
     reason = (reason or "").strip()
@@ -262,8 +269,10 @@ def evidence_delete(*, actor, evidence: Evidence, reason: str) -> Evidence:
     current = Evidence.objects.select_for_update().get(pk=evidence.pk)
     if current.deleted_at is not None:
         raise ValidationError({"evidence": "This evidence is already deleted."})
+    links = list(current.links.select_related("claim").order_by("id"))
+    claims_lock(claim_ids=[link.claim_id for link in links])
     removed = []
-    for link in current.links.select_related("claim").order_by("id"):
+    for link in links:
         activity_record(
             case=case,
             actor=actor,
@@ -278,6 +287,11 @@ def evidence_delete(*, actor, evidence: Evidence, reason: str) -> Evidence:
         )
         removed.append({"claim": link.claim_id, "stance": link.stance})
         link.delete()
+        claim_reopen(
+            actor=actor,
+            claim=link.claim,
+            change=f"{actor.get_username()} deleted {evidence} ({link.stance}). Reason: {reason}",
+        )
     evidence.deleted_at = timezone.now()
     evidence.deleted_by = actor
     evidence.deletion_reason = reason

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cases.models import Case, Claim, Role
 from cases.selectors import can_see_protected, require_role
-from cases.services import activity_record
+from cases.services import activity_record, claim_reopen, claims_lock
 from evidence.models import Comment, CommentRevision, Evidence, EvidenceLink, Source
 
 # --- Sources --------------------------------------------------------------------------------
@@ -256,13 +256,15 @@ def original_open(evidence: Evidence):
 def evidence_link(
     *, actor, claim: Claim, evidence: Evidence, stance: str, note: str = ""
 ) -> EvidenceLink:
-    """Say how a piece of evidence bears on a claim (reporters and above)."""
+    """Say how a piece of evidence bears on a claim (reporters and above). A decided claim goes
+    back to review (`claim_reopen`): its decision was made without this evidence."""
     case = claim.case
     require_role(user=actor, case=case, role=Role.REPORTER, action="link evidence")
     if evidence.case_id != case.pk:
         raise ValidationError({"evidence": "That evidence belongs to another case."})
     if stance not in EvidenceLink.Stance.values:
         raise ValidationError({"stance": "Choose supports, contradicts or context."})
+    claims_lock(claim_ids=[claim.pk])
     if EvidenceLink.objects.filter(claim=claim, evidence=evidence).exists():
         raise ValidationError({"evidence": "This evidence is already linked to this claim."})
     link = EvidenceLink.objects.create(
@@ -275,6 +277,9 @@ def evidence_link(
         target=link,
         data={"claim": claim.pk, "evidence": evidence.pk, "stance": stance},
     )
+    claim_reopen(
+        actor=actor, claim=claim, change=f"{actor.get_username()} linked {evidence} ({stance})"
+    )
     return link
 
 
@@ -282,6 +287,8 @@ def evidence_link(
 def link_update(
     *, actor, link: EvidenceLink, stance: str | None = None, note: str | None = None
 ) -> EvidenceLink:
+    """Change a link's stance or note (reporters and above). A new stance sends a decided claim
+    back to review (`claim_reopen`); a note alone does not change what the evidence says."""
     case = link.claim.case
     require_role(user=actor, case=case, role=Role.REPORTER, action="change links")
     changed = {}
@@ -293,17 +300,30 @@ def link_update(
         changed["note"] = note
     if not changed:
         return link
+    old_stance = link.stance
+    if "stance" in changed:
+        claims_lock(claim_ids=[link.claim_id])
     for field, value in changed.items():
         setattr(link, field, value)
     link.save()
     activity_record(case=case, actor=actor, verb="link.updated", target=link, data=changed)
+    if "stance" in changed:
+        claim_reopen(
+            actor=actor,
+            claim=link.claim,
+            change=f"{actor.get_username()} changed {link.evidence} from {old_stance} "
+            f"to {link.stance}",
+        )
     return link
 
 
 @transaction.atomic
 def link_remove(*, actor, link: EvidenceLink) -> None:
+    """Unlink evidence from a claim (reporters and above). A decided claim goes back to review
+    (`claim_reopen`): its decision rested on this evidence."""
     case = link.claim.case
     require_role(user=actor, case=case, role=Role.REPORTER, action="remove links")
+    claims_lock(claim_ids=[link.claim_id])
     activity_record(
         case=case,
         actor=actor,
@@ -311,7 +331,9 @@ def link_remove(*, actor, link: EvidenceLink) -> None:
         target=link,
         data={"claim": link.claim_id, "evidence": link.evidence_id, "stance": link.stance},
     )
+    change = f"{actor.get_username()} unlinked {link.evidence} ({link.stance})"
     link.delete()
+    claim_reopen(actor=actor, claim=link.claim, change=change)
 
 
 # --- Comments -------------------------------------------------------------------------------

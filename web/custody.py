@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cases.models import Role
+from cases.models import Claim, Role
 from cases.selectors import can_see_protected, case_for_user, require_role, role_of
 from evidence import custody, export
 from evidence.models import Export
@@ -80,6 +80,10 @@ def evidence_delete(request, evidence_id):
     reason = ""
     if request.method == "POST":
         reason = request.POST.get("reason", "")
+        # The decided claims that rest on it: the deletion sends them back to review.
+        decided = list(
+            Claim.objects.filter(links__evidence=evidence, status__in=Claim.DECIDED).order_by("pk")
+        )
         try:
             custody.evidence_delete(actor=request.user, evidence=evidence, reason=reason)
         except ValidationError as exc:
@@ -94,6 +98,12 @@ def evidence_delete(request, evidence_id):
                     else "."
                 ),
             )
+            for claim in decided:
+                messages.warning(
+                    request,
+                    f"The claim “{claim.statement[:80]}” was {claim.get_status_display().lower()}; "
+                    "it is back in review because its evidence changed.",
+                )
             return redirect("web:evidence_gallery", case_id=case.pk)
     source_name = evidence.source.display_name(reveal=False) if evidence.source else ""
     return render(

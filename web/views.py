@@ -985,6 +985,7 @@ def claim_link(request, claim_id):
     _require_write(request, claim.case, Role.REPORTER, "link evidence")
     form = forms.ClaimLinkForm(request.POST, claim=claim, auto_id="link_%s")
     if form.is_valid():
+        was = claim.status
         try:
             evidence_services.evidence_link(actor=request.user, claim=claim, **form.cleaned_data)
         except ValidationError as exc:
@@ -992,6 +993,7 @@ def claim_link(request, claim_id):
         else:
             stance = dict(EvidenceLink.Stance.choices)[form.cleaned_data["stance"]]
             messages.success(request, f"Linked: {form.cleaned_data['evidence'].label} ({stance}).")
+            _say_if_reopened(request, claim, was)
             return redirect(reverse("web:claim_detail", args=[claim.pk]) + "#evidence")
     return _claim_page(request, claim, link_form=form, status=400)
 
@@ -1002,9 +1004,22 @@ def link_remove(request, link_id):
     link = link_for_user(user=request.user, link_id=link_id)
     claim = link.claim
     _require_write(request, claim.case, Role.REPORTER, "remove links")
+    was = claim.status
     evidence_services.link_remove(actor=request.user, link=link)
     messages.success(request, "Link removed.")
+    _say_if_reopened(request, claim, was)
     return redirect(reverse("web:claim_detail", args=[claim.pk]) + "#evidence")
+
+
+def _say_if_reopened(request, claim: Claim, was: str) -> None:
+    """Tell whoever changed a decided claim's evidence that the claim is back in review (the
+    service moved it, and updated `claim` in place)."""
+    if was in Claim.DECIDED and claim.status == Claim.Status.IN_REVIEW:
+        messages.warning(
+            request,
+            f"The claim was {Claim.Status(was).label.lower()}; it is back in review because "
+            "its evidence changed.",
+        )
 
 
 @login_required

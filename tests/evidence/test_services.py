@@ -1,7 +1,10 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from cases.models import Activity
+from cases import services as cases_services
+from cases.models import Activity, Claim
+from cases.services import activity_chain_problems, claim_create, claim_review, claim_submit
+from evidence.custody import evidence_delete, evidence_purge
 from evidence.models import Comment, EvidenceLink
 from evidence.services import (
     comment_create,
@@ -175,3 +178,190 @@ def test_empty_comment_is_refused(personas):
     claim = ClaimFactory(case=personas.case, author=personas.reporter)
     with pytest.raises(ValidationError):
         comment_create(actor=personas.reporter, claim=claim, text="  ")
+
+
+# --- A change to a decided claim's evidence reopens it ----------------------------------------
+
+
+def decided_claim(personas, status="supported"):
+    """A claim bob wrote with one supporting web link, which erin decided."""
+    claim = claim_create(actor=personas.reporter, case=personas.case, statement="Never left")
+    evidence = LinkEvidenceFactory(case=personas.case, title="Dandong station, 25 May")
+    link = evidence_link(actor=personas.reporter, claim=claim, evidence=evidence, stance="supports")
+    claim_submit(actor=personas.reporter, claim=claim)
+    claim_review(actor=personas.editor, claim=claim, decision=status, note="Two dated photos")
+    return claim, link
+
+
+def change(kind, personas, claim, link):
+    """Make one kind of change to the claim's evidence; return who made it and what the
+    history's note says about it."""
+    if kind == "link":
+        other = LinkEvidenceFactory(case=personas.case, title="April media report")
+        evidence_link(actor=personas.reporter, claim=claim, evidence=other, stance="contradicts")
+        return personas.reporter, "bob linked April media report (contradicts)"
+    if kind == "unlink":
+        link_remove(actor=personas.reporter, link=link)
+        return personas.reporter, "bob unlinked Dandong station, 25 May (supports)"
+    if kind == "stance":
+        link_update(actor=personas.reporter, link=link, stance="context")
+        return personas.reporter, "bob changed Dandong station, 25 May from supports to context"
+    if kind == "delete":
+        evidence_delete(actor=personas.owner, evidence=link.evidence, reason="Wrong train")
+        return (
+            personas.owner,
+            "alice deleted Dandong station, 25 May (supports). Reason: Wrong train",
+        )
+    raise AssertionError(kind)
+
+
+CHANGES = ["link", "unlink", "stance", "delete"]
+
+
+@pytest.mark.parametrize("kind", CHANGES)
+def test_a_change_to_a_decided_claims_evidence_reopens_it_once(personas, kind):
+    claim, link = decided_claim(personas)
+    before = claim.transitions.count()
+    actor, what = change(kind, personas, claim, link)
+    claim.refresh_from_db()
+    assert claim.status == "in_review"
+    # The decision no longer stands; who made it and why stay in the history.
+    assert (claim.reviewer, claim.reviewed_at, claim.review_note) == (None, None, "")
+    new = list(claim.transitions.all()[before:])
+    assert [(t.from_status, t.to_status, t.actor, t.note) for t in new] == [
+        ("supported", "in_review", actor, f"Evidence changed after the decision: {what}")
+    ]
+    reopened = Activity.objects.filter(case=personas.case, verb="claim.reopened")
+    assert [(a.actor, a.target_id, a.data["from"], a.data["to"]) for a in reopened] == [
+        (actor, claim.pk, "supported", "in_review")
+    ]
+    # The change's own row comes first, then the reopening it caused.
+    verbs = list(Activity.objects.filter(case=personas.case).values_list("verb", flat=True))
+    expected = {
+        "link": ["link.created", "claim.reopened"],
+        "unlink": ["link.removed", "claim.reopened"],
+        "stance": ["link.updated", "claim.reopened"],
+        "delete": ["link.removed", "claim.reopened", "evidence.deleted"],
+    }[kind]
+    assert verbs[-len(expected) :] == expected
+    assert activity_chain_problems(case=personas.case) == []
+
+
+@pytest.mark.parametrize("decision", ["supported", "contradicted", "unverified"])
+def test_every_decision_is_reopened(personas, decision):
+    claim, link = decided_claim(personas, status=decision)
+    link_remove(actor=personas.reporter, link=link)
+    assert list(claim.transitions.values_list("from_status", "to_status"))[-1] == (
+        decision,
+        "in_review",
+    )
+    claim.refresh_from_db()
+    assert claim.status == "in_review"
+
+
+@pytest.mark.parametrize("kind", CHANGES)
+@pytest.mark.parametrize("status", ["draft", "in_review"])
+def test_a_claim_not_yet_decided_is_untouched(personas, kind, status):
+    claim = claim_create(actor=personas.reporter, case=personas.case, statement="Never left")
+    evidence = LinkEvidenceFactory(case=personas.case, title="Dandong station, 25 May")
+    link = evidence_link(actor=personas.reporter, claim=claim, evidence=evidence, stance="supports")
+    if status == "in_review":
+        claim_submit(actor=personas.reporter, claim=claim)
+    before = list(claim.transitions.values_list("pk", flat=True))
+    change(kind, personas, claim, link)
+    claim.refresh_from_db()
+    assert claim.status == status
+    assert list(claim.transitions.values_list("pk", flat=True)) == before
+    assert not Activity.objects.filter(verb="claim.reopened").exists()
+
+
+def test_a_new_note_alone_does_not_reopen(personas):
+    claim, link = decided_claim(personas)
+    link_update(actor=personas.reporter, link=link, note="Same cars, empty")
+    claim.refresh_from_db()
+    assert (claim.status, claim.reviewer) == ("supported", personas.editor)
+
+
+def test_a_refused_link_change_reopens_nothing(personas):
+    claim, link = decided_claim(personas)
+    before = claim.transitions.count()
+    with pytest.raises(ValidationError):
+        evidence_link(
+            actor=personas.reporter, claim=claim, evidence=link.evidence, stance="contradicts"
+        )
+    with pytest.raises(ValidationError):
+        link_update(actor=personas.reporter, link=link, stance="maybe")
+    with pytest.raises(PermissionDenied):
+        link_remove(actor=personas.viewer, link=link)
+    claim.refresh_from_db()
+    assert claim.status == "supported" and claim.transitions.count() == before
+
+
+def test_reopening_and_the_link_change_are_one_transaction(personas, monkeypatch):
+    """If anything fails after the claim was reopened, the unlink is undone with it."""
+    claim, link = decided_claim(personas)
+    before, link_id = claim.transitions.count(), link.pk
+    record = cases_services.activity_record
+
+    def failing_record(**kwargs):
+        if kwargs["verb"] == "claim.reopened":
+            raise RuntimeError("the database went away")
+        return record(**kwargs)
+
+    monkeypatch.setattr(cases_services, "activity_record", failing_record)
+    with pytest.raises(RuntimeError):
+        link_remove(actor=personas.reporter, link=link)
+    claim.refresh_from_db()
+    assert claim.status == "supported" and claim.reviewer == personas.editor
+    assert claim.transitions.count() == before
+    assert EvidenceLink.objects.filter(pk=link_id).exists()
+    assert not Activity.objects.filter(verb="link.removed").exists()
+
+
+def test_a_reopened_claim_needs_a_fresh_decision_from_a_non_author(personas):
+    claim, link = decided_claim(personas)
+    link_remove(actor=personas.reporter, link=link)
+    # No one moves it out of review by hand except by a review.
+    with pytest.raises(ValidationError):
+        claim_submit(actor=personas.reporter, claim=claim)
+    with pytest.raises(PermissionDenied):
+        claim_review(actor=personas.reporter, claim=claim, decision="supported", note="Still")
+    claim_review(actor=personas.owner, claim=claim, decision="unverified", note="One photo left")
+    claim.refresh_from_db()
+    assert (claim.status, claim.reviewer) == ("unverified", personas.owner)
+    assert list(claim.transitions.values_list("from_status", "to_status")) == [
+        ("draft", "in_review"),
+        ("in_review", "supported"),
+        ("supported", "in_review"),
+        ("in_review", "unverified"),
+    ]
+
+
+def test_reopening_is_not_a_move_anyone_asks_for(personas):
+    # The system's move is not among the ones people make.
+    assert all("in_review" not in Claim.TRANSITIONS[d] for d in Claim.DECIDED)
+
+
+def test_purging_deleted_evidence_changes_no_claim(personas):
+    """Deletion took the links away (and reopened the claim); the purge changes no claim."""
+    claim, link = decided_claim(personas)
+    evidence_delete(actor=personas.owner, evidence=link.evidence, reason="Wrong train")
+    claim_review(actor=personas.editor, claim=claim, decision="unverified", note="Nothing left")
+    transitions = claim.transitions.count()
+    evidence_purge(actor=personas.owner, evidence=link.evidence)
+    claim.refresh_from_db()
+    assert claim.status == "unverified" and claim.transitions.count() == transitions
+
+
+def test_deleting_evidence_reopens_every_decided_claim_resting_on_it(personas):
+    first, link = decided_claim(personas)
+    second = claim_create(actor=personas.reporter, case=personas.case, statement="Arrived")
+    evidence_link(actor=personas.reporter, claim=second, evidence=link.evidence, stance="context")
+    claim_submit(actor=personas.reporter, claim=second)
+    claim_review(actor=personas.editor, claim=second, decision="contradicted", note="Photos")
+    draft = claim_create(actor=personas.reporter, case=personas.case, statement="Trucked")
+    evidence_link(actor=personas.reporter, claim=draft, evidence=link.evidence, stance="supports")
+    evidence_delete(actor=personas.editor, evidence=link.evidence, reason="Wrong train")
+    statuses = dict(Claim.objects.values_list("statement", "status"))
+    assert statuses == {"Never left": "in_review", "Arrived": "in_review", "Trucked": "draft"}
+    assert Activity.objects.filter(verb="claim.reopened").count() == 2

@@ -35,6 +35,7 @@ VERBS = {
     "claim.updated": "edited a claim",
     "claim.submitted": "submitted for review",
     "claim.reviewed": "reviewed",
+    "claim.reopened": "reopened for review (its evidence changed)",
     # Chain of custody (issue #6).
     "evidence.original_viewed": "viewed the original of",
     "evidence.deleted": "deleted",
