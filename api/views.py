@@ -689,9 +689,23 @@ class ClaimsRendered:
     # Claims are rendered with their links, read for all of them in one query. (A comment: a
     # view's docstring is its description in the schema.)
 
-    def render_claims(self, claims, *, many: bool = False) -> serializers.ClaimSerializer:
+    def render_claims(
+        self, claims, *, many: bool = False, viewed: bool = False
+    ) -> serializers.ClaimSerializer:
         context = self.get_serializer_context()
         context["links"] = _links_by_claim(claims if many else [claims])
+        if viewed and context.get("reveal"):
+            # The protected identities the links name are on the custody record, as on the
+            # claim's page.
+            protected = {
+                row["evidence__source"]
+                for rows in context["links"].values()
+                for row in rows
+                if row["evidence__source__protected"]
+            }
+            if protected:
+                sources = Source.objects.filter(pk__in=protected).select_related("case")
+                identity_reveal_record(actor=self.request.user, sources=list(sources), via="api")
         return serializers.ClaimSerializer(claims, many=many, context=context)
 
 
@@ -709,7 +723,7 @@ class ClaimList(ClaimsRendered, ListMixin, CaseChildView):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.render_claims(page, many=True).data)
+        return self.get_paginated_response(self.render_claims(page, many=True, viewed=True).data)
 
     @extend_schema(
         request=serializers.ClaimCreateSerializer, responses={201: serializers.ClaimSerializer}
@@ -729,11 +743,11 @@ class ClaimDetail(ClaimsRendered, ObjectChildView):
     def fetch_parent(self, pk) -> Claim:
         return claim_for_user(user=self.request.user, claim_id=pk)
 
-    def render_claim(self, claim: Claim, code=status.HTTP_200_OK):
-        return Response(self.render_claims(claim).data, status=code)
+    def render_claim(self, claim: Claim, code=status.HTTP_200_OK, *, viewed: bool = False):
+        return Response(self.render_claims(claim, viewed=viewed).data, status=code)
 
     def get(self, request, pk):
-        return self.render_claim(self.get_parent())
+        return self.render_claim(self.get_parent(), viewed=True)
 
     @extend_schema(request=serializers.ClaimUpdateSerializer)
     def patch(self, request, pk):
@@ -797,6 +811,9 @@ class ClaimLinks(ListMixin, ObjectChildView):
             return EvidenceLink.objects.none()
         return links_listed().filter(claim=self.get_parent())
 
+    def sources_shown(self, page) -> list:
+        return [link.evidence.source for link in page]
+
     @extend_schema(
         request=serializers.LinkCreateSerializer, responses={201: serializers.LinkSerializer}
     )
@@ -822,7 +839,10 @@ class LinkDetail(ObjectChildView):
         return link_for_user(user=self.request.user, link_id=pk)
 
     def get(self, request, pk):
-        return self.render(serializers.LinkSerializer, self.get_parent())
+        link = self.get_parent()
+        if self.get_serializer_context()["reveal"]:  # its source's identity shown: recorded
+            identity_reveal_record(actor=request.user, sources=[link.evidence.source], via="api")
+        return self.render(serializers.LinkSerializer, link)
 
     @extend_schema(request=serializers.LinkUpdateSerializer)
     def patch(self, request, pk):

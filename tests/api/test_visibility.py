@@ -298,6 +298,40 @@ def test_an_editor_reading_lists_leaves_one_reveal_per_protected_source(db):
     assert all(row.data == {"via": "api"} for row in reveals)
 
 
+@pytest.mark.parametrize("path", ["claims", "claim", "links", "link"])
+def test_a_claim_naming_a_protected_source_leaves_a_reveal_for_an_editor_only(
+    personas, as_role, protected, path
+):
+    """The claim endpoints show a linked item's protected source by name to editors and owners,
+    as the claim's page does: the custody record says so, once within the window; a viewer,
+    shown only the pseudonym, leaves nothing."""
+    case, reporter = personas.case, personas.reporter
+    claim = ClaimFactory(case=case, author=reporter)
+    evidence = LinkEvidenceFactory(case=case, collected_by=reporter, source=protected)
+    link = as_role("reporter").post(
+        f"/api/v1/claims/{claim.pk}/links/",
+        {"evidence": evidence.pk, "stance": "supports"},
+        format="json",
+    )
+    url = {
+        "claims": f"/api/v1/cases/{case.pk}/claims/",
+        "claim": f"/api/v1/claims/{claim.pk}/",
+        "links": f"/api/v1/claims/{claim.pk}/links/",
+        "link": f"/api/v1/links/{link.json()['id']}/",
+    }[path]
+    reveals = Activity.objects.filter(case=case, verb="source.revealed", target_id=protected.pk)
+    body = as_role("viewer").get(url)
+    assert body.status_code == 200
+    assert "Li Wei" not in body.content.decode()
+    assert not reveals.exists()
+    for _ in range(2):
+        body = as_role("editor").get(url)
+        assert "Li Wei" in body.content.decode()
+    assert list(reveals.values_list("actor__username", "data")) == [
+        (personas.editor.username, {"via": "api"})
+    ]
+
+
 @pytest.mark.parametrize("role", ["viewer", "editor"])
 def test_a_claims_links_read_the_same_in_the_claim_the_list_and_the_link(
     personas, as_role, protected, role
