@@ -42,7 +42,12 @@ from cases.tokens import (
     tokens_revoke_all,
 )
 from evidence import services as evidence_services
-from evidence.custody import identity_reveal_record, location_hidden, original_view_record
+from evidence.custody import (
+    identity_reveal_record,
+    identity_reveal_record_ids,
+    location_hidden,
+    original_view_record,
+)
 from evidence.models import Comment, Evidence, EvidenceLink, Source
 from evidence.selectors import (
     comment_for_user,
@@ -703,9 +708,7 @@ class ClaimsRendered:
                 for row in rows
                 if row["evidence__source__protected"]
             }
-            if protected:
-                sources = Source.objects.filter(pk__in=protected).select_related("case")
-                identity_reveal_record(actor=self.request.user, sources=list(sources), via="api")
+            identity_reveal_record_ids(actor=self.request.user, source_ids=protected, via="api")
         return serializers.ClaimSerializer(claims, many=many, context=context)
 
 

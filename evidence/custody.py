@@ -206,19 +206,11 @@ def identity_reveal_record(*, actor, sources, via: str) -> int:
 
     A constant number of queries per case, whatever the number of sources: lists call it too."""
     protected = {s.pk: s for s in sources if s is not None and s.protected}
+    if via != "export":
+        for source_id in _revealed_lately(actor=actor, source_ids=protected, via=via):
+            protected.pop(source_id, None)
     if not protected:
         return 0
-    if via != "export":
-        recent = Activity.objects.filter(
-            actor=actor,
-            verb=REVEAL_VERB,
-            target_type="source",
-            target_id__in=list(protected),
-            data__via=via,
-            created_at__gte=timezone.now() - REVEAL_WINDOW,
-        ).values_list("target_id", flat=True)
-        for source_id in set(recent):
-            protected.pop(source_id, None)
     by_case: dict[int, list[Source]] = {}
     for source in protected.values():
         by_case.setdefault(source.case_id, []).append(source)
@@ -228,6 +220,33 @@ def identity_reveal_record(*, actor, sources, via: str) -> int:
                 case=group[0].case, actor=actor, verb=REVEAL_VERB, targets=group, data={"via": via}
             )
     return len(protected)
+
+
+def identity_reveal_record_ids(*, actor, source_ids, via: str) -> int:
+    """`identity_reveal_record` for protected sources known by id (rows read with `.values()`):
+    one query when every reveal is recent; the sources are read only when a row is due."""
+    due = set(source_ids) - _revealed_lately(actor=actor, source_ids=source_ids, via=via)
+    if not due:
+        return 0
+    sources = Source.objects.filter(pk__in=due).select_related("case")
+    return identity_reveal_record(actor=actor, sources=list(sources), via=via)
+
+
+def _revealed_lately(*, actor, source_ids, via: str) -> set[int]:
+    """The sources among `source_ids` whose identity `actor` was shown through `via` within
+    REVEAL_WINDOW."""
+    if not source_ids:
+        return set()
+    return set(
+        Activity.objects.filter(
+            actor=actor,
+            verb=REVEAL_VERB,
+            target_type="source",
+            target_id__in=list(source_ids),
+            data__via=via,
+            created_at__gte=timezone.now() - REVEAL_WINDOW,
+        ).values_list("target_id", flat=True)
+    )
 
 
 def original_view_record(*, actor, evidence: Evidence, via: str, download: bool = True) -> None:
