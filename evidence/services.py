@@ -76,10 +76,15 @@ def source_update(*, actor, source: Source, **changes) -> Source:
     changed = {k: v for k, v in changes.items() if getattr(source, k) != v}
     if not changed:
         return source
-    if (source.protected or changed.get("protected")) and IDENTITY_FIELDS & set(changed):
+    # A protected source's pseudonym is the editors' and owners' too: a reporter's change is
+    # refused before any check compares it with the hidden name, so that no answer depends on
+    # that name (a guess cannot be confirmed by the wording of a refusal).
+    guarded = IDENTITY_FIELDS | {"pseudonym"} if source.protected else IDENTITY_FIELDS
+    if (source.protected or changed.get("protected")) and guarded & set(changed):
         if not can_see_protected(user=actor, case=case):
             raise PermissionDenied(
-                "To change a protected source's identity you need the editor role in this case."
+                "To change a protected source's identity or pseudonym you need the editor role "
+                "in this case."
             )
     for field, value in changed.items():
         setattr(source, field, value.strip() if field in ("name", "pseudonym") else value)
@@ -196,14 +201,21 @@ def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
     if not changed:
         return evidence
     _check_source(case, changed.get("source"))
+    if "source" in changed and evidence.source_id is not None and evidence.source.protected:
+        # Moved to an open source, its hidden place would show to the reporter who moved it.
+        if not can_see_protected(user=actor, case=case):
+            raise PermissionDenied(
+                "To move a protected source's evidence to another source you need the editor "
+                "role in this case."
+            )
     for field, value in changed.items():
         setattr(evidence, field, value)
     _full_clean(evidence, exclude=["original"]).save()
     data = {k: (v.pk if isinstance(v, Source) else v) for k, v in changed.items() if k != "text"}
     if evidence.source is not None and evidence.source.protected:
-        # The exact place of a protected source's evidence is for editors and owners: the
-        # record, which every member reads, names the fields only.
-        data = {k: v for k, v in data.items() if k not in ("latitude", "longitude")}
+        # The place of a protected source's evidence (coordinates and stated place) is for
+        # editors and owners: the record, which every member reads, names the fields only.
+        data = {k: v for k, v in data.items() if k not in ("latitude", "longitude", "place_name")}
     activity_record(
         case=case,
         actor=actor,

@@ -156,9 +156,14 @@ class EvidenceEditForm(_LocatedForm):
 
     field_order = ["title", "source", "description", "observed_at"]
 
-    def __init__(self, *args, case: Case, reveal: bool, **kwargs):
+    def __init__(self, *args, case: Case, reveal: bool, place_hidden: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["source"] = SourceChoiceField(case=case, reveal=reveal, required=False)
+        if place_hidden:
+            # The place of a protected source's evidence is the editors' and owners': the form
+            # neither shows it nor offers to change it (an empty field would erase it).
+            for name in ("place_name", "latitude", "longitude"):
+                del self.fields[name]
         self.order_fields(self.field_order)
 
 

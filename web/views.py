@@ -565,9 +565,14 @@ def evidence_edit(request, evidence_id):
     case = evidence.case
     _require_write(request, case, Role.REPORTER, "edit evidence")
     reveal = can_see_protected(user=request.user, case=case)
-    initial = {f: getattr(evidence, f) for f in forms.EvidenceEditForm.base_fields}
-    initial["source"] = evidence.source_id
-    form = forms.EvidenceEditForm(request.POST or None, initial=initial, case=case, reveal=reveal)
+    form = forms.EvidenceEditForm(
+        request.POST or None,
+        case=case,
+        reveal=reveal,
+        place_hidden=not _exact_location_visible(evidence, reveal),
+    )
+    form.initial = {f: getattr(evidence, f) for f in form.fields if f != "source"}
+    form.initial["source"] = evidence.source_id
     if request.method == "POST" and form.is_valid():
         try:
             evidence_services.evidence_update(
@@ -622,13 +627,21 @@ def _camera(photo: Photo) -> str | None:
     return " ".join(x for x in (make, model) if x) or None
 
 
+def _stated_place(evidence: Evidence, exact: bool) -> str | None:
+    """The stated place, unless it is a protected source's (hidden below editor, like the
+    coordinates: a place names where the source was)."""
+    if not evidence.place_name:
+        return None
+    return evidence.place_name if exact else "Recorded (hidden: the source is protected)"
+
+
 def _metadata_rows(evidence: Evidence, photo: Photo | None, exact: bool) -> list[tuple]:
     """The photo's metadata as label/value rows, in an order shared with the compare page."""
     zone = _camera_zone(photo)
     observed = _when(evidence.observed_at, zone) if evidence.observed_at else None
     rows = [
         ("Observed (stated)", observed),
-        ("Place (stated)", evidence.place_name or None),
+        ("Place (stated)", _stated_place(evidence, exact)),
     ]
     if photo is None:
         return rows

@@ -365,3 +365,69 @@ def test_deleting_evidence_reopens_every_decided_claim_resting_on_it(personas):
     statuses = dict(Claim.objects.values_list("statement", "status"))
     assert statuses == {"Never left": "in_review", "Arrived": "in_review", "Trucked": "draft"}
     assert Activity.objects.filter(verb="claim.reopened").count() == 2
+
+
+def _protected(personas):
+    return source_create(
+        actor=personas.reporter,
+        case=personas.case,
+        kind="person",
+        name="Zhang Min",
+        protected=True,
+        pseudonym="Source in China",
+    )
+
+
+@pytest.mark.parametrize("guess", ["Zhang Min", "Li Wei"])
+def test_reporter_cannot_confirm_a_guessed_name_through_the_pseudonym(personas, guess):
+    source = _protected(personas)
+    with pytest.raises(PermissionDenied) as refused:
+        source_update(actor=personas.reporter, source=source, pseudonym=guess)
+    # The same refusal, word for word, whether the guess is right or wrong.
+    assert str(refused.value) == (
+        "To change a protected source's identity or pseudonym you need the editor role in "
+        "this case."
+    )
+    source.refresh_from_db()
+    assert source.pseudonym == "Source in China"
+
+
+def test_editor_changes_a_protected_sources_pseudonym(personas):
+    source = _protected(personas)
+    source_update(actor=personas.editor, source=source, pseudonym="Forwarder in Dandong")
+    source.refresh_from_db()
+    assert source.pseudonym == "Forwarder in Dandong"
+    assert last_activity(personas.case).data == {"fields": ["pseudonym"]}
+
+
+def test_reporter_cannot_move_a_protected_sources_evidence_to_an_open_source(personas):
+    source = _protected(personas)
+    open_source = source_create(
+        actor=personas.reporter, case=personas.case, kind="publication", name="Daily"
+    )
+    item = evidence_create(
+        actor=personas.reporter,
+        case=personas.case,
+        kind="testimony",
+        source=source,
+        text="Trucked to Longkou.",
+        place_name="Longkou",
+        latitude=37.6,
+        longitude=120.3,
+    )
+    with pytest.raises(PermissionDenied):
+        evidence_update(actor=personas.reporter, evidence=item, source=open_source)
+    item.refresh_from_db()
+    assert item.source == source
+
+
+def test_stated_place_of_a_protected_sources_evidence_stays_out_of_the_record(personas):
+    source = _protected(personas)
+    item = evidence_create(
+        actor=personas.reporter, case=personas.case, kind="testimony", source=source, text="x"
+    )
+    evidence_update(
+        actor=personas.reporter, evidence=item, place_name="Longkou", latitude=37.6, longitude=120.3
+    )
+    row = last_activity(personas.case)
+    assert row.data == {"fields": ["latitude", "longitude", "place_name"], "values": {}}

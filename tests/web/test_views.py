@@ -861,9 +861,11 @@ def test_exact_place_of_a_protected_sources_photo_is_hidden_below_editor(world, 
     url = reverse("web:evidence_detail", args=[world.photo14.pk])
     viewer = client_for(world.personas.viewer).get(url)
     assert "hidden" in dict(viewer.context["rows"])["GPS (EXIF)"]
-    # Neither the camera's position nor the stated coordinates: only the place's name.
+    # Neither the camera's position nor the stated coordinates, nor the stated place.
     assert viewer.context["map_points"] == []
-    assert dict(viewer.context["rows"])["Place (stated)"] == "Dandong station, Liaoning, China"
+    assert dict(viewer.context["rows"])["Place (stated)"] == (
+        "Recorded (hidden: the source is protected)"
+    )
     editor = client_for(world.personas.editor).get(url)
     assert dict(editor.context["rows"])["GPS (EXIF)"].startswith("40.11")
 
