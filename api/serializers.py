@@ -318,7 +318,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
         # declared fields describe the output for the schema.
         reveal = self.context.get("reveal", False)
         source = evidence.source
-        # A protected source's evidence hides its exact place below editor.
+        # A protected source's evidence hides its place (stated and exact) below editor.
         located = reveal or source is None or not source.protected
         when = _datetimes(self)
         row = {
@@ -333,7 +333,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "created_at": when(evidence.created_at),
             "updated_at": when(evidence.updated_at),
             "observed_at": when(evidence.observed_at),
-            "place_name": evidence.place_name,
+            "place_name": evidence.place_name if located else "",
             "latitude": evidence.latitude if located else None,
             "longitude": evidence.longitude if located else None,
             "url": evidence.url or None,

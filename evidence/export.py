@@ -510,7 +510,7 @@ class BundleWriter:
             "created_at": _iso(evidence.created_at),
             "observed_at": _iso(evidence.observed_at),
             "stated_on": _iso(evidence.stated_on),
-            "place_name": evidence.place_name,
+            "place_name": "" if hide else evidence.place_name,
             "latitude": None if hide else evidence.latitude,
             "longitude": None if hide else evidence.longitude,
             "location_withheld": hide and evidence.latitude is not None,
@@ -637,7 +637,10 @@ class BundleWriter:
             )
         chain_problems = activity_chain_problems(case=case)
         activity = []
-        hidden_places = {e.pk for e in items if location_hidden(e, reveal=self.reveal)}
+        # Deleted items too: their rows in the chain carry the place they had.
+        hidden_places = {
+            e.pk for e in [*items, *tombstones] if location_hidden(e, reveal=self.reveal)
+        }
         for row in Activity.objects.filter(case=case).select_related("actor").order_by("id"):
             entry = {
                 "id": row.pk,
@@ -758,7 +761,7 @@ def _mentions_place(row: Activity, hidden: set[int]) -> bool:
     if row.target_type != "evidence" or row.target_id not in hidden:
         return False
     text = json.dumps(row.data or {})
-    return any(f'"{key}"' in text for key in ("latitude", "longitude", "gps"))
+    return any(f'"{key}"' in text for key in ("latitude", "longitude", "gps", "place_name"))
 
 
 # --- The report ---------------------------------------------------------------------------

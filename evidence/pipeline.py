@@ -871,11 +871,11 @@ def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
     if lat is not None and evidence.latitude is not None:
         distance = haversine_km((lat, lon), (evidence.latitude, evidence.longitude))
         if distance > PLACE_TOLERANCE_KM:
-            # No coordinates in the message: every member reads flags, and a protected
-            # source's exact places are for editors and owners (who see the GPS itself).
-            given = f" ({evidence.place_name})" if evidence.place_name else ""
+            # Neither coordinates nor the place's name in the message: every member reads
+            # flags, and a protected source's places are for editors and owners (who see the
+            # place and the GPS themselves). The source may be protected after the flag is set.
             flags[PhotoFlag.Code.PLACE_MISMATCH] = (
-                f"The GPS position in the file is {distance:,.0f} km from the place given{given}."
+                f"The GPS position in the file is {distance:,.0f} km from the place given."
             )
     tools = [metadata.get("software") or "", *metadata.get("creator_tools", [])]
     edited = next((tool for tool in tools if tool and EDITING_SOFTWARE.search(tool)), None)

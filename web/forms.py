@@ -270,10 +270,10 @@ class SourceForm(Form):
 
 
 class SourceSafeForm(Form):
-    """What someone below editor may change of a protected source: never its identity."""
+    """What someone below editor may change of a protected source: never its identity, nor
+    its pseudonym (a refusal that depended on the hidden name would confirm a guess)."""
 
     kind = forms.ChoiceField(choices=Source.Kind.choices)
-    pseudonym = forms.CharField(max_length=100)
     reliability = forms.ChoiceField(choices=Source.Reliability.choices)
 
 

@@ -359,15 +359,16 @@ def test_a_place_mismatch_flag_on_a_protected_sources_photo_names_no_coordinates
             longitude=STATED[1],
         )
     flag = far.photo.flags.get(code="place_mismatch")
-    assert "km from the place given (Dandong station)" in flag.message
+    assert flag.message.endswith("km from the place given.")
     coordinates = [b"38.73", b"125.39", b"38.7342", b"125.3967"]
     viewer = token_client(personas.viewer)
     pages = Client()
     pages.force_login(personas.viewer)
     detail = viewer.get(reverse("api:evidence-detail", kwargs={"pk": far.pk}))
     page = pages.get(reverse("web:evidence_detail", kwargs={"evidence_id": far.pk}))
-    for response in (detail, page):  # the flag is shown, without the coordinates
+    for response in (detail, page):  # the flag is shown, without the coordinates or place
         assert "km from the place given" in response.content.decode()
+        assert "Dandong station" not in response.content.decode()
     for response in (
         detail,
         page,
@@ -378,3 +379,26 @@ def test_a_place_mismatch_flag_on_a_protected_sources_photo_names_no_coordinates
         assert response.status_code == 200
         body = _content(response)
         assert [c for c in coordinates if c in body] == []
+
+
+def test_a_bundle_without_identities_carries_no_place_of_a_protected_sources_deleted_item(
+    personas, things, django_capture_on_commit_callbacks
+):
+    from evidence.custody import evidence_delete
+
+    evidence_delete(actor=personas.editor, evidence=things.secret_photo, reason="Duplicate")
+    client = token_client(personas.editor)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(
+            reverse("api:case-exports", kwargs={"case_id": personas.case.pk}),
+            {"originals": False},
+            format="json",
+        ).json()
+    data = _content(client.get(reverse("api:export-download", kwargs={"pk": created["id"]})))
+    stated_place = b"Dandong station, platform 3"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        assert "manifest.json" in names
+        for name in names:
+            body = archive.read(name)
+            assert [*leaks(body), *([stated_place] if stated_place in body else [])] == [], name

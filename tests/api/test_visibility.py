@@ -384,3 +384,25 @@ def test_a_claims_links_read_the_same_in_the_claim_the_list_and_the_link(
     assert web["label"].startswith("https://") and web["source_name"] is None
     assert web["status"] is None
     assert testimony["label"] == items[2].text[:80]
+
+
+@pytest.mark.parametrize("role", ROLES_BELOW_EDITOR)
+def test_below_editor_no_stated_place_of_a_protected_sources_evidence(as_role, protected, role):
+    item = Evidence.objects.create(
+        case=protected.case,
+        kind="testimony",
+        source=protected,
+        text="Trucked to Longkou.",
+        place_name="Longkou port",
+        latitude=37.65,
+        longitude=120.3,
+        collected_by=protected.created_by,
+    )
+    response = as_role(role).get(f"/api/v1/evidence/{item.pk}/")
+    body = response.json()
+    assert (body["place_name"], body["latitude"], body["longitude"]) == ("", None, None)
+    assert "Longkou port" not in response.content.decode()
+    listed = as_role(role).get(f"/api/v1/cases/{protected.case_id}/evidence/")
+    assert "Longkou port" not in listed.content.decode()
+    editor = as_role("editor").get(f"/api/v1/evidence/{item.pk}/").json()
+    assert editor["place_name"] == "Longkou port"
