@@ -1189,7 +1189,7 @@ def timeline(request, case_id):
                 "label": e.label,
                 "url": reverse("web:evidence_detail", args=[e.pk]),
                 "source_name": _source_name(e.source, reveal),
-                "place": e.place_name,
+                "place": e.place_name if _exact_location_visible(e, reveal) else "",
                 "card": _card_context(e, reveal),
             }
         )

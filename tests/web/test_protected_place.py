@@ -57,3 +57,14 @@ def test_editor_edit_form_prefills_the_place(world, client_for):
     form = client_for(world.personas.editor).get(url).context["form"]
     initial = form.initial
     assert (initial["place_name"], initial["latitude"], initial["longitude"]) == PLACE
+
+
+@pytest.mark.parametrize("role", ("viewer", "reporter"))
+def test_timeline_hides_the_stated_place_below_editor(world, client_for, role):
+    url = reverse("web:timeline", args=[world.personas.case.pk])
+    response = client_for(world.personas.by_role(role)).get(url)
+    assert response.status_code == 200
+    assert "Source in China on the cargo" in response.content.decode()
+    assert _hidden_from(response.content.decode()) == []
+    editor = client_for(world.personas.editor).get(url).content.decode()
+    assert LONGKOU[0] in editor
