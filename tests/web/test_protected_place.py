@@ -68,3 +68,20 @@ def test_timeline_hides_the_stated_place_below_editor(world, client_for, role):
     assert _hidden_from(response.content.decode()) == []
     editor = client_for(world.personas.editor).get(url).content.decode()
     assert LONGKOU[0] in editor
+
+
+@pytest.mark.parametrize("role", ("viewer", "reporter"))
+def test_searching_a_protected_sources_stated_place_finds_nothing_below_editor(
+    world, client_for, role
+):
+    case = world.personas.case
+    urls = (
+        reverse("web:search") + "?q=Longkou+port",
+        reverse("web:evidence_gallery", args=[case.pk]) + "?q=Longkou+port",
+    )
+    for url in urls:
+        body = client_for(world.personas.by_role(role)).get(url).content.decode()
+        assert "Source in China on the cargo" not in body, url
+    for url in urls:
+        body = client_for(world.personas.editor).get(url).content.decode()
+        assert "Source in China on the cargo" in body, url
