@@ -326,17 +326,22 @@ def test_a_deleted_item_is_gone_from_pages_and_search(personas, things):
     )
 
 
+def _editors_bundle(personas, capture, *, originals: bool) -> bytes:
+    """The bytes of a bundle an editor exports (without identities) and downloads."""
+    client = token_client(personas.editor)
+    with capture(execute=True):
+        created = client.post(
+            reverse("api:case-exports", kwargs={"case_id": personas.case.pk}),
+            {"originals": originals},
+            format="json",
+        ).json()
+    return _content(client.get(reverse("api:export-download", kwargs={"pk": created["id"]})))
+
+
 def test_a_bundle_downloaded_by_an_editor_without_identities_holds_none(
     personas, things, django_capture_on_commit_callbacks
 ):
-    client = token_client(personas.editor)
-    with django_capture_on_commit_callbacks(execute=True):
-        created = client.post(
-            reverse("api:case-exports", kwargs={"case_id": personas.case.pk}),
-            {"originals": True},
-            format="json",
-        ).json()
-    data = _content(client.get(reverse("api:export-download", kwargs={"pk": created["id"]})))
+    data = _editors_bundle(personas, django_capture_on_commit_callbacks, originals=True)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for name in archive.namelist():
             assert leaks(archive.read(name)) == [], name
@@ -387,14 +392,7 @@ def test_a_bundle_without_identities_carries_no_place_of_a_protected_sources_del
     from evidence.custody import evidence_delete
 
     evidence_delete(actor=personas.editor, evidence=things.secret_photo, reason="Duplicate")
-    client = token_client(personas.editor)
-    with django_capture_on_commit_callbacks(execute=True):
-        created = client.post(
-            reverse("api:case-exports", kwargs={"case_id": personas.case.pk}),
-            {"originals": False},
-            format="json",
-        ).json()
-    data = _content(client.get(reverse("api:export-download", kwargs={"pk": created["id"]})))
+    data = _editors_bundle(personas, django_capture_on_commit_callbacks, originals=False)
     stated_place = b"Dandong station, platform 3"
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
