@@ -14,7 +14,6 @@ from rest_framework import serializers
 
 from cases.models import Activity, ApiToken, Case, Claim, ClaimTransition, Membership, Role
 from cases.selectors import role_of
-from evidence.custody import _without_location as without_location
 from evidence.models import Comment, Evidence, EvidenceLink, Photo, Source
 from evidence.selectors import evidence_of, sources_of
 
@@ -746,14 +745,6 @@ class ActivitySerializer(serializers.ModelSerializer):
             "hash",
         ]
         read_only_fields = fields
-
-    def to_representation(self, activity: Activity) -> dict:
-        row = super().to_representation(activity)
-        if activity.target_type == "evidence" and activity.target_id in self.context.get(
-            "hidden_places", ()
-        ):
-            row["data"] = without_location(row["data"])
-        return row
 
 
 # --- Authentication -------------------------------------------------------------------------

@@ -45,10 +45,10 @@ from evidence import services as evidence_services
 from evidence.custody import (
     identity_reveal_record,
     identity_reveal_record_ids,
-    location_hidden,
     original_view_record,
 )
 from evidence.models import Comment, Evidence, EvidenceLink, Source
+from evidence.reader import activity_rows
 from evidence.selectors import (
     comment_for_user,
     comments_on,
@@ -415,14 +415,7 @@ class ActivityList(ListMixin, CaseChildView):
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         context = self.get_serializer_context()
-        # The exact places of a protected source's evidence leave the rows' data below editor,
-        # by the rule the custody record and the export follow.
-        ids = {row.target_id for row in page if row.target_type == "evidence"}
-        context["hidden_places"] = {
-            evidence.pk
-            for evidence in Evidence.objects.filter(pk__in=ids).select_related("source")
-            if location_hidden(evidence, reveal=context.get("reveal", False))
-        }
+        page = activity_rows(page, reveal=context["reveal"], actor=request.user, via="api")
         rows = serializers.ActivitySerializer(page, many=True, context=context).data
         return self.get_paginated_response(rows)
 

@@ -190,7 +190,8 @@ class Activity(models.Model):
     """The append-only record of every change in a case.
 
     Each row carries the hash of the previous row of its case, so that changing or deleting a
-    row breaks the chain (see `cases.services.activity_chain_verify`).
+    row breaks the chain. What could identify a source or place a piece of evidence is held as a
+    commitment, its value in `ActivitySecret` (see `cases.activity`).
     """
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="activity")
@@ -216,6 +217,26 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.verb} {self.target_label}"
+
+
+class ActivitySecret(models.Model):
+    """A value an activity row commits to without holding it: the salt and the value whose
+    SHA-256 is in the row's chained content at `path` (`label`, or a JSON pointer into its data).
+    Shown only to a reader who may see it (`evidence.reader`)."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.PROTECT, related_name="secrets")
+    path = models.CharField(max_length=200)
+    salt = models.CharField(max_length=64)
+    value = models.JSONField()
+
+    class Meta:
+        ordering = ["activity", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["activity", "path"], name="activity_secret_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"activity {self.activity_id} {self.path}"
 
 
 class ApiToken(models.Model):

@@ -1,126 +1,20 @@
 """Writes to cases, members and claims. Each one checks the rule, changes the rows and leaves
 an activity row, in one transaction."""
 
-import hashlib
-import json
 from datetime import date
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
+from cases.activity import activity_record
+from cases.models import Case, Claim, ClaimTransition, Membership, Role
 from cases.selectors import require_role
 from cases.tokens import tokens_revoke_if_no_case
 
 User = get_user_model()
-
-
-# --- The activity record --------------------------------------------------------------------
-
-
-def activity_digest(
-    *,
-    case_id: int,
-    actor_id: int | None,
-    verb: str,
-    target_type: str,
-    target_id: int | None,
-    target_label: str,
-    data: dict,
-    created_at,
-    prev_hash: str,
-) -> str:
-    """The SHA-256 of one activity row's content and the hash of the row before it: what
-    `activity_record_many` stores, and what `activity_chain_problems` and an export's
-    `chain_problems` (with no database) recompute."""
-    payload = json.dumps(
-        {
-            "case": case_id,
-            "actor": actor_id,
-            "verb": verb,
-            "target_type": target_type,
-            "target_id": target_id,
-            "target_label": target_label,
-            "data": data,
-            "created_at": created_at.isoformat(),
-            "prev": prev_hash,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def activity_record(
-    *, case: Case, actor, verb: str, target: Model | None = None, data: dict | None = None
-) -> Activity:
-    """Append one row to the case's activity record, chained to the row before it.
-
-    `data` must never hold a protected identity: `str(target)` of a protected source is its
-    pseudonym, and callers record field names rather than values for protected fields.
-    """
-    return activity_record_many(case=case, actor=actor, verb=verb, targets=[target], data=data)[0]
-
-
-def activity_record_many(
-    *, case: Case, actor, verb: str, targets: list[Model | None], data: dict | None = None
-) -> list[Activity]:
-    """Append one chained row per target, in a constant number of queries (a page that shows
-    fifty protected identities records fifty reveals without fifty round trips)."""
-    # Serialise appends per case, so that two writers cannot chain to the same previous row.
-    Case.objects.select_for_update().filter(pk=case.pk).values_list("pk").first()
-    prev_hash = (
-        Activity.objects.filter(case=case).order_by("-id").values_list("hash", flat=True).first()
-        or ""
-    )
-    clean_data = json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder))
-    created_at = timezone.now()
-    rows = []
-    for target in targets:
-        fields = {
-            "case_id": case.pk,
-            "actor_id": actor.pk if actor is not None else None,
-            "verb": verb,
-            "target_type": target._meta.model_name if target is not None else "",
-            "target_id": target.pk if target is not None else None,
-            "target_label": str(target)[:300] if target is not None else "",
-            "data": clean_data,
-            "created_at": created_at,
-            "prev_hash": prev_hash,
-        }
-        prev_hash = activity_digest(**fields)
-        rows.append(Activity(hash=prev_hash, **fields))
-    # One insert keeps the rows' ids in the order of their chain.
-    return Activity.objects.bulk_create(rows)
-
-
-def activity_chain_problems(*, case: Case) -> list[str]:
-    """Recompute the case's chain; return a sentence for every row that does not hold."""
-    problems = []
-    prev_hash = ""
-    for row in Activity.objects.filter(case=case).order_by("id").iterator():
-        expected = activity_digest(
-            case_id=row.case_id,
-            actor_id=row.actor_id,
-            verb=row.verb,
-            target_type=row.target_type,
-            target_id=row.target_id,
-            target_label=row.target_label,
-            data=row.data,
-            created_at=row.created_at,
-            prev_hash=row.prev_hash,
-        )
-        if row.prev_hash != prev_hash:
-            problems.append(f"activity {row.pk}: the row before it was changed or removed")
-        if row.hash != expected:
-            problems.append(f"activity {row.pk} ({row.verb}): its content was changed")
-        prev_hash = row.hash
-    return problems
 
 
 # --- Cases and members ----------------------------------------------------------------------

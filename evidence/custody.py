@@ -20,15 +20,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cases.models import Activity, Case, Role
-from cases.selectors import require_role
-from cases.services import (
+from cases.activity import (
     activity_chain_problems,
     activity_record,
     activity_record_many,
-    claim_reopen,
-    claims_lock,
+    disclose,
+    secrets_of,
 )
+from cases.models import Activity, Case, Role
+from cases.selectors import require_role
+from cases.services import claim_reopen, claims_lock
 from evidence.models import Evidence, Photo, Source
 from evidence.selectors import REVEAL_VERB, custody_of, exports_carrying
 
@@ -57,23 +58,9 @@ EVENT_LABELS = {
     "evidence.imported": "Imported from a case bundle",
 }
 
-# Keys of activity data that hold an exact place: hidden, with the source's protection, from
-# whoever may not see protected sources.
-LOCATION_KEYS = frozenset(
-    {"latitude", "longitude", "gps_latitude", "gps_longitude", "gps_altitude", "gps"}
-)
-
 
 def event_label(verb: str) -> str:
     return EVENT_LABELS.get(verb, verb.replace(".", " ").replace("_", " ").capitalize())
-
-
-def _without_location(value):
-    if isinstance(value, dict):
-        return {k: _without_location(v) for k, v in value.items() if k not in LOCATION_KEYS}
-    if isinstance(value, list):
-        return [_without_location(v) for v in value]
-    return value
 
 
 def location_hidden(evidence: Evidence, *, reveal: bool) -> bool:
@@ -91,8 +78,18 @@ def custody_entries(*, evidence: Evidence, reveal: bool, exports=None) -> list[d
     """
     hide = location_hidden(evidence, reveal=reveal)
     entries = []
-    for row in custody_of(evidence=evidence, exports=exports):
-        data = dict(row.data or {})
+    rows = list(custody_of(evidence=evidence, exports=exports))
+    secrets = secrets_of(rows)
+    for row in rows:
+        # What the row commits to (the item's place, its source's name) is put back only for
+        # a reader who may see it.
+        _, data = disclose(
+            target_type=row.target_type,
+            target_label=row.target_label,
+            data=row.data or {},
+            secrets=secrets.get(row.pk, {}),
+            allowed=not hide,
+        )
         carried = data.pop("custody", None) if row.verb == "evidence.imported" else None
         if row.verb == "case.exported":
             # The bundle's list of every exported item says nothing about this one.
@@ -100,8 +97,6 @@ def custody_entries(*, evidence: Evidence, reveal: bool, exports=None) -> list[d
         for earlier in carried or []:
             earlier = dict(earlier)
             earlier["carried_over"] = True
-            if hide:
-                earlier["data"] = _without_location(earlier.get("data") or {})
             entries.append(earlier)
         entries.append(
             {
@@ -111,7 +106,7 @@ def custody_entries(*, evidence: Evidence, reveal: bool, exports=None) -> list[d
                 "verb": row.verb,
                 "event": event_label(row.verb),
                 "target": f"{row.target_type}:{row.target_id}" if row.target_type else "",
-                "data": _without_location(data) if hide else data,
+                "data": data,
                 "prev_hash": row.prev_hash,
                 "hash": row.hash,
                 "carried_over": False,

@@ -49,9 +49,9 @@ from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from cases.activity import activity_chain_problems, activity_record, chain_problems
 from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
 from cases.selectors import members_of, require_role
-from cases.services import activity_chain_problems, activity_digest, activity_record
 from evidence.custody import (
     custody_entries,
     custody_rows,
@@ -60,12 +60,13 @@ from evidence.custody import (
     when_text,
 )
 from evidence.models import Evidence, EvidenceLink, Export, Photo, PhotoFlag, Source
+from evidence.reader import activity_chain
 from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "casefile-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CHUNK = 1024 * 1024
 # Unfinished exports a case may have at once: a double click must not start ten.
 MAX_UNFINISHED = 3
@@ -635,32 +636,14 @@ class BundleWriter:
                     "at": _iso(link.created_at),
                 }
             )
-        chain_problems = activity_chain_problems(case=case)
-        activity = []
-        # Deleted items too: their rows in the chain carry the place they had.
-        hidden_places = {
-            e.pk for e in [*items, *tombstones] if location_hidden(e, reveal=self.reveal)
-        }
-        for row in Activity.objects.filter(case=case).select_related("actor").order_by("id"):
-            entry = {
-                "id": row.pk,
-                "case": row.case_id,
-                "actor_id": row.actor_id,
-                "actor": _user(row.actor),
-                "verb": row.verb,
-                "target_type": row.target_type,
-                "target_id": row.target_id,
-                "target_label": row.target_label,
-                "data": row.data,
-                "created_at": row.created_at.isoformat(),
-                "prev_hash": row.prev_hash,
-                "hash": row.hash,
-            }
-            if _mentions_place(row, hidden_places):
-                # Its hash still links the chain; its content is withheld.
-                entry["data"] = None
-                entry["redacted"] = True
-            activity.append(entry)
+        problems = activity_chain_problems(case=case)
+        # Every row as chained; the values it commits to (a source's name, an item's place)
+        # disclosed beside it only where this export may show them.
+        rows = Activity.objects.filter(case=case).select_related("actor").order_by("id")
+        activity = activity_chain(rows, reveal=self.reveal)
+        actors = {row.pk: _user(row.actor) for row in rows}
+        for entry in activity:
+            entry["actor"] = actors[entry["id"]]
         return {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -735,8 +718,8 @@ class BundleWriter:
             "activity": {
                 "rows": len(activity),
                 "head": activity[-1]["hash"] if activity else "",
-                "intact_when_exported": not chain_problems,
-                "problems_when_exported": chain_problems,
+                "intact_when_exported": not problems,
+                "problems_when_exported": problems,
                 "chain": activity,
             },
         }
@@ -753,15 +736,6 @@ class BundleWriter:
             "reliability": source.reliability,
             "notes": source.notes if reveal else None,
         }
-
-
-def _mentions_place(row: Activity, hidden: set[int]) -> bool:
-    """Whether an activity row's data may hold an exact place of evidence whose place is
-    withheld (an edit of its coordinates, for instance)."""
-    if row.target_type != "evidence" or row.target_id not in hidden:
-        return False
-    text = json.dumps(row.data or {})
-    return any(f'"{key}"' in text for key in ("latitude", "longitude", "gps", "place_name"))
 
 
 # --- The report ---------------------------------------------------------------------------
@@ -1010,38 +984,6 @@ def bundle_verify(path) -> BundleCheck:
             )
     check.problems.extend(chain_problems(manifest.get("activity", {}).get("chain", [])))
     return check
-
-
-def chain_problems(chain: list[dict]) -> list[str]:
-    """Recompute the activity chain carried in a manifest (redacted rows: their links only)."""
-    problems = []
-    prev = ""
-    for row in chain:
-        if row.get("prev_hash") != prev:
-            problems.append(f"activity {row.get('id')}: the row before it was changed or removed")
-        if not row.get("redacted"):
-            created = parse_datetime(row.get("created_at") or "")
-            expected = (
-                activity_digest(
-                    case_id=row.get("case"),
-                    actor_id=row.get("actor_id"),
-                    verb=row.get("verb", ""),
-                    target_type=row.get("target_type", ""),
-                    target_id=row.get("target_id"),
-                    target_label=row.get("target_label", ""),
-                    data=row.get("data"),
-                    created_at=created,
-                    prev_hash=row.get("prev_hash", ""),
-                )
-                if created
-                else None
-            )
-            if expected != row.get("hash"):
-                problems.append(
-                    f"activity {row.get('id')} ({row.get('verb')}): its content was changed"
-                )
-        prev = row.get("hash", "")
-    return problems
 
 
 # --- Importing a bundle ---------------------------------------------------------------------

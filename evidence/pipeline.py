@@ -37,7 +37,7 @@ from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 from PIL import ExifTags, Image, ImageCms, TiffImagePlugin, UnidentifiedImageError
 
-from cases.services import activity_record
+from cases.activity import activity_record
 from evidence.models import Photo, PhotoFlag, PhotoMatch
 from evidence.similarity import photos_within
 

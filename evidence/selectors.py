@@ -125,7 +125,7 @@ def custody_of(
     received, processed (with the hash derived from and the software), viewed and downloaded,
     edited, linked and unlinked, commented on, exported, deleted and purged — and every reveal
     of its source's protected identity. The rows are the case's hash-chained activity record,
-    so `cases.services.activity_chain_problems` vouches for them."""
+    so `cases.activity.activity_chain_problems` vouches for them."""
     rows = Activity.objects.filter(case_id=evidence.case_id)
     about = Q(target_type="evidence", target_id=evidence.pk)
     # Links: created and removed rows name the evidence; updates name only the link.

@@ -11,9 +11,10 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cases.activity import activity_record
 from cases.models import Case, Claim, Role
 from cases.selectors import can_see_protected, require_role
-from cases.services import activity_record, claim_reopen, claims_lock
+from cases.services import claim_reopen, claims_lock
 from evidence.models import Comment, CommentRevision, Evidence, EvidenceLink, Source
 
 # --- Sources --------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from evidence import services as evidence_services
 from evidence.custody import identity_reveal_record, location_hidden, original_view_record
 from evidence.models import Evidence, EvidenceLink, Photo, Source
 from evidence.pipeline import hamming
+from evidence.reader import activity_rows
 from evidence.selectors import (
     comment_for_user,
     comments_on,
@@ -213,14 +214,30 @@ def case_list(request):
             source_count=_count_of(Source),
             member_count=_count_of(Membership),
             last_activity_at=Subquery(latest.values("created_at")[:1]),
-            last_verb=Subquery(latest.values("verb")[:1]),
-            last_label=Subquery(latest.values("target_label")[:1]),
-            last_actor=Subquery(latest.values("actor__username")[:1]),
+            last_activity_id=Subquery(latest.values("id")[:1]),
         )
         .order_by("-last_activity_at", "-id")
     )
     roles = dict(Membership.objects.filter(user=request.user).values_list("case_id", "role"))
     rows = [(case, Role(roles[case.pk])) for case in cases]
+    # Each case's latest row, as its reader may see it (two queries per kind of reader).
+    latest_rows = Activity.objects.select_related("actor").in_bulk(
+        [case.last_activity_id for case, _ in rows if case.last_activity_id]
+    )
+    for reveal in (False, True):
+        shown = activity_rows(
+            [
+                latest_rows[case.last_activity_id]
+                for case, role in rows
+                if case.last_activity_id in latest_rows
+                and role.at_least(Role.EDITOR) == reveal
+            ],
+            reveal=reveal,
+        )
+        for row in shown:
+            latest_rows[row.pk] = row
+    for case, _ in rows:
+        case.last_activity = latest_rows.get(case.last_activity_id)
     return render(request, "web/case_list.html", {"rows": rows})
 
 
@@ -292,7 +309,15 @@ def case_dashboard(request, case_id):
         columns=columns,
         recent_claims=claims.order_by("-updated_at")[:6],
         unfinished=[_card_context(e, False) for e in unfinished[:12]],
-        activity=_activity_with_links(case, activity_of(case=case)[:15]),
+        activity=_activity_with_links(
+            case,
+            activity_rows(
+                activity_of(case=case)[:15],
+                reveal=can_see_protected(user=request.user, case=case),
+                actor=request.user,
+                via="page",
+            ),
+        ),
         members=members_of(case=case),
         counts=counts,
         add_form=forms.MemberAddForm(),

@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cases.activity import activity_record
 from cases.models import Activity
-from cases.services import activity_record
 from evidence.models import EvidenceLink, PhotoFlag
 from tests.api.test_visibility import make_photo
 from tests.factories import ClaimFactory, ProtectedSourceFactory, SourceFactory

@@ -1,9 +1,9 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from cases.activity import activity_chain_problems
 from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
 from cases.services import (
-    activity_chain_problems,
     case_create,
     case_update,
     claim_create,

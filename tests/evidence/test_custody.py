@@ -24,6 +24,7 @@ from evidence.custody import (
 )
 from evidence.export import export_request
 from evidence.models import Evidence
+from evidence.reader import activity_rows
 from evidence.selectors import custody_of, evidence_for_user, evidence_of
 from evidence.services import (
     comment_create,
@@ -159,7 +160,10 @@ def test_reveals_of_a_protected_identity_land_in_the_record_of_its_evidence(pers
     for item in (things.secret_photo, things.testimony):
         (row,) = custody_of(evidence=item).filter(verb="source.revealed")
         assert row.actor == personas.editor and row.data == {"via": "page"}
-        assert row.target_label == "Source in China"  # never the name itself
+        # The row commits to its label; a reader below editor is shown the pseudonym.
+        assert row.target_label.startswith("$c:")
+        (shown,) = activity_rows([row], reveal=False)
+        assert shown.target_label == "Source in China"  # never the name itself
     assert not custody_of(evidence=things.public_photo).filter(verb="source.revealed")
 
 

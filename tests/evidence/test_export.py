@@ -15,8 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 
+from cases.activity import activity_chain_problems
 from cases.models import Activity, Case
-from cases.services import activity_chain_problems, case_update, claim_create
+from cases.services import case_update, claim_create
 from evidence.custody import custody_verify, evidence_delete
 from evidence.export import bundle_verify, case_import, export_open, export_request, exports_expire
 from evidence.models import Evidence, Export

@@ -2,10 +2,12 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from cases import services as cases_services
+from cases.activity import activity_chain_problems, is_commitment
 from cases.models import Activity, Claim
-from cases.services import activity_chain_problems, claim_create, claim_review, claim_submit
+from cases.services import claim_create, claim_review, claim_submit
 from evidence.custody import evidence_delete, evidence_purge
 from evidence.models import Comment, EvidenceLink
+from evidence.reader import activity_rows
 from evidence.services import (
     comment_create,
     comment_edit,
@@ -40,9 +42,12 @@ def test_protected_source_identity_never_enters_the_activity_record(personas):
     rows = Activity.objects.filter(case=personas.case, target_type="source")
     assert [r.verb for r in rows] == ["source.created", "source.updated"]
     for row in rows:
-        text = f"{row.target_label} {row.data}"
+        secrets = list(row.secrets.values_list("value", flat=True))
+        text = f"{row.target_label} {row.data} {secrets}"
         assert "Zhang" not in text and "tea house" not in text and "phone" not in text
-        assert row.target_label == "Source in China"
+        assert row.target_label.startswith("$c:")  # a commitment to the pseudonym
+        (shown,) = activity_rows([row], reveal=False)
+        assert shown.target_label == "Source in China"
     assert rows.last().data == {"fields": ["name", "notes"]}
 
 
@@ -112,10 +117,11 @@ def test_evidence_update_never_touches_file_or_hash(personas):
     with pytest.raises(ValidationError):
         evidence_update(actor=personas.reporter, evidence=evidence, sha256="0" * 64)
     evidence_update(actor=personas.reporter, evidence=evidence, place_name="Dandong station")
-    assert last_activity(personas.case).data == {
-        "fields": ["place_name"],
-        "values": {"place_name": "Dandong station"},
-    }
+    row = last_activity(personas.case)
+    # The stated place is committed in the chained row, and shown to who may see it.
+    assert is_commitment(row.data["values"]["place_name"])
+    (shown,) = activity_rows([row], reveal=False)
+    assert shown.data == {"fields": ["place_name"], "values": {"place_name": "Dandong station"}}
 
 
 def test_link_evidence_to_claim_and_change_and_remove_it(personas):

@@ -1,0 +1,197 @@
+"""Below editor, a protected source's identity and the place of its evidence never reach the
+reader, by any door: every API endpoint, every page (the activity feed on the dashboard and the
+case list, search, timeline, map, compare, the edit forms) and the bundle of an export made
+without identities.
+
+Scenarios (issue #12): a source protected after it was created and renamed, its evidence's place
+stated and corrected while it was open; a protected source's photo with EXIF GPS and stated
+coordinates; a deleted item of a protected source; a guess of a protected source's name.
+"""
+
+import io
+import zipfile
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.test import Client
+from django.urls import reverse
+
+from cases.models import Activity
+from evidence.custody import evidence_delete
+from evidence.selectors import REVEAL_VERB
+from evidence.services import evidence_create, evidence_update, source_create, source_update
+from tests.api.conftest import token_client
+from tests.api.test_exports import _api_urls, _content, _editors_bundle, _page_urls
+from tests.custody_case import CORRECTED, custody_case, secret_strings
+
+pytestmark = pytest.mark.django_db
+
+# The source a reporter added in the open and an editor protected later.
+LATE_NAME, LATE_RENAMED = "Kim Chol-su", "Kim Chol-jin"
+LATE_NOTES = "Works nights at the Sinuiju yard"
+LATE_PSEUDONYM = "Rail worker"
+YARD, YARD_CORRECTED = (40.0992, 124.4011), (40.0996, 124.4017)
+YARD_NAME = "Sinuiju freight yard"
+# A protected source's item, deleted: its place stays out of every redacted copy.
+GONE = (40.0871, 124.3655)
+GONE_PLACE = "Behind the Dandong customs shed"
+
+
+def secrets() -> list[bytes]:
+    late = [
+        b"Kim Chol",
+        LATE_NOTES.encode(),
+        YARD_NAME.encode(),
+        GONE_PLACE.encode(),
+        *(f"{v}".encode() for v in (*YARD, *YARD_CORRECTED, *GONE)),
+    ]
+    return [*secret_strings(), *late]
+
+
+def leaks(body: bytes) -> list[bytes]:
+    return [s for s in secrets() if s in body]
+
+
+@pytest.fixture
+def world(personas, django_capture_on_commit_callbacks):
+    things = custody_case(personas, capture=django_capture_on_commit_callbacks)
+    reporter, editor = personas.reporter, personas.editor
+    evidence_update(
+        actor=reporter,
+        evidence=things.secret_photo,
+        latitude=CORRECTED[0],
+        longitude=CORRECTED[1],
+        place_name="Dandong station, platform 3",
+    )
+    # Added in the open, renamed, its testimony's place stated and corrected, then protected.
+    late = source_create(
+        actor=reporter, case=personas.case, kind="person", name=LATE_NAME, notes=LATE_NOTES
+    )
+    source_update(actor=reporter, source=late, name=LATE_RENAMED)
+    said = evidence_create(
+        actor=reporter,
+        case=personas.case,
+        kind="testimony",
+        source=late,
+        text="The wagons stood empty all week.",
+        place_name=YARD_NAME,
+        latitude=YARD[0],
+        longitude=YARD[1],
+    )
+    evidence_update(actor=reporter, evidence=said, latitude=YARD_CORRECTED[0])
+    evidence_update(actor=reporter, evidence=said, longitude=YARD_CORRECTED[1])
+    source_update(actor=editor, source=late, protected=True, pseudonym=LATE_PSEUDONYM)
+    gone = evidence_create(
+        actor=reporter,
+        case=personas.case,
+        kind="testimony",
+        source=things.protected,
+        text="They unloaded at night.",
+        place_name=GONE_PLACE,
+        latitude=GONE[0],
+        longitude=GONE[1],
+    )
+    evidence_delete(actor=editor, evidence=gone, reason="Told us twice")
+    return things, late, said, gone
+
+
+def urls(personas, world) -> tuple[list[str], list[str]]:
+    things, late, said, gone = world
+    api = _api_urls(personas, things) + [
+        reverse("api:source-detail", kwargs={"pk": late.pk}),
+        reverse("api:evidence-detail", kwargs={"pk": said.pk}),
+        reverse("api:evidence-custody", kwargs={"pk": said.pk}),
+    ]
+    pages = _page_urls(personas, things) + [
+        reverse("web:evidence_detail", kwargs={"evidence_id": said.pk}),
+        reverse("web:evidence_edit", kwargs={"evidence_id": said.pk}),
+        reverse("web:evidence_edit", kwargs={"evidence_id": things.secret_photo.pk}),
+        reverse("web:evidence_custody", kwargs={"evidence_id": said.pk}),
+        reverse("web:evidence_custody", kwargs={"evidence_id": things.secret_photo.pk}),
+        reverse("web:evidence_detail", kwargs={"evidence_id": gone.pk}),
+        reverse("web:source_edit", kwargs={"source_id": late.pk}),
+        reverse("web:source_edit", kwargs={"source_id": things.protected.pk}),
+    ]
+    pages += [reverse("web:search") + f"?q={q}" for q in ("Kim", "Sinuiju", "yard", "customs")]
+    return api, pages
+
+
+@pytest.mark.parametrize("role", ["viewer", "reporter"])
+def test_below_editor_no_door_gives_a_protected_identity_or_place(personas, world, role):
+    api_urls, page_urls = urls(personas, world)
+    api = token_client(personas.by_role(role))
+    pages = Client()
+    pages.force_login(personas.by_role(role))
+    checked = []
+    for client, url_list in ((api, api_urls), (pages, page_urls)):
+        for url in url_list:
+            response = client.get(url)
+            assert response.status_code < 500, (url, response.status_code)
+            assert leaks(_content(response)) == [], url
+            checked.append(response.status_code)
+    assert len(checked) > 60 and checked.count(200) > 55
+
+
+def test_an_editor_sees_them_so_the_matrix_can_fail(personas, world):
+    api_urls, page_urls = urls(personas, world)
+    api = token_client(personas.editor)
+    pages = Client()
+    pages.force_login(personas.editor)
+    found = set()
+    for url in api_urls:
+        found.update(leaks(_content(api.get(url))))
+    for url in page_urls:
+        found.update(leaks(_content(pages.get(url))))
+    # The earlier names in the activity feed, the notes, the corrected places.
+    for expected in (b"Kim Chol", LATE_NOTES.encode(), YARD_NAME.encode(), b"40.0996"):
+        assert expected in found, expected
+
+
+def test_an_export_without_identities_holds_none(
+    personas, world, django_capture_on_commit_callbacks
+):
+    data = _editors_bundle(personas, django_capture_on_commit_callbacks, originals=True)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        assert "manifest.json" in names and "report.html" in names
+        for name in names:
+            assert leaks(archive.read(name)) == [], name
+
+
+def test_a_guess_of_a_protected_name_gets_the_same_answer_as_any_pseudonym(personas, world):
+    _, late, _, _ = world
+    answers = []
+    for guess in (LATE_RENAMED, "Somebody else"):
+        with pytest.raises(PermissionDenied) as refused:
+            source_update(actor=personas.reporter, source=late, pseudonym=guess)
+        answers.append(str(refused.value))
+    assert answers[0] == answers[1]
+    api = token_client(personas.reporter)
+    url = reverse("api:source-detail", kwargs={"pk": late.pk})
+    bodies = [
+        (r.status_code, r.content)
+        for r in (api.patch(url, {"pseudonym": g}, format="json") for g in (LATE_RENAMED, "X"))
+    ]
+    assert bodies[0] == bodies[1] and bodies[0][0] == 403
+
+
+def test_the_activity_feed_names_a_late_protected_source_by_its_pseudonym(personas, world):
+    _, late, _, _ = world
+    url = reverse("api:case-activity", kwargs={"case_id": personas.case.pk}) + "?page_size=200"
+
+    def source_rows(user):
+        rows = token_client(user).get(url).json()["results"]
+        return [r for r in rows if r["target_type"] == "source" and r["target_id"] == late.pk]
+
+    viewer = source_rows(personas.viewer)
+    assert {r["verb"] for r in viewer} >= {"source.created", "source.updated"}
+    assert {r["target_label"] for r in viewer} == {LATE_PSEUDONYM}
+    assert all("name" not in (r["data"].get("values") or {}) for r in viewer)
+    # An editor reads the names it had, as the rows were written; that is a reveal.
+    editor = source_rows(personas.editor)
+    assert {LATE_NAME, LATE_RENAMED} <= {r["target_label"] for r in editor}
+    renamed = next(r for r in editor if r["data"].get("values", {}).get("name"))
+    assert renamed["data"]["values"]["name"] == LATE_RENAMED
+    assert Activity.objects.filter(
+        verb=REVEAL_VERB, actor=personas.editor, target_id=late.pk, data__via="api"
+    ).exists()
