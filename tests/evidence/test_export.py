@@ -779,3 +779,75 @@ def test_the_beat_task_expires_exports(personas, things, django_capture_on_commi
     assert exports_expire_task.delay().get() == 1
     export.refresh_from_db()
     assert export.status == Export.Status.EXPIRED
+
+
+# --- A redacted chain verifies, every row of it ---------------------------------------------
+
+
+def test_a_bundle_without_identities_verifies_every_row_and_shows_what_it_may(
+    personas, things, django_capture_on_commit_callbacks, tmp_path
+):
+    export = _export(personas.editor, personas.case, django_capture_on_commit_callbacks)
+    path = _bundle(export, tmp_path)
+    manifest = json.loads(_members(path)["manifest.json"])
+    chain = manifest["activity"]["chain"]
+    assert bundle_verify(path).intact
+    assert not any("redacted" in row for row in chain)
+    created = {r["target_id"]: r for r in chain if r["verb"] == "source.created"}
+    # The open source's name is disclosed beside its commitment; the protected one's is not.
+    assert created[things.public.pk]["disclosed"]["label"]["value"] == "Newsroom photographer"
+    assert "disclosed" not in created[things.protected.pk]
+    assert created[things.protected.pk]["target_label"].startswith("$c:")
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        # A row marked redacted, its content withheld: the old verifier skipped it.
+        lambda row: row.update(data=None, redacted=True),
+        lambda row: row.update(verb="claim.reviewed", redacted=True),
+        # A disclosed value that is not the one committed.
+        lambda row: row["disclosed"]["label"].update(value="Someone else"),
+        # A value put in the clear where the row committed to it.
+        lambda row: row.update(target_label="Newsroom photographer"),
+    ],
+    ids=["withheld", "redacted-flag", "disclosed-value", "label-in-clear"],
+)
+def test_a_forged_row_of_a_redacted_chain_fails_verification(
+    personas, things, django_capture_on_commit_callbacks, tmp_path, forge
+):
+    export = _export(personas.editor, personas.case, django_capture_on_commit_callbacks)
+    path = _bundle(export, tmp_path)
+    target = {}
+
+    def change(manifest):
+        row = next(
+            r
+            for r in manifest["activity"]["chain"]
+            if r["verb"] == "source.created" and r["target_id"] == things.public.pk
+        )
+        target["id"] = row["id"]
+        forge(row)
+
+    check = bundle_verify(_resigned(path, change))
+    assert not check.intact
+    assert any(p.startswith(f"activity {target['id']} ") for p in check.problems), check.problems
+
+
+def test_verify_custody_checks_every_secret_against_its_commitment(personas, things):
+    from cases.models import ActivitySecret
+
+    assert activity_chain_problems(case=personas.case) == []
+    secret = ActivitySecret.objects.filter(
+        activity__target_type="source", activity__target_id=things.public.pk
+    ).first()
+    ActivitySecret.objects.filter(pk=secret.pk).update(value="Someone else")
+    problems = activity_chain_problems(case=personas.case)
+    assert problems == [
+        f"activity {secret.activity_id} (source.created): its label is not what it committed"
+    ]
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("verify_custody", case=personas.case.pk, stdout=out, stderr=err)
+    assert exited.value.code == 1
+    assert "its label is not what it committed" in out.getvalue() + err.getvalue()
