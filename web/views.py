@@ -229,8 +229,7 @@ def case_list(request):
             [
                 latest_rows[case.last_activity_id]
                 for case, role in rows
-                if case.last_activity_id in latest_rows
-                and role.at_least(Role.EDITOR) == reveal
+                if case.last_activity_id in latest_rows and role.at_least(Role.EDITOR) == reveal
             ],
             reveal=reveal,
         )
