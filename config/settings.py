@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "cases",
+    "demo",
     "evidence",
     "api",
     "web",

@@ -550,7 +550,7 @@ def test_demo_case_report_renders_in_chromium_as_a_printable_document(
         unavailable(f"The report test needs Debian's chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
-    from cases.management.commands.seed_demo import CASE_TITLE
+    from demo.story import CASE_TITLE
 
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=io.StringIO())

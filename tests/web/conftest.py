@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cases import services as case_services
-from cases.management.commands.seed_demo import CHINA, DANDONG, LONGKOU, train_photo
 from cases.models import Claim
+from demo.story import CHINA, DANDONG, LONGKOU, train_photo
 from evidence import services as evidence_services
 from evidence.models import Evidence, Source
 from evidence.pipeline import photo_process

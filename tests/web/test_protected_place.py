@@ -4,7 +4,7 @@ below editor, on every page that shows or edits it (issue #12)."""
 import pytest
 from django.urls import reverse
 
-from cases.management.commands.seed_demo import LONGKOU as PLACE
+from demo.story import LONGKOU as PLACE
 from evidence.models import Evidence
 
 pytestmark = pytest.mark.django_db
