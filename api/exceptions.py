@@ -4,8 +4,9 @@ Errors are `{"detail": "…"}`, or `{"field": ["…"], …}` for invalid input (
 `non_field_errors` for errors that concern no single field). Services raise Django's
 exceptions; they are mapped here:
 
-- `ValidationError` → 400 with field errors; 413 when its code is `file_too_large`, 415 when it
-  is `unsupported_media_type`, 409 for `export_not_ready` and 410 for `export_expired`;
+- `ValidationError` → 400 with field errors; 413 when its code is `file_too_large` or
+  `image_too_large` (as the web upload answers), 415 when it is `unsupported_media_type`, 409
+  for `export_not_ready` and 410 for `export_expired`;
 - `PermissionDenied` → 403 and `Http404` → 404, with their messages (DRF's own handling);
 - `IntegrityError` from a unique constraint (two requests racing to create the same row) → 409.
 """
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 STATUS_FOR_CODE = {
     "file_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "image_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "unsupported_media_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     "export_not_ready": status.HTTP_409_CONFLICT,
     "export_expired": status.HTTP_410_GONE,

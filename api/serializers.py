@@ -424,8 +424,19 @@ class EvidenceCreateSerializer(serializers.Serializer):
     """Multipart with `file` for photos and documents; JSON (or form data) for links and
     testimony."""
 
-    kind = serializers.ChoiceField(choices=Evidence.Kind.choices)
-    file = serializers.FileField(required=False, help_text="Photos and documents.")
+    kind = serializers.ChoiceField(
+        choices=Evidence.Kind.choices,
+        required=False,
+        help_text=(
+            "Required without a file. With a file it may be left out: whether the file is a "
+            "photo or a document is told from its bytes. A stated kind that the bytes "
+            "contradict is refused (415), never quietly changed."
+        ),
+    )
+    # An empty file is the ingest service's to refuse, in the same words as the web upload's.
+    file = serializers.FileField(
+        required=False, allow_empty_file=True, help_text="Photos and documents."
+    )
     url = serializers.URLField(max_length=2000, required=False, help_text="Web links.")
     text = serializers.CharField(required=False, help_text="Testimony: what the source said.")
     stated_on = serializers.DateField(
@@ -445,11 +456,17 @@ class EvidenceCreateSerializer(serializers.Serializer):
     ONLY_FOR["stated_on"] = ("testimony",)
 
     def validate(self, data):
-        kind = data["kind"]
+        kind = data.get("kind")
+        if kind is None and not data.get("file"):
+            raise serializers.ValidationError(
+                {"kind": self.fields["kind"].error_messages["required"]}
+            )
         errors = {}
         for field, kinds in self.ONLY_FOR.items():
-            if field in data and data[field] not in (None, "") and kind not in kinds:
-                errors[field] = f"A {kind} has no {field}."
+            # Without a kind, the upload is a file whose kind its bytes will tell.
+            allowed = kind in kinds if kind else field == "file"
+            if field in data and data[field] not in (None, "") and not allowed:
+                errors[field] = f"A {kind or 'file'} has no {field}."
         if kind in ("photo", "document") and not data.get("file"):
             errors["file"] = f"Upload the {kind} as multipart form data, in the field `file`."
         if errors:

@@ -505,19 +505,17 @@ class EvidenceList(ListMixin, CaseChildView):
     def post(self, request, case_id):
         case = self.get_case()
         data = dict(self.parse(serializers.EvidenceCreateSerializer))
-        kind = data.pop("kind")
+        kind = data.pop("kind", None)
         created = True
-        if kind in Evidence.FILE_KINDS:
+        if kind in Evidence.FILE_KINDS or kind is None:  # the serializer wants a file then
             # What a file's evidence records besides the file (the serializer has refused a
-            # url, text or date stated for a file; an empty one is dropped here).
+            # url, text or date stated for a file; an empty one is dropped here). The service
+            # tells the kind from the bytes and refuses a stated kind they contradict.
             file = data.pop("file")
             details = {k: v for k, v in data.items() if k in FILE_DETAILS}
-            ingest = (
-                evidence_services.photo_ingest
-                if kind == Evidence.Kind.PHOTO
-                else evidence_services.document_ingest
+            evidence, created = evidence_services.evidence_ingest(
+                actor=request.user, case=case, file=file, kind=kind, **details
             )
-            evidence, created = ingest(actor=request.user, case=case, file=file, **details)
         else:
             data.pop("file", None)
             evidence = evidence_services.evidence_create(

@@ -15,7 +15,7 @@ from cases.activity import activity_record
 from cases.models import Case, Claim, Role
 from cases.selectors import can_see_protected, require_role
 from cases.services import claim_reopen, claims_lock
-from evidence.models import Comment, CommentRevision, Evidence, EvidenceLink, Source
+from evidence.models import Comment, CommentRevision, Evidence, EvidenceLink, Photo, Source
 
 # --- Sources --------------------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ def evidence_create(
     sensitive: bool = False,
 ) -> Evidence:
     """Record a web link or a source's testimony (reporters and above). Files (photos and
-    documents) come in through `file_ingest`."""
+    documents) come in through `evidence_ingest`."""
     require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
     if kind not in (Evidence.Kind.LINK, Evidence.Kind.TESTIMONY):
         raise ValidationError({"kind": "Only links and testimony are recorded without a file."})
@@ -445,13 +445,12 @@ def _sniff(file):
 
 
 @transaction.atomic
-def file_ingest(
+def evidence_ingest(
     *,
     actor,
     case: Case,
-    kind: str,
     file,
-    content_type: str,
+    kind: str | None = None,
     source: Source | None = None,
     title: str = "",
     description: str = "",
@@ -461,16 +460,24 @@ def file_ingest(
     longitude: float | None = None,
     sensitive: bool = False,
 ) -> tuple[Evidence, bool]:
-    """Store an uploaded file as evidence; return it and whether it is new.
+    """Take in an uploaded file as evidence (reporters and above); return it and whether it is
+    new. Both doors, the web upload and the API, come in here, so that the same file gets the
+    same answer whichever door it came through.
 
-    The caller has checked the bytes' type (`photo_ingest`, `document_ingest`). Refuses an empty
-    file or one over the size limit; everything is checked before the original is stored, so a
-    refusal stores nothing. The same bytes uploaded again to the same case make no second
-    original: the existing evidence is returned and the repeat is recorded.
+    Checks the size (not empty, not over CASEFILE_MAX_UPLOAD_BYTES), then tells the kind from
+    the bytes, whatever the name or the declared type claim (`upload_type`): an allowed image
+    under the pixel limit is a photo, an allowed document a document, anything else is refused.
+    `kind`, when the caller states one, must be what the bytes say: a photo that is a PDF is
+    refused rather than quietly taken in as a document. Everything is checked before the
+    original is stored (once, under its hash), so a refusal stores nothing. The same bytes
+    uploaded again to the same case make no second original: the existing evidence is
+    returned, created False, and the repeat is recorded. A new photo is queued for processing
+    once the transaction commits; documents are not processed further.
     """
     require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
     _check_source(case, source)
     _check_size(file)
+    kind, content_type = upload_type(file, kind=kind)
     sha256, size = file_sha256(file)
     original_name = os.path.basename(getattr(file, "name", "") or "")[-255:]
     # A deleted item's tombstone does not stand in for the same bytes collected again.
@@ -521,6 +528,9 @@ def file_ingest(
             "content_type": content_type,
         },
     )
+    if kind == Evidence.Kind.PHOTO:
+        Photo.objects.create(evidence=evidence)
+        _photo_queue(evidence.pk)
     return evidence, True
 
 
@@ -535,21 +545,52 @@ def _uploaded_again(*, actor, evidence: Evidence, original_name: str) -> Evidenc
     return evidence
 
 
-def image_type(file) -> str:
-    """The MIME type of an allowed image (JPEG, PNG, WebP, GIF, TIFF, HEIC/HEIF), told from the
-    bytes whatever the name or the declared type claims; otherwise a ValidationError a reporter
-    can read (code "unsupported_media_type" for the wrong kind of file, "image_too_large" for
-    too many pixels, "invalid_image" for a damaged one). Reads only the header."""
-    from evidence.pipeline import PhotoRejected, open_image
+IMAGE_TYPES_LABEL = "JPEG, PNG, WebP, GIF, TIFF, HEIC"
+DOCUMENT_TYPES_LABEL = "PDF, Word, Excel, PowerPoint, OpenDocument, RTF or plain text"
 
+
+def upload_type(file, *, kind: str | None = None) -> tuple[str, str]:
+    """What an upload is, told from its bytes whatever its name or declared type claims:
+    (kind, MIME type), the kind "photo" or "document". `kind`, when given, is what the uploader
+    says it is; bytes that say otherwise are refused. Otherwise a ValidationError a reporter
+    can read, on `file`: code "unsupported_media_type" for the wrong kind of file,
+    "image_too_large" for too many pixels, "invalid_image" for a damaged image. Reads only the
+    head of the file (and an image's header)."""
+    if kind not in (None, Evidence.Kind.PHOTO, Evidence.Kind.DOCUMENT):
+        raise ValueError(f"Not a kind of file: {kind!r}.")
     found = _sniff(file)
-    if found.category != "image":
-        hint = " Add it as a document instead." if found.category == "document" else ""
+    told = {"image": Evidence.Kind.PHOTO, "document": Evidence.Kind.DOCUMENT}.get(found.category)
+    if kind == Evidence.Kind.PHOTO and told != Evidence.Kind.PHOTO:
+        hint = " Add it as a document instead." if told == Evidence.Kind.DOCUMENT else ""
         raise _refuse(
-            f"Not an image: the file is {found.label}.{hint} Accepted: JPEG, PNG, WebP, GIF, "
-            "TIFF, HEIC.",
+            f"Not an image: the file is {found.label}.{hint} Accepted: {IMAGE_TYPES_LABEL}.",
             "unsupported_media_type",
         )
+    if kind == Evidence.Kind.DOCUMENT and told != Evidence.Kind.DOCUMENT:
+        if told == Evidence.Kind.PHOTO:
+            message = f"The file is {found.label}: add it as a photo, so that it is processed."
+        else:
+            message = (
+                f"Not a document this app accepts: the file is {found.label}. Accepted: "
+                f"{DOCUMENT_TYPES_LABEL}."
+            )
+        raise _refuse(message, "unsupported_media_type")
+    if told is None:
+        raise _refuse(
+            f"Not an image or a document this app accepts: the file is {found.label}. "
+            f"Accepted: photos ({IMAGE_TYPES_LABEL}) and documents ({DOCUMENT_TYPES_LABEL}).",
+            "unsupported_media_type",
+        )
+    if told == Evidence.Kind.PHOTO:
+        return told, _image_type(file, found)
+    return told, found.content_type
+
+
+def _image_type(file, found) -> str:
+    """The MIME type of an image the sniffer recognised, once Pillow has read its header:
+    refused when it declares too many pixels or cannot be read."""
+    from evidence.pipeline import IMAGE_TYPES, PhotoRejected, open_image
+
     try:
         image = open_image(file, max_pixels=settings.CASEFILE_MAX_IMAGE_PIXELS)
     except PhotoRejected as rejected:
@@ -559,78 +600,25 @@ def image_type(file) -> str:
         file.seek(0)
     content_type = found.content_type
     if image.format != found.image_format:
-        from evidence.pipeline import IMAGE_TYPES
-
         content_type = IMAGE_TYPES[image.format]
     image.close()
     file.seek(0)
     return content_type
 
 
-DOCUMENT_TYPES_LABEL = "PDF, Word, Excel, PowerPoint, OpenDocument, RTF or plain text"
-
-
-def document_type(file) -> str:
-    """The MIME type of an allowed document, told from the bytes, or a ValidationError."""
-    found = _sniff(file)
-    if found.category == "image":
-        raise _refuse(
-            f"The file is {found.label}: add it as a photo, so that it is processed.",
-            "unsupported_media_type",
-        )
-    if found.category != "document":
-        raise _refuse(
-            f"Not a document this app accepts: the file is {found.label}. Accepted: "
-            f"{DOCUMENT_TYPES_LABEL}.",
-            "unsupported_media_type",
-        )
-    return found.content_type
-
-
-@transaction.atomic
 def photo_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bool]:
-    """Take in an uploaded photo (reporters and above): check its size and that its bytes are
-    an allowed image under the pixel limit, store the original once under its hash, record who
-    uploaded what, and queue its processing once the transaction commits.
-
-    `details` are `file_ingest`'s: source, title, description, observed_at, place_name,
-    latitude, longitude, sensitive. Returns (evidence, created); the same bytes uploaded again
-    to the case return the existing evidence with created False.
-    """
-    from evidence.models import Photo
-
-    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
-    _check_size(file)
-    content_type = image_type(file)
-    evidence, created = file_ingest(
-        actor=actor,
-        case=case,
-        kind=Evidence.Kind.PHOTO,
-        file=file,
-        content_type=content_type,
-        **details,
-    )
-    if created:
-        Photo.objects.create(evidence=evidence)
-        _photo_queue(evidence.pk)
-    return evidence, created
+    """`evidence_ingest` of a file that must be a photo: an allowed image under the pixel
+    limit, processed once the transaction commits. `details` are `evidence_ingest`'s: source,
+    title, description, observed_at, place_name, latitude, longitude, sensitive."""
+    return evidence_ingest(actor=actor, case=case, file=file, kind=Evidence.Kind.PHOTO, **details)
 
 
-@transaction.atomic
 def document_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bool]:
-    """Take in an uploaded document (reporters and above): PDF, office documents or plain
-    text, told from the bytes. Same size limit, storage and duplicate rule as photos; documents
-    are not processed further."""
-    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
-    _check_size(file)
-    content_type = document_type(file)
-    return file_ingest(
-        actor=actor,
-        case=case,
-        kind=Evidence.Kind.DOCUMENT,
-        file=file,
-        content_type=content_type,
-        **details,
+    """`evidence_ingest` of a file that must be a document: PDF, office documents or plain
+    text, told from the bytes, under the same size limit, storage and duplicate rule as
+    photos."""
+    return evidence_ingest(
+        actor=actor, case=case, file=file, kind=Evidence.Kind.DOCUMENT, **details
     )
 
 

@@ -168,7 +168,8 @@ class EvidenceEditForm(_LocatedForm):
 
 
 class UploadForm(Form):
-    file = forms.FileField()
+    # An empty file is the ingest service's to refuse, in the same words as the API's.
+    file = forms.FileField(allow_empty_file=True)
 
     def __init__(self, *args, case: Case, reveal: bool, **kwargs):
         super().__init__(*args, **kwargs)

@@ -471,23 +471,6 @@ def evidence_gallery(request, case_id):
     return render(request, "web/evidence_gallery.html", ctx)
 
 
-def _ingest(*, actor, case: Case, file, source: Source | None) -> tuple[Evidence, bool]:
-    """Images go to the photo pipeline; anything else the bytes say is a document is taken in
-    as a document. Both services decide from the bytes, never from the name."""
-    try:
-        return evidence_services.photo_ingest(actor=actor, case=case, file=file, source=source)
-    except ValidationError as exc:
-        if getattr(exc, "code", None) != "unsupported_media_type":
-            raise
-        photo_error = exc
-    try:
-        return evidence_services.document_ingest(actor=actor, case=case, file=file, source=source)
-    except ValidationError as exc:
-        if getattr(exc, "code", None) == "unsupported_media_type":
-            raise photo_error from None
-        raise
-
-
 # How an upload's refusal reads over HTTP, by the service's error code.
 UPLOAD_ERROR_STATUS = {
     "file_too_large": 413,
@@ -512,7 +495,8 @@ def evidence_upload(request, case_id):
         return JsonResponse({"error": message or "Choose a file."}, status=400)
     upload = form.cleaned_data["file"]
     try:
-        evidence, created = _ingest(
+        # No kind is asked for: the service tells a photo from a document by the bytes.
+        evidence, created = evidence_services.evidence_ingest(
             actor=request.user, case=case, file=upload, source=form.cleaned_data["source"]
         )
     except ValidationError as exc:

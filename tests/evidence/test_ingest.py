@@ -20,6 +20,7 @@ from evidence.services import (
     photo_ingest,
     photo_reprocess,
 )
+from tests.api.conftest import token_client
 from tests.factories import CaseFactory, MembershipFactory, SourceFactory
 from tests.images import (
     heic_bytes,
@@ -27,6 +28,10 @@ from tests.images import (
     jpeg_bytes,
     pdf_bytes,
     png_bytes,
+    png_declaring,
+    random_bytes,
+    svg_bytes,
+    truncated,
     upload,
 )
 
@@ -373,3 +378,201 @@ def test_a_document_cannot_be_reprocessed(personas):
     )
     with pytest.raises(ValidationError):
         photo_reprocess(actor=personas.reporter, evidence=evidence)
+
+
+# --- One answer whichever door --------------------------------------------------------------
+
+NOTES = b"Notes from the call, 28 May.\nGoods trucked to Longkou.\n"
+ACCEPTED_IMAGES = "JPEG, PNG, WebP, GIF, TIFF, HEIC"
+ACCEPTED_DOCUMENTS = "PDF, Word, Excel, PowerPoint, OpenDocument, RTF or plain text"
+
+
+def zip_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("secrets.txt", "x")
+    return buffer.getvalue()
+
+
+def neither(label: str) -> str:
+    return (
+        f"Not an image or a document this app accepts: the file is {label}. Accepted: photos "
+        f"({ACCEPTED_IMAGES}) and documents ({ACCEPTED_DOCUMENTS})."
+    )
+
+
+# name, bytes, file name, what both doors answer: ("photo" | "document", content type) for an
+# accepted file, (HTTP status, the whole refusal) for a refused one.
+THROUGH_BOTH_DOORS = [
+    ("jpeg", lambda: jpeg_bytes(seed=3), "train.jpg", ("photo", "image/jpeg")),
+    ("png", lambda: png_bytes(seed=3), "map.png", ("photo", "image/png")),
+    ("pdf", pdf_bytes, "manifest.pdf", ("document", "application/pdf")),
+    ("text", lambda: NOTES, "notes.txt", ("document", "text/plain")),
+    ("jpeg named .pdf", lambda: jpeg_bytes(seed=4), "manifest.pdf", ("photo", "image/jpeg")),
+    ("pdf named .jpg", pdf_bytes, "train.jpg", ("document", "application/pdf")),
+    # Its header is whole: taken in as a photo, whose processing then fails with its reason
+    # (tests/evidence/test_bad_input.py follows it there).
+    (
+        "truncated jpeg",
+        lambda: truncated(jpeg_bytes(size=(1200, 900)), 0.6),
+        "cut.jpg",
+        ("photo", "image/jpeg"),
+    ),
+    (
+        "jpeg cut inside its header",
+        lambda: jpeg_bytes()[:300],
+        "cut.jpg",
+        (400, "The file is truncated: the image data ends early (an interrupted upload or copy?)."),
+    ),
+    (
+        "decompression bomb",
+        lambda: png_declaring(100_000, 100_000),
+        "bomb.png",
+        (413, "The image is 100000×100000 pixels, above the 60-megapixel limit."),
+    ),
+    ("empty", lambda: b"", "empty.jpg", (400, "The file is empty (0 bytes).")),
+    (
+        "svg",
+        svg_bytes,
+        "drawing.jpg",
+        (415, neither("an SVG drawing (not accepted: SVG can carry scripts; export it as PNG)")),
+    ),
+    ("zip", zip_bytes, "report.docx", (415, neither("a ZIP archive"))),
+    ("random", lambda: random_bytes(8192), "noise.bin", (415, neither("data of an unknown type"))),
+]
+
+
+def through_the_web(personas, client, data: bytes, name: str) -> tuple:
+    client.force_login(personas.reporter)
+    response = client.post(
+        f"/cases/{personas.case.pk}/evidence/upload/",
+        {"file": upload(data, name, "application/octet-stream")},
+    )
+    body = response.json()
+    if response.status_code == 201:
+        evidence = Evidence.objects.get(pk=body["id"])
+        return evidence.kind, evidence.content_type
+    return response.status_code, body["error"]
+
+
+def through_the_api(reporter, case, data: bytes, name: str, **fields) -> tuple:
+    response = token_client(reporter).post(
+        f"/api/v1/cases/{case.pk}/evidence/",
+        {"file": upload(data, name, "application/octet-stream"), **fields},
+        format="multipart",
+    )
+    body = response.json()
+    if response.status_code == 201:
+        return body["kind"], body["content_type"]
+    assert list(body) == ["file"], body
+    return response.status_code, " ".join(body["file"])
+
+
+@pytest.fixture
+def api_case(personas):
+    """A second case of the same reporter, for the API's upload: the same bytes in the first
+    case would be an upload again."""
+    other = CaseFactory(created_by=personas.owner)
+    MembershipFactory(case=other, user=personas.reporter, role="reporter")
+    return other
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "answer"),
+    [row[1:] for row in THROUGH_BOTH_DOORS],
+    ids=[row[0] for row in THROUGH_BOTH_DOORS],
+)
+def test_the_web_and_the_api_give_one_file_the_same_answer(
+    personas, api_case, client, settings, data, name, answer
+):
+    payload = data()
+    web = through_the_web(personas, client, payload, name)
+    api = through_the_api(personas.reporter, api_case, payload, name)
+    assert web == api == answer
+    if answer[0] in Evidence.FILE_KINDS:
+        # A photo, and only a photo, goes on to be processed.
+        photos = Photo.objects.filter(evidence__sha256=hashlib.sha256(payload).hexdigest())
+        assert photos.count() == (2 if answer[0] == Evidence.Kind.PHOTO else 0)
+    else:
+        assert not Evidence.objects.exists()
+        assert stored_files(settings) == []
+
+
+ACCEPTED = [row for row in THROUGH_BOTH_DOORS if row[3][0] in Evidence.FILE_KINDS]
+# Refusals that come before the kind matters: stating "photo" changes nothing.
+REFUSED_WHATEVER_THE_KIND = [row for row in THROUGH_BOTH_DOORS if row[3][0] in (400, 413)]
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "answer", "kind"),
+    [(*row[1:], row[3][0]) for row in ACCEPTED]
+    + [(*row[1:], "photo") for row in REFUSED_WHATEVER_THE_KIND],
+    ids=[row[0] for row in ACCEPTED + REFUSED_WHATEVER_THE_KIND],
+)
+def test_an_api_client_stating_the_kind_the_bytes_say_gets_the_same_answer(
+    personas, api_case, data, name, answer, kind
+):
+    assert through_the_api(personas.reporter, api_case, data(), name, kind=kind) == answer
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "refusal"),
+    [
+        (
+            "photo",
+            pdf_bytes,
+            "Not an image: the file is a PDF document. Add it as a document instead. "
+            f"Accepted: {ACCEPTED_IMAGES}.",
+        ),
+        (
+            "photo",
+            lambda: NOTES,
+            "Not an image: the file is plain text. Add it as a document instead. "
+            f"Accepted: {ACCEPTED_IMAGES}.",
+        ),
+        (
+            "document",
+            jpeg_bytes,
+            "The file is a JPEG image: add it as a photo, so that it is processed.",
+        ),
+        (
+            "photo",
+            zip_bytes,
+            f"Not an image: the file is a ZIP archive. Accepted: {ACCEPTED_IMAGES}.",
+        ),
+        (
+            "document",
+            zip_bytes,
+            "Not a document this app accepts: the file is a ZIP archive. Accepted: "
+            f"{ACCEPTED_DOCUMENTS}.",
+        ),
+    ],
+    ids=["pdf as photo", "text as photo", "jpeg as document", "zip as photo", "zip as document"],
+)
+def test_a_stated_kind_the_bytes_contradict_is_refused_not_changed(
+    personas, api_case, settings, kind, data, refusal
+):
+    answer = through_the_api(personas.reporter, api_case, data(), "upload.bin", kind=kind)
+    assert answer == (415, refusal)
+    assert not Evidence.objects.exists()
+    assert stored_files(settings) == []
+
+
+def test_a_file_over_the_size_limit_gets_the_same_refusal_at_both_doors(
+    personas, api_case, client, settings
+):
+    data = jpeg_bytes(seed=5)
+    settings.CASEFILE_MAX_UPLOAD_BYTES = 1024 * 1024 // 2
+    data += b"\0" * (settings.CASEFILE_MAX_UPLOAD_BYTES - len(data) + 1)
+    refusal = (413, "The file is 0.5 MB, above the 0.5 MB upload limit.")
+    assert through_the_web(personas, client, data, "big.jpg") == refusal
+    assert through_the_api(personas.reporter, api_case, data, "big.jpg") == refusal
+    assert not Evidence.objects.exists()
+
+
+def test_an_api_upload_without_a_kind_needs_a_file(personas):
+    response = token_client(personas.reporter).post(
+        f"/api/v1/cases/{personas.case.pk}/evidence/", {"title": "No file"}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"kind": ["This field is required."]}
