@@ -327,7 +327,13 @@ CELERY_TIMEZONE = TIME_ZONE
 visibility_timeout = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
 if visibility_timeout <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT.")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": visibility_timeout}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": visibility_timeout,
+    # A broker that does not answer (host down, packets dropped) fails a connection attempt
+    # within this many seconds instead of the system's minutes: a request that queues work
+    # answers quickly (see evidence.enqueue), and a worker retries its connection anyway.
+    "socket_connect_timeout": 0.75,
+}
 # KiB; a child that grows past it is replaced after its current task. 0 disables the limit.
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 512_000) or None
 
@@ -344,6 +350,11 @@ CELERY_BEAT_SCHEDULE = {
     "exports-expire": {
         "task": "evidence.tasks.exports_expire_task",
         "schedule": timedelta(hours=1),
+    },
+    # Sends again the exports whose task was lost or never reached the broker.
+    "exports-requeue-stale": {
+        "task": "evidence.tasks.exports_requeue_stale_task",
+        "schedule": timedelta(minutes=5),
     },
 }
 # Only the worker-crash test sets this: the pipeline pauses this long mid-task, so that the test

@@ -33,7 +33,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -52,6 +51,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from cases.activity import activity_chain_problems, activity_record, chain_problems
 from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
 from cases.selectors import members_of, require_role
+from evidence import enqueue
 from evidence.custody import (
     custody_entries,
     custody_rows,
@@ -73,6 +73,12 @@ MAX_UNFINISHED = 3
 # An export still running after this long was abandoned by its worker (see case_export_task's
 # time limits) and may be taken over.
 STALE_AFTER = timedelta(minutes=40)
+# An export still queued after this long lost its task (or it was never sent: the broker was
+# unreachable) and is sent again; sending one twice is harmless (see _claim_job).
+RESEND_AFTER = timedelta(minutes=5)
+# An export that has not started after this long is given up, with the reason: it no longer
+# holds one of the case's MAX_UNFINISHED places.
+START_WITHIN = timedelta(hours=24)
 # Already-compressed files are stored as they are; text is deflated.
 STORED_TYPES = ("image/", "video/", "application/zip", "application/pdf")
 
@@ -87,10 +93,15 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 # --- Requesting and downloading -------------------------------------------------------------
 
 
-@transaction.atomic
 def export_request(*, actor, case: Case, originals: bool, reveal_protected: bool) -> Export:
     """Ask for an export of the case (editors and owners; identities of protected sources
-    only for owners). The bundle is written by `case_export_task` after the commit."""
+    only for owners). The bundle is written by `case_export_task` after the commit; the
+    export's `dispatch` (not stored) then says whether the task reached the broker: when it
+    did not, the export stays queued and is sent again by `exports_requeue_stale`.
+
+    The case's exports that wait for a worker are looked after first, in their own
+    transaction (kept even when this request is refused): lost ones are sent again, those
+    that never started are given up and no longer count against MAX_UNFINISHED."""
     require_role(user=actor, case=case, role=Role.EDITOR, action="export the case", write=False)
     if reveal_protected:
         require_role(
@@ -100,28 +111,84 @@ def export_request(*, actor, case: Case, originals: bool, reveal_protected: bool
             action="include protected identities in an export",
             write=False,
         )
-    unfinished = case.exports.filter(status__in=[Export.Status.QUEUED, Export.Status.RUNNING])
-    if unfinished.count() >= MAX_UNFINISHED:
-        raise ValidationError(
-            f"This case already has {MAX_UNFINISHED} exports in progress: wait for one to finish."
+    now = timezone.now()
+    with transaction.atomic():
+        _exports_give_up(case.exports.all(), now=now)
+        for export_id in _exports_to_resend(case.exports.all(), now=now):
+            enqueue.task_on_commit(enqueue.CASE_EXPORT, export_id)
+    with transaction.atomic():
+        unfinished = case.exports.filter(status__in=[Export.Status.QUEUED, Export.Status.RUNNING])
+        if unfinished.count() >= MAX_UNFINISHED:
+            raise ValidationError(
+                f"This case already has {MAX_UNFINISHED} exports in progress: "
+                "wait for one to finish."
+            )
+        export = Export.objects.create(
+            case=case,
+            requested_by=actor,
+            originals=bool(originals),
+            reveal_protected=bool(reveal_protected),
         )
-    export = Export.objects.create(
-        case=case,
-        requested_by=actor,
-        originals=bool(originals),
-        reveal_protected=bool(reveal_protected),
-    )
-    activity_record(
-        case=case,
-        actor=actor,
-        verb="export.requested",
-        target=export,
-        data={"originals": export.originals, "reveal_protected": export.reveal_protected},
-    )
-    from evidence.tasks import case_export_task
-
-    transaction.on_commit(partial(case_export_task.delay, export.pk), robust=True)
+        activity_record(
+            case=case,
+            actor=actor,
+            verb="export.requested",
+            target=export,
+            data={"originals": export.originals, "reveal_protected": export.reveal_protected},
+        )
+        export.dispatch = enqueue.task_on_commit(enqueue.CASE_EXPORT, export.pk)
     return export
+
+
+def exports_requeue_stale(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    """Send again the exports that still wait for a worker: queued for longer than
+    RESEND_AFTER (the task was lost, or never reached an unreachable broker) or running but
+    abandoned (STALE_AFTER); and give up, with the reason, those queued for longer than
+    START_WITHIN. Returns the ids sent; with the broker unreachable it stops at the first
+    failure, the rest wait for the next run. Run by Celery beat (`exports_requeue_stale_task`).
+
+    Safe to run twice, or while the first task of an export is still in the queue: whichever
+    delivery comes second finds the job taken and does nothing."""
+    now = now or timezone.now()
+    _exports_give_up(Export.objects.all(), now=now)
+    sent = []
+    for export_id in _exports_to_resend(Export.objects.all(), now=now)[:limit]:
+        if not enqueue.task_send(enqueue.CASE_EXPORT, export_id):
+            break
+        sent.append(export_id)
+    return sent
+
+
+def _exports_to_resend(exports, *, now: datetime):
+    return (
+        exports.filter(
+            Q(status=Export.Status.QUEUED, created_at__lt=now - RESEND_AFTER)
+            | Q(status=Export.Status.RUNNING, started_at__lt=now - STALE_AFTER)
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _exports_give_up(exports, *, now: datetime) -> None:
+    reason = (
+        f"The export did not start within {START_WITHIN.total_seconds() / 3600:.0f} hours "
+        "(the task queue was unreachable); request it again."
+    )
+    waiting = exports.filter(status=Export.Status.QUEUED, created_at__lt=now - START_WITHIN)
+    for export in waiting.select_related("case"):
+        with transaction.atomic():
+            # Conditional: a worker may take it at this very moment.
+            if Export.objects.filter(pk=export.pk, status=Export.Status.QUEUED).update(
+                status=Export.Status.FAILED, error=reason, finished_at=now
+            ):
+                activity_record(
+                    case=export.case,
+                    actor=None,
+                    verb="export.failed",
+                    target=export,
+                    data={"reason": reason},
+                )
 
 
 def export_open(*, actor, export: Export):
@@ -1010,7 +1077,11 @@ def case_import(*, path, owner) -> Case:
     item's custody record carried over in its `evidence.imported` row, and the import itself
     recorded (with the status the case had in the bundle). The
     bundle is verified first; a bundle that does not verify, or whose manifest does not hold
-    what an export writes, is refused and nothing is imported."""
+    what an export writes, is refused and nothing is imported.
+
+    The photos with an original are processed again after the commit; the case's
+    `processing` (not stored) holds their dispatches, which say whether each reached the
+    broker (a photo that did not stays pending until `requeue_stale_photos` queues it)."""
     check = bundle_verify(path)
     if not check.intact:
         raise BundleError("The bundle does not verify: " + "; ".join(check.problems[:5]))
@@ -1130,11 +1201,7 @@ def _case_import(path, manifest: dict, owner) -> Case:
         activity_record(
             case=case, actor=owner, verb="claim.imported", target=claim, data={"from_id": row["id"]}
         )
-    if queue:
-        from evidence.tasks import photo_process_task
-
-        for photo_id in queue:
-            transaction.on_commit(partial(photo_process_task.delay, photo_id), robust=True)
+    case.processing = [enqueue.task_on_commit(enqueue.PHOTO_PROCESS, pk) for pk in queue]
     return case
 
 

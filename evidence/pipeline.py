@@ -38,6 +38,7 @@ from django.utils import timezone as dj_timezone
 from PIL import ExifTags, Image, ImageCms, TiffImagePlugin, UnidentifiedImageError
 
 from cases.activity import activity_record
+from evidence import enqueue
 from evidence.models import Photo, PhotoFlag, PhotoMatch
 from evidence.similarity import photos_within
 
@@ -1255,15 +1256,18 @@ def photos_stale(*, older_than: timedelta | None = None):
 
 
 def photos_requeue_stale(*, older_than: timedelta | None = None, limit: int = 1000) -> list[int]:
-    """Queue processing again for stuck photos; returns their ids. A pending photo's clock is
-    reset so that a long queue does not get it queued again every few minutes; a processing
-    photo's is left alone, since it is what lets the next attempt take over."""
-    from evidence.tasks import photo_process_task
-
+    """Queue processing again for stuck photos; returns the ids queued. A pending photo's clock
+    is reset so that a long queue does not get it queued again every few minutes; a processing
+    photo's is left alone, since it is what lets the next attempt take over. With the broker
+    unreachable it stops at the first failure: the rest stay stuck, for the next run."""
     ids = list(photos_stale(older_than=older_than).values_list("pk", flat=True)[:limit])
-    Photo.objects.filter(pk__in=ids, status=Photo.Status.PENDING).update(
+    sent = []
+    for photo_id in ids:
+        if not enqueue.task_send(enqueue.PHOTO_PROCESS, photo_id):
+            break
+        sent.append(photo_id)
+    # After sending: a worker that already took one has moved it out of pending.
+    Photo.objects.filter(pk__in=sent, status=Photo.Status.PENDING).update(
         status_changed_at=dj_timezone.now()
     )
-    for photo_id in ids:
-        photo_process_task.delay(photo_id)
-    return ids
+    return sent

@@ -15,6 +15,7 @@ from cases.activity import activity_record
 from cases.models import Case, Claim, Role
 from cases.selectors import can_see_protected, require_role
 from cases.services import claim_reopen, claims_lock
+from evidence import enqueue
 from evidence.models import Comment, CommentRevision, Evidence, EvidenceLink, Photo, Source
 
 # --- Sources --------------------------------------------------------------------------------
@@ -624,14 +625,9 @@ def document_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bo
 
 def _photo_queue(photo_id: int) -> None:
     """Queue processing after the transaction commits, so that the worker finds the rows. A
-    broker that cannot be reached does not fail the upload (robust): the photo stays pending
-    and `requeue_stale_photos` queues it again later."""
-    from evidence.tasks import photo_process_task
-
-    def queue_photo_processing() -> None:
-        photo_process_task.delay(photo_id)
-
-    transaction.on_commit(queue_photo_processing, robust=True)
+    broker that cannot be reached does not fail the upload: the photo stays pending and
+    `requeue_stale_photos` (or Celery beat) queues it again later."""
+    enqueue.task_on_commit(enqueue.PHOTO_PROCESS, photo_id)
 
 
 @transaction.atomic

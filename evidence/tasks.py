@@ -8,6 +8,7 @@ from celery.signals import worker_init
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
+from evidence.export import export_build, exports_expire, exports_requeue_stale
 from evidence.pipeline import (
     StorageUnavailable,
     image_memory_pool,
@@ -88,17 +89,27 @@ def photo_requeue_stale_task() -> int:
 )
 def case_export_task(export_id: int) -> str:
     """Write the ZIP bundle of one export; returns its status afterwards."""
-    from evidence.export import export_build
-
     return export_build(export_id=export_id)
+
+
+@shared_task(acks_late=True)
+def exports_requeue_stale_task() -> int:
+    """Send again the exports whose task was lost or never reached the broker, and give up
+    those that never started (run by Celery beat; routed to the `exports` queue)."""
+    try:
+        ids = exports_requeue_stale()
+    except DatabaseError:
+        logger.warning("Could not look for stuck exports", exc_info=True)
+        return 0
+    if ids:
+        logger.info("Queued %d stuck export(s) again: %s", len(ids), ids[:20])
+    return len(ids)
 
 
 @shared_task(acks_late=True)
 def exports_expire_task() -> int:
     """Delete the bundles of exports past their retention (run by Celery beat; routed to the
     `exports` queue with the other export work)."""
-    from evidence.export import exports_expire
-
     ids = exports_expire()
     if ids:
         logger.info("Expired %d export(s): %s", len(ids), ids[:20])

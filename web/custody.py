@@ -146,15 +146,26 @@ def case_exports(request, case_id):
             raise PermissionDenied("To export the case you need the editor role in this case.")
         return render(request, "exports/partials/exports_panel.html", {"hidden": True})
     if request.method == "POST":
+        # An htmx post gets the panel back, which shows the messages tagged with its name;
+        # a plain post goes back to the dashboard, which shows the others at its top.
+        tags = "exports" if request.headers.get("HX-Request") else ""
         try:
-            export.export_request(
+            created = export.export_request(
                 actor=request.user,
                 case=case,
                 originals=request.POST.get("originals") == "on",
                 reveal_protected=request.POST.get("reveal_protected") == "on",
             )
         except ValidationError as exc:
-            error_messages(request, exc)
+            error_messages(request, exc, tags=tags)
+        else:
+            if created.dispatch.sent is False:
+                messages.warning(
+                    request,
+                    "The export is queued, but the task queue cannot be reached just now: "
+                    "it will start when the queue is back.",
+                    extra_tags=tags,
+                )
         if not request.headers.get("HX-Request"):
             return redirect(reverse("web:case_dashboard", kwargs={"case_id": case.pk}) + "#exports")
     items = list(exports_of(case=case)[:10])

@@ -24,6 +24,7 @@ def test_photo_processing_goes_to_the_ingest_queue():
 def test_case_exports_go_to_the_exports_queue():
     assert queue_of("evidence.tasks.case_export_task") == settings.CELERY_EXPORT_QUEUE == "exports"
     assert queue_of("evidence.tasks.exports_expire_task") == "exports"
+    assert queue_of("evidence.tasks.exports_requeue_stale_task") == "exports"
     assert queue_of("cases.tasks.anything_export_task") == "exports"
 
 
@@ -54,3 +55,16 @@ def test_beat_runs_the_reconciler_and_expires_old_exports():
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert "evidence.tasks.photo_requeue_stale_task" in tasks
     assert "evidence.tasks.exports_expire_task" in tasks
+    assert "evidence.tasks.exports_requeue_stale_task" in tasks
+
+
+def test_the_names_work_is_sent_by_are_the_registered_tasks():
+    from evidence import enqueue, tasks
+
+    assert enqueue.PHOTO_PROCESS == tasks.photo_process_task.name
+    assert enqueue.CASE_EXPORT == tasks.case_export_task.name
+
+
+def test_connecting_to_the_broker_gives_up_quickly():
+    # A request that queues work must not hang on a broker that does not answer.
+    assert 0 < app.conf.broker_transport_options["socket_connect_timeout"] <= 1

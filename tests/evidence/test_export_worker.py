@@ -106,3 +106,38 @@ def test_a_real_worker_on_the_exports_queue_writes_a_verifiable_bundle(
     assert check.intact, check.problems
     assert {e["id"] for e in check.manifest["evidence"]} >= {things.public_photo.pk}
     assert export_worker.alive
+
+
+def test_an_export_requested_while_the_broker_was_down_is_sent_by_the_sweep_to_a_real_worker(
+    personas, export_worker
+):
+    import time
+
+    from config.celery import app
+    from evidence.export import RESEND_AFTER, exports_requeue_stale
+
+    redis_url = app.conf.broker_url
+    app.conf.task_always_eager = False
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there: refused
+    _reset_connections(app)
+    export = export_request(
+        actor=personas.editor, case=personas.case, originals=False, reveal_protected=False
+    )
+    assert export.dispatch.sent is False
+    app.conf.broker_url = redis_url  # back
+    _reset_connections(app)
+    time.sleep(3)
+    assert Export.objects.get(pk=export.pk).status == Export.Status.QUEUED  # nothing sent it
+
+    Export.objects.filter(pk=export.pk).update(created_at=export.created_at - RESEND_AFTER)
+    assert exports_requeue_stale() == [export.pk]
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        export.refresh_from_db()
+        if export.status in (Export.Status.READY, Export.Status.FAILED):
+            break
+        time.sleep(0.3)
+    else:
+        pytest.fail(f"the export did not finish; worker log:\n{export_worker.output()}")
+    assert export.status == Export.Status.READY, (export.error, export_worker.output())
+    assert export.attempts == 1

@@ -176,10 +176,18 @@ def visit(chromium, server, request):
 def queued_photos(monkeypatch):
     """Hold photo processing back (record what was queued), so that the test sees the cards
     pending and then watches them turn ready when it processes them itself."""
-    from evidence.tasks import photo_process_task
+    from evidence import enqueue
 
     queued: list[int] = []
-    monkeypatch.setattr(photo_process_task, "delay", lambda photo_id: queued.append(photo_id))
+    send = enqueue.task_send
+
+    def hold_photos(name, *args):
+        if name != enqueue.PHOTO_PROCESS:
+            return send(name, *args)
+        queued.append(*args)
+        return True
+
+    monkeypatch.setattr(enqueue, "task_send", hold_photos)
     return queued
 
 

@@ -38,3 +38,14 @@ class Command(BaseCommand):
                 f"item(s), {case.claims.count()} claim(s); owner {owner.username}."
             )
         )
+        # The case is committed whatever the broker does: say so, never report a failure
+        # (a second run would import it twice).
+        waiting = [d for d in case.processing if d.sent is False]
+        if waiting:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"The task queue is unreachable: processing of {len(waiting)} photo(s) "
+                    "will start once it is back (requeue_stale_photos, or Celery beat, queues "
+                    "them again). Do not import the bundle again."
+                )
+            )
