@@ -160,7 +160,7 @@ def test_case_list_shows_member_cases_with_counts_and_latest_activity(world, cli
     assert case.evidence_count == 4
     assert case.source_count == 2
     assert case.member_count == 4
-    assert case.last_verb == "claim.submitted"
+    assert case.last_activity.verb == "claim.submitted"
     assert "submitted for review" in html
     # The outsider's own case is not listed to bob.
     assert len(response.context["rows"]) == 1
@@ -1507,3 +1507,17 @@ def test_list_pages_make_the_same_number_of_queries_however_much_evidence(world,
         )
     after = counts()
     assert all(a <= b for a, b in zip(after, before, strict=True)), (before, after)
+
+
+def test_case_list_shows_the_latest_row_as_its_reader_may_see_it(personas, client):
+    from evidence.services import source_create, source_update
+
+    source = source_create(
+        actor=personas.reporter, case=personas.case, kind="person", name="Kim Chol-su"
+    )
+    client.force_login(personas.viewer)
+    # The row commits to the name; an open source's name is shown to every member.
+    assert "“Kim Chol-su”" in client.get(reverse("web:case_list")).content.decode()
+    source_update(actor=personas.editor, source=source, protected=True, pseudonym="Rail worker")
+    html = client.get(reverse("web:case_list")).content.decode()
+    assert "“Rail worker”" in html and "Kim Chol" not in html
