@@ -50,7 +50,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
-from cases.selectors import members_of, require_role
+from cases.policy import require
+from cases.selectors import members_of
 from cases.services import activity_chain_problems, activity_digest, activity_record
 from evidence.custody import (
     custody_entries,
@@ -90,15 +91,9 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 def export_request(*, actor, case: Case, originals: bool, reveal_protected: bool) -> Export:
     """Ask for an export of the case (editors and owners; identities of protected sources
     only for owners). The bundle is written by `case_export_task` after the commit."""
-    require_role(user=actor, case=case, role=Role.EDITOR, action="export the case", write=False)
+    require(actor, case, "export.create")
     if reveal_protected:
-        require_role(
-            user=actor,
-            case=case,
-            role=Role.OWNER,
-            action="include protected identities in an export",
-            write=False,
-        )
+        require(actor, case, "export.create_revealing")
     unfinished = case.exports.filter(status__in=[Export.Status.QUEUED, Export.Status.RUNNING])
     if unfinished.count() >= MAX_UNFINISHED:
         raise ValidationError(
@@ -127,15 +122,9 @@ def export_open(*, actor, export: Export):
     """Open a finished bundle for download (editors and owners; a bundle with protected
     identities, owners only). Every download is recorded."""
     case = export.case
-    require_role(user=actor, case=case, role=Role.EDITOR, action="download exports", write=False)
+    require(actor, case, "export.download")
     if export.reveal_protected:
-        require_role(
-            user=actor,
-            case=case,
-            role=Role.OWNER,
-            action="download an export with protected identities",
-            write=False,
-        )
+        require(actor, case, "export.download_revealing")
     if export.status == Export.Status.EXPIRED:
         raise ValidationError(
             f"This export expired on {export.expired_at:%d %b %Y}: its bundle was deleted "

@@ -11,8 +11,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases.models import Case, Claim, Role
-from cases.selectors import can_see_protected, require_role
+from cases.models import Case, Claim
+from cases.policy import require
 from cases.services import activity_record, claim_reopen, claims_lock
 from evidence.models import Comment, CommentRevision, Evidence, EvidenceLink, Source
 
@@ -41,7 +41,7 @@ def source_create(
     notes: str = "",
 ) -> Source:
     """Add a source to the case (reporters and above). A protected source needs a pseudonym."""
-    require_role(user=actor, case=case, role=Role.REPORTER, action="add sources")
+    require(actor, case, "source.add")
     source = Source(
         case=case,
         kind=kind,
@@ -69,7 +69,7 @@ def source_update(*, actor, source: Source, **changes) -> Source:
     """Edit a source. Reporters edit what they can see; a protected source's identity (name,
     notes, the protection itself) is the editors' and owners' alone."""
     case = source.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="edit sources")
+    require(actor, case, "source.edit")
     unknown = set(changes) - set(SOURCE_FIELDS)
     if unknown:
         raise ValidationError({field: "This field cannot be changed here." for field in unknown})
@@ -81,11 +81,7 @@ def source_update(*, actor, source: Source, **changes) -> Source:
     # that name (a guess cannot be confirmed by the wording of a refusal).
     guarded = IDENTITY_FIELDS | {"pseudonym"} if source.protected else IDENTITY_FIELDS
     if (source.protected or changed.get("protected")) and guarded & set(changed):
-        if not can_see_protected(user=actor, case=case):
-            raise PermissionDenied(
-                "To change a protected source's identity or pseudonym you need the editor role "
-                "in this case."
-            )
+        require(actor, case, "source.protect")
     for field, value in changed.items():
         setattr(source, field, value.strip() if field in ("name", "pseudonym") else value)
     _check_pseudonym(source)
@@ -147,7 +143,7 @@ def evidence_create(
 ) -> Evidence:
     """Record a web link or a source's testimony (reporters and above). Files (photos and
     documents) come in through `file_ingest`."""
-    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
+    require(actor, case, "evidence.add")
     if kind not in (Evidence.Kind.LINK, Evidence.Kind.TESTIMONY):
         raise ValidationError({"kind": "Only links and testimony are recorded without a file."})
     if kind == Evidence.Kind.LINK and not url:
@@ -189,7 +185,7 @@ def evidence_create(
 def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
     """Edit what the reporter says about a piece of evidence (never its file or hashes)."""
     case = evidence.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="edit evidence")
+    require(actor, case, "evidence.edit")
     unknown = set(changes) - set(EVIDENCE_FIELDS)
     if unknown:
         raise ValidationError({field: "This field cannot be changed here." for field in unknown})
@@ -203,11 +199,7 @@ def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
     _check_source(case, changed.get("source"))
     if "source" in changed and evidence.source_id is not None and evidence.source.protected:
         # Moved to an open source, its hidden place would show to the reporter who moved it.
-        if not can_see_protected(user=actor, case=case):
-            raise PermissionDenied(
-                "To move a protected source's evidence to another source you need the editor "
-                "role in this case."
-            )
+        require(actor, case, "evidence.move_protected")
     for field, value in changed.items():
         setattr(evidence, field, value)
     _full_clean(evidence, exclude=["original"]).save()
@@ -271,7 +263,7 @@ def evidence_link(
     """Say how a piece of evidence bears on a claim (reporters and above). A decided claim goes
     back to review (`claim_reopen`): its decision was made without this evidence."""
     case = claim.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="link evidence")
+    require(actor, case, "link.add")
     if evidence.case_id != case.pk:
         raise ValidationError({"evidence": "That evidence belongs to another case."})
     if stance not in EvidenceLink.Stance.values:
@@ -302,7 +294,7 @@ def link_update(
     """Change a link's stance or note (reporters and above). A new stance sends a decided claim
     back to review (`claim_reopen`); a note alone does not change what the evidence says."""
     case = link.claim.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="change links")
+    require(actor, case, "link.edit")
     changed = {}
     if stance is not None and stance != link.stance:
         if stance not in EvidenceLink.Stance.values:
@@ -334,7 +326,7 @@ def link_remove(*, actor, link: EvidenceLink) -> None:
     """Unlink evidence from a claim (reporters and above). A decided claim goes back to review
     (`claim_reopen`): its decision rested on this evidence."""
     case = link.claim.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="remove links")
+    require(actor, case, "link.remove")
     claims_lock(claim_ids=[link.claim_id])
     activity_record(
         case=case,
@@ -359,7 +351,7 @@ def comment_create(
     if (claim is None) == (evidence is None):
         raise ValidationError("A comment is on one claim or one piece of evidence.")
     case = (claim or evidence).case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="comment")
+    require(actor, case, "comment.add")
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": "A comment cannot be empty."})
@@ -380,7 +372,7 @@ def comment_create(
 def comment_edit(*, actor, comment: Comment, text: str) -> Comment:
     """Edit one's own comment; the text before the edit is kept."""
     case = comment.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="edit comments")
+    require(actor, case, "comment.edit")
     if comment.author_id != actor.pk:
         raise PermissionDenied("Only its author can edit a comment.")
     text = (text or "").strip()
@@ -467,7 +459,7 @@ def file_ingest(
     refusal stores nothing. The same bytes uploaded again to the same case make no second
     original: the existing evidence is returned and the repeat is recorded.
     """
-    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
+    require(actor, case, "evidence.add")
     _check_source(case, source)
     _check_size(file)
     sha256, size = file_sha256(file)
@@ -598,7 +590,7 @@ def photo_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bool]
     """
     from evidence.models import Photo
 
-    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
+    require(actor, case, "evidence.add")
     _check_size(file)
     content_type = image_type(file)
     evidence, created = file_ingest(
@@ -620,7 +612,7 @@ def document_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bo
     """Take in an uploaded document (reporters and above): PDF, office documents or plain
     text, told from the bytes. Same size limit, storage and duplicate rule as photos; documents
     are not processed further."""
-    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
+    require(actor, case, "evidence.add")
     _check_size(file)
     content_type = document_type(file)
     return file_ingest(
@@ -651,7 +643,7 @@ def photo_reprocess(*, actor, evidence: Evidence) -> Evidence:
     failed, or one stuck in pending or processing for longer than the hard time limit."""
     from evidence.models import Photo
 
-    require_role(user=actor, case=evidence.case, role=Role.REPORTER, action="reprocess photos")
+    require(actor, evidence.case, "evidence.reprocess")
     photo = Photo.objects.select_for_update().filter(evidence=evidence).first()
     if photo is None:
         raise ValidationError("Only a photo can be processed again.", code="not_a_photo")
