@@ -146,6 +146,38 @@ def test_the_template_checker_finds_role_flags():
     ]
 
 
+def _actions_named(source: str) -> set[str]:
+    """The actions a module names: `require(…, "x.y")`, `can(…, "x.y")`, `actions = {…}`."""
+    named = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and _callee(node) in ("require", "can", "cases_where"):
+            named |= {
+                arg.value
+                for arg in node.args
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+            }
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "actions" for target in node.targets
+        ):
+            if isinstance(node.value, ast.Dict):
+                named |= {v.value for v in node.value.values if isinstance(v, ast.Constant)}
+    return named
+
+
+def test_every_action_the_code_and_the_templates_name_is_in_the_table():
+    named = {}
+    for folder in SCANNED:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for action in _actions_named(path.read_text()):
+                named.setdefault(action, str(path.relative_to(ROOT)))
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        for action in re.findall(r"\bcan\.([a-z]+\.[a-z_]+)", path.read_text()):
+            named.setdefault(action, str(path.relative_to(ROOT)))
+    assert {a: where for a, where in named.items() if a not in ACTIONS} == {}
+    # And no rule of the table is dead: something asks each one.
+    assert set(ACTIONS) - set(named) == set()
+
+
 # --- The table ------------------------------------------------------------------------------
 
 
