@@ -11,11 +11,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from api.views import CaseChildView, EvidenceDetail, ListMixin, ObjectChildView, _file_response
-from cases.models import Role
 from cases.selectors import can_see_protected
 from evidence import custody, export
 from evidence.models import Evidence, Export
-from evidence.selectors import evidence_for_user, export_for_user, exports_of
+from evidence.selectors import evidence_for_user, export_for_user, exports_for_user
 
 # --- Serializers ----------------------------------------------------------------------------
 
@@ -148,7 +147,7 @@ class EvidenceDetailWithDelete(EvidenceDetail):
     """`/evidence/{id}/`: the API's evidence detail (GET, PATCH), plus DELETE with a reason,
     which leaves a tombstone (editors and owners)."""
 
-    required_roles = {**EvidenceDetail.required_roles, "DELETE": (Role.EDITOR, "delete evidence")}
+    actions = {**EvidenceDetail.actions, "DELETE": "evidence.delete"}
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
     @extend_schema(request=DeleteSerializer, responses=TombstoneSerializer)
@@ -169,7 +168,7 @@ class EvidenceDetailWithDelete(EvidenceDetail):
 class EvidencePurge(ObjectChildView):
     """Delete the retained original of deleted evidence for good (owners)."""
 
-    required_roles = {"POST": (Role.OWNER, "purge deleted originals")}
+    actions = {"POST": "evidence.purge"}
     http_method_names = ["post", "options"]
 
     def fetch_parent(self, pk) -> Evidence:
@@ -190,15 +189,15 @@ class CaseExports(ListMixin, CaseChildView):
     """A case's exports (editors and owners) and a new one (202: it runs as a task)."""
 
     serializer_class = ExportSerializer
-    required_roles = {
-        "GET": (Role.EDITOR, "see exports"),
-        "POST": (Role.EDITOR, "export the case"),
+    actions = {
+        "GET": "export.see",
+        "POST": "export.create",
     }
 
     def get_queryset(self):
         if self.fake():
             return Export.objects.none()
-        return exports_of(case=self.get_case())
+        return exports_for_user(user=self.request.user, case=self.get_case())
 
     @extend_schema(request=ExportRequestSerializer, responses={202: ExportSerializer})
     def post(self, request, case_id):
@@ -218,7 +217,7 @@ class ExportDetail(ObjectChildView):
     """Poll an export: status, progress, and `download_url` once ready."""
 
     serializer_class = ExportSerializer
-    required_roles = {"GET": (Role.EDITOR, "see exports")}
+    actions = {"GET": "export.see"}
     http_method_names = ["get", "options"]
 
     def fetch_parent(self, pk) -> Export:

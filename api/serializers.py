@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cases.models import Activity, ApiToken, Case, Claim, ClaimTransition, Membership, Role
-from cases.selectors import role_of
+from cases.policy import role_of
 from evidence.models import Comment, Evidence, EvidenceLink, Photo, Source
 from evidence.selectors import evidence_of, sources_of
 

@@ -1,8 +1,8 @@
 """API views: parse input, call one service, render.
 
 Every view reaches its object through a selector of `cases.selectors` or `evidence.selectors`
-(404 for non-members), then `CaseRole` checks the role the view declares for the method in
-`required_roles` (403 naming what is missing). The services check their own rules again.
+(404 for non-members), then `CaseRole` asks `cases.policy` about the action the view names for
+the method in `actions` (403 naming what is missing). The services ask the policy again.
 """
 
 import mimetypes
@@ -19,10 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import filters, serializers
-from api.permissions import CaseRole, role_for
+from api.permissions import CaseRole, action_for
 from api.throttles import AnonThrottle, LoginThrottle
 from cases import services as case_services
-from cases.models import Activity, ApiToken, Case, Claim, ClaimTransition, Membership, Role
+from cases.models import Activity, ApiToken, Case, Claim, ClaimTransition, Membership
 from cases.selectors import (
     activity_of,
     can_see_protected,
@@ -45,7 +45,7 @@ from evidence import services as evidence_services
 from evidence.custody import (
     identity_reveal_record,
     identity_reveal_record_ids,
-    original_view_record,
+    original_download,
 )
 from evidence.models import Comment, Evidence, EvidenceLink, Source
 from evidence.reader import activity_rows
@@ -98,12 +98,12 @@ class ThrottleRefusals:
 class CaseScopedView(ThrottleRefusals, generics.GenericAPIView):
     """A view of something in one case.
 
-    `required_roles` maps a method to (role, what it lets one do); a method not listed needs
-    the viewer role.
+    `actions` maps a method to the action of `cases.policy` it is; a method not listed is a
+    read that any member may make.
     """
 
     permission_classes = [CaseRole]
-    required_roles: dict[str, tuple[Role, str]] = {}
+    actions: dict[str, str] = {}
     _case: Case | None = None
     # OPTIONS answers 405: the schema at /api/schema/ describes every endpoint, and DRF's
     # metadata would describe the output serializers as if they were the input.
@@ -113,8 +113,8 @@ class CaseScopedView(ThrottleRefusals, generics.GenericAPIView):
         """Whether drf-spectacular is calling the view to build the schema (no request)."""
         return getattr(self, "swagger_fake_view", False)
 
-    def role_for(self, method: str) -> tuple[Role, str]:
-        return role_for(self.required_roles, method)
+    def action_for(self, method: str) -> str:
+        return action_for(self.actions, method)
 
     def case_of(self, obj) -> Case:
         if isinstance(obj, Case):
@@ -319,7 +319,7 @@ class CaseList(CaseScopedView, generics.ListAPIView):
 
 class CaseDetail(CaseScopedView):
     serializer_class = serializers.CaseSerializer
-    required_roles = {"PATCH": (Role.EDITOR, "edit the case")}
+    actions = {"PATCH": "case.update"}
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_object(self) -> Case:
@@ -338,7 +338,7 @@ class CaseDetail(CaseScopedView):
 
 class MemberList(ListMixin, CaseChildView):
     serializer_class = serializers.MemberSerializer
-    required_roles = {"POST": (Role.OWNER, "manage members")}
+    actions = {"POST": "member.manage"}
     ordering_fields = ["created_at", "role"]
     filterset_class = None
     ordering = ["user__username"]
@@ -365,10 +365,10 @@ class MemberList(ListMixin, CaseChildView):
 
 class MemberDetail(CaseChildView):
     serializer_class = serializers.MemberSerializer
-    required_roles = {
-        "GET": (Role.OWNER, "manage members"),
-        "PATCH": (Role.OWNER, "manage members"),
-        "DELETE": (Role.OWNER, "manage members"),
+    actions = {
+        "GET": "member.manage",
+        "PATCH": "member.manage",
+        "DELETE": "member.manage",
     }
     http_method_names = ["patch", "delete", "options"]
 
@@ -426,7 +426,7 @@ class ActivityList(ListMixin, CaseChildView):
 class SourceList(ListMixin, CaseChildView):
     serializer_class = serializers.SourceSerializer
     filterset_class = filters.SourceFilter
-    required_roles = {"POST": (Role.REPORTER, "add sources")}
+    actions = {"POST": "source.add"}
     ordering_fields = ["id", "created_at", "reliability", "kind"]
     ordering = ["id"]
 
@@ -450,7 +450,7 @@ class SourceList(ListMixin, CaseChildView):
 
 class SourceDetail(CaseScopedView):
     serializer_class = serializers.SourceSerializer
-    required_roles = {"PATCH": (Role.REPORTER, "edit sources")}
+    actions = {"PATCH": "source.edit"}
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_object(self) -> Source:
@@ -476,7 +476,7 @@ class SourceDetail(CaseScopedView):
 class EvidenceList(ListMixin, CaseChildView):
     serializer_class = serializers.EvidenceSerializer
     filterset_class = filters.EvidenceFilter
-    required_roles = {"POST": (Role.REPORTER, "add evidence")}
+    actions = {"POST": "evidence.add"}
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     ordering_fields = ["id", "created_at", "observed_at", "title", "kind"]
     ordering = ["-created_at", "-id"]
@@ -545,7 +545,7 @@ FILE_DETAILS = frozenset(
 
 class EvidenceDetail(ObjectChildView):
     serializer_class = serializers.EvidenceSerializer
-    required_roles = {"PATCH": (Role.REPORTER, "edit evidence")}
+    actions = {"PATCH": "evidence.edit"}
     http_method_names = ["get", "patch", "head", "options"]
 
     def fetch_parent(self, pk) -> Evidence:
@@ -567,7 +567,7 @@ class EvidenceDetail(ObjectChildView):
 
 
 class EvidenceReprocess(EvidenceDetail):
-    required_roles = {"POST": (Role.REPORTER, "process photos again")}
+    actions = {"POST": "evidence.reprocess"}
     http_method_names = ["post", "options"]
 
     @extend_schema(request=None, responses={202: serializers.EvidenceSerializer})
@@ -632,21 +632,20 @@ def _file_response(file, *, content_type: str, filename: str, as_attachment: boo
 class EvidenceOriginal(EvidenceDetail):
     """The original file, as an attachment (editors and owners). Every download is recorded."""
 
-    required_roles = {"GET": (Role.EDITOR, "download originals")}
+    actions = {"GET": "original.download"}
     http_method_names = ["get", "options"]
 
     @extend_schema(responses={(200, "*/*"): OpenApiTypes.BINARY})
     def get(self, request, pk):
-        evidence = self.get_parent()
-        if not evidence.has_file or not evidence.original:
-            raise Http404("This evidence has no file.")
-        original_view_record(actor=request.user, evidence=evidence, via="api")
-        return _file_response(
-            evidence_services.original_open(evidence),
-            content_type=evidence.content_type or "application/octet-stream",
-            filename=evidence.original_name or evidence.sha256,
+        original = original_download(actor=request.user, evidence=self.get_parent(), via="api")
+        response = _file_response(
+            original.file,
+            content_type=original.content_type,
+            filename=original.filename,
             as_attachment=True,
         )
+        response["X-Content-SHA256"] = original.sha256
+        return response
 
 
 class _Derivative(EvidenceDetail):
@@ -706,7 +705,7 @@ class ClaimsRendered:
 class ClaimList(ClaimsRendered, ListMixin, CaseChildView):
     serializer_class = serializers.ClaimSerializer
     filterset_class = filters.ClaimFilter
-    required_roles = {"POST": (Role.REPORTER, "write claims")}
+    actions = {"POST": "claim.add"}
     ordering_fields = ["id", "created_at", "updated_at", "status", "occurred_on"]
     ordering = ["created_at", "id"]
 
@@ -731,7 +730,7 @@ class ClaimList(ClaimsRendered, ListMixin, CaseChildView):
 
 class ClaimDetail(ClaimsRendered, ObjectChildView):
     serializer_class = serializers.ClaimSerializer
-    required_roles = {"PATCH": (Role.REPORTER, "edit claims")}
+    actions = {"PATCH": "claim.edit"}
     http_method_names = ["get", "patch", "head", "options"]
 
     def fetch_parent(self, pk) -> Claim:
@@ -752,7 +751,7 @@ class ClaimDetail(ClaimsRendered, ObjectChildView):
 
 
 class ClaimSubmit(ClaimDetail):
-    required_roles = {"POST": (Role.REPORTER, "submit claims")}
+    actions = {"POST": "claim.submit"}
     http_method_names = ["post", "options"]
 
     @extend_schema(request=serializers.ClaimSubmitSerializer)
@@ -764,7 +763,7 @@ class ClaimSubmit(ClaimDetail):
 
 
 class ClaimReview(ClaimDetail):
-    required_roles = {"POST": (Role.EDITOR, "review claims")}
+    actions = {"POST": "claim.review"}
     http_method_names = ["post", "options"]
 
     @extend_schema(request=serializers.ClaimReviewSerializer)
@@ -793,7 +792,7 @@ class ClaimLinks(ListMixin, ObjectChildView):
 
     serializer_class = serializers.LinkSerializer
     filterset_class = filters.LinkFilter
-    required_roles = {"POST": (Role.REPORTER, "link evidence")}
+    actions = {"POST": "link.add"}
     ordering_fields = ["id", "created_at", "stance"]
     ordering = ["id"]
 
@@ -823,9 +822,9 @@ class LinkDetail(ObjectChildView):
     `in_review` (see the claim's history); a new note alone does not."""
 
     serializer_class = serializers.LinkSerializer
-    required_roles = {
-        "PATCH": (Role.REPORTER, "change links"),
-        "DELETE": (Role.REPORTER, "remove links"),
+    actions = {
+        "PATCH": "link.edit",
+        "DELETE": "link.remove",
     }
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
@@ -856,7 +855,7 @@ class LinkDetail(ObjectChildView):
 
 class _CommentList(ListMixin, ObjectChildView):
     serializer_class = serializers.CommentSerializer
-    required_roles = {"POST": (Role.REPORTER, "comment")}
+    actions = {"POST": "comment.add"}
     ordering_fields = ["id", "created_at"]
     ordering = ["created_at", "id"]
     target = ""
@@ -895,7 +894,7 @@ class EvidenceComments(_CommentList):
 
 class CommentDetail(ObjectChildView):
     serializer_class = serializers.CommentSerializer
-    required_roles = {"PATCH": (Role.REPORTER, "edit comments")}
+    actions = {"PATCH": "comment.edit"}
     http_method_names = ["get", "patch", "head", "options"]
 
     def fetch_parent(self, pk) -> Comment:

@@ -82,6 +82,11 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} in {self.case} as {self.role}"
 
+    @property
+    def is_owner(self) -> bool:
+        """An owner's membership: a case always keeps one (`cases.services`)."""
+        return self.role == Role.OWNER
+
 
 class Claim(models.Model):
     class Status(models.TextChoices):

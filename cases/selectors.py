@@ -2,14 +2,14 @@
 these functions, so that the access rules live in one place.
 
 - A non-member learns nothing of a case: every object of it answers 404, never 403.
-- A member whose role is too weak for an action gets PermissionDenied naming what is missing.
+- What a member's role lets them do is `cases.policy`'s table.
 """
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import F, Model, QuerySet
 from django.http import Http404
 
-from cases.models import Activity, Case, Claim, Membership, Role
+from cases.models import Activity, Case, Claim, Membership
+from cases.policy import can, role_remember
 
 
 def cases_visible_to(user) -> QuerySet[Case]:
@@ -19,50 +19,14 @@ def cases_visible_to(user) -> QuerySet[Case]:
     return Case.objects.filter(memberships__user=user)
 
 
-def role_of(*, user, case: Case) -> Role | None:
-    """The user's role in the case, or None for a non-member. Cached on the case instance."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return None
-    cache = case.__dict__.setdefault("_roles", {})
-    if user.pk not in cache:
-        role = (
-            Membership.objects.filter(case=case, user=user).values_list("role", flat=True).first()
-        )
-        _role_cache(case, user, role)
-    return cache[user.pk]
-
-
-def _role_cache(case: Case, user, role: str | None) -> None:
-    case.__dict__.setdefault("_roles", {})[user.pk] = Role(role) if role else None
-
-
-def require_role(*, user, case: Case, role: Role, action: str, write: bool = True) -> Role:
-    """Check that `user` may do `action` in `case` with at least `role`.
-
-    Raises Http404 for a non-member and PermissionDenied for a weaker role. A write to a case
-    that is not open is refused too, except the owner's own change of the case's status.
-    """
-    actual = role_of(user=user, case=case)
-    if actual is None:
-        raise Http404("No such case.")
-    if not actual.at_least(role):
-        raise PermissionDenied(f"To {action} you need the {role.label.lower()} role in this case.")
-    if write and not case.is_open:
-        raise PermissionDenied(f"This case is {case.status}: nothing in it can change.")
-    return actual
-
-
 def can_see_protected(*, user, case: Case) -> bool:
-    """Editors and owners see protected identities, exact locations and originals."""
-    role = role_of(user=user, case=case)
-    return role is not None and role.at_least(Role.EDITOR)
+    """Whether `user` sees protected identities, exact locations and originals in `case`."""
+    return can(user, case, "identity.see")
 
 
-def case_for_user(*, user, case_id, role: Role = Role.VIEWER) -> Case:
+def case_for_user(*, user, case_id) -> Case:
     """The one way to fetch a case for a user: 404 to outsiders (and to malformed ids)."""
-    case = get_for_member(Case.objects.all(), user=user, pk=case_id, case_path="")
-    require_role(user=user, case=case, role=role, action="see this", write=False)
-    return case
+    return get_for_member(Case.objects.all(), user=user, pk=case_id, case_path="")
 
 
 def get_for_member(queryset: QuerySet, *, user, pk, case_path: str = "case") -> Model:
@@ -70,8 +34,8 @@ def get_for_member(queryset: QuerySet, *, user, pk, case_path: str = "case") -> 
 
     `case_path` is the lookup from the object to its case ("case", "claim__case", or "" for a
     Case itself). The object's case is attached with `select_related`, and the user's role in
-    it read by the same query (`role_of` caches it), so that role checks that follow need no
-    extra query.
+    it read by the same query (`cases.policy.role_of` caches it), so that role checks that
+    follow need no extra query.
     """
     try:
         pk = int(pk)
@@ -95,7 +59,7 @@ def get_for_member(queryset: QuerySet, *, user, pk, case_path: str = "case") -> 
     case = obj
     for step in case_path.split("__") if case_path else ():
         case = getattr(case, step)
-    _role_cache(case, user, obj.member_role)
+    role_remember(case=case, user=user, role=obj.member_role)
     return obj
 
 
@@ -119,10 +83,4 @@ def members_of(*, case: Case) -> QuerySet[Membership]:
 
 def can_review_claim(*, user, claim: Claim) -> bool:
     """Whether to offer `user` the review of `claim` (the rule itself is in claim_review)."""
-    role = role_of(user=user, case=claim.case)
-    return (
-        role is not None
-        and role.at_least(Role.EDITOR)
-        and claim.author_id != user.pk
-        and claim.case.is_open
-    )
+    return can(user, claim.case, "claim.review") and claim.author_id != user.pk

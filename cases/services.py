@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cases.activity import activity_record
 from cases.models import Case, Claim, ClaimTransition, Membership, Role
-from cases.selectors import require_role
+from cases.policy import require
 from cases.tokens import tokens_revoke_if_no_case
 
 User = get_user_model()
@@ -49,25 +49,24 @@ def case_update(
     """Edit the case's title and summary (editors, owners) or its status (owners)."""
     changes = {}
     if status is not None and status != case.status:
-        require_role(user=actor, case=case, role=Role.OWNER, action="close or reopen", write=False)
+        require(actor, case, "case.status")
         changes["status"] = status
     if (title is not None and title != case.title) or (
         summary is not None and summary != case.summary
     ):
         # A closed case can still be renamed by an owner who reopens it in the same request.
-        require_role(
-            user=actor,
-            case=case,
-            role=Role.EDITOR,
-            action="edit the case",
-            write=changes.get("status", case.status) != Case.Status.OPEN,
+        require(
+            actor,
+            case,
+            "case.update",
+            changes_case=changes.get("status", case.status) != Case.Status.OPEN,
         )
         if title is not None and title != case.title:
             changes["title"] = title.strip()
         if summary is not None and summary != case.summary:
             changes["summary"] = summary
     if not changes:
-        require_role(user=actor, case=case, role=Role.VIEWER, action="see this", write=False)
+        require(actor, case, "case.see")
         return case
     for field, value in changes.items():
         setattr(case, field, value)
@@ -79,7 +78,7 @@ def case_update(
 @transaction.atomic
 def membership_add(*, actor, case: Case, user, role: str) -> Membership:
     """Add a member to the case (owners only)."""
-    require_role(user=actor, case=case, role=Role.OWNER, action="manage members")
+    require(actor, case, "member.manage")
     role = _valid_role(role)
     if not user.is_active:
         raise ValidationError({"user": "This account is deactivated."})
@@ -100,11 +99,11 @@ def membership_add(*, actor, case: Case, user, role: str) -> Membership:
 def membership_change(*, actor, membership: Membership, role: str) -> Membership:
     """Change a member's role (owners only); the case always keeps an owner."""
     case = membership.case
-    require_role(user=actor, case=case, role=Role.OWNER, action="manage members")
+    require(actor, case, "member.manage")
     role = _valid_role(role)
     if role == membership.role:
         return membership
-    if membership.role == Role.OWNER and role != Role.OWNER:
+    if membership.is_owner:  # and the new role is not owner: it differs from the old one
         _keep_an_owner(case, leaving=membership)
     old = membership.role
     membership.role = role
@@ -124,8 +123,8 @@ def membership_change(*, actor, membership: Membership, role: str) -> Membership
 def membership_remove(*, actor, membership: Membership) -> None:
     """Remove a member (owners only); the case always keeps an owner."""
     case = membership.case
-    require_role(user=actor, case=case, role=Role.OWNER, action="manage members")
-    if membership.role == Role.OWNER:
+    require(actor, case, "member.manage")
+    if membership.is_owner:
         _keep_an_owner(case, leaving=membership)
     activity_record(
         case=case,
@@ -177,7 +176,7 @@ def claim_create(
     occurred_on: date | None = None,
 ) -> Claim:
     """Write a new claim, as a draft (reporters and above)."""
-    require_role(user=actor, case=case, role=Role.REPORTER, action="write claims")
+    require(actor, case, "claim.add")
     claim = _validated(
         Claim(
             case=case,
@@ -197,7 +196,7 @@ def claim_create(
 def claim_update(*, actor, claim: Claim, **changes) -> Claim:
     """Edit a claim's wording. Only a draft's statement and details can change: a claim under
     review or decided must be sent back to draft first, so no decision covers other words."""
-    require_role(user=actor, case=claim.case, role=Role.REPORTER, action="edit claims")
+    require(actor, claim.case, "claim.edit")
     unknown = set(changes) - set(CLAIM_FIELDS)
     if unknown:
         raise ValidationError({field: "This field cannot be changed here." for field in unknown})
@@ -239,7 +238,7 @@ def _claim_move(*, actor, claim: Claim, to: str, note: str) -> Claim:
 @transaction.atomic
 def claim_submit(*, actor, claim: Claim, note: str = "") -> Claim:
     """Send a draft claim for review (reporters and above)."""
-    require_role(user=actor, case=claim.case, role=Role.REPORTER, action="submit claims")
+    require(actor, claim.case, "claim.submit")
     _claim_move(actor=actor, claim=claim, to=Claim.Status.IN_REVIEW, note=note)
     claim.save(update_fields=["status", "updated_at"])
     activity_record(case=claim.case, actor=actor, verb="claim.submitted", target=claim)
@@ -254,7 +253,7 @@ def claim_review(
 
     Only an editor or owner who did not write the claim may; the note is required.
     """
-    require_role(user=actor, case=claim.case, role=Role.EDITOR, action="review claims")
+    require(actor, claim.case, "claim.review")
     if claim.author_id == actor.pk:
         raise PermissionDenied("You wrote this claim: another editor must review it.")
     if decision not in Claim.DECISIONS:

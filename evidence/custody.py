@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -27,11 +29,12 @@ from cases.activity import (
     disclose,
     secrets_of,
 )
-from cases.models import Activity, Case, Role
-from cases.selectors import require_role
+from cases.models import Activity, Case
+from cases.policy import require
 from cases.services import claim_reopen, claims_lock
 from evidence.models import Evidence, Photo, Source
 from evidence.selectors import REVEAL_VERB, custody_of, exports_carrying
+from evidence.services import original_open
 
 # --- Reading the record ---------------------------------------------------------------------------
 
@@ -247,9 +250,7 @@ def _revealed_lately(*, actor, source_ids, via: str) -> set[int]:
 def original_view_record(*, actor, evidence: Evidence, via: str, download: bool = True) -> None:
     """Record that `actor` opened or downloaded the original of `evidence` (editors and
     owners only may). Call it in the request that serves the bytes."""
-    require_role(
-        user=actor, case=evidence.case, role=Role.EDITOR, action="open originals", write=False
-    )
+    require(actor, evidence.case, "original.download")
     with transaction.atomic():
         activity_record(
             case=evidence.case,
@@ -258,6 +259,39 @@ def original_view_record(*, actor, evidence: Evidence, via: str, download: bool 
             target=evidence,
             data={"sha256": evidence.sha256, "via": via},
         )
+
+
+@dataclass(frozen=True)
+class OriginalFile:
+    """An original opened for a download: the handle, and the facts a door turns into headers."""
+
+    file: File
+    filename: str
+    content_type: str
+    size: int | None
+    sha256: str
+
+
+def original_download(*, actor, evidence: Evidence, via: str) -> OriginalFile:
+    """Open the original of `evidence` for `actor` to download (editors and owners) and record
+    the download (`via`: "page" or "api"). Both doors serve what this returns, as an
+    attachment. Http404 for evidence without a file."""
+    require(actor, evidence.case, "original.download")
+    if not evidence.has_file or not evidence.original:
+        raise Http404("This evidence has no file.")
+    handle = original_open(evidence)
+    try:
+        original_view_record(actor=actor, evidence=evidence, via=via)
+    except BaseException:
+        handle.close()
+        raise
+    return OriginalFile(
+        file=handle,
+        filename=evidence.original_name or evidence.sha256,
+        content_type=evidence.content_type or "application/octet-stream",
+        size=evidence.size,
+        sha256=evidence.sha256,
+    )
 
 
 # --- Deletion and purge ---------------------------------------------------------------------------
@@ -273,7 +307,7 @@ def evidence_delete(*, actor, evidence: Evidence, reason: str) -> Evidence:
     did goes back to review (`claim_reopen`); the original file is retained until an owner
     purges it. (Purging changes no claim: the links went with the deletion.)"""
     case = evidence.case
-    require_role(user=actor, case=case, role=Role.EDITOR, action="delete evidence")
+    require(actor, case, "evidence.delete")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why this evidence is deleted: a reason is required."})
@@ -334,7 +368,7 @@ def evidence_purge(*, actor, evidence: Evidence) -> Evidence:
     only). The tombstone keeps the hash; the purge itself is recorded. An original stored once
     for several items (the same bytes in another case) stays while any of them still needs it."""
     case = evidence.case
-    require_role(user=actor, case=case, role=Role.OWNER, action="purge deleted originals")
+    require(actor, case, "evidence.purge")
     current = Evidence.objects.select_for_update().get(pk=evidence.pk)
     if current.deleted_at is None:
         raise ValidationError({"evidence": "Only deleted evidence can be purged: delete it first."})

@@ -50,7 +50,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from cases.activity import activity_chain_problems, activity_record, chain_problems
 from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
-from cases.selectors import members_of, require_role
+from cases.policy import require
+from cases.selectors import members_of
 from evidence import enqueue
 from evidence.custody import (
     custody_entries,
@@ -102,15 +103,9 @@ def export_request(*, actor, case: Case, originals: bool, reveal_protected: bool
     The case's exports that wait for a worker are looked after first, in their own
     transaction (kept even when this request is refused): lost ones are sent again, those
     that never started are given up and no longer count against MAX_UNFINISHED."""
-    require_role(user=actor, case=case, role=Role.EDITOR, action="export the case", write=False)
+    require(actor, case, "export.create")
     if reveal_protected:
-        require_role(
-            user=actor,
-            case=case,
-            role=Role.OWNER,
-            action="include protected identities in an export",
-            write=False,
-        )
+        require(actor, case, "export.create_revealing")
     now = timezone.now()
     with transaction.atomic():
         _exports_give_up(case.exports.all(), now=now)
@@ -195,15 +190,9 @@ def export_open(*, actor, export: Export):
     """Open a finished bundle for download (editors and owners; a bundle with protected
     identities, owners only). Every download is recorded."""
     case = export.case
-    require_role(user=actor, case=case, role=Role.EDITOR, action="download exports", write=False)
+    require(actor, case, "export.download")
     if export.reveal_protected:
-        require_role(
-            user=actor,
-            case=case,
-            role=Role.OWNER,
-            action="download an export with protected identities",
-            write=False,
-        )
+        require(actor, case, "export.download_revealing")
     if export.status == Export.Status.EXPIRED:
         raise ValidationError(
             f"This export expired on {export.expired_at:%d %b %Y}: its bundle was deleted "

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 
 from cases.models import Activity, Case, Claim
+from cases.policy import require
 from cases.selectors import get_for_member
 from evidence.models import (
     Comment,
@@ -167,7 +168,14 @@ def exports_past_retention(*, now: datetime) -> QuerySet[Export]:
     )
 
 
+def exports_for_user(*, user, case: Case) -> QuerySet[Export]:
+    """The exports of `case`, newest first, to a member who may see them (403 otherwise)."""
+    require(user, case, "export.see")
+    return exports_of(case=case)
+
+
 def export_for_user(*, user, export_id) -> Export:
-    """An export of a case the user belongs to (404 otherwise); the role is checked by the
-    caller with `require_role`."""
-    return get_for_member(Export.objects.select_related("requested_by"), user=user, pk=export_id)
+    """An export of a case the user belongs to (404 otherwise) and may see exports of (403)."""
+    export = get_for_member(Export.objects.select_related("requested_by"), user=user, pk=export_id)
+    require(user, export.case, "export.see")
+    return export

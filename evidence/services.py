@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases.activity import activity_record
-from cases.models import Case, Claim, Role
-from cases.selectors import can_see_protected, require_role
+from cases.models import Case, Claim
+from cases.policy import require
 from cases.services import claim_reopen, claims_lock
 from evidence import enqueue
 from evidence.models import Comment, CommentRevision, Evidence, EvidenceLink, Photo, Source
@@ -43,7 +43,7 @@ def source_create(
     notes: str = "",
 ) -> Source:
     """Add a source to the case (reporters and above). A protected source needs a pseudonym."""
-    require_role(user=actor, case=case, role=Role.REPORTER, action="add sources")
+    require(actor, case, "source.add")
     source = Source(
         case=case,
         kind=kind,
@@ -71,7 +71,7 @@ def source_update(*, actor, source: Source, **changes) -> Source:
     """Edit a source. Reporters edit what they can see; a protected source's identity (name,
     notes, the protection itself) is the editors' and owners' alone."""
     case = source.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="edit sources")
+    require(actor, case, "source.edit")
     unknown = set(changes) - set(SOURCE_FIELDS)
     if unknown:
         raise ValidationError({field: "This field cannot be changed here." for field in unknown})
@@ -83,11 +83,7 @@ def source_update(*, actor, source: Source, **changes) -> Source:
     # that name (a guess cannot be confirmed by the wording of a refusal).
     guarded = IDENTITY_FIELDS | {"pseudonym"} if source.protected else IDENTITY_FIELDS
     if (source.protected or changed.get("protected")) and guarded & set(changed):
-        if not can_see_protected(user=actor, case=case):
-            raise PermissionDenied(
-                "To change a protected source's identity or pseudonym you need the editor role "
-                "in this case."
-            )
+        require(actor, case, "source.protect")
     for field, value in changed.items():
         setattr(source, field, value.strip() if field in ("name", "pseudonym") else value)
     _check_pseudonym(source)
@@ -149,7 +145,7 @@ def evidence_create(
 ) -> Evidence:
     """Record a web link or a source's testimony (reporters and above). Files (photos and
     documents) come in through `evidence_ingest`."""
-    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
+    require(actor, case, "evidence.add")
     if kind not in (Evidence.Kind.LINK, Evidence.Kind.TESTIMONY):
         raise ValidationError({"kind": "Only links and testimony are recorded without a file."})
     if kind == Evidence.Kind.LINK and not url:
@@ -191,7 +187,7 @@ def evidence_create(
 def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
     """Edit what the reporter says about a piece of evidence (never its file or hashes)."""
     case = evidence.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="edit evidence")
+    require(actor, case, "evidence.edit")
     unknown = set(changes) - set(EVIDENCE_FIELDS)
     if unknown:
         raise ValidationError({field: "This field cannot be changed here." for field in unknown})
@@ -205,11 +201,7 @@ def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
     _check_source(case, changed.get("source"))
     if "source" in changed and evidence.source_id is not None and evidence.source.protected:
         # Moved to an open source, its hidden place would show to the reporter who moved it.
-        if not can_see_protected(user=actor, case=case):
-            raise PermissionDenied(
-                "To move a protected source's evidence to another source you need the editor "
-                "role in this case."
-            )
+        require(actor, case, "evidence.move_protected")
     for field, value in changed.items():
         setattr(evidence, field, value)
     _full_clean(evidence, exclude=["original"]).save()
@@ -273,7 +265,7 @@ def evidence_link(
     """Say how a piece of evidence bears on a claim (reporters and above). A decided claim goes
     back to review (`claim_reopen`): its decision was made without this evidence."""
     case = claim.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="link evidence")
+    require(actor, case, "link.add")
     if evidence.case_id != case.pk:
         raise ValidationError({"evidence": "That evidence belongs to another case."})
     if stance not in EvidenceLink.Stance.values:
@@ -304,7 +296,7 @@ def link_update(
     """Change a link's stance or note (reporters and above). A new stance sends a decided claim
     back to review (`claim_reopen`); a note alone does not change what the evidence says."""
     case = link.claim.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="change links")
+    require(actor, case, "link.edit")
     changed = {}
     if stance is not None and stance != link.stance:
         if stance not in EvidenceLink.Stance.values:
@@ -336,7 +328,7 @@ def link_remove(*, actor, link: EvidenceLink) -> None:
     """Unlink evidence from a claim (reporters and above). A decided claim goes back to review
     (`claim_reopen`): its decision rested on this evidence."""
     case = link.claim.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="remove links")
+    require(actor, case, "link.remove")
     claims_lock(claim_ids=[link.claim_id])
     activity_record(
         case=case,
@@ -361,7 +353,7 @@ def comment_create(
     if (claim is None) == (evidence is None):
         raise ValidationError("A comment is on one claim or one piece of evidence.")
     case = (claim or evidence).case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="comment")
+    require(actor, case, "comment.add")
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": "A comment cannot be empty."})
@@ -382,7 +374,7 @@ def comment_create(
 def comment_edit(*, actor, comment: Comment, text: str) -> Comment:
     """Edit one's own comment; the text before the edit is kept."""
     case = comment.case
-    require_role(user=actor, case=case, role=Role.REPORTER, action="edit comments")
+    require(actor, case, "comment.edit")
     if comment.author_id != actor.pk:
         raise PermissionDenied("Only its author can edit a comment.")
     text = (text or "").strip()
@@ -475,7 +467,7 @@ def evidence_ingest(
     returned, created False, and the repeat is recorded. A new photo is queued for processing
     once the transaction commits; documents are not processed further.
     """
-    require_role(user=actor, case=case, role=Role.REPORTER, action="add evidence")
+    require(actor, case, "evidence.add")
     _check_source(case, source)
     _check_size(file)
     kind, content_type = upload_type(file, kind=kind)
@@ -636,7 +628,7 @@ def photo_reprocess(*, actor, evidence: Evidence) -> Evidence:
     failed, or one stuck in pending or processing for longer than the hard time limit."""
     from evidence.models import Photo
 
-    require_role(user=actor, case=evidence.case, role=Role.REPORTER, action="reprocess photos")
+    require(actor, evidence.case, "evidence.reprocess")
     photo = Photo.objects.select_for_update().filter(evidence=evidence).first()
     if photo is None:
         raise ValidationError("Only a photo can be processed again.", code="not_a_photo")

@@ -7,17 +7,18 @@ refuses early a role that cannot act, hands the write to a service and renders.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cases.models import Claim, Role
-from cases.selectors import can_see_protected, case_for_user, require_role, role_of
+from cases.models import Claim
+from cases.policy import Allowed, can, require, role_of
+from cases.selectors import can_see_protected, case_for_user
 from evidence import custody, export
 from evidence.models import Export
-from evidence.selectors import evidence_for_user, export_for_user, exports_of, sources_of
+from evidence.selectors import evidence_for_user, export_for_user, exports_for_user, sources_of
 from web.feedback import error_messages
 
 # How often the exports panel asks for progress while an export runs (htmx polling).
@@ -25,13 +26,10 @@ POLL_SECONDS = 2
 
 
 def _context(request, case, **extra) -> dict:
-    role = role_of(user=request.user, case=case)
     return {
         "case": case,
-        "role": role,
-        "can_write": role.at_least(Role.REPORTER) and case.is_open,
-        "is_editor": role.at_least(Role.EDITOR),
-        "is_owner": role == Role.OWNER,
+        "role": role_of(user=request.user, case=case),
+        "can": Allowed(request.user, case),
         "reveal": can_see_protected(user=request.user, case=case),
         **extra,
     }
@@ -76,7 +74,7 @@ def evidence_delete(request, evidence_id):
     a tombstone; its original is retained until an owner purges it."""
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
     case = evidence.case
-    require_role(user=request.user, case=case, role=Role.EDITOR, action="delete evidence")
+    require(request.user, case, "evidence.delete")
     reason = ""
     if request.method == "POST":
         reason = request.POST.get("reason", "")
@@ -119,9 +117,7 @@ def evidence_delete(request, evidence_id):
 def evidence_purge(request, evidence_id):
     """Delete a deleted item's retained original for good (owners)."""
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
-    require_role(
-        user=request.user, case=evidence.case, role=Role.OWNER, action="purge deleted originals"
-    )
+    require(request.user, evidence.case, "evidence.purge")
     try:
         custody.evidence_purge(actor=request.user, evidence=evidence)
     except ValidationError as exc:
@@ -140,16 +136,12 @@ def case_exports(request, case_id):
     """The case's exports and a form for a new one (editors and owners). Rendered as a panel
     that the case page loads, and that polls itself while an export runs."""
     case = case_for_user(user=request.user, case_id=case_id)
-    role = role_of(user=request.user, case=case)
-    if not role.at_least(Role.EDITOR):
-        if request.method == "POST":
-            raise PermissionDenied("To export the case you need the editor role in this case.")
-        return render(request, "exports/partials/exports_panel.html", {"hidden": True})
     if request.method == "POST":
         # An htmx post gets the panel back, which shows the messages tagged with its name;
         # a plain post goes back to the dashboard, which shows the others at its top.
         tags = "exports" if request.headers.get("HX-Request") else ""
         try:
+            # Below editor, the service's refusal is the answer (403).
             created = export.export_request(
                 actor=request.user,
                 case=case,
@@ -168,7 +160,9 @@ def case_exports(request, case_id):
                 )
         if not request.headers.get("HX-Request"):
             return redirect(reverse("web:case_dashboard", kwargs={"case_id": case.pk}) + "#exports")
-    items = list(exports_of(case=case)[:10])
+    if not can(request.user, case, "export.see"):
+        return render(request, "exports/partials/exports_panel.html", {"hidden": True})
+    items = list(exports_for_user(user=request.user, case=case)[:10])
     running = any(e.status in (Export.Status.QUEUED, Export.Status.RUNNING) for e in items)
     return render(
         request,
@@ -182,13 +176,6 @@ def case_exports(request, case_id):
 def export_download(request, export_id):
     """The bundle (editors and owners; with protected identities, owners only); recorded."""
     bundle = export_for_user(user=request.user, export_id=export_id)
-    require_role(
-        user=request.user,
-        case=bundle.case,
-        role=Role.EDITOR,
-        action="download exports",
-        write=False,
-    )
     try:
         handle = export.export_open(actor=request.user, export=bundle)
     except ValidationError as exc:

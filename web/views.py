@@ -1,8 +1,9 @@
 """The HTML pages. Every view reaches its case through `cases.selectors` (404 to non-members),
 hands every write to a service (which checks the role again) and renders.
 
-A write view also refuses early, with `require_role`, a member whose role cannot make the
-change, so a page never offers a form that can only fail; the services stay the authority.
+A write view also refuses early, with `cases.policy.require`, a member whose role cannot make
+the change, so a page never offers a form that can only fail; the services stay the authority.
+Templates ask the same policy through `can` (`{% if can.evidence.add %}`), never a role.
 """
 
 import json
@@ -31,6 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cases import services as case_services
 from cases.models import Activity, Case, Claim, Membership, Role
+from cases.policy import Allowed, can, cases_where, require, role_of
 from cases.selectors import (
     activity_of,
     can_review_claim,
@@ -41,11 +43,9 @@ from cases.selectors import (
     claims_of,
     get_for_member,
     members_of,
-    require_role,
-    role_of,
 )
 from evidence import services as evidence_services
-from evidence.custody import identity_reveal_record, location_hidden, original_view_record
+from evidence.custody import identity_reveal_record, location_hidden, original_download
 from evidence.models import Evidence, EvidenceLink, Photo, Source
 from evidence.pipeline import hamming
 from evidence.reader import activity_rows
@@ -107,17 +107,11 @@ def _case_context(request, case: Case, **extra) -> dict:
     context = {
         "case": case,
         "role": role,
-        "can_write": role.at_least(Role.REPORTER) and case.is_open,
-        "is_editor": role.at_least(Role.EDITOR),
-        "is_owner": role == Role.OWNER,
+        "can": Allowed(request.user, case),
         "reveal": can_see_protected(user=request.user, case=case),
     }
     context.update(extra)
     return context
-
-
-def _require_write(request, case: Case, role: Role, action: str) -> None:
-    require_role(user=request.user, case=case, role=role, action=action)
 
 
 def _record_reveal(request, reveal: bool, sources) -> None:
@@ -229,7 +223,8 @@ def case_list(request):
             [
                 latest_rows[case.last_activity_id]
                 for case, role in rows
-                if case.last_activity_id in latest_rows and role.at_least(Role.EDITOR) == reveal
+                if case.last_activity_id in latest_rows
+                and can(role, case, "identity.see") == reveal
             ],
             reveal=reveal,
         )
@@ -329,10 +324,9 @@ def case_dashboard(request, case_id):
 @require_http_methods(["GET", "POST"])
 def case_edit(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
-    role = role_of(user=request.user, case=case)
-    if not role.at_least(Role.EDITOR):
-        raise PermissionDenied("To edit the case you need the editor role in this case.")
-    form_class = forms.CaseEditForm if role == Role.OWNER else forms.CaseForm
+    # The page opens in a closed case too: its owner reopens it here.
+    require(request.user, case, "case.update", changes_case=False)
+    form_class = forms.CaseEditForm if can(request.user, case, "case.status") else forms.CaseForm
     initial = {"title": case.title, "summary": case.summary, "status": case.status}
     form = form_class(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -363,7 +357,7 @@ MEMBERS_PANEL = "members"
 @require_POST
 def member_add(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
-    _require_write(request, case, Role.OWNER, "manage members")
+    require(request.user, case, "member.manage")
     form = forms.MemberAddForm(request.POST)
     if form.is_valid():
         attempt(
@@ -388,7 +382,7 @@ def member_add(request, case_id):
 @require_POST
 def member_change(request, case_id, membership_id):
     case = case_for_user(user=request.user, case_id=case_id)
-    _require_write(request, case, Role.OWNER, "manage members")
+    require(request.user, case, "member.manage")
     membership = _membership(request, case, membership_id)
     form = forms.MemberRoleForm(request.POST)
     if not form.is_valid():
@@ -409,7 +403,7 @@ def member_change(request, case_id, membership_id):
 @require_POST
 def member_remove(request, case_id, membership_id):
     case = case_for_user(user=request.user, case_id=case_id)
-    _require_write(request, case, Role.OWNER, "manage members")
+    require(request.user, case, "member.manage")
     membership = _membership(request, case, membership_id)
     attempt(
         request,
@@ -485,7 +479,7 @@ def evidence_upload(request, case_id):
     """One file per request, so that the page can show a progress bar per file."""
     case = case_for_user(user=request.user, case_id=case_id)
     try:
-        _require_write(request, case, Role.REPORTER, "add evidence")
+        require(request.user, case, "evidence.add")
     except PermissionDenied as exc:
         return JsonResponse({"error": str(exc)}, status=403)
     reveal = can_see_protected(user=request.user, case=case)
@@ -544,7 +538,7 @@ def evidence_new(request, case_id, kind):
     form_classes = {"link": forms.LinkEvidenceForm, "testimony": forms.TestimonyForm}
     if kind not in form_classes:
         raise Http404("No such kind of evidence.")
-    _require_write(request, case, Role.REPORTER, "add evidence")
+    require(request.user, case, "evidence.add")
     reveal = can_see_protected(user=request.user, case=case)
     form = form_classes[kind](request.POST or None, case=case, reveal=reveal)
     if request.method == "POST" and form.is_valid():
@@ -571,7 +565,7 @@ def evidence_new(request, case_id, kind):
 def evidence_edit(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
     case = evidence.case
-    _require_write(request, case, Role.REPORTER, "edit evidence")
+    require(request.user, case, "evidence.edit")
     reveal = can_see_protected(user=request.user, case=case)
     form = forms.EvidenceEditForm(
         request.POST or None,
@@ -790,30 +784,24 @@ def photo_derivative(request, evidence_id, which):
 def evidence_original(request, evidence_id):
     """The original file, as an attachment, to editors and owners; every download is recorded."""
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
-    require_role(
-        user=request.user,
-        case=evidence.case,
-        role=Role.EDITOR,
-        action="download originals",
-        write=False,
-    )
-    if not evidence.has_file or not evidence.original:
-        raise Http404("This evidence has no file.")
-    handle = evidence_services.original_open(evidence)
-    original_view_record(actor=request.user, evidence=evidence, via="page")
-    return FileResponse(
-        handle,
+    original = original_download(actor=request.user, evidence=evidence, via="page")
+    response = FileResponse(
+        original.file,
         as_attachment=True,
-        filename=evidence.original_name or evidence.sha256,
-        content_type=evidence.content_type or "application/octet-stream",
+        filename=original.filename,
+        content_type=original.content_type,
     )
+    # An original keeps its metadata: no cache keeps a copy.
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-SHA256"] = original.sha256
+    return response
 
 
 @login_required
 @require_POST
 def photo_retry(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
-    _require_write(request, evidence.case, Role.REPORTER, "process photos again")
+    require(request.user, evidence.case, "evidence.reprocess")
     attempt(
         request,
         lambda: evidence_services.photo_reprocess(actor=request.user, evidence=evidence),
@@ -832,7 +820,7 @@ def evidence_comment(request, evidence_id):
 
 def _comment_post(request, case: Case, **target) -> None:
     """Add the posted comment to a claim or a piece of evidence, with a message either way."""
-    _require_write(request, case, Role.REPORTER, "comment")
+    require(request.user, case, "comment.add")
     form = forms.CommentForm(request.POST)
     if not form.is_valid():
         messages.error(request, "A comment cannot be empty.")
@@ -913,7 +901,7 @@ def claim_board(request, case_id):
 @require_http_methods(["GET", "POST"])
 def claim_new(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
-    _require_write(request, case, Role.REPORTER, "write claims")
+    require(request.user, case, "claim.add")
     form = forms.ClaimForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -931,7 +919,7 @@ def claim_new(request, case_id):
 def claim_edit(request, claim_id):
     claim = claim_for_user(user=request.user, claim_id=claim_id)
     case = claim.case
-    _require_write(request, case, Role.REPORTER, "edit claims")
+    require(request.user, case, "claim.edit")
     initial = {"statement": claim.statement, "details": claim.details}
     initial["occurred_on"] = claim.occurred_on
     form = forms.ClaimForm(request.POST or None, initial=initial)
@@ -1016,7 +1004,7 @@ def claim_link_options(request, claim_id):
 @require_POST
 def claim_link(request, claim_id):
     claim = claim_for_user(user=request.user, claim_id=claim_id)
-    _require_write(request, claim.case, Role.REPORTER, "link evidence")
+    require(request.user, claim.case, "link.add")
     form = forms.ClaimLinkForm(request.POST, claim=claim, auto_id="link_%s")
     if form.is_valid():
         was = claim.status
@@ -1037,7 +1025,7 @@ def claim_link(request, claim_id):
 def link_remove(request, link_id):
     link = link_for_user(user=request.user, link_id=link_id)
     claim = link.claim
-    _require_write(request, claim.case, Role.REPORTER, "remove links")
+    require(request.user, claim.case, "link.remove")
     was = claim.status
     evidence_services.link_remove(actor=request.user, link=link)
     messages.success(request, "Link removed.")
@@ -1060,7 +1048,7 @@ def _say_if_reopened(request, claim: Claim, was: str) -> None:
 @require_POST
 def claim_submit(request, claim_id):
     claim = claim_for_user(user=request.user, claim_id=claim_id)
-    _require_write(request, claim.case, Role.REPORTER, "submit claims")
+    require(request.user, claim.case, "claim.submit")
     form = forms.SubmitForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     attempt(
@@ -1075,7 +1063,7 @@ def claim_submit(request, claim_id):
 @require_POST
 def claim_review(request, claim_id):
     claim = claim_for_user(user=request.user, claim_id=claim_id)
-    _require_write(request, claim.case, Role.EDITOR, "review claims")
+    require(request.user, claim.case, "claim.review")
     if claim.author_id == request.user.pk:
         # The service refuses it too; say so before looking at the form.
         raise PermissionDenied("You wrote this claim: another editor must review it.")
@@ -1128,7 +1116,7 @@ def source_list(request, case_id):
     reveal = can_see_protected(user=request.user, case=case)
     form = forms.SourceForm(request.POST or None)
     if request.method == "POST":
-        _require_write(request, case, Role.REPORTER, "add sources")
+        require(request.user, case, "source.add")
         if form.is_valid():
             try:
                 source = evidence_services.source_create(
@@ -1164,7 +1152,7 @@ def source_list(request, case_id):
 def source_edit(request, source_id):
     source = source_for_user(user=request.user, source_id=source_id)
     case = source.case
-    _require_write(request, case, Role.REPORTER, "edit sources")
+    require(request.user, case, "source.edit")
     reveal = can_see_protected(user=request.user, case=case)
     full = reveal or not source.protected
     if reveal:
@@ -1303,9 +1291,7 @@ def search(request):
     if q:
         cases = cases_visible_to(request.user)
         # Protected identities are searchable only where the user may see them.
-        revealing = Membership.objects.filter(
-            user=request.user, role__in=[Role.EDITOR, Role.OWNER]
-        ).values("case_id")
+        revealing = cases_where(request.user, "identity.see")
         results["claims"] = list(
             Claim.objects.filter(case__in=cases)
             .filter(Q(statement__icontains=q) | Q(details__icontains=q))

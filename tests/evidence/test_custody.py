@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.http import Http404
 from django.test import Client
 from django.urls import reverse
 
@@ -20,6 +21,7 @@ from evidence.custody import (
     evidence_delete,
     evidence_purge,
     identity_reveal_record,
+    original_download,
     original_view_record,
 )
 from evidence.export import export_request
@@ -138,6 +140,62 @@ def test_downloads_of_the_original_through_both_doors_land_in_the_record(persona
         ("evidence.original_viewed", "erin"),
     ]
     assert all(r.data["sha256"] == photo.sha256 for r in rows)
+
+
+def test_one_service_opens_an_original_records_it_and_gives_the_facts_of_its_headers(
+    personas, things
+):
+    photo = things.public_photo
+    original = original_download(actor=personas.editor, evidence=photo, via="api")
+    with original.file:
+        body = original.file.read()
+    assert (original.filename, original.content_type, original.size, original.sha256) == (
+        photo.original_name,
+        photo.content_type,
+        len(body),
+        hashlib.sha256(body).hexdigest(),
+    )
+    (row,) = custody_of(evidence=photo).filter(verb="evidence.original_downloaded")
+    assert (row.actor, row.data) == (personas.editor, {"sha256": photo.sha256, "via": "api"})
+
+
+def test_both_doors_serve_an_original_with_the_same_facts(personas, things):
+    photo = things.public_photo
+    api = token_client(personas.editor).get(
+        reverse("api:evidence-original", kwargs={"pk": photo.pk})
+    )
+    page = Client()
+    page.force_login(personas.editor)
+    web = page.get(reverse("web:evidence_original", kwargs={"evidence_id": photo.pk}))
+    for response in (api, web):
+        assert response.status_code == 200
+        assert response["Content-Disposition"] == (f'attachment; filename="{photo.original_name}"')
+        assert response["Content-Type"] == photo.content_type
+        assert response["Content-Length"] == str(photo.size)
+        assert response["X-Content-SHA256"] == photo.sha256
+        assert response["Cache-Control"] == "private, no-store"
+        assert (
+            b"".join(response.streaming_content) == default_storage.open(photo.original.name).read()
+        )
+    vias = custody_of(evidence=photo).filter(verb="evidence.original_downloaded")
+    assert sorted(vias.values_list("data__via", flat=True)) == ["api", "page"]
+
+
+@pytest.mark.parametrize("role", ["viewer", "reporter"])
+def test_the_download_service_refuses_below_editor_before_anything_is_opened(
+    personas, things, role
+):
+    with pytest.raises(PermissionDenied) as refused:
+        original_download(actor=personas.by_role(role), evidence=things.link, via="page")
+    # The refusal comes first, even for an item without a file.
+    assert str(refused.value) == "To download originals you need the editor role in this case."
+    assert not Activity.objects.filter(verb__startswith="evidence.original_").exists()
+
+
+def test_the_download_service_answers_404_for_evidence_without_a_file(personas, things):
+    with pytest.raises(Http404):
+        original_download(actor=personas.editor, evidence=things.link, via="page")
+    assert not Activity.objects.filter(verb__startswith="evidence.original_").exists()
 
 
 def test_viewers_cannot_open_originals_and_nothing_is_recorded(personas, things):
