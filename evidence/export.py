@@ -63,6 +63,7 @@ from evidence.custody import (
 from evidence.models import Evidence, EvidenceLink, Export, Photo, PhotoFlag, Source
 from evidence.reader import activity_chain
 from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
+from evidence.services import original_store
 
 logger = logging.getLogger(__name__)
 
@@ -1195,8 +1196,6 @@ def _case_import(path, manifest: dict, owner) -> Case:
 
 
 def _import_evidence(archive, row, case, sources, owner, tag, users) -> tuple[Evidence, bool]:
-    from evidence.services import original_store
-
     evidence = Evidence(
         case=case,
         kind=row["kind"],

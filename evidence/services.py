@@ -17,6 +17,7 @@ from cases.policy import require
 from cases.services import claim_reopen, claims_lock
 from evidence import enqueue
 from evidence.models import Comment, CommentRevision, Evidence, EvidenceLink, Photo, Source
+from evidence.pipeline import IMAGE_TYPES, PhotoRejected, file_kind, open_image
 
 # --- Sources --------------------------------------------------------------------------------
 
@@ -429,8 +430,6 @@ def _megabytes(size: int) -> str:
 
 
 def _sniff(file):
-    from evidence.pipeline import file_kind
-
     file.seek(0)
     head = file.read(SNIFF_BYTES)
     file.seek(0)
@@ -582,8 +581,6 @@ def upload_type(file, *, kind: str | None = None) -> tuple[str, str]:
 def _image_type(file, found) -> str:
     """The MIME type of an image the sniffer recognised, once Pillow has read its header:
     refused when it declares too many pixels or cannot be read."""
-    from evidence.pipeline import IMAGE_TYPES, PhotoRejected, open_image
-
     try:
         image = open_image(file, max_pixels=settings.CASEFILE_MAX_IMAGE_PIXELS)
     except PhotoRejected as rejected:
@@ -626,8 +623,6 @@ def _photo_queue(photo_id: int) -> None:
 def photo_reprocess(*, actor, evidence: Evidence) -> Evidence:
     """Ask for a photo to be processed again (reporters and above): one whose processing
     failed, or one stuck in pending or processing for longer than the hard time limit."""
-    from evidence.models import Photo
-
     require(actor, evidence.case, "evidence.reprocess")
     photo = Photo.objects.select_for_update().filter(evidence=evidence).first()
     if photo is None:

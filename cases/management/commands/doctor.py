@@ -15,6 +15,10 @@ from django.core.management.base import BaseCommand
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from config.celery import app
+from config.health import broker_check, cache_check
+from config.settings import DEVELOPMENT_SECRET_KEY
+
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 MARKS = {OK: "  ok   ", WARN: "  warn ", FAIL: "  FAIL "}
 
@@ -71,8 +75,6 @@ class Command(BaseCommand):
     # --- Settings -------------------------------------------------------------------------
 
     def settings_findings(self) -> list[Finding]:
-        from config.settings import DEVELOPMENT_SECRET_KEY
-
         found = []
         if settings.DEBUG:
             found.append(
@@ -193,9 +195,6 @@ class Command(BaseCommand):
     # --- Broker and workers ---------------------------------------------------------------
 
     def broker_findings(self) -> list[Finding]:
-        from config.celery import app
-        from config.health import broker_check
-
         if settings.CELERY_BROKER_URL.startswith("memory://"):
             level = OK if settings.DEBUG else WARN
             return [
@@ -262,8 +261,6 @@ class Command(BaseCommand):
     # --- Cache ----------------------------------------------------------------------------
 
     def cache_findings(self) -> list[Finding]:
-        from config.health import cache_check
-
         location = settings.CACHES["default"].get("LOCATION", "")
         if not (isinstance(location, str) and location.startswith(("redis://", "rediss://"))):
             level = OK if settings.DEBUG else WARN
