@@ -6,10 +6,11 @@ Built on the same base views, permission class and selectors as `api.views`.
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from api.schema import FreeFormField
 from api.views import CaseChildView, EvidenceDetail, ListMixin, ObjectChildView, _file_response
 from cases.selectors import can_see_protected
 from evidence import custody, export
@@ -67,18 +68,10 @@ class CustodyEventSerializer(serializers.Serializer):
     verb = serializers.CharField()
     event = serializers.CharField()
     target = serializers.CharField(required=False)
-    data = serializers.DictField()
+    data = FreeFormField(reason="The activity row's data: its keys depend on the verb.")
     prev_hash = serializers.CharField()
     hash = serializers.CharField()
     carried_over = serializers.BooleanField()
-
-
-class CustodySerializer(serializers.Serializer):
-    evidence = serializers.IntegerField()
-    label = serializers.CharField()
-    sha256 = serializers.CharField()
-    deleted = serializers.DictField(allow_null=True)
-    events = CustodyEventSerializer(many=True)
 
 
 class DeleteSerializer(serializers.Serializer):
@@ -111,6 +104,18 @@ class TombstoneSerializer(serializers.ModelSerializer):
 
     def get_original_retained(self, obj: Evidence) -> bool:
         return bool(obj.original) and obj.purged_at is None
+
+
+class CustodySerializer(serializers.Serializer):
+    evidence = serializers.IntegerField()
+    label = serializers.CharField()
+    sha256 = serializers.CharField()
+    deleted = serializers.SerializerMethodField(help_text="Deleted evidence: its tombstone.")
+    events = CustodyEventSerializer(many=True)
+
+    @extend_schema_field(TombstoneSerializer(allow_null=True))
+    def get_deleted(self, body: dict) -> dict | None:
+        return body["deleted"]  # rendered by the view, with TombstoneSerializer
 
 
 # --- Custody --------------------------------------------------------------------------------
@@ -150,7 +155,7 @@ class EvidenceDetailWithDelete(EvidenceDetail):
     actions = {**EvidenceDetail.actions, "DELETE": "evidence.delete"}
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
-    @extend_schema(request=DeleteSerializer, responses=TombstoneSerializer)
+    @extend_schema(request=DeleteSerializer, responses={200: TombstoneSerializer})
     def delete(self, request, pk):
         evidence = self.get_parent()
         reason = request.data.get("reason") if hasattr(request.data, "get") else None

@@ -12,6 +12,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.schema import FreeFormField
 from cases.models import Activity, ApiToken, Case, Claim, ClaimTransition, Membership, Role
 from cases.policy import role_of
 from evidence.models import Comment, Evidence, EvidenceLink, Photo, Source
@@ -253,8 +254,11 @@ class EvidenceSerializer(serializers.ModelSerializer):
     phash = serializers.CharField(allow_null=True, read_only=True, help_text="16 hex digits")
     dhash = serializers.CharField(allow_null=True, read_only=True, help_text="16 hex digits")
     flags = FlagSerializer(many=True, read_only=True)
-    exif = serializers.DictField(
-        allow_null=True, read_only=True, help_text="The full EXIF (editors and owners)."
+    exif = FreeFormField(
+        allow_null=True,
+        read_only=True,
+        help_text="The full EXIF (editors and owners).",
+        reason="The metadata as the file carries it: its groups and tags depend on the camera.",
     )
     thumbnail_url = serializers.URLField(allow_null=True, read_only=True)
     preview_url = serializers.URLField(allow_null=True, read_only=True)
@@ -746,6 +750,10 @@ class CommentWriteSerializer(serializers.Serializer):
 class ActivitySerializer(serializers.ModelSerializer):
     actor = serializers.CharField(
         source="actor.username", read_only=True, default=None, allow_null=True
+    )
+    data = FreeFormField(
+        read_only=True,
+        reason="What the verb recorded: its keys depend on the verb (see the custody record).",
     )
 
     class Meta:

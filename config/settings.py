@@ -462,6 +462,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_error_responses",
+        # Last: closes every object of every response (the error shape says why it is open).
+        "api.schema.close_response_objects",
     ],
 }
 

@@ -63,3 +63,42 @@ def test_docs_page_is_served_from_our_own_static_files(as_role):
     page = response.content.decode()
     assert "swagger-ui" in page
     assert "cdn." not in page and "unpkg" not in page and "jsdelivr" not in page
+
+
+def test_every_response_object_is_closed_or_says_why_it_is_open(schema):
+    components = schema["components"]["schemas"]
+    closed, open_ = [], {}
+
+    def visit(node, at: str, seen: set) -> None:
+        if not isinstance(node, dict):
+            return
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name not in seen:
+                seen.add(name)
+                visit(components[name], name, seen)
+            return
+        if "x-free-form" in node:
+            assert node["additionalProperties"] is True and node["x-free-form"].strip(), at
+            open_[at] = node["x-free-form"]
+            return
+        if node.get("type") == "object" or "properties" in node:
+            assert node.get("additionalProperties") is False, at
+            closed.append(at)
+        for key, child in node.get("properties", {}).items():
+            visit(child, f"{at}.{key}", seen)
+        visit(node.get("items"), f"{at}[]", seen)
+        for part in node.get("allOf", []) + node.get("oneOf", []) + node.get("anyOf", []):
+            visit(part, at, seen)
+
+    seen: set = set()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for code, response in operation.get("responses", {}).items():
+                for media in response.get("content", {}).values():
+                    visit(media["schema"], f"{method} {path} {code}", seen)
+    assert {"Evidence", "Source", "Claim", "Link", "EvidenceSummary", "Tombstone"} <= set(closed)
+    # What is open is open on purpose; a new open object is a decision to review.
+    assert set(open_) == {"Error", "Evidence.exif", "Activity.data", "CustodyEvent.data"}
+    # Request bodies are not closed (the API ignores what it does not read).
+    assert "additionalProperties" not in components["EvidenceCreateRequest"]
