@@ -42,13 +42,9 @@ from cases.tokens import (
     tokens_revoke_all,
 )
 from evidence import services as evidence_services
-from evidence.custody import (
-    identity_reveal_record,
-    identity_reveal_record_ids,
-    original_download,
-)
+from evidence.custody import original_download
 from evidence.models import Comment, Evidence, EvidenceLink, Source
-from evidence.reader import activity_rows
+from evidence.reader import activity_rows, identity_reveal_record, identity_reveal_record_ids
 from evidence.selectors import (
     comment_for_user,
     comments_on,

@@ -17,6 +17,7 @@ import json
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Model
@@ -24,6 +25,49 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cases.models import Activity, ActivitySecret, Case
+
+
+class Verb(StrEnum):
+    """Every verb of the activity record: what happened to the row's target."""
+
+    CASE_CREATED = "case.created"
+    CASE_EXPORTED = "case.exported"
+    CASE_IMPORTED = "case.imported"
+    CASE_UPDATED = "case.updated"
+    CLAIM_CREATED = "claim.created"
+    CLAIM_IMPORTED = "claim.imported"
+    CLAIM_REOPENED = "claim.reopened"
+    CLAIM_REVIEWED = "claim.reviewed"
+    CLAIM_SUBMITTED = "claim.submitted"
+    CLAIM_UPDATED = "claim.updated"
+    COMMENT_CREATED = "comment.created"
+    COMMENT_EDITED = "comment.edited"
+    EVIDENCE_ADDED = "evidence.added"
+    EVIDENCE_DELETED = "evidence.deleted"
+    EVIDENCE_IMPORTED = "evidence.imported"
+    EVIDENCE_ORIGINAL_DOWNLOADED = "evidence.original_downloaded"
+    EVIDENCE_ORIGINAL_VIEWED = "evidence.original_viewed"
+    EVIDENCE_PURGED = "evidence.purged"
+    EVIDENCE_RECEIVED = "evidence.received"
+    EVIDENCE_UPDATED = "evidence.updated"
+    EVIDENCE_UPLOADED_AGAIN = "evidence.uploaded_again"
+    EXPORT_DOWNLOADED = "export.downloaded"
+    EXPORT_EXPIRED = "export.expired"
+    EXPORT_FAILED = "export.failed"
+    EXPORT_REQUESTED = "export.requested"
+    LINK_CREATED = "link.created"
+    LINK_REMOVED = "link.removed"
+    LINK_UPDATED = "link.updated"
+    MEMBER_ADDED = "member.added"
+    MEMBER_REMOVED = "member.removed"
+    MEMBER_ROLE_CHANGED = "member.role_changed"
+    PHOTO_FAILED = "photo.failed"
+    PHOTO_PROCESSED = "photo.processed"
+    PHOTO_REPROCESS_REQUESTED = "photo.reprocess_requested"
+    SOURCE_CREATED = "source.created"
+    SOURCE_REVEALED = "source.revealed"
+    SOURCE_UPDATED = "source.updated"
+
 
 # Keys of a row's data whose values are committed, by the kind of the row's target. Evidence:
 # its exact place (stated, and read from the file). Sources: who they are.
@@ -181,7 +225,9 @@ def activity_record_many(
     *, case: Case, actor, verb: str, targets: list[Model | None], data: dict | None = None
 ) -> list[Activity]:
     """Append one chained row per target, in a constant number of queries (a page that shows
-    fifty protected identities records fifty reveals without fifty round trips)."""
+    fifty protected identities records fifty reveals without fifty round trips). `verb` is one
+    of `Verb` (a ValueError otherwise)."""
+    verb = Verb(verb)
     # Serialise appends per case, so that two writers cannot chain to the same previous row.
     Case.objects.select_for_update().filter(pk=case.pk).values_list("pk").first()
     prev_hash = (
@@ -201,7 +247,7 @@ def activity_record_many(
         fields = {
             "case_id": case.pk,
             "actor_id": actor.pk if actor is not None else None,
-            "verb": verb,
+            "verb": verb.value,
             "target_type": target_type,
             "target_id": target.pk if target is not None else None,
             "target_label": label,

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from cases.activity import activity_record
+from cases.activity import Verb, activity_record
 from cases.models import Case, Claim, ClaimTransition, Membership, Role
 from cases.policy import require
 from cases.tokens import tokens_revoke_if_no_case
@@ -33,7 +33,7 @@ def case_create(*, actor, title: str, summary: str = "") -> Case:
     case = _validated(Case(title=title.strip(), summary=summary, created_by=actor))
     case.save()
     Membership.objects.create(case=case, user=actor, role=Role.OWNER, added_by=actor)
-    activity_record(case=case, actor=actor, verb="case.created", target=case)
+    activity_record(case=case, actor=actor, verb=Verb.CASE_CREATED, target=case)
     return case
 
 
@@ -71,7 +71,7 @@ def case_update(
     for field, value in changes.items():
         setattr(case, field, value)
     _validated(case).save()
-    activity_record(case=case, actor=actor, verb="case.updated", target=case, data=changes)
+    activity_record(case=case, actor=actor, verb=Verb.CASE_UPDATED, target=case, data=changes)
     return case
 
 
@@ -88,7 +88,7 @@ def membership_add(*, actor, case: Case, user, role: str) -> Membership:
     activity_record(
         case=case,
         actor=actor,
-        verb="member.added",
+        verb=Verb.MEMBER_ADDED,
         target=membership,
         data={"user": user.username, "role": role},
     )
@@ -112,7 +112,7 @@ def membership_change(*, actor, membership: Membership, role: str) -> Membership
     activity_record(
         case=case,
         actor=actor,
-        verb="member.role_changed",
+        verb=Verb.MEMBER_ROLE_CHANGED,
         target=membership,
         data={"user": membership.user.username, "from": old, "to": role},
     )
@@ -129,7 +129,7 @@ def membership_remove(*, actor, membership: Membership) -> None:
     activity_record(
         case=case,
         actor=actor,
-        verb="member.removed",
+        verb=Verb.MEMBER_REMOVED,
         target=membership,
         data={"user": membership.user.username, "role": membership.role},
     )
@@ -188,7 +188,7 @@ def claim_create(
         )
     )
     claim.save()
-    activity_record(case=case, actor=actor, verb="claim.created", target=claim)
+    activity_record(case=case, actor=actor, verb=Verb.CLAIM_CREATED, target=claim)
     return claim
 
 
@@ -214,7 +214,9 @@ def claim_update(*, actor, claim: Claim, **changes) -> Claim:
     for field, value in changed.items():
         setattr(claim, field, value.strip() if field == "statement" else value)
     _validated(claim).save()
-    activity_record(case=claim.case, actor=actor, verb="claim.updated", target=claim, data=changed)
+    activity_record(
+        case=claim.case, actor=actor, verb=Verb.CLAIM_UPDATED, target=claim, data=changed
+    )
     return claim
 
 
@@ -241,7 +243,7 @@ def claim_submit(*, actor, claim: Claim, note: str = "") -> Claim:
     require(actor, claim.case, "claim.submit")
     _claim_move(actor=actor, claim=claim, to=Claim.Status.IN_REVIEW, note=note)
     claim.save(update_fields=["status", "updated_at"])
-    activity_record(case=claim.case, actor=actor, verb="claim.submitted", target=claim)
+    activity_record(case=claim.case, actor=actor, verb=Verb.CLAIM_SUBMITTED, target=claim)
     return claim
 
 
@@ -275,7 +277,7 @@ def claim_review(
     activity_record(
         case=claim.case,
         actor=actor,
-        verb="claim.reviewed",
+        verb=Verb.CLAIM_REVIEWED,
         target=claim,
         data={"from": old, "to": decision, "note": note},
     )
@@ -328,7 +330,7 @@ def claim_reopen(*, actor, claim: Claim, change: str) -> str | None:
     activity_record(
         case=claim.case,
         actor=actor,
-        verb="claim.reopened",
+        verb=Verb.CLAIM_REOPENED,
         target=claim,
         data={"from": decision, "to": Claim.Status.IN_REVIEW, "note": note},
     )

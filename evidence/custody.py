@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -23,16 +22,17 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cases.activity import (
+    Verb,
     activity_chain_problems,
     activity_record,
-    activity_record_many,
     disclose,
     secrets_of,
 )
-from cases.models import Activity, Case
+from cases.models import Case
 from cases.policy import require
 from cases.services import claim_reopen, claims_lock
-from evidence.models import Evidence, Photo, Source
+from evidence.models import Evidence, Photo
+from evidence.reader import location_hidden
 from evidence.selectors import REVEAL_VERB, custody_of, exports_carrying
 from evidence.services import original_open
 
@@ -64,11 +64,6 @@ EVENT_LABELS = {
 
 def event_label(verb: str) -> str:
     return EVENT_LABELS.get(verb, verb.replace(".", " ").replace("_", " ").capitalize())
-
-
-def location_hidden(evidence: Evidence, *, reveal: bool) -> bool:
-    """A protected source's evidence hides its exact place from those below editor."""
-    return not reveal and evidence.source_id is not None and evidence.source.protected
 
 
 def custody_entries(*, evidence: Evidence, reveal: bool, exports=None) -> list[dict]:
@@ -190,63 +185,6 @@ def custody_rows(entries: list[dict], *, source_names: dict) -> list[dict]:
     return rows
 
 
-# --- Source protection ----------------------------------------------------------------------------
-
-# The same person seeing the same identity through the same door again within this window (a
-# page reload, an htmx refresh) is the same reveal: one row, not one per request.
-REVEAL_WINDOW = timedelta(minutes=10)
-
-
-def identity_reveal_record(*, actor, sources, via: str) -> int:
-    """Record that `actor` was shown the identity of each protected source in `sources`
-    (through `via`: "page", "api", "export", …). Unprotected sources need no record. Returns the
-    number of rows written. The rows carry the source's id and pseudonym, never its name.
-
-    A constant number of queries per case, whatever the number of sources: lists call it too."""
-    protected = {s.pk: s for s in sources if s is not None and s.protected}
-    if via != "export":
-        for source_id in _revealed_lately(actor=actor, source_ids=protected, via=via):
-            protected.pop(source_id, None)
-    if not protected:
-        return 0
-    by_case: dict[int, list[Source]] = {}
-    for source in protected.values():
-        by_case.setdefault(source.case_id, []).append(source)
-    with transaction.atomic():
-        for group in by_case.values():
-            activity_record_many(
-                case=group[0].case, actor=actor, verb=REVEAL_VERB, targets=group, data={"via": via}
-            )
-    return len(protected)
-
-
-def identity_reveal_record_ids(*, actor, source_ids, via: str) -> int:
-    """`identity_reveal_record` for protected sources known by id (rows read with `.values()`):
-    one query when every reveal is recent; the sources are read only when a row is due."""
-    due = set(source_ids) - _revealed_lately(actor=actor, source_ids=source_ids, via=via)
-    if not due:
-        return 0
-    sources = Source.objects.filter(pk__in=due).select_related("case")
-    return identity_reveal_record(actor=actor, sources=list(sources), via=via)
-
-
-def _revealed_lately(*, actor, source_ids, via: str) -> set[int]:
-    """The sources among `source_ids` whose identity `actor` was shown through `via` within
-    REVEAL_WINDOW."""
-    if not source_ids:
-        return set()
-    return set(
-        Activity.objects.filter(
-            actor=actor,
-            verb=REVEAL_VERB,
-            target_type="source",
-            target_id__in=list(source_ids),
-            data__via=via,
-            created_at__gte=timezone.now() - REVEAL_WINDOW,
-        ).values_list("target_id", flat=True)
-    )
-
-
 def original_view_record(*, actor, evidence: Evidence, via: str, download: bool = True) -> None:
     """Record that `actor` opened or downloaded the original of `evidence` (editors and
     owners only may). Call it in the request that serves the bytes."""
@@ -255,7 +193,7 @@ def original_view_record(*, actor, evidence: Evidence, via: str, download: bool 
         activity_record(
             case=evidence.case,
             actor=actor,
-            verb="evidence.original_downloaded" if download else "evidence.original_viewed",
+            verb=Verb.EVIDENCE_ORIGINAL_DOWNLOADED if download else "evidence.original_viewed",
             target=evidence,
             data={"sha256": evidence.sha256, "via": via},
         )
@@ -324,7 +262,7 @@ def evidence_delete(*, actor, evidence: Evidence, reason: str) -> Evidence:
         activity_record(
             case=case,
             actor=actor,
-            verb="link.removed",
+            verb=Verb.LINK_REMOVED,
             target=link,
             data={
                 "claim": link.claim_id,
@@ -347,7 +285,7 @@ def evidence_delete(*, actor, evidence: Evidence, reason: str) -> Evidence:
     activity_record(
         case=case,
         actor=actor,
-        verb="evidence.deleted",
+        verb=Verb.EVIDENCE_DELETED,
         target=evidence,
         data={
             "reason": reason,
@@ -402,7 +340,7 @@ def evidence_purge(*, actor, evidence: Evidence) -> Evidence:
     activity_record(
         case=case,
         actor=actor,
-        verb="evidence.purged",
+        verb=Verb.EVIDENCE_PURGED,
         target=evidence,
         data={"sha256": evidence.sha256, "removed": removed, "still_used_elsewhere": shared},
     )

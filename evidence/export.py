@@ -48,7 +48,7 @@ from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from cases.activity import activity_chain_problems, activity_record, chain_problems
+from cases.activity import Verb, activity_chain_problems, activity_record, chain_problems
 from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
 from cases.policy import require
 from cases.selectors import members_of
@@ -56,12 +56,10 @@ from evidence import enqueue
 from evidence.custody import (
     custody_entries,
     custody_rows,
-    identity_reveal_record,
-    location_hidden,
     when_text,
 )
 from evidence.models import Evidence, EvidenceLink, Export, Photo, PhotoFlag, Source
-from evidence.reader import activity_chain
+from evidence.reader import activity_chain, identity_reveal_record, location_hidden
 from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
 from evidence.services import original_store
 
@@ -128,7 +126,7 @@ def export_request(*, actor, case: Case, originals: bool, reveal_protected: bool
         activity_record(
             case=case,
             actor=actor,
-            verb="export.requested",
+            verb=Verb.EXPORT_REQUESTED,
             target=export,
             data={"originals": export.originals, "reveal_protected": export.reveal_protected},
         )
@@ -181,7 +179,7 @@ def _exports_give_up(exports, *, now: datetime) -> None:
                 activity_record(
                     case=export.case,
                     actor=None,
-                    verb="export.failed",
+                    verb=Verb.EXPORT_FAILED,
                     target=export,
                     data={"reason": reason},
                 )
@@ -211,7 +209,7 @@ def export_open(*, actor, export: Export):
         activity_record(
             case=case,
             actor=actor,
-            verb="export.downloaded",
+            verb=Verb.EXPORT_DOWNLOADED,
             target=export,
             data={"sha256": export.sha256},
         )
@@ -261,7 +259,7 @@ def _export_expire(export_id: int, *, now: datetime) -> bool:
     activity_record(
         case=export.case,
         actor=None,
-        verb="export.expired",
+        verb=Verb.EXPORT_EXPIRED,
         target=export,
         data={
             "export": export.pk,
@@ -374,7 +372,7 @@ def export_build(*, export_id: int) -> str:
                 activity_record(
                     case=export.case,
                     actor=None,
-                    verb="export.failed",
+                    verb=Verb.EXPORT_FAILED,
                     target=export,
                     data={"reason": reason[:500]},
                 )
@@ -1102,7 +1100,7 @@ def _case_import(path, manifest: dict, owner) -> Case:
     activity_record(
         case=case,
         actor=owner,
-        verb="case.imported",
+        verb=Verb.CASE_IMPORTED,
         target=case,
         data={
             "bundle_sha256": bundle_sha256,
@@ -1143,7 +1141,7 @@ def _case_import(path, manifest: dict, owner) -> Case:
             activity_record(
                 case=case,
                 actor=owner,
-                verb="evidence.imported",
+                verb=Verb.EVIDENCE_IMPORTED,
                 target=evidence,
                 data={
                     "bundle_sha256": bundle_sha256,
@@ -1189,7 +1187,11 @@ def _case_import(path, manifest: dict, owner) -> Case:
                     created_by=_placeholder_user(link.get("by"), tag, users) or owner,
                 )
         activity_record(
-            case=case, actor=owner, verb="claim.imported", target=claim, data={"from_id": row["id"]}
+            case=case,
+            actor=owner,
+            verb=Verb.CLAIM_IMPORTED,
+            target=claim,
+            data={"from_id": row["id"]},
         )
     case.processing = [enqueue.task_on_commit(enqueue.PHOTO_PROCESS, pk) for pk in queue]
     return case

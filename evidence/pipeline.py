@@ -37,7 +37,7 @@ from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 from PIL import ExifTags, Image, ImageCms, TiffImagePlugin, UnidentifiedImageError
 
-from cases.activity import activity_record
+from cases.activity import Verb, activity_record
 from evidence import enqueue
 from evidence.models import Photo, PhotoFlag, PhotoMatch
 from evidence.similarity import photos_within
@@ -1062,7 +1062,7 @@ def _fail(photo: Photo, attempt: int, reason: str) -> Outcome:
             activity_record(
                 case=photo.evidence.case,
                 actor=None,
-                verb="photo.failed",
+                verb=Verb.PHOTO_FAILED,
                 target=photo.evidence,
                 data={"reason": reason[:500], "attempt": attempt},
             )
@@ -1123,7 +1123,7 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
             activity_record(
                 case=evidence.case,
                 actor=None,
-                verb="photo.processed",
+                verb=Verb.PHOTO_PROCESSED,
                 target=evidence,
                 data={
                     "flags": sorted(wanted),

@@ -1,18 +1,25 @@
-"""What one reader may see of a case's record.
+"""What one reader may see of a case, decided here: the record's committed values, where a
+protected source's evidence shows its place, and the reveals of protected identities.
 
 Rows of the activity record commit to what could identify a source or place a piece of
 evidence (`cases.activity`). Here they are turned into what this reader may see: the committed
 values put back for an editor or owner (`reveal`), or where the source is not protected; left
 out otherwise, with the target named as the reader would see it (a protected source by its
-pseudonym). A protected identity put back for an editor is a reveal, and is recorded here.
+pseudonym). Every time a door shows a protected identity, it is recorded here
+(`identity_reveal_record`), once per reader, door and REVEAL_WINDOW.
 """
 
 from copy import copy
+from datetime import timedelta
 
-from cases.activity import chain_entry, disclose, secrets_of
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from cases.activity import activity_record_many, chain_entry, disclose, secrets_of
 from cases.models import Activity
-from evidence.custody import identity_reveal_record
 from evidence.models import Evidence, Source
+from evidence.selectors import REVEAL_VERB
 
 
 def activity_rows(rows, *, reveal: bool, actor=None, via: str = "") -> list[Activity]:
@@ -87,3 +94,79 @@ def _disclosure(rows, secrets, *, reveal: bool) -> tuple[dict[int, bool], dict[i
         else:
             allowed[row.pk] = False
     return allowed, sources
+
+
+# --- Where a protected source shows -----------------------------------------------------
+
+
+def place_matches(q: str, *, reveal: bool = False, revealing=None) -> Q:
+    """A search on the stated place. Below editor, a protected source's evidence does not match
+    on it: the hit would confirm a guessed place. `revealing`: the cases where the reader is an
+    editor or owner (a search across cases)."""
+    match = Q(place_name__icontains=q)
+    if reveal:
+        return match
+    visible = Q(source__isnull=True) | Q(source__protected=False)
+    if revealing is not None:
+        visible |= Q(case__in=revealing)
+    return match & visible
+
+
+def location_hidden(evidence: Evidence, *, reveal: bool) -> bool:
+    """A protected source's evidence hides its exact place from those below editor."""
+    return not reveal and evidence.source_id is not None and evidence.source.protected
+
+
+# The same person seeing the same identity through the same door again within this window (a
+# page reload, an htmx refresh) is the same reveal: one row, not one per request.
+REVEAL_WINDOW = timedelta(minutes=10)
+
+
+def identity_reveal_record(*, actor, sources, via: str) -> int:
+    """Record that `actor` was shown the identity of each protected source in `sources`
+    (through `via`: "page", "api", "export", …). Unprotected sources need no record. Returns the
+    number of rows written. The rows carry the source's id and pseudonym, never its name.
+
+    A constant number of queries per case, whatever the number of sources: lists call it too."""
+    protected = {s.pk: s for s in sources if s is not None and s.protected}
+    if via != "export":
+        for source_id in _revealed_lately(actor=actor, source_ids=protected, via=via):
+            protected.pop(source_id, None)
+    if not protected:
+        return 0
+    by_case: dict[int, list[Source]] = {}
+    for source in protected.values():
+        by_case.setdefault(source.case_id, []).append(source)
+    with transaction.atomic():
+        for group in by_case.values():
+            activity_record_many(
+                case=group[0].case, actor=actor, verb=REVEAL_VERB, targets=group, data={"via": via}
+            )
+    return len(protected)
+
+
+def identity_reveal_record_ids(*, actor, source_ids, via: str) -> int:
+    """`identity_reveal_record` for protected sources known by id (rows read with `.values()`):
+    one query when every reveal is recent; the sources are read only when a row is due."""
+    due = set(source_ids) - _revealed_lately(actor=actor, source_ids=source_ids, via=via)
+    if not due:
+        return 0
+    sources = Source.objects.filter(pk__in=due).select_related("case")
+    return identity_reveal_record(actor=actor, sources=list(sources), via=via)
+
+
+def _revealed_lately(*, actor, source_ids, via: str) -> set[int]:
+    """The sources among `source_ids` whose identity `actor` was shown through `via` within
+    REVEAL_WINDOW."""
+    if not source_ids:
+        return set()
+    return set(
+        Activity.objects.filter(
+            actor=actor,
+            verb=REVEAL_VERB,
+            target_type="source",
+            target_id__in=list(source_ids),
+            data__via=via,
+            created_at__gte=timezone.now() - REVEAL_WINDOW,
+        ).values_list("target_id", flat=True)
+    )

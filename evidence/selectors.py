@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 
+from cases.activity import Verb
 from cases.models import Activity, Case, Claim
 from cases.policy import require
 from cases.selectors import get_for_member
@@ -106,8 +107,8 @@ def similar_photos(*, photo: Photo) -> list[tuple[Photo, PhotoMatch]]:
 
 # The verbs that say a protected source's identity was shown to someone, and that a case left
 # the building as a bundle (see evidence.custody and evidence.export).
-REVEAL_VERB = "source.revealed"
-EXPORT_VERB = "case.exported"
+REVEAL_VERB = Verb.SOURCE_REVEALED
+EXPORT_VERB = Verb.CASE_EXPORTED
 
 
 def exports_carrying(*, case_id: int) -> list[tuple[int, frozenset[int]]]:

@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases.activity import activity_record
+from cases.activity import Verb, activity_record
 from cases.models import Case, Claim
 from cases.policy import require
 from cases.services import claim_reopen, claims_lock
@@ -60,7 +60,7 @@ def source_create(
     activity_record(
         case=case,
         actor=actor,
-        verb="source.created",
+        verb=Verb.SOURCE_CREATED,
         target=source,
         data={"kind": kind, "protected": protected, "reliability": reliability},
     )
@@ -93,7 +93,7 @@ def source_update(*, actor, source: Source, **changes) -> Source:
     data = {"fields": sorted(changed)}
     if not source.protected:
         data["values"] = {k: v for k, v in changed.items() if k != "notes"}
-    activity_record(case=case, actor=actor, verb="source.updated", target=source, data=data)
+    activity_record(case=case, actor=actor, verb=Verb.SOURCE_UPDATED, target=source, data=data)
     return source
 
 
@@ -177,7 +177,7 @@ def evidence_create(
     activity_record(
         case=case,
         actor=actor,
-        verb="evidence.added",
+        verb=Verb.EVIDENCE_ADDED,
         target=evidence,
         data={"kind": kind, "source": source.pk if source else None},
     )
@@ -214,7 +214,7 @@ def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
     activity_record(
         case=case,
         actor=actor,
-        verb="evidence.updated",
+        verb=Verb.EVIDENCE_UPDATED,
         target=evidence,
         data={"fields": sorted(changed), "values": data},
     )
@@ -280,7 +280,7 @@ def evidence_link(
     activity_record(
         case=case,
         actor=actor,
-        verb="link.created",
+        verb=Verb.LINK_CREATED,
         target=link,
         data={"claim": claim.pk, "evidence": evidence.pk, "stance": stance},
     )
@@ -313,7 +313,7 @@ def link_update(
     for field, value in changed.items():
         setattr(link, field, value)
     link.save()
-    activity_record(case=case, actor=actor, verb="link.updated", target=link, data=changed)
+    activity_record(case=case, actor=actor, verb=Verb.LINK_UPDATED, target=link, data=changed)
     if "stance" in changed:
         claim_reopen(
             actor=actor,
@@ -334,7 +334,7 @@ def link_remove(*, actor, link: EvidenceLink) -> None:
     activity_record(
         case=case,
         actor=actor,
-        verb="link.removed",
+        verb=Verb.LINK_REMOVED,
         target=link,
         data={"claim": link.claim_id, "evidence": link.evidence_id, "stance": link.stance},
     )
@@ -364,7 +364,7 @@ def comment_create(
     activity_record(
         case=case,
         actor=actor,
-        verb="comment.created",
+        verb=Verb.COMMENT_CREATED,
         target=comment,
         data={"on": "claim" if claim else "evidence", "id": (claim or evidence).pk},
     )
@@ -386,7 +386,7 @@ def comment_edit(*, actor, comment: Comment, text: str) -> Comment:
     CommentRevision.objects.create(comment=comment, text=comment.text)
     comment.text, comment.edited_at = text, timezone.now()
     comment.save(update_fields=["text", "edited_at"])
-    activity_record(case=case, actor=actor, verb="comment.edited", target=comment)
+    activity_record(case=case, actor=actor, verb=Verb.COMMENT_EDITED, target=comment)
     return comment
 
 
@@ -509,7 +509,7 @@ def evidence_ingest(
     activity_record(
         case=case,
         actor=actor,
-        verb="evidence.received",
+        verb=Verb.EVIDENCE_RECEIVED,
         target=evidence,
         data={
             "kind": kind,
@@ -530,7 +530,7 @@ def _uploaded_again(*, actor, evidence: Evidence, original_name: str) -> Evidenc
     activity_record(
         case=evidence.case,
         actor=actor,
-        verb="evidence.uploaded_again",
+        verb=Verb.EVIDENCE_UPLOADED_AGAIN,
         target=evidence,
         data={"original_name": original_name, "sha256": evidence.sha256},
     )
@@ -646,7 +646,7 @@ def photo_reprocess(*, actor, evidence: Evidence) -> Evidence:
     activity_record(
         case=evidence.case,
         actor=actor,
-        verb="photo.reprocess_requested",
+        verb=Verb.PHOTO_REPROCESS_REQUESTED,
         target=evidence,
         data=previous,
     )

@@ -45,10 +45,15 @@ from cases.selectors import (
     members_of,
 )
 from evidence import services as evidence_services
-from evidence.custody import identity_reveal_record, location_hidden, original_download
+from evidence.custody import original_download
 from evidence.models import Evidence, EvidenceLink, Photo, Source
 from evidence.pipeline import hamming
-from evidence.reader import activity_rows
+from evidence.reader import (
+    activity_rows,
+    identity_reveal_record,
+    location_hidden,
+    place_matches,
+)
 from evidence.selectors import (
     comment_for_user,
     comments_on,
@@ -432,7 +437,7 @@ def evidence_gallery(request, case_id):
                 Q(title__icontains=q)
                 | Q(description__icontains=q)
                 | Q(original_name__icontains=q)
-                | _place_matches(q, reveal=reveal)
+                | place_matches(q, reveal=reveal)
                 | Q(url__icontains=q)
                 | Q(text__icontains=q)
             )
@@ -627,19 +632,6 @@ def _camera(photo: Photo) -> str | None:
     if make and model.lower().startswith(make.lower()):
         return model  # "Canon" + "Canon EOS 5D Mark IV"
     return " ".join(x for x in (make, model) if x) or None
-
-
-def _place_matches(q: str, *, reveal: bool = False, revealing=None) -> Q:
-    """A search on the stated place. Below editor, a protected source's evidence does not match
-    on it: the hit would confirm a guessed place. `revealing`: the cases where the reader is an
-    editor or owner (a search across cases)."""
-    match = Q(place_name__icontains=q)
-    if reveal:
-        return match
-    visible = Q(source__isnull=True) | Q(source__protected=False)
-    if revealing is not None:
-        visible |= Q(case__in=revealing)
-    return match & visible
 
 
 def _stated_place(evidence: Evidence, exact: bool) -> str | None:
@@ -942,7 +934,7 @@ def _link_options(claim: Claim, q: str, reveal: bool) -> list[dict]:
         items = items.filter(
             Q(title__icontains=q)
             | Q(original_name__icontains=q)
-            | _place_matches(q, reveal=reveal)
+            | place_matches(q, reveal=reveal)
             | Q(url__icontains=q)
             | Q(text__icontains=q)
             | Q(description__icontains=q)
@@ -1322,7 +1314,7 @@ def search(request):
                 Q(title__icontains=q)
                 | Q(description__icontains=q)
                 | Q(original_name__icontains=q)
-                | _place_matches(q, revealing=revealing)
+                | place_matches(q, revealing=revealing)
                 | Q(url__icontains=q)
                 | Q(text__icontains=q)
             )

@@ -34,7 +34,7 @@ def big_case(personas):
                 claim=claim, evidence=photo, stance=stance, created_by=reporter
             )
     for n in range(55):
-        activity_record(case=case, actor=reporter, verb="test.row", data={"n": n})
+        activity_record(case=case, actor=reporter, verb="case.updated", data={"n": n})
     return case
 
 

@@ -230,3 +230,12 @@ def test_deleting_an_activity_row_breaks_the_chain(personas):
     assert activity_chain_problems(case=personas.case) == [
         f"activity {rows[1].pk}: the row before it was changed or removed"
     ]
+
+
+def test_the_record_takes_only_its_verbs(personas):
+    from cases.activity import Verb, activity_record
+
+    with pytest.raises(ValueError):
+        activity_record(case=personas.case, actor=personas.owner, verb="case.sneezed")
+    row = activity_record(case=personas.case, actor=personas.owner, verb=Verb.CASE_UPDATED)
+    assert Activity.objects.get(pk=row.pk).verb == "case.updated"

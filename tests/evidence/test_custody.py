@@ -20,13 +20,12 @@ from evidence.custody import (
     custody_verify,
     evidence_delete,
     evidence_purge,
-    identity_reveal_record,
     original_download,
     original_view_record,
 )
 from evidence.export import export_request
 from evidence.models import Evidence
-from evidence.reader import activity_rows
+from evidence.reader import activity_rows, identity_reveal_record
 from evidence.selectors import custody_of, evidence_for_user, evidence_of
 from evidence.services import (
     comment_create,
