@@ -50,7 +50,7 @@ from django.conf import settings  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
 from benchmarks._common import RUNS, median, record, table, timed  # noqa: E402
-from evidence.pipeline import (  # noqa: E402
+from evidence.imaging.decode import (  # noqa: E402
     PREVIEW_EDGE,
     THUMBNAIL_EDGE,
     analyse,

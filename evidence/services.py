@@ -16,8 +16,9 @@ from cases.models import Case, Claim
 from cases.policy import require
 from cases.services import claim_reopen, claims_lock
 from evidence import enqueue
+from evidence.imaging.decode import PhotoRejected, open_image
+from evidence.imaging.sniff import IMAGE_TYPES, file_kind
 from evidence.models import Comment, CommentRevision, Evidence, EvidenceLink, Photo, Source
-from evidence.pipeline import IMAGE_TYPES, PhotoRejected, file_kind, open_image
 
 # --- Sources --------------------------------------------------------------------------------
 

@@ -46,8 +46,8 @@ from cases.selectors import (
 )
 from evidence import services as evidence_services
 from evidence.custody import original_download
+from evidence.imaging.hashes import hamming
 from evidence.models import Evidence, EvidenceLink, Photo, Source
-from evidence.pipeline import hamming
 from evidence.reader import (
     activity_rows,
     identity_reveal_record,

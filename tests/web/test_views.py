@@ -934,7 +934,7 @@ def test_comments_on_evidence(world, client_for):
 
 
 def test_compare_shows_both_photos_metadata_and_hash_distance(world, client_for):
-    from evidence.pipeline import hamming
+    from evidence.imaging.hashes import hamming
 
     url = reverse("web:photo_compare", args=[world.case.pk])
     response = client_for(world.personas.viewer).get(
