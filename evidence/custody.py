@@ -19,7 +19,6 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from cases.activity import (
     Verb,
@@ -111,78 +110,6 @@ def custody_entries(*, evidence: Evidence, reveal: bool, exports=None) -> list[d
             }
         )
     return entries
-
-
-# Activity data keys as a reader says them.
-DETAIL_LABELS = {
-    "original_name": "file name",
-    "content_type": "type",
-    "near_duplicates": "near-duplicates",
-    "derived_from": "derived from",
-    "reveal_protected": "identities included",
-    "originals_included": "originals included",
-    "links_removed": "links removed",
-    "original_retained": "original retained",
-    "bundle_sha256": "bundle SHA-256",
-    "from_id": "id in the bundle",
-}
-HIDDEN_DETAILS = {"custody", "evidence_list"}
-
-
-def when_text(value: str | None, *, seconds: bool = False) -> str:
-    moment = parse_datetime(value or "")
-    if moment is None:
-        return value or ""
-    return f"{moment.day} " + moment.strftime("%b %Y, %H:%M:%S" if seconds else "%b %Y, %H:%M")
-
-
-def _detail_text(key: str, value, sources: dict) -> tuple[str, bool]:
-    """A value of activity data as a reader wants it, and whether it is a hash (monospace)."""
-    if key == "source" and isinstance(value, int):
-        return sources.get(value, f"source {value}"), False
-    if key == "claim" and isinstance(value, int):
-        return f"C{value}", False
-    if key in ("evidence", "from_id") and isinstance(value, int):
-        return f"E{value}", False
-    if key == "size" and isinstance(value, int):
-        return f"{value:,} bytes", False
-    if isinstance(value, bool):
-        return ("yes" if value else "no"), False
-    if value in (None, "", [], {}):
-        return "none", False
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value), False
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items()), False
-    text = str(value)
-    return text, bool(re.fullmatch(r"[0-9a-f]{64}", text))
-
-
-def custody_rows(entries: list[dict], *, source_names: dict) -> list[dict]:
-    """Custody entries as rows for people: dates in words, ids as names (sources by the name
-    the reader may see), hashes marked for monospace."""
-    rows = []
-    for entry in entries:
-        data = entry.get("data") or {}
-        details = [
-            {"label": DETAIL_LABELS.get(k, k.replace("_", " ")), "text": text, "mono": mono}
-            for k, v in data.items()
-            if k not in HIDDEN_DETAILS and k != "software"
-            for text, mono in [_detail_text(k, v, source_names)]
-        ]
-        software = data.get("software") or {}
-        rows.append(
-            {
-                "when": when_text(entry.get("at"), seconds=True),
-                "event": entry.get("event") or entry.get("verb"),
-                "actor": entry.get("actor") or "system",
-                "details": details,
-                "software": ", ".join(f"{k} {v}" for k, v in software.items() if v),
-                "hash": (entry.get("hash") or "")[:10],
-                "carried_over": entry.get("carried_over", False),
-            }
-        )
-    return rows
 
 
 def original_view_record(*, actor, evidence: Evidence, via: str, download: bool = True) -> None:

@@ -19,7 +19,6 @@ and never the bundle is held whole in memory.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import logging
@@ -29,7 +28,6 @@ import shutil
 import tempfile
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,20 +42,26 @@ from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from cases.activity import Verb, activity_chain_problems, activity_record, chain_problems
+from cases.activity import Verb, activity_chain_problems, activity_record
 from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
 from cases.policy import require
 from cases.selectors import members_of
 from evidence import enqueue
-from evidence.custody import (
-    custody_entries,
-    custody_rows,
-    when_text,
+from evidence.bundle.manifest import (
+    CHUNK,
+    FORMAT,
+    FORMAT_VERSION,
+    STORED_TYPES,
+    BundleError,
+    Hashing,
+    file_sha256,
 )
+from evidence.bundle.report import report_write
+from evidence.bundle.verify import bundle_verify
+from evidence.custody import custody_entries
 from evidence.models import Evidence, EvidenceLink, Export, Photo, PhotoFlag, Source
 from evidence.reader import activity_chain, identity_reveal_record, location_hidden
 from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
@@ -65,9 +69,6 @@ from evidence.services import original_store
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "casefile-export"
-FORMAT_VERSION = 2
-CHUNK = 1024 * 1024
 # Unfinished exports a case may have at once: a double click must not start ten.
 MAX_UNFINISHED = 3
 # An export still running after this long was abandoned by its worker (see case_export_task's
@@ -79,15 +80,6 @@ RESEND_AFTER = timedelta(minutes=5)
 # An export that has not started after this long is given up, with the reason: it no longer
 # holds one of the case's MAX_UNFINISHED places.
 START_WITHIN = timedelta(hours=24)
-# Already-compressed files are stored as they are; text is deflated.
-STORED_TYPES = ("image/", "video/", "application/zip", "application/pdf")
-
-
-class BundleError(Exception):
-    """A bundle that cannot be read or does not match its manifest."""
-
-
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 # --- Requesting and downloading -------------------------------------------------------------
@@ -318,7 +310,7 @@ def export_build(*, export_id: int) -> str:
         writer = BundleWriter(export, tmp, progress=lambda p: mine.update(progress=p))
         bundle = writer.write()
         tmp.close()
-        digest, size = _file_sha256(tmp.name)
+        digest, size = file_sha256(tmp.name)
         name = f"exports/{export.case_id}/{export_filename(export)}"
         with transaction.atomic():
             # Lock the job, so that a takeover cannot finish it at the same moment.
@@ -402,29 +394,6 @@ def _transient() -> tuple[type[BaseException], ...]:
 TRANSIENT = _transient()
 
 
-def _file_sha256(path: str) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-class _Hashing:
-    """A writable file that passes what it is given on, and hashes and counts it."""
-
-    def __init__(self, out):
-        self.out = out
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.sha256.update(data)
-        self.size += len(data)
-        return self.out.write(data)
-
-
 @dataclass
 class Written:
     evidence_ids: list[int] = field(default_factory=list)
@@ -485,7 +454,7 @@ class BundleWriter:
         """A file of the bundle open for writing, hashed on the way (for the manifest and
         SHA256SUMS)."""
         with self.zip.open(self._info(name, content_type), "w", force_zip64=True) as out:
-            hashing = _Hashing(out)
+            hashing = Hashing(out)
             yield hashing
         self.files[name] = {"sha256": hashing.sha256.hexdigest(), "size": hashing.size}
 
@@ -537,7 +506,12 @@ class BundleWriter:
                 written.revealed = [s for s in sources if s.protected]
             manifest = self._manifest(sources, items, evidence_rows, tombstones)
             with self.member("report.html", content_type="text/html") as out:
-                report_write(out, manifest, thumbnail=self._thumbnail)
+                report_write(
+                    out,
+                    manifest,
+                    thumbnail=self._thumbnail,
+                    status_labels=dict(Claim.Status.choices),
+                )
             manifest["report"] = {"file": "report.html", **self.files["report.html"]}
             manifest["files"] = dict(sorted(self.files.items()))
             data = json.dumps(
@@ -796,251 +770,6 @@ class BundleWriter:
 # --- The report ---------------------------------------------------------------------------
 
 
-STANCE_HEADINGS = {
-    "supports": "Evidence for",
-    "contradicts": "Evidence against",
-    "context": "Context",
-}
-
-
-STATUS_LABELS = dict(Claim.Status.choices)
-
-
-def _evidence_order(item: dict):
-    when = item.get("observed_at") or item.get("stated_on") or "9999"
-    return (when[:10], item["id"])
-
-
-def report_write(out, manifest: dict, *, thumbnail: Callable[[int], str | None]) -> None:
-    """Write `templates/exports/report.html` into `out` (a binary file) from the manifest alone,
-    so that the report says exactly what the bundle holds (the manifest is left untouched).
-
-    The page is rendered one part at a time — its start, each claim, each item of the register and
-    of the chain of custody — and `thumbnail(evidence_id)` (base64) is asked for only while the
-    part that shows it is rendered: the report of thousands of photos is never in memory whole
-    (the largest part is a claim with the thumbnails of the evidence linked to it).
-    """
-    template = get_template("exports/report.html")
-    for context in _report_parts(manifest, thumbnail):
-        out.write(template.render(context).encode())
-
-
-def _report_parts(manifest: dict, thumbnail: Callable[[int], str | None]):
-    sources = {s["id"]: s["name"] for s in manifest["sources"]}
-    evidence = {}
-    for item in sorted(manifest["evidence"], key=_evidence_order):
-        evidence[item["id"]] = {
-            **item,
-            "observed_text": when_text(item["observed_at"]) if item["observed_at"] else "",
-        }
-    claims = [
-        {
-            **claim,
-            "status_label": STATUS_LABELS.get(claim["status"], claim["status"]),
-            "reviewed_text": when_text(claim["reviewed_at"]) if claim["reviewed_at"] else "",
-        }
-        for claim in manifest["claims"]
-    ]
-    timeline = []
-    for item in evidence.values():
-        when = item["observed_at"] or item["stated_on"]
-        if when:
-            timeline.append(
-                {
-                    "when": _parse_when(when),
-                    "has_time": bool(item["observed_at"]),
-                    "kind": item["kind"],
-                    "what": item["label"],
-                    "place": item["place_name"],
-                    "source": item["source_name"],
-                    "ref": f"E{item['id']}",
-                }
-            )
-    for claim in claims:
-        if claim["occurred_on"]:
-            timeline.append(
-                {
-                    "when": _parse_when(claim["occurred_on"]),
-                    "has_time": False,
-                    "kind": "claim",
-                    "what": claim["statement"],
-                    "place": "",
-                    "source": "",
-                    "ref": f"C{claim['id']}",
-                    "status": claim["status"],
-                    "status_label": claim["status_label"],
-                }
-            )
-    timeline.sort(key=_timeline_key)
-    status_counts = defaultdict(int)
-    for claim in manifest["claims"]:
-        status_counts[claim["status"]] += 1
-    deleted = [
-        {
-            **row,
-            "deleted_text": when_text(row["deleted_at"]),
-            "purged_text": when_text(row["purged_at"]) if row["purged_at"] else "",
-        }
-        for row in manifest["deleted_evidence"]
-    ]
-    page = {
-        "m": manifest,
-        "case": manifest["case"],
-        "created_text": when_text(manifest["case"]["created_at"]),
-        "claims": claims,
-        "evidence": list(evidence.values()),
-        "source_list": manifest["sources"],
-        "timeline": timeline,
-        "exported_at": _parse_when(manifest["exported_at"]),
-        "status_counts": dict(status_counts),
-        "deleted": deleted,
-        "activity": manifest["activity"],
-    }
-
-    def with_thumbnail(item: dict) -> dict:
-        return {**item, "thumbnail_data": thumbnail(item["id"])}
-
-    yield {**page, "part": "start"}
-    for claim in claims:
-        groups = []
-        for stance, heading in STANCE_HEADINGS.items():
-            rows = [
-                {"link": link, "evidence": with_thumbnail(evidence[link["evidence"]])}
-                for link in claim["links"]
-                if link["stance"] == stance and link["evidence"] in evidence
-            ]
-            groups.append({"stance": stance, "heading": heading, "rows": rows})
-        history = [
-            {
-                **step,
-                "when": when_text(step["at"]),
-                "from_label": STATUS_LABELS.get(step["from"], step["from"]),
-                "to_label": STATUS_LABELS.get(step["to"], step["to"]),
-            }
-            for step in claim["history"]
-        ]
-        yield {"part": "claim", "claim": {**claim, "groups": groups, "history": history}}
-    yield {**page, "part": "middle"}
-    for item in page["evidence"]:
-        yield {"part": "register_row", "e": with_thumbnail(item)}
-    yield {"part": "custody_start"}
-    for item in page["evidence"]:
-        rows = custody_rows(item["custody"], source_names=sources)
-        yield {"part": "custody_item", "e": {**with_thumbnail(item), "custody_rows": rows}}
-    yield {**page, "part": "end"}
-
-
-def _timeline_key(entry: dict):
-    when = entry["when"]
-    if isinstance(when, datetime):
-        return (when.date(), when.time().isoformat(), entry["ref"])
-    return (when, "", entry["ref"])
-
-
-def _parse_when(value: str):
-    return parse_datetime(value) or parse_date(value) or value
-
-
-# --- Verifying a bundle (no database) -----------------------------------------------------
-
-
-@dataclass
-class BundleCheck:
-    manifest: dict | None
-    checked: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def intact(self) -> bool:
-        return not self.problems
-
-
-def bundle_verify(path) -> BundleCheck:
-    """Check every file of a bundle against its manifest, the originals against the evidence
-    SHA-256, the manifest against SHA256SUMS, and the activity chain the manifest carries.
-    Reads the bundle in chunks; needs no database."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        return BundleCheck(None, problems=[f"not a readable ZIP file: {exc}"])
-    with archive:
-        names = set(archive.namelist())
-        try:
-            manifest = json.loads(archive.read("manifest.json"))
-        except KeyError:
-            return BundleCheck(None, problems=["manifest.json is missing"])
-        except ValueError as exc:
-            return BundleCheck(None, problems=[f"manifest.json is not valid JSON: {exc}"])
-        check = BundleCheck(manifest)
-        if manifest.get("format") != FORMAT:
-            check.problems.append("manifest.json is not a Casefile export manifest")
-            return check
-        files = manifest.get("files") or {}
-        actual: dict[str, str] = {}
-        for name in sorted(names):
-            if name.endswith("/"):
-                continue
-            digest, size = hashlib.sha256(), 0
-            try:
-                with archive.open(name) as handle:
-                    for chunk in iter(lambda h=handle: h.read(CHUNK), b""):
-                        digest.update(chunk)
-                        size += len(chunk)
-            except (OSError, zipfile.BadZipFile) as exc:
-                # A damaged member fails its CRC check while being read.
-                check.problems.append(f"{name}: cannot be read ({exc})")
-                continue
-            actual[name] = digest.hexdigest()
-            check.checked += 1
-            if name in ("manifest.json", "SHA256SUMS"):
-                continue
-            expected = files.get(name)
-            if expected is None:
-                check.problems.append(f"{name}: not listed in the manifest")
-            elif expected["sha256"] != actual[name] or expected["size"] != size:
-                check.problems.append(
-                    f"{name}: SHA-256 {actual[name]} does not match the manifest's "
-                    f"{expected['sha256']}"
-                )
-        for name in files:
-            if name not in names:
-                check.problems.append(f"{name}: listed in the manifest but missing")
-        # SHA256SUMS vouches for the manifest itself.
-        try:
-            sums = archive.read("SHA256SUMS").decode()
-        except KeyError:
-            check.problems.append("SHA256SUMS is missing")
-            sums = ""
-        listed = {}
-        for line in sums.splitlines():
-            digest, _, name = line.partition("  ")
-            listed[name] = digest
-        if sums and listed.get("manifest.json") != actual.get("manifest.json"):
-            check.problems.append("manifest.json: does not match its SHA-256 in SHA256SUMS")
-        for name, digest in listed.items():
-            if name != "manifest.json" and actual.get(name) not in (None, digest):
-                check.problems.append(f"{name}: does not match its SHA-256 in SHA256SUMS")
-    for item in manifest.get("evidence", []):
-        if not isinstance(item, dict):
-            check.problems.append("manifest.json: an evidence entry is not an object")
-            continue
-        name = item.get("file")
-        label = f"evidence {item.get('id')} ({item.get('label', '')})"
-        if item.get("sha256") and not SHA256.fullmatch(str(item["sha256"])):
-            check.problems.append(f"{label}: its SHA-256 is not a SHA-256")
-        if not name:
-            continue
-        if name not in actual:
-            check.problems.append(f"{label}: its original {name} is not in the bundle")
-        elif actual[name] != item.get("sha256"):
-            check.problems.append(
-                f"{label}: the original {name} does not match the evidence's SHA-256 "
-                f"{item.get('sha256')}"
-            )
-    check.problems.extend(chain_problems(manifest.get("activity", {}).get("chain", [])))
-    return check
-
-
 # --- Importing a bundle ---------------------------------------------------------------------
 
 
@@ -1083,7 +812,7 @@ def case_import(*, path, owner) -> Case:
 
 
 def _case_import(path, manifest: dict, owner) -> Case:
-    bundle_sha256, _ = _file_sha256(str(path))
+    bundle_sha256, _ = file_sha256(str(path))
     tag = bundle_sha256[:8]
     users: dict = {}
     data = manifest["case"]

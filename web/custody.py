@@ -17,6 +17,7 @@ from cases.models import Claim
 from cases.policy import Allowed, can, require, role_of
 from cases.selectors import can_see_protected, case_for_user
 from evidence import custody, export
+from evidence.bundle import report
 from evidence.models import Export
 from evidence.selectors import evidence_for_user, export_for_user, exports_for_user, sources_of
 from web.feedback import error_messages
@@ -42,7 +43,7 @@ def custody_history(*, evidence, reveal: bool) -> list[dict]:
     """An item's custody record as rows for people, oldest first, sources named as the reader
     may see them: the table of the custody page, and the evidence page's History panel."""
     names = {s.pk: s.display_name(reveal=reveal) for s in sources_of(case=evidence.case)}
-    return custody.custody_rows(
+    return report.custody_rows(
         custody.custody_entries(evidence=evidence, reveal=reveal), source_names=names
     )
 

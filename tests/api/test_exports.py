@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
 from cases.models import Activity
-from evidence.export import bundle_verify, exports_expire
+from evidence.bundle.verify import bundle_verify
+from evidence.export import exports_expire
 from evidence.models import Evidence, Export
 from evidence.services import comment_create, evidence_update, photo_ingest
 from tests.api.conftest import token_client

@@ -18,8 +18,9 @@ from PIL import Image
 from cases.activity import activity_chain_problems
 from cases.models import Activity, Case
 from cases.services import case_update, claim_create
+from evidence.bundle.verify import bundle_verify
 from evidence.custody import custody_verify, evidence_delete
-from evidence.export import bundle_verify, case_import, export_open, export_request, exports_expire
+from evidence.export import case_import, export_open, export_request, exports_expire
 from evidence.models import Evidence, Export
 from evidence.selectors import custody_of
 from tests.custody_case import PROTECTED_NAME, PSEUDONYM, custody_case, leaks
@@ -629,7 +630,7 @@ def test_verify_export_names_an_original_the_manifest_points_to_but_the_bundle_l
 def test_import_refuses_a_verified_bundle_whose_manifest_is_malformed_and_imports_nothing(
     personas, things, django_capture_on_commit_callbacks, tmp_path
 ):
-    from evidence.export import BundleError
+    from evidence.bundle.manifest import BundleError
 
     export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
     path = _bundle(export, tmp_path)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
-from evidence.export import bundle_verify, export_request
+from evidence.bundle.verify import bundle_verify
+from evidence.export import export_request
 from evidence.models import Export
 from tests.evidence.test_worker import Worker, _reset_connections, database_url
 from tests.needs import unavailable
