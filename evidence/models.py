@@ -468,7 +468,7 @@ class CommentRevision(models.Model):
 
 
 class Export(models.Model):
-    """A case file exported as a ZIP bundle by a Celery task (see evidence.export)."""
+    """A case file exported as a ZIP bundle by a Celery task (see evidence.services.exports)."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -528,7 +528,7 @@ class Export(models.Model):
 
     @property
     def expires_at(self) -> datetime | None:
-        """When a ready bundle will be deleted (`evidence.export.exports_expire`)."""
+        """When a ready bundle will be deleted (`evidence.services.exports.exports_expire`)."""
         if self.status != self.Status.READY or self.finished_at is None:
             return None
         return self.finished_at + timedelta(days=settings.CASEFILE_EXPORT_RETENTION_DAYS)

@@ -12,15 +12,15 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from PIL import Image, ImageChops, ImageStat
 
-from evidence import pipeline
 from evidence.imaging import decode
 from evidence.imaging.decode import analyse, fit
 from evidence.imaging.hashes import hamming
 from evidence.imaging.metadata import read_metadata
 from evidence.models import Photo, PhotoFlag, PhotoMatch
-from evidence.pipeline import photo_process
 from evidence.selectors import similar_photos
-from evidence.services import photo_ingest, photo_reprocess
+from evidence.services import photos as pipeline
+from evidence.services.evidence import photo_ingest
+from evidence.services.photos import photo_process, photo_reprocess
 from evidence.tasks import photo_process_task
 from tests.factories import ProtectedSourceFactory, SourceFactory
 from tests.images import (
@@ -342,7 +342,7 @@ def test_near_duplicate_from_the_same_source_is_matched_but_not_flagged(process,
 
 
 def test_deleted_photo_is_no_near_duplicate_of_a_new_upload(process, personas):
-    from evidence.custody import evidence_delete
+    from evidence.services.custody import evidence_delete
 
     picture = scene(13, (1200, 900))
     first = process(

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from evidence.bundle.manifest import BundleError
-from evidence.export import case_import
+from evidence.services.imports import case_import
 
 
 class Command(BaseCommand):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -25,10 +26,11 @@ from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
 from cases.activity import Verb, activity_record
+from cases.policy import require
 from evidence import enqueue
 from evidence.imaging.decode import Analysis, PhotoRejected, analyse, processing_software
 from evidence.imaging.flags import METADATA_FLAGS, consistency_flags
-from evidence.models import Photo, PhotoFlag, PhotoMatch
+from evidence.models import Evidence, Photo, PhotoFlag, PhotoMatch
 from evidence.similarity import photos_within
 
 logger = logging.getLogger(__name__)
@@ -385,3 +387,48 @@ def photos_requeue_stale(*, older_than: timedelta | None = None, limit: int = 10
         status_changed_at=dj_timezone.now()
     )
     return sent
+
+
+# --- Asking again --------------------------------------------------------------------------
+
+
+def photo_queue(photo_id: int) -> None:
+    """Queue processing after the transaction commits, so that the worker finds the rows. A
+    broker that cannot be reached does not fail the upload: the photo stays pending and
+    `requeue_stale_photos` (or Celery beat) queues it again later."""
+    enqueue.task_on_commit(enqueue.PHOTO_PROCESS, photo_id)
+
+
+@transaction.atomic
+def photo_reprocess(*, actor, evidence: Evidence) -> Evidence:
+    """Ask for a photo to be processed again (reporters and above): one whose processing
+    failed, or one stuck in pending or processing for longer than the hard time limit."""
+    require(actor, evidence.case, "evidence.reprocess")
+    photo = Photo.objects.select_for_update().filter(evidence=evidence).first()
+    if photo is None:
+        raise ValidationError("Only a photo can be processed again.", code="not_a_photo")
+    stuck_since = dj_timezone.now() - timedelta(seconds=settings.CASEFILE_STALE_AFTER_SECONDS)
+    stuck = photo.status in (Photo.Status.PENDING, Photo.Status.PROCESSING) and (
+        photo.status_changed_at < stuck_since
+    )
+    if photo.status != Photo.Status.FAILED and not stuck:
+        raise ValidationError(
+            f"This photo is {photo.get_status_display().lower()}: only a photo whose processing "
+            "failed (or is stuck) can be processed again.",
+            code="not_failed",
+        )
+    previous = {"status": photo.status, "failure_reason": photo.failure_reason}
+    photo.status = Photo.Status.PENDING
+    photo.failure_reason = ""
+    photo.attempts = 0
+    photo.status_changed_at = dj_timezone.now()
+    photo.save(update_fields=["status", "failure_reason", "attempts", "status_changed_at"])
+    activity_record(
+        case=evidence.case,
+        actor=actor,
+        verb=Verb.PHOTO_REPROCESS_REQUESTED,
+        target=evidence,
+        data=previous,
+    )
+    photo_queue(photo.pk)
+    return evidence
