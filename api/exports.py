@@ -13,9 +13,11 @@ from rest_framework.response import Response
 from api.schema import FreeFormField
 from api.views import CaseChildView, EvidenceDetail, ListMixin, ObjectChildView, _file_response
 from cases.selectors import can_see_protected
-from evidence import custody, export
+from evidence import custody
 from evidence.models import Evidence, Export
 from evidence.selectors import evidence_for_user, export_for_user, exports_for_user
+from evidence.services import custody as custody_services
+from evidence.services import exports as export_services
 
 # --- Serializers ----------------------------------------------------------------------------
 
@@ -75,7 +77,7 @@ class CustodyEventSerializer(serializers.Serializer):
 
 
 class DeleteSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=custody.MAX_REASON)
+    reason = serializers.CharField(max_length=custody_services.MAX_REASON)
 
 
 class TombstoneSerializer(serializers.ModelSerializer):
@@ -163,7 +165,7 @@ class EvidenceDetailWithDelete(EvidenceDetail):
             reason = request.query_params.get("reason")
         serializer = DeleteSerializer(data={} if reason is None else {"reason": reason})
         serializer.is_valid(raise_exception=True)
-        custody.evidence_delete(
+        custody_services.evidence_delete(
             actor=request.user, evidence=evidence, reason=serializer.validated_data["reason"]
         )
         evidence.refresh_from_db()
@@ -182,7 +184,7 @@ class EvidencePurge(ObjectChildView):
     @extend_schema(request=None, responses=TombstoneSerializer)
     def post(self, request, pk):
         evidence = self.get_parent()
-        custody.evidence_purge(actor=request.user, evidence=evidence)
+        custody_services.evidence_purge(actor=request.user, evidence=evidence)
         evidence.refresh_from_db()
         return Response(TombstoneSerializer(evidence).data)
 
@@ -208,7 +210,7 @@ class CaseExports(ListMixin, CaseChildView):
     def post(self, request, case_id):
         case = self.get_case()
         data = self.parse(ExportRequestSerializer)
-        created = export.export_request(
+        created = export_services.export_request(
             actor=request.user,
             case=case,
             originals=data["originals"],
@@ -239,11 +241,11 @@ class ExportDownload(ExportDetail):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request, pk):
         bundle = self.get_parent()
-        handle = export.export_open(actor=request.user, export=bundle)
+        handle = export_services.export_open(actor=request.user, export=bundle)
         response = _file_response(
             handle,
             content_type="application/zip",
-            filename=export.export_filename(bundle),
+            filename=export_services.export_filename(bundle),
             as_attachment=True,
         )
         response["X-Content-SHA256"] = bundle.sha256

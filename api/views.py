@@ -41,8 +41,6 @@ from cases.tokens import (
     tokens_of,
     tokens_revoke_all,
 )
-from evidence import services as evidence_services
-from evidence.custody import original_download
 from evidence.models import Comment, Evidence, EvidenceLink, Source
 from evidence.reader import activity_rows, identity_reveal_record, identity_reveal_record_ids
 from evidence.selectors import (
@@ -56,6 +54,12 @@ from evidence.selectors import (
     source_for_user,
     sources_of,
 )
+from evidence.services import comments as comment_services
+from evidence.services import evidence as evidence_services
+from evidence.services import links as link_services
+from evidence.services import photos as photo_services
+from evidence.services import sources as source_services
+from evidence.services.custody import original_download
 
 MAX_ID = 2**63 - 1
 
@@ -440,7 +444,7 @@ class SourceList(ListMixin, CaseChildView):
     def post(self, request, case_id):
         case = self.get_case()
         data = self.parse(serializers.SourceWriteSerializer)
-        source = evidence_services.source_create(actor=request.user, case=case, **data)
+        source = source_services.source_create(actor=request.user, case=case, **data)
         return self.render(serializers.SourceSerializer, source, code=status.HTTP_201_CREATED)
 
 
@@ -462,7 +466,7 @@ class SourceDetail(CaseScopedView):
     def patch(self, request, pk):
         source = self.get_object()
         data = self.parse(serializers.SourceWriteSerializer, partial=True)
-        source = evidence_services.source_update(actor=request.user, source=source, **data)
+        source = source_services.source_update(actor=request.user, source=source, **data)
         return self.render(serializers.SourceSerializer, source)
 
 
@@ -571,7 +575,7 @@ class EvidenceReprocess(EvidenceDetail):
         evidence = self.get_parent()
         if evidence.kind != Evidence.Kind.PHOTO:
             raise Http404("Only photos are processed.")
-        evidence_services.photo_reprocess(actor=request.user, evidence=evidence)
+        photo_services.photo_reprocess(actor=request.user, evidence=evidence)
         evidence = evidence_for_user(user=request.user, evidence_id=evidence.pk)
         return self.render(serializers.EvidenceSerializer, evidence, code=status.HTTP_202_ACCEPTED)
 
@@ -809,7 +813,7 @@ class ClaimLinks(ListMixin, ObjectChildView):
     def post(self, request, pk):
         claim = self.get_parent()
         data = self.parse(serializers.LinkCreateSerializer)
-        link = evidence_services.evidence_link(actor=request.user, claim=claim, **data)
+        link = link_services.evidence_link(actor=request.user, claim=claim, **data)
         return self.render(serializers.LinkSerializer, link, code=status.HTTP_201_CREATED)
 
 
@@ -837,12 +841,12 @@ class LinkDetail(ObjectChildView):
     def patch(self, request, pk):
         link = self.get_parent()
         data = self.parse(serializers.LinkUpdateSerializer, partial=True)
-        link = evidence_services.link_update(actor=request.user, link=link, **data)
+        link = link_services.link_update(actor=request.user, link=link, **data)
         return self.render(serializers.LinkSerializer, link)
 
     @extend_schema(responses={204: None})
     def delete(self, request, pk):
-        evidence_services.link_remove(actor=request.user, link=self.get_parent())
+        link_services.link_remove(actor=request.user, link=self.get_parent())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -868,7 +872,7 @@ class _CommentList(ListMixin, ObjectChildView):
     def post(self, request, pk):
         parent = self.get_parent()
         data = self.parse(serializers.CommentWriteSerializer)
-        comment = evidence_services.comment_create(
+        comment = comment_services.comment_create(
             actor=request.user, text=data["text"], **{self.target: parent}
         )
         return self.render(serializers.CommentSerializer, comment, code=status.HTTP_201_CREATED)
@@ -903,7 +907,7 @@ class CommentDetail(ObjectChildView):
     def patch(self, request, pk):
         comment = self.get_parent()
         data = self.parse(serializers.CommentWriteSerializer)
-        comment = evidence_services.comment_edit(
+        comment = comment_services.comment_edit(
             actor=request.user, comment=comment, text=data["text"]
         )
         return self.render(serializers.CommentSerializer, comment)

@@ -8,7 +8,7 @@ sideways, Orientation 6), generated with tests/images.py.
 
 For every photo, in one process configured as a worker is (`image_memory_pool`), interleaved,
 BENCH_RUNS (≥5) times each:
-- *ours*: what a worker does with an original (`evidence.pipeline`): re-hash and compare the
+- *ours*: what a worker does with an original (`evidence.services.photos`): re-hash and compare the
   SHA-256, read the metadata, decode once with `draft` towards the preview's size, write the
   upright 1600-px preview and 400-px thumbnail (JPEG bytes, metadata stripped), pHash + dHash
   from the thumbnail. Storage and database writes are left out (they do not depend on the
@@ -50,7 +50,7 @@ from django.conf import settings  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
 from benchmarks._common import RUNS, median, record, table, timed  # noqa: E402
-from evidence.pipeline import (  # noqa: E402
+from evidence.imaging.decode import (  # noqa: E402
     PREVIEW_EDGE,
     THUMBNAIL_EDGE,
     analyse,
@@ -86,7 +86,7 @@ def sha256_of(path: Path) -> str:
 
 
 def ours(path: Path, expected: str):
-    # As evidence.pipeline does it: hash the original in chunks, compare, then decode once.
+    # As evidence.services.photos does it: hash the original in chunks, compare, then decode once.
     with path.open("rb") as f:
         digest = hashlib.sha256()
         for chunk in iter(lambda: f.read(1024 * 1024), b""):

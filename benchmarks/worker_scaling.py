@@ -119,7 +119,7 @@ def main() -> int:
     from cases.services import case_create
     from config.celery import app
     from evidence.models import Photo
-    from evidence.services import photo_ingest
+    from evidence.services.evidence import photo_ingest
     from evidence.tasks import photo_process_task
 
     worker_env = {

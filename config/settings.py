@@ -277,7 +277,7 @@ CASEFILE_MAX_UPLOAD_BYTES = env_int("CASEFILE_MAX_UPLOAD_BYTES", 50 * 1024 * 102
 # Decompression-bomb guard for the image pipeline (Pillow's MAX_IMAGE_PIXELS is set from this).
 CASEFILE_MAX_IMAGE_PIXELS = env_int("CASEFILE_MAX_IMAGE_PIXELS", 60_000_000)
 # Freed image memory each worker process keeps for the next photo, in MB (0: none; see
-# evidence.pipeline.image_memory_pool).
+# evidence.imaging.decode.image_memory_pool).
 CASEFILE_IMAGE_MEMORY_POOL_MB = env_int("CASEFILE_IMAGE_MEMORY_POOL_MB", 64)
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from cases.models import Case, Claim
+from evidence.imaging import flags
 
 
 class Source(models.Model):
@@ -342,12 +343,15 @@ class PhotoFlag(models.Model):
     """A consistency warning raised by the pipeline, with an explanation a reporter can read."""
 
     class Code(models.TextChoices):
-        DATE_MISMATCH = "date_mismatch", "EXIF date differs from the stated date"
-        PLACE_MISMATCH = "place_mismatch", "EXIF location far from the stated place"
-        EDITING_SOFTWARE = "editing_software", "Edited with software"
-        NO_CAMERA_METADATA = "no_camera_metadata", "No camera metadata"
-        DUPLICATE_OTHER_SOURCE = "duplicate_other_source", "Near-duplicate from another source"
-        TRAILING_DATA = "trailing_data", "Data after the end of the image"
+        DATE_MISMATCH = flags.Code.DATE_MISMATCH, "EXIF date differs from the stated date"
+        PLACE_MISMATCH = flags.Code.PLACE_MISMATCH, "EXIF location far from the stated place"
+        EDITING_SOFTWARE = flags.Code.EDITING_SOFTWARE, "Edited with software"
+        NO_CAMERA_METADATA = flags.Code.NO_CAMERA_METADATA, "No camera metadata"
+        DUPLICATE_OTHER_SOURCE = (
+            flags.Code.DUPLICATE_OTHER_SOURCE,
+            "Near-duplicate from another source",
+        )
+        TRAILING_DATA = flags.Code.TRAILING_DATA, "Data after the end of the image"
 
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="flags")
     code = models.CharField(max_length=32, choices=Code.choices)
@@ -464,7 +468,7 @@ class CommentRevision(models.Model):
 
 
 class Export(models.Model):
-    """A case file exported as a ZIP bundle by a Celery task (see evidence.export)."""
+    """A case file exported as a ZIP bundle by a Celery task (see evidence.services.exports)."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -524,7 +528,7 @@ class Export(models.Model):
 
     @property
     def expires_at(self) -> datetime | None:
-        """When a ready bundle will be deleted (`evidence.export.exports_expire`)."""
+        """When a ready bundle will be deleted (`evidence.services.exports.exports_expire`)."""
         if self.status != self.Status.READY or self.finished_at is None:
             return None
         return self.finished_at + timedelta(days=settings.CASEFILE_EXPORT_RETENTION_DAYS)

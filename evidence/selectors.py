@@ -106,7 +106,7 @@ def similar_photos(*, photo: Photo) -> list[tuple[Photo, PhotoMatch]]:
 # --- Custody --------------------------------------------------------------------------------
 
 # The verbs that say a protected source's identity was shown to someone, and that a case left
-# the building as a bundle (see evidence.custody and evidence.export).
+# the building as a bundle (see evidence.services.custody and evidence.services.exports).
 REVEAL_VERB = Verb.SOURCE_REVEALED
 EXPORT_VERB = Verb.CASE_EXPORTED
 
@@ -162,7 +162,7 @@ def exports_of(*, case: Case) -> QuerySet[Export]:
 
 def exports_past_retention(*, now: datetime) -> QuerySet[Export]:
     """Ready exports written more than CASEFILE_EXPORT_RETENTION_DAYS before `now`, oldest
-    first: their bundles are due for deletion (`evidence.export.exports_expire`)."""
+    first: their bundles are due for deletion (`evidence.services.exports.exports_expire`)."""
     cutoff = now - timedelta(days=settings.CASEFILE_EXPORT_RETENTION_DAYS)
     return Export.objects.filter(status=Export.Status.READY, finished_at__lte=cutoff).order_by(
         "finished_at", "id"

@@ -8,13 +8,9 @@ from celery.signals import worker_init
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from evidence.export import export_build, exports_expire, exports_requeue_stale
-from evidence.pipeline import (
-    StorageUnavailable,
-    image_memory_pool,
-    photo_process,
-    photos_requeue_stale,
-)
+from evidence.imaging.decode import image_memory_pool
+from evidence.services.exports import export_build, exports_expire, exports_requeue_stale
+from evidence.services.photos import StorageUnavailable, photo_process, photos_requeue_stale
 
 logger = logging.getLogger(__name__)
 

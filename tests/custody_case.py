@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from cases.models import Claim
 from cases.services import claim_create, claim_review, claim_submit
 from evidence.models import Evidence, Source
-from evidence.services import evidence_create, evidence_link, photo_ingest, source_create
+from evidence.services.evidence import evidence_create, photo_ingest
+from evidence.services.links import evidence_link
+from evidence.services.sources import source_create
 from tests.images import jpeg_bytes, upload
 
 # What a viewer must never see, anywhere.

@@ -89,3 +89,54 @@ def test_no_import_cycles():
         if name not in state:
             walk(name, [name])
     assert cycles == []
+
+
+PURE_PACKAGES = ("evidence.imaging", "evidence.bundle")
+# What a pure module may import of ours besides the pure packages: the settings, and the
+# activity record's chain check (a bundle is verified with the one check the database uses).
+PURE_ALLOWED = (*PURE_PACKAGES, "config", "cases.activity")
+
+
+def _all_imports(path: Path) -> list[str]:
+    """Every module the file imports, ours or not."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _is_orm(imported: str) -> bool:
+    parts = imported.split(".")
+    return (
+        imported.startswith("django.db")
+        or "models" in parts
+        or "services" in parts
+        or "selectors" in parts
+    )
+
+
+def test_pure_modules_import_no_orm():
+    # Decoding, metadata, flags and the bundle format are pure: no database, no models, no
+    # services (the services own the rows and call these).
+    pure = {n: p for n, p in _modules().items() if n.startswith(PURE_PACKAGES)}
+    assert set(pure) >= {
+        "evidence.imaging.sniff",
+        "evidence.imaging.decode",
+        "evidence.imaging.metadata",
+        "evidence.imaging.flags",
+        "evidence.bundle.manifest",
+        "evidence.bundle.report",
+        "evidence.bundle.verify",
+    }
+    wrong = sorted(
+        (name, imported)
+        for name, path in pure.items()
+        for imported in _all_imports(path)
+        if _is_orm(imported)
+        or (imported.split(".")[0] in APPS and not imported.startswith(PURE_ALLOWED))
+    )
+    assert wrong == []

@@ -16,9 +16,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from cases.models import Claim
 from cases.policy import Allowed, can, require, role_of
 from cases.selectors import can_see_protected, case_for_user
-from evidence import custody, export
+from evidence import custody
+from evidence.bundle import report
 from evidence.models import Export
 from evidence.selectors import evidence_for_user, export_for_user, exports_for_user, sources_of
+from evidence.services import custody as custody_services
+from evidence.services import exports as export_services
 from web.feedback import error_messages
 
 # How often the exports panel asks for progress while an export runs (htmx polling).
@@ -42,7 +45,7 @@ def custody_history(*, evidence, reveal: bool) -> list[dict]:
     """An item's custody record as rows for people, oldest first, sources named as the reader
     may see them: the table of the custody page, and the evidence page's History panel."""
     names = {s.pk: s.display_name(reveal=reveal) for s in sources_of(case=evidence.case)}
-    return custody.custody_rows(
+    return report.custody_rows(
         custody.custody_entries(evidence=evidence, reveal=reveal), source_names=names
     )
 
@@ -83,7 +86,7 @@ def evidence_delete(request, evidence_id):
             Claim.objects.filter(links__evidence=evidence, status__in=Claim.DECIDED).order_by("pk")
         )
         try:
-            custody.evidence_delete(actor=request.user, evidence=evidence, reason=reason)
+            custody_services.evidence_delete(actor=request.user, evidence=evidence, reason=reason)
         except ValidationError as exc:
             error_messages(request, exc)
         else:
@@ -119,7 +122,7 @@ def evidence_purge(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
     require(request.user, evidence.case, "evidence.purge")
     try:
-        custody.evidence_purge(actor=request.user, evidence=evidence)
+        custody_services.evidence_purge(actor=request.user, evidence=evidence)
     except ValidationError as exc:
         error_messages(request, exc)
     else:
@@ -142,7 +145,7 @@ def case_exports(request, case_id):
         tags = "exports" if request.headers.get("HX-Request") else ""
         try:
             # Below editor, the service's refusal is the answer (403).
-            created = export.export_request(
+            created = export_services.export_request(
                 actor=request.user,
                 case=case,
                 originals=request.POST.get("originals") == "on",
@@ -177,7 +180,7 @@ def export_download(request, export_id):
     """The bundle (editors and owners; with protected identities, owners only); recorded."""
     bundle = export_for_user(user=request.user, export_id=export_id)
     try:
-        handle = export.export_open(actor=request.user, export=bundle)
+        handle = export_services.export_open(actor=request.user, export=bundle)
     except ValidationError as exc:
         error_messages(request, exc)
         return redirect(
@@ -186,7 +189,7 @@ def export_download(request, export_id):
     response = FileResponse(
         handle,
         as_attachment=True,
-        filename=export.export_filename(bundle),
+        filename=export_services.export_filename(bundle),
         content_type="application/zip",
     )
     response["Cache-Control"] = "private, no-store"

@@ -44,10 +44,8 @@ from cases.selectors import (
     get_for_member,
     members_of,
 )
-from evidence import services as evidence_services
-from evidence.custody import original_download
+from evidence.imaging.hashes import hamming
 from evidence.models import Evidence, EvidenceLink, Photo, Source
-from evidence.pipeline import hamming
 from evidence.reader import (
     activity_rows,
     identity_reveal_record,
@@ -65,6 +63,12 @@ from evidence.selectors import (
     source_for_user,
     sources_of,
 )
+from evidence.services import comments as comment_services
+from evidence.services import evidence as evidence_services
+from evidence.services import links as link_services
+from evidence.services import photos as photo_services
+from evidence.services import sources as source_services
+from evidence.services.custody import original_download
 from web import forms
 from web.custody import custody_history
 from web.feedback import attempt
@@ -796,7 +800,7 @@ def photo_retry(request, evidence_id):
     require(request.user, evidence.case, "evidence.reprocess")
     attempt(
         request,
-        lambda: evidence_services.photo_reprocess(actor=request.user, evidence=evidence),
+        lambda: photo_services.photo_reprocess(actor=request.user, evidence=evidence),
         "Queued for processing again.",
     )
     return redirect("web:evidence_detail", evidence_id=evidence.pk)
@@ -819,7 +823,7 @@ def _comment_post(request, case: Case, **target) -> None:
         return
     attempt(
         request,
-        lambda: evidence_services.comment_create(
+        lambda: comment_services.comment_create(
             actor=request.user, text=form.cleaned_data["text"], **target
         ),
     )
@@ -1001,7 +1005,7 @@ def claim_link(request, claim_id):
     if form.is_valid():
         was = claim.status
         try:
-            evidence_services.evidence_link(actor=request.user, claim=claim, **form.cleaned_data)
+            link_services.evidence_link(actor=request.user, claim=claim, **form.cleaned_data)
         except ValidationError as exc:
             forms.add_service_errors(form, exc)
         else:
@@ -1019,7 +1023,7 @@ def link_remove(request, link_id):
     claim = link.claim
     require(request.user, claim.case, "link.remove")
     was = claim.status
-    evidence_services.link_remove(actor=request.user, link=link)
+    link_services.link_remove(actor=request.user, link=link)
     messages.success(request, "Link removed.")
     _say_if_reopened(request, claim, was)
     return redirect(reverse("web:claim_detail", args=[claim.pk]) + "#evidence")
@@ -1087,7 +1091,7 @@ def comment_edit(request, comment_id):
     if form.is_valid():
         attempt(
             request,
-            lambda: evidence_services.comment_edit(
+            lambda: comment_services.comment_edit(
                 actor=request.user, comment=comment, text=form.cleaned_data["text"]
             ),
         )
@@ -1111,7 +1115,7 @@ def source_list(request, case_id):
         require(request.user, case, "source.add")
         if form.is_valid():
             try:
-                source = evidence_services.source_create(
+                source = source_services.source_create(
                     actor=request.user, case=case, **form.cleaned_data
                 )
             except ValidationError as exc:
@@ -1154,7 +1158,7 @@ def source_edit(request, source_id):
     form = form_class(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            evidence_services.source_update(actor=request.user, source=source, **form.cleaned_data)
+            source_services.source_update(actor=request.user, source=source, **form.cleaned_data)
         except ValidationError as exc:
             forms.add_service_errors(form, exc)
         else:

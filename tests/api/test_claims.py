@@ -3,7 +3,7 @@
 import pytest
 
 from cases.services import claim_create, claim_review, claim_submit
-from evidence.services import evidence_link
+from evidence.services.links import evidence_link
 from tests.api.conftest import token_client
 from tests.factories import LinkEvidenceFactory
 

@@ -12,9 +12,11 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
 from cases.models import Activity
-from evidence.export import bundle_verify, exports_expire
+from evidence.bundle.verify import bundle_verify
 from evidence.models import Evidence, Export
-from evidence.services import comment_create, evidence_update, photo_ingest
+from evidence.services.comments import comment_create
+from evidence.services.evidence import evidence_update, photo_ingest
+from evidence.services.exports import exports_expire
 from tests.api.conftest import token_client
 from tests.custody_case import CORRECTED, STATED, custody_case, leaks
 from tests.images import jpeg_bytes, upload
@@ -306,7 +308,7 @@ def test_an_editor_does_see_the_identity_so_the_check_above_can_fail(personas, t
 
 
 def test_a_deleted_item_is_gone_from_pages_and_search(personas, things):
-    from evidence.custody import evidence_delete
+    from evidence.services.custody import evidence_delete
 
     pages = Client()
     pages.force_login(personas.editor)
@@ -389,7 +391,7 @@ def test_a_place_mismatch_flag_on_a_protected_sources_photo_names_no_coordinates
 def test_a_bundle_without_identities_carries_no_place_of_a_protected_sources_deleted_item(
     personas, things, django_capture_on_commit_callbacks
 ):
-    from evidence.custody import evidence_delete
+    from evidence.services.custody import evidence_delete
 
     evidence_delete(actor=personas.editor, evidence=things.secret_photo, reason="Duplicate")
     data = _editors_bundle(personas, django_capture_on_commit_callbacks, originals=False)

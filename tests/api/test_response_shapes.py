@@ -27,7 +27,8 @@ from api.schema import FREE_FORM
 from cases.models import Role
 from cases.services import claim_submit
 from evidence.models import PhotoMatch
-from evidence.services import comment_create, photo_ingest
+from evidence.services.comments import comment_create
+from evidence.services.evidence import photo_ingest
 from tests.api.conftest import token_client
 from tests.conftest import Personas
 from tests.custody_case import custody_case

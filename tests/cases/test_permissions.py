@@ -15,13 +15,10 @@ from cases.services import (
     membership_change,
     membership_remove,
 )
-from evidence.services import (
-    comment_create,
-    evidence_create,
-    evidence_link,
-    source_create,
-    source_update,
-)
+from evidence.services.comments import comment_create
+from evidence.services.evidence import evidence_create
+from evidence.services.links import evidence_link
+from evidence.services.sources import source_create, source_update
 from tests.factories import (
     ClaimFactory,
     LinkEvidenceFactory,

@@ -14,8 +14,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from evidence.models import Evidence, Photo
-from evidence.pipeline import photo_process
-from evidence.services import original_storage_name, photo_ingest
+from evidence.services.evidence import original_storage_name, photo_ingest
+from evidence.services.photos import photo_process
 from tests.images import (
     jpeg_bytes,
     pdf_bytes,

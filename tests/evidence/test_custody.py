@@ -15,25 +15,21 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.models import Activity
-from evidence.custody import (
-    custody_entries,
+from evidence.custody import custody_entries
+from evidence.models import Evidence
+from evidence.reader import activity_rows, identity_reveal_record
+from evidence.selectors import custody_of, evidence_for_user, evidence_of
+from evidence.services.comments import comment_create, comment_edit
+from evidence.services.custody import (
     custody_verify,
     evidence_delete,
     evidence_purge,
     original_download,
     original_view_record,
 )
-from evidence.export import export_request
-from evidence.models import Evidence
-from evidence.reader import activity_rows, identity_reveal_record
-from evidence.selectors import custody_of, evidence_for_user, evidence_of
-from evidence.services import (
-    comment_create,
-    comment_edit,
-    evidence_update,
-    link_update,
-    photo_ingest,
-)
+from evidence.services.evidence import evidence_update, photo_ingest
+from evidence.services.exports import export_request
+from evidence.services.links import link_update
 from tests.api.conftest import token_client
 from tests.custody_case import custody_case
 from tests.images import jpeg_bytes, upload

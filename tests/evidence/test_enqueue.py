@@ -22,15 +22,15 @@ from django.utils import timezone
 
 from cases.models import Activity, Case
 from evidence import enqueue
-from evidence.export import (
+from evidence.models import Evidence, Export, Photo
+from evidence.services.evidence import photo_ingest
+from evidence.services.exports import (
     RESEND_AFTER,
     START_WITHIN,
     export_request,
     exports_requeue_stale,
 )
-from evidence.models import Evidence, Export, Photo
-from evidence.pipeline import photos_requeue_stale
-from evidence.services import photo_ingest
+from evidence.services.photos import photos_requeue_stale
 from tests.api.conftest import token_client
 from tests.images import jpeg_bytes, upload
 

@@ -18,10 +18,12 @@ from PIL import Image
 from cases.activity import activity_chain_problems
 from cases.models import Activity, Case
 from cases.services import case_update, claim_create
-from evidence.custody import custody_verify, evidence_delete
-from evidence.export import bundle_verify, case_import, export_open, export_request, exports_expire
+from evidence.bundle.verify import bundle_verify
 from evidence.models import Evidence, Export
 from evidence.selectors import custody_of
+from evidence.services.custody import custody_verify, evidence_delete
+from evidence.services.exports import export_open, export_request, exports_expire
+from evidence.services.imports import case_import
 from tests.custody_case import PROTECTED_NAME, PSEUDONYM, custody_case, leaks
 from tests.needs import unavailable
 
@@ -125,7 +127,7 @@ def test_the_bundle_is_streamed_from_a_temporary_file_not_built_in_memory(
     personas, things, django_capture_on_commit_callbacks, monkeypatch
 ):
     # The writer must never ask for a BytesIO of the whole bundle: it writes to a real file.
-    import evidence.export as export_module
+    import evidence.services.exports as export_module
 
     opened = []
     real = export_module.tempfile.NamedTemporaryFile
@@ -172,7 +174,7 @@ def _export_peak(personas, count: int, thumbnail: str) -> int:
     """Peak Python memory (tracemalloc) of building an export of a case of `count` photos."""
     import tracemalloc
 
-    from evidence.export import export_build
+    from evidence.services.exports import export_build
 
     Evidence.objects.filter(case=personas.case).delete()
     _photos(personas, count, thumbnail)
@@ -629,7 +631,7 @@ def test_verify_export_names_an_original_the_manifest_points_to_but_the_bundle_l
 def test_import_refuses_a_verified_bundle_whose_manifest_is_malformed_and_imports_nothing(
     personas, things, django_capture_on_commit_callbacks, tmp_path
 ):
-    from evidence.export import BundleError
+    from evidence.bundle.manifest import BundleError
 
     export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
     path = _bundle(export, tmp_path)

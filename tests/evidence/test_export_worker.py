@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
-from evidence.export import bundle_verify, export_request
+from evidence.bundle.verify import bundle_verify
 from evidence.models import Export
+from evidence.services.exports import export_request
 from tests.evidence.test_worker import Worker, _reset_connections, database_url
 from tests.needs import unavailable
 
@@ -114,7 +115,7 @@ def test_an_export_requested_while_the_broker_was_down_is_sent_by_the_sweep_to_a
     import time
 
     from config.celery import app
-    from evidence.export import RESEND_AFTER, exports_requeue_stale
+    from evidence.services.exports import RESEND_AFTER, exports_requeue_stale
 
     redis_url = app.conf.broker_url
     app.conf.task_always_eager = False

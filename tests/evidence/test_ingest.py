@@ -14,12 +14,8 @@ from django.http import Http404
 
 from cases.models import Activity
 from evidence.models import Evidence, Photo
-from evidence.services import (
-    document_ingest,
-    original_storage_name,
-    photo_ingest,
-    photo_reprocess,
-)
+from evidence.services.evidence import document_ingest, original_storage_name, photo_ingest
+from evidence.services.photos import photo_reprocess
 from tests.api.conftest import token_client
 from tests.factories import CaseFactory, MembershipFactory, SourceFactory
 from tests.images import (

@@ -12,11 +12,15 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from PIL import Image, ImageChops, ImageStat
 
-from evidence import pipeline
+from evidence.imaging import decode
+from evidence.imaging.decode import analyse, fit
+from evidence.imaging.hashes import hamming
+from evidence.imaging.metadata import read_metadata
 from evidence.models import Photo, PhotoFlag, PhotoMatch
-from evidence.pipeline import analyse, fit, hamming, photo_process
 from evidence.selectors import similar_photos
-from evidence.services import photo_ingest, photo_reprocess
+from evidence.services import photos as pipeline
+from evidence.services.evidence import photo_ingest
+from evidence.services.photos import photo_process, photo_reprocess
 from evidence.tasks import photo_process_task
 from tests.factories import ProtectedSourceFactory, SourceFactory
 from tests.images import (
@@ -213,14 +217,14 @@ def test_the_preview_of_a_dct_scaled_jpeg_is_as_good_as_a_box_filter(size):
     Pillow's filters but must not be nearest-neighbour in disguise: measured against a Lanczos
     resize of the full decode, within 10% of the box filter and better than nearest."""
     data = jpeg_bytes(scene(7, size), quality=92)
-    target = fit(size, pipeline.PREVIEW_EDGE)
+    target = fit(size, decode.PREVIEW_EDGE)
     with Image.open(io.BytesIO(data)) as full:
         reference = full.convert("RGB").resize(target, Image.Resampling.LANCZOS)
     with Image.open(io.BytesIO(data)) as decoded:
         decoded.draft("RGB", target)
         decoded.load()
         assert decoded.size == (size[0] // 2, size[1] // 2)
-        ours = pipeline._preview(decoded, target, dct_scaled=True)
+        ours = decode._preview(decoded, target, dct_scaled=True)
         box = decoded.resize(target, Image.Resampling.BOX)
         nearest = decoded.resize(target, Image.Resampling.NEAREST)
     assert ours.size == target
@@ -230,11 +234,11 @@ def test_the_preview_of_a_dct_scaled_jpeg_is_as_good_as_a_box_filter(size):
 
 def test_the_thumbnail_is_a_box_reduction_of_the_preview_when_the_sizes_allow():
     preview = scene(8, (1600, 1067))
-    thumbnail = pipeline._thumbnail(preview, fit((6000, 4000), pipeline.THUMBNAIL_EDGE))
+    thumbnail = decode._thumbnail(preview, fit((6000, 4000), decode.THUMBNAIL_EDGE))
     assert thumbnail.size == (400, 267)
     assert _rms(thumbnail, preview.reduce(4)) == 0
     # Sizes that a reduction cannot reach exactly end with a small bicubic step.
-    assert pipeline._thumbnail(preview, (390, 260)).size == (390, 260)
+    assert decode._thumbnail(preview, (390, 260)).size == (390, 260)
 
 
 @pytest.fixture
@@ -262,7 +266,7 @@ def test_a_worker_keeps_freed_image_memory_for_the_next_photo(pillow_pool, setti
 
 def test_an_image_memory_pool_of_zero_leaves_pillow_as_it_is(pillow_pool):
     Image.core.set_blocks_max(3)
-    pipeline.image_memory_pool(0)
+    decode.image_memory_pool(0)
     assert Image.core.get_blocks_max() == 3
 
 
@@ -338,7 +342,7 @@ def test_near_duplicate_from_the_same_source_is_matched_but_not_flagged(process,
 
 
 def test_deleted_photo_is_no_near_duplicate_of_a_new_upload(process, personas):
-    from evidence.custody import evidence_delete
+    from evidence.services.custody import evidence_delete
 
     picture = scene(13, (1200, 900))
     first = process(
@@ -518,7 +522,7 @@ def test_a_bad_image_is_never_retried(process, monkeypatch):
     photo = process(jpeg_bytes())
     Photo.objects.filter(pk=photo.pk).update(status=Photo.Status.PENDING)
     monkeypatch.setattr(
-        pipeline, "analyse", lambda *a, **k: (_ for _ in ()).throw(pipeline.PhotoRejected("bad"))
+        pipeline, "analyse", lambda *a, **k: (_ for _ in ()).throw(decode.PhotoRejected("bad"))
     )
     assert photo_process_task.delay(photo.pk).get() == Photo.Status.FAILED
     photo.refresh_from_db()
@@ -583,7 +587,7 @@ def test_exif_for_helper_writes_what_the_pipeline_reads():
     image = Image.new("RGB", (10, 10))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", exif=exif.tobytes())
-    _, metadata = pipeline.read_metadata(Image.open(io.BytesIO(buffer.getvalue())))
+    _, metadata = read_metadata(Image.open(io.BytesIO(buffer.getvalue())))
     assert metadata["camera_make"] == "Fujifilm"
     assert (metadata["gps_latitude"], metadata["gps_longitude"]) == (-1.5, -2.25)
 
@@ -611,7 +615,7 @@ def test_the_task_is_acknowledged_late_and_retries_only_transient_errors():
     assert photo_process_task.acks_late
     assert photo_process_task.reject_on_worker_lost
     assert photo_process_task.autoretry_for == TRANSIENT_ERRORS
-    assert pipeline.PhotoRejected not in TRANSIENT_ERRORS
+    assert decode.PhotoRejected not in TRANSIENT_ERRORS
     assert photo_process_task.retry_backoff and photo_process_task.retry_jitter
 
 

@@ -17,9 +17,10 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.models import Activity
-from evidence.custody import evidence_delete
 from evidence.selectors import REVEAL_VERB
-from evidence.services import evidence_create, evidence_update, source_create, source_update
+from evidence.services.custody import evidence_delete
+from evidence.services.evidence import evidence_create, evidence_update
+from evidence.services.sources import source_create, source_update
 from tests.api.conftest import token_client
 from tests.api.test_exports import _api_urls, _content, _editors_bundle, _page_urls
 from tests.custody_case import CORRECTED, custody_case, secret_strings

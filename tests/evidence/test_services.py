@@ -5,20 +5,13 @@ from cases import services as cases_services
 from cases.activity import activity_chain_problems, is_commitment
 from cases.models import Activity, Claim
 from cases.services import claim_create, claim_review, claim_submit
-from evidence.custody import evidence_delete, evidence_purge
 from evidence.models import Comment, EvidenceLink
 from evidence.reader import activity_rows
-from evidence.services import (
-    comment_create,
-    comment_edit,
-    evidence_create,
-    evidence_link,
-    evidence_update,
-    link_remove,
-    link_update,
-    source_create,
-    source_update,
-)
+from evidence.services.comments import comment_create, comment_edit
+from evidence.services.custody import evidence_delete, evidence_purge
+from evidence.services.evidence import evidence_create, evidence_update
+from evidence.services.links import evidence_link, link_remove, link_update
+from evidence.services.sources import source_create, source_update
 from tests.factories import ClaimFactory, LinkEvidenceFactory, ProtectedSourceFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from config.uploads import HashingUploadHandler
 from evidence.models import Evidence
-from evidence.services import file_sha256
+from evidence.services.evidence import file_sha256
 from tests.api.conftest import token_client
 from tests.images import pdf_bytes
 

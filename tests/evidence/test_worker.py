@@ -24,7 +24,7 @@ from django.db import connection
 
 from cases.models import Activity
 from evidence.models import Photo
-from evidence.services import photo_ingest
+from evidence.services.evidence import photo_ingest
 from tests.images import jpeg_bytes, truncated, upload
 from tests.needs import unavailable
 

@@ -10,9 +10,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from cases import services as case_services
 from cases.models import Claim
 from demo.story import CHINA, DANDONG, LONGKOU, train_photo
-from evidence import services as evidence_services
 from evidence.models import Evidence, Source
-from evidence.pipeline import photo_process
+from evidence.services import evidence as evidence_services
+from evidence.services import links as link_services
+from evidence.services import sources as source_services
+from evidence.services.photos import photo_process
 
 
 def demo_photo(day: int) -> bytes:
@@ -42,10 +44,10 @@ class World:
 @pytest.fixture
 def world(personas) -> World:
     case, bob, erin = personas.case, personas.reporter, personas.editor
-    photographer = evidence_services.source_create(
+    photographer = source_services.source_create(
         actor=bob, case=case, kind="own_reporting", name="Newsroom photographer", reliability="A"
     )
-    china = evidence_services.source_create(
+    china = source_services.source_create(
         actor=bob,
         case=case,
         kind="person",
@@ -101,10 +103,10 @@ def world(personas) -> World:
         statement="The cargo was trucked to Longkou",
         occurred_on=date(2026, 5, 17),
     )
-    evidence_services.evidence_link(
+    link_services.evidence_link(
         actor=bob, claim=in_review, evidence=testimony, stance="supports", note="Says so."
     )
-    evidence_services.evidence_link(actor=bob, claim=in_review, evidence=link, stance="contradicts")
+    link_services.evidence_link(actor=bob, claim=in_review, evidence=link, stance="contradicts")
     case_services.claim_submit(actor=bob, claim=in_review)
     editors_claim = case_services.claim_create(
         actor=erin, case=case, statement="The train arrived in North Korea in April"

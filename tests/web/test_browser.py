@@ -197,7 +197,7 @@ def test_reporter_uploads_links_and_submits_editor_reviews_viewer_reads_outsider
     from playwright.sync_api import expect
 
     from cases.models import Claim
-    from evidence.pipeline import photo_process
+    from evidence.services.photos import photo_process
 
     case = personas.case
     files = []
@@ -533,7 +533,7 @@ def test_photo_page_fills_in_by_itself_when_processing_ends(
 ):
     from playwright.sync_api import expect
 
-    from evidence.pipeline import photo_process
+    from evidence.services.photos import photo_process
 
     path = tmp_path / "IMG_0525.jpg"
     path.write_bytes(demo_photo(25))
@@ -587,8 +587,8 @@ def test_a_polling_card_shows_the_deletion_and_stops_asking(
 ):
     from playwright.sync_api import expect
 
-    from evidence.custody import evidence_delete
     from evidence.models import Evidence
+    from evidence.services.custody import evidence_delete
 
     path = tmp_path / "IMG_0525.jpg"
     path.write_bytes(demo_photo(25))

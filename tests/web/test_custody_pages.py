@@ -84,7 +84,7 @@ def test_outsider_cannot_reach_delete_purge_exports_or_downloads(personas, thing
 
 
 def test_owner_purges_a_deleted_original_from_its_custody_page(personas, things):
-    from evidence.custody import evidence_delete
+    from evidence.services.custody import evidence_delete
 
     evidence_delete(actor=personas.editor, evidence=things.public_photo, reason="Duplicate")
     url = reverse("web:evidence_purge", kwargs={"evidence_id": things.public_photo.pk})

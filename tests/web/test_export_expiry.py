@@ -6,8 +6,8 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from evidence.export import export_request, exports_expire
 from evidence.models import Export
+from evidence.services.exports import export_request, exports_expire
 from tests.custody_case import custody_case
 
 

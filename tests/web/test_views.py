@@ -207,10 +207,10 @@ def test_dashboard_shows_claims_by_status_activity_and_members(world, client_for
 
 
 def test_dashboard_activity_names_what_each_link_joined(world, client_for):
-    from evidence import services as evidence_services
+    from evidence.services import links as link_services
 
     link = EvidenceLink.objects.get(claim=world.in_review, evidence=world.link)
-    evidence_services.link_remove(actor=world.personas.reporter, link=link)
+    link_services.link_remove(actor=world.personas.reporter, link=link)
     html = client_for(world.personas.viewer).get(
         reverse("web:case_dashboard", args=[world.case.pk])
     )
@@ -501,7 +501,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def test_a_polling_card_of_deleted_evidence_shows_the_deletion_and_stops_polling(world, client_for):
-    from evidence.custody import evidence_delete
+    from evidence.services.custody import evidence_delete
 
     _waiting(world.photo25, seconds=5)
     url = reverse("web:evidence_card", args=[world.photo25.pk])
@@ -520,7 +520,7 @@ def test_a_polling_card_of_deleted_evidence_shows_the_deletion_and_stops_polling
 
 
 def test_the_photo_page_polling_a_deleted_photo_gets_its_tombstone_and_stops(world, client_for):
-    from evidence.custody import evidence_delete
+    from evidence.services.custody import evidence_delete
 
     _waiting(world.photo25, seconds=5)
     url = reverse("web:evidence_detail", args=[world.photo25.pk])
@@ -823,7 +823,7 @@ def test_photo_page_lists_near_duplicates_with_their_distance(world, client_for)
 
 
 def test_photo_page_lists_linked_claims_and_one_history_its_custody_record(world, client_for):
-    from evidence.services import evidence_link
+    from evidence.services.links import evidence_link
 
     evidence_link(
         actor=world.personas.reporter, claim=world.draft, evidence=world.photo25, stance="supports"
@@ -843,7 +843,7 @@ def test_photo_page_lists_linked_claims_and_one_history_its_custody_record(world
 
 
 def test_photo_page_history_shows_the_newest_events_and_counts_the_rest(world, client_for):
-    from evidence.services import comment_create
+    from evidence.services.comments import comment_create
 
     for n in range(15):
         comment_create(actor=world.personas.reporter, text=f"Note {n}", evidence=world.photo14)
@@ -934,7 +934,7 @@ def test_comments_on_evidence(world, client_for):
 
 
 def test_compare_shows_both_photos_metadata_and_hash_distance(world, client_for):
-    from evidence.pipeline import hamming
+    from evidence.imaging.hashes import hamming
 
     url = reverse("web:photo_compare", args=[world.case.pk])
     response = client_for(world.personas.viewer).get(
@@ -1510,7 +1510,7 @@ def test_list_pages_make_the_same_number_of_queries_however_much_evidence(world,
 
 
 def test_case_list_shows_the_latest_row_as_its_reader_may_see_it(personas, client):
-    from evidence.services import source_create, source_update
+    from evidence.services.sources import source_create, source_update
 
     source = source_create(
         actor=personas.reporter, case=personas.case, kind="person", name="Kim Chol-su"

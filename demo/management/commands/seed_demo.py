@@ -21,7 +21,9 @@ from demo.story import (
     train_photo,
 )
 from evidence.models import EvidenceLink
-from evidence.services import evidence_create, evidence_link, photo_ingest, source_create
+from evidence.services.evidence import evidence_create, photo_ingest
+from evidence.services.links import evidence_link
+from evidence.services.sources import source_create
 
 User = get_user_model()
 

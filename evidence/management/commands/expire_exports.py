@@ -5,8 +5,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from evidence.export import exports_expire
 from evidence.selectors import exports_past_retention
+from evidence.services.exports import exports_expire
 
 
 class Command(BaseCommand):

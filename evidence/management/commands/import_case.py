@@ -5,7 +5,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from evidence.export import BundleError, case_import
+from evidence.bundle.manifest import BundleError
+from evidence.services.imports import case_import
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from evidence.pipeline import photos_requeue_stale, photos_stale
+from evidence.services.photos import photos_requeue_stale, photos_stale
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from cases.models import Case
-from evidence.custody import custody_verify
+from evidence.services.custody import custody_verify
 
 
 class Command(BaseCommand):

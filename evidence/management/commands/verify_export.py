@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evidence.export import bundle_verify
+from evidence.bundle.verify import bundle_verify
 
 
 class Command(BaseCommand):

@@ -19,7 +19,6 @@ and never the bundle is held whole in memory.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import logging
@@ -29,45 +28,42 @@ import shutil
 import tempfile
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import get_template
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
-from cases.activity import Verb, activity_chain_problems, activity_record, chain_problems
-from cases.models import Activity, Case, Claim, ClaimTransition, Membership, Role
+from cases.activity import Verb, activity_chain_problems, activity_record
+from cases.models import Activity, Case, Claim
 from cases.policy import require
 from cases.selectors import members_of
 from evidence import enqueue
-from evidence.custody import (
-    custody_entries,
-    custody_rows,
-    when_text,
+from evidence.bundle.manifest import (
+    CHUNK,
+    FORMAT,
+    FORMAT_VERSION,
+    STORED_TYPES,
+    BundleError,
+    Hashing,
+    file_sha256,
 )
-from evidence.models import Evidence, EvidenceLink, Export, Photo, PhotoFlag, Source
+from evidence.bundle.report import report_write
+from evidence.custody import custody_entries
+from evidence.models import Evidence, EvidenceLink, Export, Photo, Source
 from evidence.reader import activity_chain, identity_reveal_record, location_hidden
 from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
-from evidence.services import original_store
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "casefile-export"
-FORMAT_VERSION = 2
-CHUNK = 1024 * 1024
 # Unfinished exports a case may have at once: a double click must not start ten.
 MAX_UNFINISHED = 3
 # An export still running after this long was abandoned by its worker (see case_export_task's
@@ -79,15 +75,6 @@ RESEND_AFTER = timedelta(minutes=5)
 # An export that has not started after this long is given up, with the reason: it no longer
 # holds one of the case's MAX_UNFINISHED places.
 START_WITHIN = timedelta(hours=24)
-# Already-compressed files are stored as they are; text is deflated.
-STORED_TYPES = ("image/", "video/", "application/zip", "application/pdf")
-
-
-class BundleError(Exception):
-    """A bundle that cannot be read or does not match its manifest."""
-
-
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 # --- Requesting and downloading -------------------------------------------------------------
@@ -318,7 +305,7 @@ def export_build(*, export_id: int) -> str:
         writer = BundleWriter(export, tmp, progress=lambda p: mine.update(progress=p))
         bundle = writer.write()
         tmp.close()
-        digest, size = _file_sha256(tmp.name)
+        digest, size = file_sha256(tmp.name)
         name = f"exports/{export.case_id}/{export_filename(export)}"
         with transaction.atomic():
             # Lock the job, so that a takeover cannot finish it at the same moment.
@@ -402,29 +389,6 @@ def _transient() -> tuple[type[BaseException], ...]:
 TRANSIENT = _transient()
 
 
-def _file_sha256(path: str) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-class _Hashing:
-    """A writable file that passes what it is given on, and hashes and counts it."""
-
-    def __init__(self, out):
-        self.out = out
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.sha256.update(data)
-        self.size += len(data)
-        return self.out.write(data)
-
-
 @dataclass
 class Written:
     evidence_ids: list[int] = field(default_factory=list)
@@ -485,7 +449,7 @@ class BundleWriter:
         """A file of the bundle open for writing, hashed on the way (for the manifest and
         SHA256SUMS)."""
         with self.zip.open(self._info(name, content_type), "w", force_zip64=True) as out:
-            hashing = _Hashing(out)
+            hashing = Hashing(out)
             yield hashing
         self.files[name] = {"sha256": hashing.sha256.hexdigest(), "size": hashing.size}
 
@@ -537,7 +501,12 @@ class BundleWriter:
                 written.revealed = [s for s in sources if s.protected]
             manifest = self._manifest(sources, items, evidence_rows, tombstones)
             with self.member("report.html", content_type="text/html") as out:
-                report_write(out, manifest, thumbnail=self._thumbnail)
+                report_write(
+                    out,
+                    manifest,
+                    thumbnail=self._thumbnail,
+                    status_labels=dict(Claim.Status.choices),
+                )
             manifest["report"] = {"file": "report.html", **self.files["report.html"]}
             manifest["files"] = dict(sorted(self.files.items()))
             data = json.dumps(
@@ -794,462 +763,3 @@ class BundleWriter:
 
 
 # --- The report ---------------------------------------------------------------------------
-
-
-STANCE_HEADINGS = {
-    "supports": "Evidence for",
-    "contradicts": "Evidence against",
-    "context": "Context",
-}
-
-
-STATUS_LABELS = dict(Claim.Status.choices)
-
-
-def _evidence_order(item: dict):
-    when = item.get("observed_at") or item.get("stated_on") or "9999"
-    return (when[:10], item["id"])
-
-
-def report_write(out, manifest: dict, *, thumbnail: Callable[[int], str | None]) -> None:
-    """Write `templates/exports/report.html` into `out` (a binary file) from the manifest alone,
-    so that the report says exactly what the bundle holds (the manifest is left untouched).
-
-    The page is rendered one part at a time — its start, each claim, each item of the register and
-    of the chain of custody — and `thumbnail(evidence_id)` (base64) is asked for only while the
-    part that shows it is rendered: the report of thousands of photos is never in memory whole
-    (the largest part is a claim with the thumbnails of the evidence linked to it).
-    """
-    template = get_template("exports/report.html")
-    for context in _report_parts(manifest, thumbnail):
-        out.write(template.render(context).encode())
-
-
-def _report_parts(manifest: dict, thumbnail: Callable[[int], str | None]):
-    sources = {s["id"]: s["name"] for s in manifest["sources"]}
-    evidence = {}
-    for item in sorted(manifest["evidence"], key=_evidence_order):
-        evidence[item["id"]] = {
-            **item,
-            "observed_text": when_text(item["observed_at"]) if item["observed_at"] else "",
-        }
-    claims = [
-        {
-            **claim,
-            "status_label": STATUS_LABELS.get(claim["status"], claim["status"]),
-            "reviewed_text": when_text(claim["reviewed_at"]) if claim["reviewed_at"] else "",
-        }
-        for claim in manifest["claims"]
-    ]
-    timeline = []
-    for item in evidence.values():
-        when = item["observed_at"] or item["stated_on"]
-        if when:
-            timeline.append(
-                {
-                    "when": _parse_when(when),
-                    "has_time": bool(item["observed_at"]),
-                    "kind": item["kind"],
-                    "what": item["label"],
-                    "place": item["place_name"],
-                    "source": item["source_name"],
-                    "ref": f"E{item['id']}",
-                }
-            )
-    for claim in claims:
-        if claim["occurred_on"]:
-            timeline.append(
-                {
-                    "when": _parse_when(claim["occurred_on"]),
-                    "has_time": False,
-                    "kind": "claim",
-                    "what": claim["statement"],
-                    "place": "",
-                    "source": "",
-                    "ref": f"C{claim['id']}",
-                    "status": claim["status"],
-                    "status_label": claim["status_label"],
-                }
-            )
-    timeline.sort(key=_timeline_key)
-    status_counts = defaultdict(int)
-    for claim in manifest["claims"]:
-        status_counts[claim["status"]] += 1
-    deleted = [
-        {
-            **row,
-            "deleted_text": when_text(row["deleted_at"]),
-            "purged_text": when_text(row["purged_at"]) if row["purged_at"] else "",
-        }
-        for row in manifest["deleted_evidence"]
-    ]
-    page = {
-        "m": manifest,
-        "case": manifest["case"],
-        "created_text": when_text(manifest["case"]["created_at"]),
-        "claims": claims,
-        "evidence": list(evidence.values()),
-        "source_list": manifest["sources"],
-        "timeline": timeline,
-        "exported_at": _parse_when(manifest["exported_at"]),
-        "status_counts": dict(status_counts),
-        "deleted": deleted,
-        "activity": manifest["activity"],
-    }
-
-    def with_thumbnail(item: dict) -> dict:
-        return {**item, "thumbnail_data": thumbnail(item["id"])}
-
-    yield {**page, "part": "start"}
-    for claim in claims:
-        groups = []
-        for stance, heading in STANCE_HEADINGS.items():
-            rows = [
-                {"link": link, "evidence": with_thumbnail(evidence[link["evidence"]])}
-                for link in claim["links"]
-                if link["stance"] == stance and link["evidence"] in evidence
-            ]
-            groups.append({"stance": stance, "heading": heading, "rows": rows})
-        history = [
-            {
-                **step,
-                "when": when_text(step["at"]),
-                "from_label": STATUS_LABELS.get(step["from"], step["from"]),
-                "to_label": STATUS_LABELS.get(step["to"], step["to"]),
-            }
-            for step in claim["history"]
-        ]
-        yield {"part": "claim", "claim": {**claim, "groups": groups, "history": history}}
-    yield {**page, "part": "middle"}
-    for item in page["evidence"]:
-        yield {"part": "register_row", "e": with_thumbnail(item)}
-    yield {"part": "custody_start"}
-    for item in page["evidence"]:
-        rows = custody_rows(item["custody"], source_names=sources)
-        yield {"part": "custody_item", "e": {**with_thumbnail(item), "custody_rows": rows}}
-    yield {**page, "part": "end"}
-
-
-def _timeline_key(entry: dict):
-    when = entry["when"]
-    if isinstance(when, datetime):
-        return (when.date(), when.time().isoformat(), entry["ref"])
-    return (when, "", entry["ref"])
-
-
-def _parse_when(value: str):
-    return parse_datetime(value) or parse_date(value) or value
-
-
-# --- Verifying a bundle (no database) -----------------------------------------------------
-
-
-@dataclass
-class BundleCheck:
-    manifest: dict | None
-    checked: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def intact(self) -> bool:
-        return not self.problems
-
-
-def bundle_verify(path) -> BundleCheck:
-    """Check every file of a bundle against its manifest, the originals against the evidence
-    SHA-256, the manifest against SHA256SUMS, and the activity chain the manifest carries.
-    Reads the bundle in chunks; needs no database."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        return BundleCheck(None, problems=[f"not a readable ZIP file: {exc}"])
-    with archive:
-        names = set(archive.namelist())
-        try:
-            manifest = json.loads(archive.read("manifest.json"))
-        except KeyError:
-            return BundleCheck(None, problems=["manifest.json is missing"])
-        except ValueError as exc:
-            return BundleCheck(None, problems=[f"manifest.json is not valid JSON: {exc}"])
-        check = BundleCheck(manifest)
-        if manifest.get("format") != FORMAT:
-            check.problems.append("manifest.json is not a Casefile export manifest")
-            return check
-        files = manifest.get("files") or {}
-        actual: dict[str, str] = {}
-        for name in sorted(names):
-            if name.endswith("/"):
-                continue
-            digest, size = hashlib.sha256(), 0
-            try:
-                with archive.open(name) as handle:
-                    for chunk in iter(lambda h=handle: h.read(CHUNK), b""):
-                        digest.update(chunk)
-                        size += len(chunk)
-            except (OSError, zipfile.BadZipFile) as exc:
-                # A damaged member fails its CRC check while being read.
-                check.problems.append(f"{name}: cannot be read ({exc})")
-                continue
-            actual[name] = digest.hexdigest()
-            check.checked += 1
-            if name in ("manifest.json", "SHA256SUMS"):
-                continue
-            expected = files.get(name)
-            if expected is None:
-                check.problems.append(f"{name}: not listed in the manifest")
-            elif expected["sha256"] != actual[name] or expected["size"] != size:
-                check.problems.append(
-                    f"{name}: SHA-256 {actual[name]} does not match the manifest's "
-                    f"{expected['sha256']}"
-                )
-        for name in files:
-            if name not in names:
-                check.problems.append(f"{name}: listed in the manifest but missing")
-        # SHA256SUMS vouches for the manifest itself.
-        try:
-            sums = archive.read("SHA256SUMS").decode()
-        except KeyError:
-            check.problems.append("SHA256SUMS is missing")
-            sums = ""
-        listed = {}
-        for line in sums.splitlines():
-            digest, _, name = line.partition("  ")
-            listed[name] = digest
-        if sums and listed.get("manifest.json") != actual.get("manifest.json"):
-            check.problems.append("manifest.json: does not match its SHA-256 in SHA256SUMS")
-        for name, digest in listed.items():
-            if name != "manifest.json" and actual.get(name) not in (None, digest):
-                check.problems.append(f"{name}: does not match its SHA-256 in SHA256SUMS")
-    for item in manifest.get("evidence", []):
-        if not isinstance(item, dict):
-            check.problems.append("manifest.json: an evidence entry is not an object")
-            continue
-        name = item.get("file")
-        label = f"evidence {item.get('id')} ({item.get('label', '')})"
-        if item.get("sha256") and not SHA256.fullmatch(str(item["sha256"])):
-            check.problems.append(f"{label}: its SHA-256 is not a SHA-256")
-        if not name:
-            continue
-        if name not in actual:
-            check.problems.append(f"{label}: its original {name} is not in the bundle")
-        elif actual[name] != item.get("sha256"):
-            check.problems.append(
-                f"{label}: the original {name} does not match the evidence's SHA-256 "
-                f"{item.get('sha256')}"
-            )
-    check.problems.extend(chain_problems(manifest.get("activity", {}).get("chain", [])))
-    return check
-
-
-# --- Importing a bundle ---------------------------------------------------------------------
-
-
-def _placeholder_user(username: str, tag: str, cache: dict):
-    """The people of another newsroom, as inactive accounts that keep their names on what they
-    did: they cannot sign in and are members of nothing."""
-    if not username:
-        return None
-    if username not in cache:
-        User = get_user_model()
-        name = f"{username}.imported-{tag}"[:150]
-        user, created = User.objects.get_or_create(username=name, defaults={"is_active": False})
-        if created:
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-        cache[username] = user
-    return cache[username]
-
-
-def case_import(*, path, owner) -> Case:
-    """Restore an exported case from a bundle as an open case: new ids, the same hashes, each
-    item's custody record carried over in its `evidence.imported` row, and the import itself
-    recorded (with the status the case had in the bundle). The
-    bundle is verified first; a bundle that does not verify, or whose manifest does not hold
-    what an export writes, is refused and nothing is imported.
-
-    The photos with an original are processed again after the commit; the case's
-    `processing` (not stored) holds their dispatches, which say whether each reached the
-    broker (a photo that did not stays pending until `requeue_stale_photos` queues it)."""
-    check = bundle_verify(path)
-    if not check.intact:
-        raise BundleError("The bundle does not verify: " + "; ".join(check.problems[:5]))
-    try:
-        with transaction.atomic():
-            return _case_import(path, check.manifest, owner)
-    except (KeyError, TypeError, ValueError, AttributeError, IntegrityError) as exc:
-        raise BundleError(f"The bundle's manifest cannot be imported: {exc!r}") from exc
-    except ValidationError as exc:
-        raise BundleError(f"The bundle's manifest cannot be imported: {exc}") from exc
-
-
-def _case_import(path, manifest: dict, owner) -> Case:
-    bundle_sha256, _ = _file_sha256(str(path))
-    tag = bundle_sha256[:8]
-    users: dict = {}
-    data = manifest["case"]
-    # A fresh working case, whatever the exported case's status was (an export is often the
-    # last thing done to a case before it is closed or archived); the bundle's status is kept
-    # in the import's activity row.
-    case = Case.objects.create(
-        title=data["title"][:200],
-        summary=data.get("summary", ""),
-        status=Case.Status.OPEN,
-        created_by=owner,
-    )
-    Membership.objects.create(case=case, user=owner, role=Role.OWNER, added_by=owner)
-    activity_record(
-        case=case,
-        actor=owner,
-        verb=Verb.CASE_IMPORTED,
-        target=case,
-        data={
-            "bundle_sha256": bundle_sha256,
-            "from_case": data["id"],
-            "status_in_bundle": data.get("status", ""),
-            "exported_at": manifest["exported_at"],
-            "exported_by": manifest["exported_by"],
-            "options": manifest["options"],
-            "members": manifest["members"],
-            "activity_head": manifest.get("activity", {}).get("head", ""),
-            # Deleted evidence travels as its tombstone: the hash and why it went, no file.
-            "tombstones": [
-                {k: v for k, v in row.items() if k != "custody"}
-                for row in manifest.get("deleted_evidence", [])
-            ],
-        },
-    )
-    sources = {}
-    for row in manifest["sources"]:
-        sources[row["id"]] = Source.objects.create(
-            case=case,
-            kind=row["kind"],
-            name=(row["name"] if row["identity_included"] else "(identity not in the bundle)"),
-            protected=row["protected"],
-            pseudonym=row["pseudonym"],
-            reliability=row["reliability"],
-            notes=row["notes"] or "",
-            created_by=owner,
-        )
-    evidence_map = {}
-    queue = []
-    with zipfile.ZipFile(path) as archive:
-        for row in manifest["evidence"]:
-            evidence, process = _import_evidence(archive, row, case, sources, owner, tag, users)
-            evidence_map[row["id"]] = evidence
-            if process:
-                queue.append(evidence.pk)
-            activity_record(
-                case=case,
-                actor=owner,
-                verb=Verb.EVIDENCE_IMPORTED,
-                target=evidence,
-                data={
-                    "bundle_sha256": bundle_sha256,
-                    "from_id": row["id"],
-                    "sha256": row["sha256"],
-                    "original_included": bool(row.get("file")),
-                    "custody": row.get("custody", []),
-                },
-            )
-    for row in manifest["claims"]:
-        claim = Claim.objects.create(
-            case=case,
-            statement=row["statement"][:500],
-            details=row.get("details", ""),
-            status=row["status"],
-            confidence=row.get("confidence", ""),
-            author=_placeholder_user(row["author"], tag, users) or owner,
-            reviewer=_placeholder_user(row.get("reviewer"), tag, users)
-            or (owner if row["status"] not in ("draft", "in_review") else None),
-            reviewed_at=parse_datetime(row["reviewed_at"]) if row.get("reviewed_at") else None,
-            review_note=row.get("review_note", ""),
-            occurred_on=parse_date(row["occurred_on"]) if row.get("occurred_on") else None,
-        )
-        for step in row.get("history", []):
-            transition = ClaimTransition.objects.create(
-                claim=claim,
-                from_status=step["from"],
-                to_status=step["to"],
-                actor=_placeholder_user(step.get("by"), tag, users) or owner,
-                note=step.get("note", ""),
-            )
-            if step.get("at"):
-                ClaimTransition.objects.filter(pk=transition.pk).update(
-                    created_at=parse_datetime(step["at"])
-                )
-        for link in row.get("links", []):
-            if link["evidence"] in evidence_map:
-                EvidenceLink.objects.create(
-                    claim=claim,
-                    evidence=evidence_map[link["evidence"]],
-                    stance=link["stance"],
-                    note=link.get("note", ""),
-                    created_by=_placeholder_user(link.get("by"), tag, users) or owner,
-                )
-        activity_record(
-            case=case,
-            actor=owner,
-            verb=Verb.CLAIM_IMPORTED,
-            target=claim,
-            data={"from_id": row["id"]},
-        )
-    case.processing = [enqueue.task_on_commit(enqueue.PHOTO_PROCESS, pk) for pk in queue]
-    return case
-
-
-def _import_evidence(archive, row, case, sources, owner, tag, users) -> tuple[Evidence, bool]:
-    evidence = Evidence(
-        case=case,
-        kind=row["kind"],
-        title=row.get("title", ""),
-        description=row.get("description", ""),
-        source=sources.get(row.get("source")),
-        collected_by=_placeholder_user(row.get("collected_by"), tag, users) or owner,
-        observed_at=parse_datetime(row["observed_at"]) if row.get("observed_at") else None,
-        stated_on=parse_date(row["stated_on"]) if row.get("stated_on") else None,
-        place_name=row.get("place_name", ""),
-        latitude=row.get("latitude"),
-        longitude=row.get("longitude"),
-        url=row.get("url", ""),
-        text=row.get("text", ""),
-        sensitive=row.get("sensitive", False),
-        original_name=row.get("original_name", ""),
-        sha256=row.get("sha256", ""),
-        size=row.get("size"),
-        content_type=row.get("content_type", ""),
-    )
-    if evidence.latitude is None or evidence.longitude is None:
-        evidence.latitude = evidence.longitude = None
-    if row.get("file"):
-        with archive.open(row["file"]) as member, tempfile.TemporaryFile() as spool:
-            # Spooled to disk: storage wants a seekable file, a ZIP member is not always one.
-            shutil.copyfileobj(member, spool, CHUNK)
-            spool.seek(0)
-            evidence.original.name = original_store(File(spool), sha256=row["sha256"])
-    evidence.save()
-    process = False
-    photo_row = row.get("photo")
-    if evidence.kind == Evidence.Kind.PHOTO:
-        photo = Photo(evidence=evidence)
-        if evidence.original:
-            process = True  # the pipeline derives everything again from the original
-        elif photo_row is not None:
-            photo.status = Photo.Status.READY if row.get("preview") else Photo.Status.FAILED
-            photo.failure_reason = "" if row.get("preview") else "Imported without its original."
-            for name in ("width", "height", "phash", "dhash"):
-                setattr(photo, name, photo_row.get(name))
-            for kind in ("preview", "thumbnail"):
-                member = row.get(kind)
-                if member:
-                    target = f"derivatives/imported/{evidence.pk}/{kind}.jpg"
-                    with archive.open(member) as handle:
-                        data = handle.read()  # a derivative: small by construction
-                    setattr(photo, kind, default_storage.save(target, ContentFile(data)))
-        photo.save()
-        if photo_row and not process:
-            for flag in photo_row.get("flags", []):
-                if flag["code"] in PhotoFlag.Code.values:
-                    PhotoFlag.objects.get_or_create(
-                        photo=photo, code=flag["code"], defaults={"message": flag["message"]}
-                    )
-    return evidence, process

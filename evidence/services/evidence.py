@@ -1,108 +1,26 @@
-"""Writes to sources, evidence, links and comments. Each checks the rule, changes the rows and
-leaves an activity row, in one transaction."""
+"""Writes to evidence items and their files: creation and edits, one ingest for both doors
+(the kind told from the bytes), and the original's storage. Each leaves an activity row, in
+one transaction."""
+
+from __future__ import annotations
 
 import hashlib
 import os
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from cases.activity import Verb, activity_record
-from cases.models import Case, Claim
+from cases.models import Case
 from cases.policy import require
-from cases.services import claim_reopen, claims_lock
-from evidence import enqueue
-from evidence.models import Comment, CommentRevision, Evidence, EvidenceLink, Photo, Source
-from evidence.pipeline import IMAGE_TYPES, PhotoRejected, file_kind, open_image
-
-# --- Sources --------------------------------------------------------------------------------
-
-SOURCE_FIELDS = ("kind", "name", "protected", "pseudonym", "reliability", "notes")
-# What identifies a protected source: only editors and owners may read or change it.
-IDENTITY_FIELDS = frozenset({"name", "notes", "protected"})
-
-
-def _full_clean(instance, exclude=None):
-    instance.full_clean(exclude=exclude)
-    return instance
-
-
-@transaction.atomic
-def source_create(
-    *,
-    actor,
-    case: Case,
-    kind: str,
-    name: str,
-    protected: bool = False,
-    pseudonym: str = "",
-    reliability: str = "F",
-    notes: str = "",
-) -> Source:
-    """Add a source to the case (reporters and above). A protected source needs a pseudonym."""
-    require(actor, case, "source.add")
-    source = Source(
-        case=case,
-        kind=kind,
-        name=name.strip(),
-        protected=protected,
-        pseudonym=pseudonym.strip(),
-        reliability=reliability,
-        notes=notes,
-        created_by=actor,
-    )
-    _check_pseudonym(source)
-    _full_clean(source).save()
-    activity_record(
-        case=case,
-        actor=actor,
-        verb=Verb.SOURCE_CREATED,
-        target=source,
-        data={"kind": kind, "protected": protected, "reliability": reliability},
-    )
-    return source
-
-
-@transaction.atomic
-def source_update(*, actor, source: Source, **changes) -> Source:
-    """Edit a source. Reporters edit what they can see; a protected source's identity (name,
-    notes, the protection itself) is the editors' and owners' alone."""
-    case = source.case
-    require(actor, case, "source.edit")
-    unknown = set(changes) - set(SOURCE_FIELDS)
-    if unknown:
-        raise ValidationError({field: "This field cannot be changed here." for field in unknown})
-    changed = {k: v for k, v in changes.items() if getattr(source, k) != v}
-    if not changed:
-        return source
-    # A protected source's pseudonym is the editors' and owners' too: a reporter's change is
-    # refused before any check compares it with the hidden name, so that no answer depends on
-    # that name (a guess cannot be confirmed by the wording of a refusal).
-    guarded = IDENTITY_FIELDS | {"pseudonym"} if source.protected else IDENTITY_FIELDS
-    if (source.protected or changed.get("protected")) and guarded & set(changed):
-        require(actor, case, "source.protect")
-    for field, value in changed.items():
-        setattr(source, field, value.strip() if field in ("name", "pseudonym") else value)
-    _check_pseudonym(source)
-    _full_clean(source).save()
-    # Field names only: the values of a protected source's identity never enter the record.
-    data = {"fields": sorted(changed)}
-    if not source.protected:
-        data["values"] = {k: v for k, v in changed.items() if k != "notes"}
-    activity_record(case=case, actor=actor, verb=Verb.SOURCE_UPDATED, target=source, data=data)
-    return source
-
-
-def _check_pseudonym(source: Source) -> None:
-    if source.protected and not source.pseudonym:
-        raise ValidationError({"pseudonym": "A protected source needs a pseudonym."})
-    if source.protected and source.pseudonym.casefold() == source.name.casefold():
-        raise ValidationError({"pseudonym": "The pseudonym must not be the source's name."})
-
+from evidence.imaging.decode import PhotoRejected, open_image
+from evidence.imaging.sniff import IMAGE_TYPES, file_kind
+from evidence.models import Evidence, Photo, Source
+from evidence.services.photos import photo_queue
+from evidence.services.sources import full_clean
 
 # --- Evidence -------------------------------------------------------------------------------
 
@@ -173,7 +91,7 @@ def evidence_create(
         stated_on=stated_on,
         sensitive=sensitive,
     )
-    _full_clean(evidence).save()
+    full_clean(evidence).save()
     activity_record(
         case=case,
         actor=actor,
@@ -205,7 +123,7 @@ def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
         require(actor, case, "evidence.move_protected")
     for field, value in changed.items():
         setattr(evidence, field, value)
-    _full_clean(evidence, exclude=["original"]).save()
+    full_clean(evidence, exclude=["original"]).save()
     data = {k: (v.pk if isinstance(v, Source) else v) for k, v in changed.items() if k != "text"}
     if evidence.source is not None and evidence.source.protected:
         # The place of a protected source's evidence (coordinates and stated place) is for
@@ -254,140 +172,6 @@ def original_store(file, *, sha256: str) -> str:
 
 def original_open(evidence: Evidence):
     return default_storage.open(evidence.original.name, "rb")
-
-
-# --- Links ----------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def evidence_link(
-    *, actor, claim: Claim, evidence: Evidence, stance: str, note: str = ""
-) -> EvidenceLink:
-    """Say how a piece of evidence bears on a claim (reporters and above). A decided claim goes
-    back to review (`claim_reopen`): its decision was made without this evidence."""
-    case = claim.case
-    require(actor, case, "link.add")
-    if evidence.case_id != case.pk:
-        raise ValidationError({"evidence": "That evidence belongs to another case."})
-    if stance not in EvidenceLink.Stance.values:
-        raise ValidationError({"stance": "Choose supports, contradicts or context."})
-    claims_lock(claim_ids=[claim.pk])
-    if EvidenceLink.objects.filter(claim=claim, evidence=evidence).exists():
-        raise ValidationError({"evidence": "This evidence is already linked to this claim."})
-    link = EvidenceLink.objects.create(
-        claim=claim, evidence=evidence, stance=stance, note=note, created_by=actor
-    )
-    activity_record(
-        case=case,
-        actor=actor,
-        verb=Verb.LINK_CREATED,
-        target=link,
-        data={"claim": claim.pk, "evidence": evidence.pk, "stance": stance},
-    )
-    claim_reopen(
-        actor=actor, claim=claim, change=f"{actor.get_username()} linked {evidence} ({stance})"
-    )
-    return link
-
-
-@transaction.atomic
-def link_update(
-    *, actor, link: EvidenceLink, stance: str | None = None, note: str | None = None
-) -> EvidenceLink:
-    """Change a link's stance or note (reporters and above). A new stance sends a decided claim
-    back to review (`claim_reopen`); a note alone does not change what the evidence says."""
-    case = link.claim.case
-    require(actor, case, "link.edit")
-    changed = {}
-    if stance is not None and stance != link.stance:
-        if stance not in EvidenceLink.Stance.values:
-            raise ValidationError({"stance": "Choose supports, contradicts or context."})
-        changed["stance"] = stance
-    if note is not None and note != link.note:
-        changed["note"] = note
-    if not changed:
-        return link
-    old_stance = link.stance
-    if "stance" in changed:
-        claims_lock(claim_ids=[link.claim_id])
-    for field, value in changed.items():
-        setattr(link, field, value)
-    link.save()
-    activity_record(case=case, actor=actor, verb=Verb.LINK_UPDATED, target=link, data=changed)
-    if "stance" in changed:
-        claim_reopen(
-            actor=actor,
-            claim=link.claim,
-            change=f"{actor.get_username()} changed {link.evidence} from {old_stance} "
-            f"to {link.stance}",
-        )
-    return link
-
-
-@transaction.atomic
-def link_remove(*, actor, link: EvidenceLink) -> None:
-    """Unlink evidence from a claim (reporters and above). A decided claim goes back to review
-    (`claim_reopen`): its decision rested on this evidence."""
-    case = link.claim.case
-    require(actor, case, "link.remove")
-    claims_lock(claim_ids=[link.claim_id])
-    activity_record(
-        case=case,
-        actor=actor,
-        verb=Verb.LINK_REMOVED,
-        target=link,
-        data={"claim": link.claim_id, "evidence": link.evidence_id, "stance": link.stance},
-    )
-    change = f"{actor.get_username()} unlinked {link.evidence} ({link.stance})"
-    link.delete()
-    claim_reopen(actor=actor, claim=link.claim, change=change)
-
-
-# --- Comments -------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def comment_create(
-    *, actor, text: str, claim: Claim | None = None, evidence: Evidence | None = None
-) -> Comment:
-    """Comment on a claim or a piece of evidence (reporters and above)."""
-    if (claim is None) == (evidence is None):
-        raise ValidationError("A comment is on one claim or one piece of evidence.")
-    case = (claim or evidence).case
-    require(actor, case, "comment.add")
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError({"text": "A comment cannot be empty."})
-    comment = Comment.objects.create(
-        case=case, claim=claim, evidence=evidence, author=actor, text=text
-    )
-    activity_record(
-        case=case,
-        actor=actor,
-        verb=Verb.COMMENT_CREATED,
-        target=comment,
-        data={"on": "claim" if claim else "evidence", "id": (claim or evidence).pk},
-    )
-    return comment
-
-
-@transaction.atomic
-def comment_edit(*, actor, comment: Comment, text: str) -> Comment:
-    """Edit one's own comment; the text before the edit is kept."""
-    case = comment.case
-    require(actor, case, "comment.edit")
-    if comment.author_id != actor.pk:
-        raise PermissionDenied("Only its author can edit a comment.")
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError({"text": "A comment cannot be empty."})
-    if text == comment.text:
-        return comment
-    CommentRevision.objects.create(comment=comment, text=comment.text)
-    comment.text, comment.edited_at = text, timezone.now()
-    comment.save(update_fields=["text", "edited_at"])
-    activity_record(case=case, actor=actor, verb=Verb.COMMENT_EDITED, target=comment)
-    return comment
 
 
 # --- Files ----------------------------------------------------------------------------------
@@ -522,7 +306,7 @@ def evidence_ingest(
     )
     if kind == Evidence.Kind.PHOTO:
         Photo.objects.create(evidence=evidence)
-        _photo_queue(evidence.pk)
+        photo_queue(evidence.pk)
     return evidence, True
 
 
@@ -610,45 +394,3 @@ def document_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bo
     return evidence_ingest(
         actor=actor, case=case, file=file, kind=Evidence.Kind.DOCUMENT, **details
     )
-
-
-def _photo_queue(photo_id: int) -> None:
-    """Queue processing after the transaction commits, so that the worker finds the rows. A
-    broker that cannot be reached does not fail the upload: the photo stays pending and
-    `requeue_stale_photos` (or Celery beat) queues it again later."""
-    enqueue.task_on_commit(enqueue.PHOTO_PROCESS, photo_id)
-
-
-@transaction.atomic
-def photo_reprocess(*, actor, evidence: Evidence) -> Evidence:
-    """Ask for a photo to be processed again (reporters and above): one whose processing
-    failed, or one stuck in pending or processing for longer than the hard time limit."""
-    require(actor, evidence.case, "evidence.reprocess")
-    photo = Photo.objects.select_for_update().filter(evidence=evidence).first()
-    if photo is None:
-        raise ValidationError("Only a photo can be processed again.", code="not_a_photo")
-    stuck_since = timezone.now() - timedelta(seconds=settings.CASEFILE_STALE_AFTER_SECONDS)
-    stuck = photo.status in (Photo.Status.PENDING, Photo.Status.PROCESSING) and (
-        photo.status_changed_at < stuck_since
-    )
-    if photo.status != Photo.Status.FAILED and not stuck:
-        raise ValidationError(
-            f"This photo is {photo.get_status_display().lower()}: only a photo whose processing "
-            "failed (or is stuck) can be processed again.",
-            code="not_failed",
-        )
-    previous = {"status": photo.status, "failure_reason": photo.failure_reason}
-    photo.status = Photo.Status.PENDING
-    photo.failure_reason = ""
-    photo.attempts = 0
-    photo.status_changed_at = timezone.now()
-    photo.save(update_fields=["status", "failure_reason", "attempts", "status_changed_at"])
-    activity_record(
-        case=evidence.case,
-        actor=actor,
-        verb=Verb.PHOTO_REPROCESS_REQUESTED,
-        target=evidence,
-        data=previous,
-    )
-    _photo_queue(photo.pk)
-    return evidence

@@ -1,0 +1,112 @@
+"""Consistency flags: what a photo's metadata says against what the reporter said (date and
+place), editing software, data after the image, no camera metadata. Pure: the flag codes are
+defined here (`PhotoFlag.Code` takes its values from them) and `evidence.services.photos` keeps
+the PhotoFlag rows in step."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+
+class Code:
+    """The flag codes, the values of `PhotoFlag.Code`."""
+
+    DATE_MISMATCH = "date_mismatch"
+    PLACE_MISMATCH = "place_mismatch"
+    EDITING_SOFTWARE = "editing_software"
+    NO_CAMERA_METADATA = "no_camera_metadata"
+    DUPLICATE_OTHER_SOURCE = "duplicate_other_source"
+    TRAILING_DATA = "trailing_data"
+
+
+DATE_TOLERANCE = timedelta(days=1)
+# A camera that recorded no UTC offset wrote local time, which may be up to 14 hours from UTC.
+UNKNOWN_OFFSET_SLACK = timedelta(hours=14)
+PLACE_TOLERANCE_KM = 25.0
+
+EDITING_SOFTWARE = re.compile(
+    r"photoshop|lightroom|adobe|gimp|snapseed|affinity|pixelmator|paint\.net|picsart|facetune|"
+    r"canva|luminar|darktable|rawtherapee|capture one|vsco|photoscape|fotor|acdsee|corel|"
+    r"paintshop|pixlr|krita|photopea|faceapp|meitu|polarr|picmonkey|befunky|photodirector|"
+    r"lightx|airbrush|remini|topaz",
+    re.IGNORECASE,
+)
+
+
+def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
+    """The flags a photo deserves from its metadata and what the reporter said, code → message."""
+    flags: dict[str, str] = {}
+    taken_at: datetime | None = metadata.get("taken_at")
+    if taken_at and evidence.observed_at:
+        tolerance = DATE_TOLERANCE + (
+            UNKNOWN_OFFSET_SLACK if not metadata["taken_at_offset"] else timedelta()
+        )
+        gap = abs(taken_at - evidence.observed_at)
+        if gap > tolerance:
+            offset = metadata["taken_at_offset"]
+            recorded = f"{taken_at:%-d %b %Y %H:%M}" + (
+                f" (UTC{offset})" if offset else " (camera time, no UTC offset)"
+            )
+            days = gap.total_seconds() / 86400
+            flags[Code.DATE_MISMATCH] = (
+                f"The camera dated this photo {recorded}, {days:.0f} days from the date given "
+                f"({evidence.observed_at:%-d %b %Y})."
+                if days >= 2
+                else f"The camera dated this photo {recorded}, more than a day from the date given "
+                f"({evidence.observed_at:%-d %b %Y %H:%M} UTC)."
+            )
+    lat, lon = metadata.get("gps_latitude"), metadata.get("gps_longitude")
+    if lat is not None and evidence.latitude is not None:
+        distance = haversine_km((lat, lon), (evidence.latitude, evidence.longitude))
+        if distance > PLACE_TOLERANCE_KM:
+            # Neither coordinates nor the place's name in the message: every member reads
+            # flags, and a protected source's places are for editors and owners (who see the
+            # place and the GPS themselves). The source may be protected after the flag is set.
+            flags[Code.PLACE_MISMATCH] = (
+                f"The GPS position in the file is {distance:,.0f} km from the place given."
+            )
+    tools = [metadata.get("software") or "", *metadata.get("creator_tools", [])]
+    edited = next((tool for tool in tools if tool and EDITING_SOFTWARE.search(tool)), None)
+    if edited:
+        flags[Code.EDITING_SOFTWARE] = (
+            f"The metadata names editing software ({edited[:100]}): the picture may have been "
+            "altered after it was taken."
+        )
+    trailing = metadata.get("trailing_bytes") or 0
+    if trailing:
+        flags[Code.TRAILING_DATA] = (
+            f"The file carries {trailing:,} bytes after the end of the image. Phones append "
+            "motion-photo video or depth data this way, but it can also hide another file: "
+            "an editor can download the original to look at it."
+        )
+    if not (
+        metadata.get("camera_make") or metadata.get("camera_model") or metadata.get("camera_date")
+    ):
+        flags[Code.NO_CAMERA_METADATA] = (
+            "The file has no camera metadata (no make, model or date taken): it is often a copy "
+            "re-shared through a messaging app or social network, or a screenshot. Ask for the "
+            "original."
+        )
+    return flags
+
+
+# The codes these flags own: a code no longer deserved is removed.
+METADATA_FLAGS = {
+    Code.TRAILING_DATA,
+    Code.DATE_MISMATCH,
+    Code.PLACE_MISMATCH,
+    Code.EDITING_SOFTWARE,
+    Code.NO_CAMERA_METADATA,
+}

@@ -1,0 +1,140 @@
+"""What a file is, from its first bytes: `file_kind(head)` answers an image, a document or
+something else, with a label a reporter reads. Ingest uses it to refuse what is not an allowed
+image (or document) with a reason a reporter understands. No ORM here."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+
+IMAGE_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "TIFF": "image/tiff",
+    "HEIF": "image/heif",
+}
+
+HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1"}
+HEIF_BRANDS |= {b"msf1", b"avif", b"avis", b"mif2", b"miaf"}
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """What the bytes of a file are: `category` is "image", "document" or "other"."""
+
+    category: str
+    label: str  # what a reporter reads: "a JPEG image", "a PDF document"
+    content_type: str = ""
+    image_format: str = ""  # Pillow's format name for images
+
+
+def file_kind(head: bytes, file=None) -> FileKind:
+    """Tell what a file is from its first bytes (the first 64 KiB are plenty). `file`, when
+    given, lets a ZIP container be opened to tell an office document from an archive."""
+    if not head:
+        return FileKind("other", "an empty file")
+    if head.startswith(b"\xff\xd8\xff"):
+        return FileKind("image", "a JPEG image", "image/jpeg", "JPEG")
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return FileKind("image", "a PNG image", "image/png", "PNG")
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return FileKind("image", "a GIF image", "image/gif", "GIF")
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return FileKind("image", "a WebP image", "image/webp", "WEBP")
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return FileKind("image", "a TIFF image", "image/tiff", "TIFF")
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in HEIF_BRANDS:
+            if brand in (b"avif", b"avis"):
+                return FileKind("other", "an AVIF image (not accepted: export it as JPEG)")
+            return FileKind("image", "a HEIC/HEIF image", "image/heif", "HEIF")
+        if brand.startswith((b"3g", b"qt", b"M4V", b"isom", b"mp4", b"iso", b"avc", b"MSNV")):
+            return FileKind("other", "a video")
+        return FileKind("other", "a media container (not a photo)")
+    if head.startswith(b"%PDF-"):
+        return FileKind("document", "a PDF document", "application/pdf")
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return FileKind("document", "an old Microsoft Office document", "application/msword")
+    if head.startswith(b"{\\rtf"):
+        return FileKind("document", "an RTF document", "application/rtf")
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_kind(head, file)
+    if head.startswith(b"BM") and len(head) > 14:
+        return FileKind("other", "a BMP image (not accepted: export it as PNG or JPEG)")
+    if head.startswith((b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"BZh")):
+        return FileKind("other", "a compressed archive")
+    if head.startswith((b"\x7fELF", b"MZ")):
+        return FileKind("other", "a program")
+    text = _as_text(head)
+    if text is not None:
+        start = text.lstrip("\ufeff \t\r\n").lower()
+        if (
+            start.startswith("<?xml")
+            or start.startswith("<svg")
+            or start.startswith("<!doctype svg")
+        ):
+            if "<svg" in start[:4096]:
+                return FileKind(
+                    "other",
+                    "an SVG drawing (not accepted: SVG can carry scripts; export it as PNG)",
+                )
+            return FileKind("other", "an XML file")
+        if start.startswith(("<!doctype html", "<html", "<head", "<body")):
+            return FileKind("other", "a web page (HTML): save the page as PDF or add it as a link")
+        return FileKind("document", "plain text", "text/plain")
+    return FileKind("other", "data of an unknown type")
+
+
+def _as_text(head: bytes) -> str | None:
+    # Cut a multi-byte character that the head may have split at its end.
+    for cut in range(4):
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return None
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
+    return text if controls == 0 else None
+
+
+OFFICE = {
+    "word/": (
+        "a Word document",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
+    "xl/": (
+        "an Excel spreadsheet",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    "ppt/": (
+        "a PowerPoint presentation",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ),
+}
+
+
+def _zip_kind(head: bytes, file) -> FileKind:
+    # OpenDocument stores its type uncompressed as the first entry, "mimetype".
+    if head[30:38] == b"mimetype":
+        mimetype = head[38:120].split(b"PK")[0].decode("ascii", "replace").strip()
+        if mimetype.startswith("application/vnd.oasis.opendocument."):
+            return FileKind("document", "an OpenDocument file", mimetype)
+    if file is not None:
+        try:
+            file.seek(0)
+            with zipfile.ZipFile(file) as archive:
+                names = archive.namelist()[:2000]
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            names = []
+        finally:
+            file.seek(0)
+        if "[Content_Types].xml" in names:
+            for prefix, (label, content_type) in OFFICE.items():
+                if any(name.startswith(prefix) for name in names):
+                    return FileKind("document", label, content_type)
+    return FileKind("other", "a ZIP archive")

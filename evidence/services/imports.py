@@ -1,0 +1,239 @@
+"""Importing a bundle made by another Casefile: it is verified first, then its case, sources,
+evidence (originals re-ingested), claims and links are created under the importing owner."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils.dateparse import parse_date, parse_datetime
+
+from cases.activity import Verb, activity_record
+from cases.models import Case, Claim, ClaimTransition, Membership, Role
+from evidence import enqueue
+from evidence.bundle.manifest import (
+    CHUNK,
+    BundleError,
+    file_sha256,
+)
+from evidence.bundle.verify import bundle_verify
+from evidence.models import Evidence, EvidenceLink, Photo, PhotoFlag, Source
+from evidence.services.evidence import original_store
+
+
+def _placeholder_user(username: str, tag: str, cache: dict):
+    """The people of another newsroom, as inactive accounts that keep their names on what they
+    did: they cannot sign in and are members of nothing."""
+    if not username:
+        return None
+    if username not in cache:
+        User = get_user_model()
+        name = f"{username}.imported-{tag}"[:150]
+        user, created = User.objects.get_or_create(username=name, defaults={"is_active": False})
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        cache[username] = user
+    return cache[username]
+
+
+def case_import(*, path, owner) -> Case:
+    """Restore an exported case from a bundle as an open case: new ids, the same hashes, each
+    item's custody record carried over in its `evidence.imported` row, and the import itself
+    recorded (with the status the case had in the bundle). The
+    bundle is verified first; a bundle that does not verify, or whose manifest does not hold
+    what an export writes, is refused and nothing is imported.
+
+    The photos with an original are processed again after the commit; the case's
+    `processing` (not stored) holds their dispatches, which say whether each reached the
+    broker (a photo that did not stays pending until `requeue_stale_photos` queues it)."""
+    check = bundle_verify(path)
+    if not check.intact:
+        raise BundleError("The bundle does not verify: " + "; ".join(check.problems[:5]))
+    try:
+        with transaction.atomic():
+            return _case_import(path, check.manifest, owner)
+    except (KeyError, TypeError, ValueError, AttributeError, IntegrityError) as exc:
+        raise BundleError(f"The bundle's manifest cannot be imported: {exc!r}") from exc
+    except ValidationError as exc:
+        raise BundleError(f"The bundle's manifest cannot be imported: {exc}") from exc
+
+
+def _case_import(path, manifest: dict, owner) -> Case:
+    bundle_sha256, _ = file_sha256(str(path))
+    tag = bundle_sha256[:8]
+    users: dict = {}
+    data = manifest["case"]
+    # A fresh working case, whatever the exported case's status was (an export is often the
+    # last thing done to a case before it is closed or archived); the bundle's status is kept
+    # in the import's activity row.
+    case = Case.objects.create(
+        title=data["title"][:200],
+        summary=data.get("summary", ""),
+        status=Case.Status.OPEN,
+        created_by=owner,
+    )
+    Membership.objects.create(case=case, user=owner, role=Role.OWNER, added_by=owner)
+    activity_record(
+        case=case,
+        actor=owner,
+        verb=Verb.CASE_IMPORTED,
+        target=case,
+        data={
+            "bundle_sha256": bundle_sha256,
+            "from_case": data["id"],
+            "status_in_bundle": data.get("status", ""),
+            "exported_at": manifest["exported_at"],
+            "exported_by": manifest["exported_by"],
+            "options": manifest["options"],
+            "members": manifest["members"],
+            "activity_head": manifest.get("activity", {}).get("head", ""),
+            # Deleted evidence travels as its tombstone: the hash and why it went, no file.
+            "tombstones": [
+                {k: v for k, v in row.items() if k != "custody"}
+                for row in manifest.get("deleted_evidence", [])
+            ],
+        },
+    )
+    sources = {}
+    for row in manifest["sources"]:
+        sources[row["id"]] = Source.objects.create(
+            case=case,
+            kind=row["kind"],
+            name=(row["name"] if row["identity_included"] else "(identity not in the bundle)"),
+            protected=row["protected"],
+            pseudonym=row["pseudonym"],
+            reliability=row["reliability"],
+            notes=row["notes"] or "",
+            created_by=owner,
+        )
+    evidence_map = {}
+    queue = []
+    with zipfile.ZipFile(path) as archive:
+        for row in manifest["evidence"]:
+            evidence, process = _import_evidence(archive, row, case, sources, owner, tag, users)
+            evidence_map[row["id"]] = evidence
+            if process:
+                queue.append(evidence.pk)
+            activity_record(
+                case=case,
+                actor=owner,
+                verb=Verb.EVIDENCE_IMPORTED,
+                target=evidence,
+                data={
+                    "bundle_sha256": bundle_sha256,
+                    "from_id": row["id"],
+                    "sha256": row["sha256"],
+                    "original_included": bool(row.get("file")),
+                    "custody": row.get("custody", []),
+                },
+            )
+    for row in manifest["claims"]:
+        claim = Claim.objects.create(
+            case=case,
+            statement=row["statement"][:500],
+            details=row.get("details", ""),
+            status=row["status"],
+            confidence=row.get("confidence", ""),
+            author=_placeholder_user(row["author"], tag, users) or owner,
+            reviewer=_placeholder_user(row.get("reviewer"), tag, users)
+            or (owner if row["status"] not in ("draft", "in_review") else None),
+            reviewed_at=parse_datetime(row["reviewed_at"]) if row.get("reviewed_at") else None,
+            review_note=row.get("review_note", ""),
+            occurred_on=parse_date(row["occurred_on"]) if row.get("occurred_on") else None,
+        )
+        for step in row.get("history", []):
+            transition = ClaimTransition.objects.create(
+                claim=claim,
+                from_status=step["from"],
+                to_status=step["to"],
+                actor=_placeholder_user(step.get("by"), tag, users) or owner,
+                note=step.get("note", ""),
+            )
+            if step.get("at"):
+                ClaimTransition.objects.filter(pk=transition.pk).update(
+                    created_at=parse_datetime(step["at"])
+                )
+        for link in row.get("links", []):
+            if link["evidence"] in evidence_map:
+                EvidenceLink.objects.create(
+                    claim=claim,
+                    evidence=evidence_map[link["evidence"]],
+                    stance=link["stance"],
+                    note=link.get("note", ""),
+                    created_by=_placeholder_user(link.get("by"), tag, users) or owner,
+                )
+        activity_record(
+            case=case,
+            actor=owner,
+            verb=Verb.CLAIM_IMPORTED,
+            target=claim,
+            data={"from_id": row["id"]},
+        )
+    case.processing = [enqueue.task_on_commit(enqueue.PHOTO_PROCESS, pk) for pk in queue]
+    return case
+
+
+def _import_evidence(archive, row, case, sources, owner, tag, users) -> tuple[Evidence, bool]:
+    evidence = Evidence(
+        case=case,
+        kind=row["kind"],
+        title=row.get("title", ""),
+        description=row.get("description", ""),
+        source=sources.get(row.get("source")),
+        collected_by=_placeholder_user(row.get("collected_by"), tag, users) or owner,
+        observed_at=parse_datetime(row["observed_at"]) if row.get("observed_at") else None,
+        stated_on=parse_date(row["stated_on"]) if row.get("stated_on") else None,
+        place_name=row.get("place_name", ""),
+        latitude=row.get("latitude"),
+        longitude=row.get("longitude"),
+        url=row.get("url", ""),
+        text=row.get("text", ""),
+        sensitive=row.get("sensitive", False),
+        original_name=row.get("original_name", ""),
+        sha256=row.get("sha256", ""),
+        size=row.get("size"),
+        content_type=row.get("content_type", ""),
+    )
+    if evidence.latitude is None or evidence.longitude is None:
+        evidence.latitude = evidence.longitude = None
+    if row.get("file"):
+        with archive.open(row["file"]) as member, tempfile.TemporaryFile() as spool:
+            # Spooled to disk: storage wants a seekable file, a ZIP member is not always one.
+            shutil.copyfileobj(member, spool, CHUNK)
+            spool.seek(0)
+            evidence.original.name = original_store(File(spool), sha256=row["sha256"])
+    evidence.save()
+    process = False
+    photo_row = row.get("photo")
+    if evidence.kind == Evidence.Kind.PHOTO:
+        photo = Photo(evidence=evidence)
+        if evidence.original:
+            process = True  # the pipeline derives everything again from the original
+        elif photo_row is not None:
+            photo.status = Photo.Status.READY if row.get("preview") else Photo.Status.FAILED
+            photo.failure_reason = "" if row.get("preview") else "Imported without its original."
+            for name in ("width", "height", "phash", "dhash"):
+                setattr(photo, name, photo_row.get(name))
+            for kind in ("preview", "thumbnail"):
+                member = row.get(kind)
+                if member:
+                    target = f"derivatives/imported/{evidence.pk}/{kind}.jpg"
+                    with archive.open(member) as handle:
+                        data = handle.read()  # a derivative: small by construction
+                    setattr(photo, kind, default_storage.save(target, ContentFile(data)))
+        photo.save()
+        if photo_row and not process:
+            for flag in photo_row.get("flags", []):
+                if flag["code"] in PhotoFlag.Code.values:
+                    PhotoFlag.objects.get_or_create(
+                        photo=photo, code=flag["code"], defaults={"message": flag["message"]}
+                    )
+    return evidence, process

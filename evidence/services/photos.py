@@ -1,0 +1,434 @@
+"""The photo job: what a Celery worker does with an uploaded photo, and the rows it keeps.
+
+`photo_process(photo_id=)` claims the photo with a conditional update, re-verifies the stored
+original against the hash taken at ingest, has it analysed once (`evidence.imaging.decode`:
+decoding under the pixel limit, metadata, derivatives, hashes), stores the thumbnail and
+preview, records near-duplicates in the case and keeps the consistency flags
+(`evidence.imaging.flags`) in step. It is safe to run twice or concurrently: derivatives have
+fixed names per photo, flags and matches are unique rows, and every write checks that this
+attempt still owns the claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone as dj_timezone
+
+from cases.activity import Verb, activity_record
+from cases.policy import require
+from evidence import enqueue
+from evidence.imaging.decode import Analysis, PhotoRejected, analyse, processing_software
+from evidence.imaging.flags import METADATA_FLAGS, consistency_flags
+from evidence.models import Evidence, Photo, PhotoFlag, PhotoMatch
+from evidence.similarity import photos_within
+
+logger = logging.getLogger(__name__)
+
+# Two photos whose pHashes differ in at most this many of 64 bits are near-duplicates.
+NEAR_DUPLICATE_DISTANCE = 10
+# A photo whose processing was interrupted this many times (its worker died each time) fails
+# for good instead of taking down worker after worker.
+MAX_ATTEMPTS = 5
+
+
+class StorageUnavailable(Exception):
+    """A transient failure to read or write storage: the task retries."""
+
+
+# --- Storage ---------------------------------------------------------------------------------
+
+
+def derivative_name(photo: Photo, kind: str) -> str:
+    """A fixed name per photo and kind, so that a second run replaces rather than adds."""
+    return f"derivatives/{photo.pk}/{kind}.jpg"
+
+
+def _store(name: str, data: bytes) -> str:
+    try:
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        saved = default_storage.save(name, ContentFile(data))
+        if saved != name:  # written meanwhile by another attempt: same bytes, keep one copy
+            default_storage.delete(saved)
+    except OSError as exc:
+        raise StorageUnavailable(f"Could not write {name}: {exc}") from exc
+    return name
+
+
+def _verified_original(photo: Photo):
+    """Open the stored original and check it against the hash taken at ingest."""
+    evidence = photo.evidence
+    try:
+        file = default_storage.open(evidence.original.name, "rb")
+    except FileNotFoundError:
+        raise PhotoRejected(
+            "The original file is missing from storage; upload the photo again."
+        ) from None
+    except OSError as exc:
+        raise StorageUnavailable(f"Could not read the original: {exc}") from exc
+    try:
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: file.read(1024 * 1024), b""):
+            digest.update(chunk)
+    except OSError as exc:
+        file.close()
+        raise StorageUnavailable(f"Could not read the original: {exc}") from exc
+    if digest.hexdigest() != evidence.sha256:
+        file.close()
+        raise PhotoRejected(
+            "The stored original no longer matches the SHA-256 taken at upload "
+            f"({evidence.sha256[:12]}…): it was altered or damaged in storage."
+        )
+    file.seek(0)
+    return file
+
+
+# --- Claiming and processing -----------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    status: str
+    # When another attempt is running, how many seconds until it counts as abandoned.
+    busy_for: float | None = None
+
+
+def _stale_after() -> timedelta:
+    return timedelta(seconds=settings.CASEFILE_STALE_AFTER_SECONDS)
+
+
+def _claim(photo_id: int) -> int | None:
+    """Take the job: pending, or processing by an attempt older than the hard time limit (its
+    worker died). Returns this attempt's number, the token every later write checks."""
+    now = dj_timezone.now()
+    claimable = Q(status=Photo.Status.PENDING) | Q(
+        status=Photo.Status.PROCESSING, status_changed_at__lt=now - _stale_after()
+    )
+    with transaction.atomic():
+        taken = Photo.objects.filter(claimable, pk=photo_id).update(
+            status=Photo.Status.PROCESSING, attempts=F("attempts") + 1, status_changed_at=now
+        )
+        if not taken:
+            return None
+        return Photo.objects.filter(pk=photo_id).values_list("attempts", flat=True).get()
+
+
+def photo_process(*, photo_id: int) -> Outcome:
+    """Process one photo (see the module docstring). Returns what became of it; raises
+    StorageUnavailable or a database error for the task to retry."""
+    attempt = _claim(photo_id)
+    if attempt is None:
+        row = Photo.objects.filter(pk=photo_id).values("status", "status_changed_at").first()
+        if row is None:
+            return Outcome("missing")
+        if row["status"] == Photo.Status.PROCESSING:
+            left = row["status_changed_at"] + _stale_after() - dj_timezone.now()
+            return Outcome(row["status"], busy_for=max(1.0, left.total_seconds()))
+        return Outcome(row["status"])
+    photo = Photo.objects.select_related("evidence__case", "evidence__source").get(pk=photo_id)
+    if attempt > MAX_ATTEMPTS:
+        return _fail(
+            photo,
+            attempt,
+            f"Processing was interrupted {attempt - 1} times (the worker stopped each time); "
+            "it will not be tried again automatically.",
+        )
+    try:
+        file = _verified_original(photo)
+        try:
+            analysis = analyse(file, max_pixels=settings.CASEFILE_MAX_IMAGE_PIXELS)
+        finally:
+            file.close()
+        thumbnail = _store(derivative_name(photo, "thumbnail"), analysis.thumbnail)
+        preview = _store(derivative_name(photo, "preview"), analysis.preview)
+        delay = getattr(settings, "CASEFILE_PIPELINE_TEST_DELAY_SECONDS", 0)
+        if delay:  # only the worker-crash test sets this, to kill a worker mid-task
+            time.sleep(delay)
+        return _finish(photo, attempt, analysis, thumbnail=thumbnail, preview=preview)
+    except PhotoRejected as rejected:
+        return _fail(photo, attempt, rejected.reason)
+    except Exception as exc:
+        if _is_time_limit(exc):
+            return _fail(
+                photo,
+                attempt,
+                f"Processing took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} seconds and "
+                "was stopped.",
+            )
+        _release(photo_id, attempt)
+        raise
+
+
+def _is_time_limit(exc: Exception) -> bool:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    return isinstance(exc, SoftTimeLimitExceeded)
+
+
+def _release(photo_id: int, attempt: int) -> None:
+    """Give the job back (a transient error): the retry may claim it at once. The attempt is
+    not counted: `attempts` counts the runs that were interrupted or finished."""
+    try:
+        Photo.objects.filter(pk=photo_id, status=Photo.Status.PROCESSING, attempts=attempt).update(
+            status=Photo.Status.PENDING,
+            status_changed_at=dj_timezone.now(),
+            attempts=F("attempts") - 1,
+        )
+    except Exception:  # the database itself may be what failed
+        logger.warning(
+            "Could not release photo %s after a transient error", photo_id, exc_info=True
+        )
+
+
+def _fail(photo: Photo, attempt: int, reason: str) -> Outcome:
+    with transaction.atomic():
+        updated = Photo.objects.filter(
+            pk=photo.pk, status=Photo.Status.PROCESSING, attempts=attempt
+        ).update(
+            status=Photo.Status.FAILED,
+            failure_reason=reason[:500],
+            status_changed_at=dj_timezone.now(),
+            processed_at=dj_timezone.now(),
+        )
+        if updated:
+            activity_record(
+                case=photo.evidence.case,
+                actor=None,
+                verb=Verb.PHOTO_FAILED,
+                target=photo.evidence,
+                data={"reason": reason[:500], "attempt": attempt},
+            )
+    return Outcome(Photo.Status.FAILED)
+
+
+METADATA_FIELDS = (
+    "taken_at",
+    "taken_at_offset",
+    "camera_make",
+    "camera_model",
+    "lens",
+    "software",
+    "gps_latitude",
+    "gps_longitude",
+    "gps_altitude",
+    "orientation",
+)
+
+
+def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, preview: str):
+    evidence = photo.evidence
+    values = {name: analysis.metadata.get(name) for name in METADATA_FIELDS}
+    for name in ("taken_at_offset", "camera_make", "camera_model", "lens", "software"):
+        values[name] = (values[name] or "")[: Photo._meta.get_field(name).max_length]
+    # 1. Metadata, derivatives, hashes and flags, in one transaction that still owns the claim.
+    # The hashes are committed before near-duplicates are searched, so that of two photos
+    # processed at the same moment at least one sees the other.
+    with transaction.atomic():
+        owned = Photo.objects.filter(
+            pk=photo.pk, status=Photo.Status.PROCESSING, attempts=attempt
+        ).update(
+            width=analysis.width,
+            height=analysis.height,
+            exif=analysis.exif,
+            thumbnail=thumbnail,
+            preview=preview,
+            phash=analysis.phash,
+            dhash=analysis.dhash,
+            **values,
+        )
+        if not owned:  # another attempt took over (this one was thought dead): leave it be
+            return Outcome(Photo.Status.PROCESSING)
+        wanted = consistency_flags(metadata=analysis.metadata, evidence=evidence)
+        _sync_flags(photo, wanted, managed=set(wanted) | METADATA_FLAGS)
+    # 2. Near-duplicates in the case, then ready.
+    with transaction.atomic():
+        matches = _record_matches(photo, analysis.phash)
+        done = Photo.objects.filter(
+            pk=photo.pk, status=Photo.Status.PROCESSING, attempts=attempt
+        ).update(
+            status=Photo.Status.READY,
+            failure_reason="",
+            status_changed_at=dj_timezone.now(),
+            processed_at=dj_timezone.now(),
+        )
+        if done:
+            activity_record(
+                case=evidence.case,
+                actor=None,
+                verb=Verb.PHOTO_PROCESSED,
+                target=evidence,
+                data={
+                    "flags": sorted(wanted),
+                    "near_duplicates": matches,
+                    "width": analysis.width,
+                    "height": analysis.height,
+                    # Custody: what was derived from which bytes, with what (issue #6).
+                    "derived_from": evidence.sha256,
+                    "derivatives": {
+                        "thumbnail": hashlib.sha256(analysis.thumbnail).hexdigest(),
+                        "preview": hashlib.sha256(analysis.preview).hexdigest(),
+                    },
+                    "software": processing_software(),
+                },
+            )
+    return Outcome(Photo.Status.READY if done else Photo.Status.PROCESSING)
+
+
+def _sync_flags(photo: Photo, wanted: dict[str, str], *, managed: set[str]) -> None:
+    """Make the photo's flags among `managed` codes exactly `wanted`, one row per code."""
+    photo.flags.filter(code__in=managed).exclude(code__in=wanted).delete()
+    for code, message in wanted.items():
+        PhotoFlag.objects.update_or_create(photo=photo, code=code, defaults={"message": message})
+
+
+def _record_matches(photo: Photo, phash: int) -> int:
+    """Record every photo of the case within the near-duplicate distance, once per pair, and
+    flag both photos of a pair that came from different sources.
+
+    The search is answered from the phash part indexes (evidence/similarity.py), so its cost
+    does not grow with the size of the case."""
+    evidence = photo.evidence
+    others = photos_within(
+        phash=phash,
+        max_distance=NEAR_DUPLICATE_DISTANCE,
+        case_id=evidence.case_id,
+        exclude=photo.pk,
+    )
+    # A deleted photo (a tombstone) is no longer evidence of anything: no match, no flag.
+    others = others.filter(evidence__deleted_at__isnull=True).values_list(
+        "pk", "distance", "evidence__source_id"
+    )
+    found = []
+    for other_id, distance, other_source in others:
+        if distance <= NEAR_DUPLICATE_DISTANCE:
+            cross = (
+                evidence.source_id is not None
+                and other_source is not None
+                and other_source != evidence.source_id
+            )
+            a, b = sorted((photo.pk, other_id))
+            found.append(
+                PhotoMatch(
+                    case_id=evidence.case_id,
+                    photo_a_id=a,
+                    photo_b_id=b,
+                    distance=distance,
+                    cross_source=cross,
+                )
+            )
+    PhotoMatch.objects.bulk_create(found, ignore_conflicts=True)
+    involved = {photo.pk} | {m.photo_a_id for m in found} | {m.photo_b_id for m in found}
+    for photo_id in involved:
+        _sync_duplicate_flag(photo_id)
+    return len(found)
+
+
+def _sync_duplicate_flag(photo_id: int) -> None:
+    matches = (
+        PhotoMatch.objects.filter(
+            Q(photo_a_id=photo_id) | Q(photo_b_id=photo_id), cross_source=True
+        )
+        .select_related("photo_a__evidence__source", "photo_b__evidence__source")
+        .order_by("distance", "id")
+    )
+    others = [m.photo_b if m.photo_a_id == photo_id else m.photo_a for m in matches]
+    others = [other for other in others if other.evidence.deleted_at is None]
+    code = PhotoFlag.Code.DUPLICATE_OTHER_SOURCE
+    if not others:
+        PhotoFlag.objects.filter(photo_id=photo_id, code=code).delete()
+        return
+    # str(source) is the safe name: a protected source shows only its pseudonym.
+    named = [f"“{o.evidence.label}” from {o.evidence.source}" for o in others[:3]]
+    more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+    message = (
+        f"A near-duplicate of this photo came from another source: {', '.join(named)}{more}. "
+        "The sources may not be independent of each other."
+    )
+    PhotoFlag.objects.update_or_create(
+        photo_id=photo_id, code=code, defaults={"message": message[:500]}
+    )
+
+
+# --- Re-queueing -----------------------------------------------------------------------------
+
+
+def photos_stale(*, older_than: timedelta | None = None):
+    """Photos stuck in pending or processing for longer than the hard time limit."""
+    cutoff = dj_timezone.now() - (older_than if older_than is not None else _stale_after())
+    return Photo.objects.filter(
+        status__in=[Photo.Status.PENDING, Photo.Status.PROCESSING], status_changed_at__lt=cutoff
+    ).order_by("status_changed_at")
+
+
+def photos_requeue_stale(*, older_than: timedelta | None = None, limit: int = 1000) -> list[int]:
+    """Queue processing again for stuck photos; returns the ids queued. A pending photo's clock
+    is reset so that a long queue does not get it queued again every few minutes; a processing
+    photo's is left alone, since it is what lets the next attempt take over. With the broker
+    unreachable it stops at the first failure: the rest stay stuck, for the next run."""
+    ids = list(photos_stale(older_than=older_than).values_list("pk", flat=True)[:limit])
+    sent = []
+    for photo_id in ids:
+        if not enqueue.task_send(enqueue.PHOTO_PROCESS, photo_id):
+            break
+        sent.append(photo_id)
+    # After sending: a worker that already took one has moved it out of pending.
+    Photo.objects.filter(pk__in=sent, status=Photo.Status.PENDING).update(
+        status_changed_at=dj_timezone.now()
+    )
+    return sent
+
+
+# --- Asking again --------------------------------------------------------------------------
+
+
+def photo_queue(photo_id: int) -> None:
+    """Queue processing after the transaction commits, so that the worker finds the rows. A
+    broker that cannot be reached does not fail the upload: the photo stays pending and
+    `requeue_stale_photos` (or Celery beat) queues it again later."""
+    enqueue.task_on_commit(enqueue.PHOTO_PROCESS, photo_id)
+
+
+@transaction.atomic
+def photo_reprocess(*, actor, evidence: Evidence) -> Evidence:
+    """Ask for a photo to be processed again (reporters and above): one whose processing
+    failed, or one stuck in pending or processing for longer than the hard time limit."""
+    require(actor, evidence.case, "evidence.reprocess")
+    photo = Photo.objects.select_for_update().filter(evidence=evidence).first()
+    if photo is None:
+        raise ValidationError("Only a photo can be processed again.", code="not_a_photo")
+    stuck_since = dj_timezone.now() - timedelta(seconds=settings.CASEFILE_STALE_AFTER_SECONDS)
+    stuck = photo.status in (Photo.Status.PENDING, Photo.Status.PROCESSING) and (
+        photo.status_changed_at < stuck_since
+    )
+    if photo.status != Photo.Status.FAILED and not stuck:
+        raise ValidationError(
+            f"This photo is {photo.get_status_display().lower()}: only a photo whose processing "
+            "failed (or is stuck) can be processed again.",
+            code="not_failed",
+        )
+    previous = {"status": photo.status, "failure_reason": photo.failure_reason}
+    photo.status = Photo.Status.PENDING
+    photo.failure_reason = ""
+    photo.attempts = 0
+    photo.status_changed_at = dj_timezone.now()
+    photo.save(update_fields=["status", "failure_reason", "attempts", "status_changed_at"])
+    activity_record(
+        case=evidence.case,
+        actor=actor,
+        verb=Verb.PHOTO_REPROCESS_REQUESTED,
+        target=evidence,
+        data=previous,
+    )
+    photo_queue(photo.pk)
+    return evidence
