@@ -1,0 +1,132 @@
+"""A world that is expensive to make (photos uploaded and really processed, through the services)
+made once per session, and a private copy of it for every test that asks.
+
+    snapshot = Snapshot.take(build, media=tmp_dir)   # once: build() runs, then is rolled back
+    world = snapshot.restore()                       # in each test: the same rows and files
+
+`take` runs `build` inside a transaction that it rolls back, after reading back every row the
+build wrote (from every table, so new models need nothing here) and with the files it stored
+kept in a folder of its own. `restore` inserts those rows again, with their primary keys and
+every column as written (`raw`: no `auto_now`, no signals), into the test's database, copies the
+files into the test's MEDIA_ROOT, and returns what `build` returned with each model instance
+fetched afresh. A test changes its own copy only: its transaction is rolled back as before, and
+its media folder is its own. It works in transactional tests too (the live server's): the rows
+are then committed, and flushed after the test like any other.
+
+Primary keys are the build's. They never collide with rows a test makes: PostgreSQL's sequences
+are not rolled back, so they are already past the build's keys, and SQLite's AUTOINCREMENT
+counter moves past keys inserted explicitly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.test import override_settings
+
+# What the autouse `_test_settings` gives every test, for the build that runs before it.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _tables() -> list[type[models.Model]]:
+    return [
+        model
+        for model in apps.get_models(include_auto_created=True)
+        if model._meta.managed and not model._meta.proxy
+    ]
+
+
+def _stored_fields(model: type[models.Model]) -> list[models.Field]:
+    # The columns an INSERT writes (a GeneratedField is computed by the database).
+    return [f for f in model._meta.local_concrete_fields if not f.generated]
+
+
+@dataclasses.dataclass
+class Snapshot:
+    rows: list[tuple[type[models.Model], list[models.Model]]]
+    media: Path
+    value: Any
+    using: str = DEFAULT_DB_ALIAS
+
+    @classmethod
+    def take(
+        cls, build: Callable[[], Any], *, media: Path, using: str = DEFAULT_DB_ALIAS
+    ) -> Snapshot:
+        """Run `build()` with its files under `media`, keep what it wrote, and roll it back.
+        Needs database access (`django_db_blocker.unblock()` in a session fixture)."""
+        from config.celery import app
+
+        before = {
+            model: set(model._base_manager.using(using).values_list("pk", flat=True))
+            for model in _tables()
+        }
+        media.mkdir(parents=True, exist_ok=True)
+        eager = app.conf.task_always_eager
+        # As in every ordinary test (tests/conftest.py): fast hashing, tasks in-process.
+        app.conf.task_always_eager = True
+        try:
+            with (
+                override_settings(MEDIA_ROOT=media, PASSWORD_HASHERS=FAST_PASSWORD_HASHERS),
+                transaction.atomic(using=using),
+            ):
+                value = build()
+                rows = []
+                for model, existing in before.items():
+                    made = [
+                        obj
+                        for obj in model._base_manager.using(using).order_by("pk")
+                        if obj.pk not in existing
+                    ]
+                    if made:
+                        rows.append((model, made))
+                # Nothing the build wrote outlives it (its on-commit callbacks are dropped too).
+                transaction.set_rollback(True, using=using)
+        finally:
+            app.conf.task_always_eager = eager
+            cache.clear()
+        return cls(rows=rows, media=media, value=value, using=using)
+
+    def restore(self) -> Any:
+        """The build's rows and files in this test's database and MEDIA_ROOT; returns what the
+        build returned, its model instances read from the database."""
+        connection = connections[self.using]
+        # One transaction: foreign keys are checked at its end, whatever the order of tables.
+        with transaction.atomic(using=self.using):
+            for model, objs in self.rows:
+                fields = _stored_fields(model)
+                size = connection.ops.bulk_batch_size(fields, objs) or len(objs)
+                for start in range(0, len(objs), size):
+                    # QuerySet._insert is what bulk_create uses; `raw` writes the values kept
+                    # (bulk_create itself would stamp `auto_now` fields with the time now).
+                    model._base_manager.using(self.using)._insert(
+                        objs[start : start + size], fields=fields, raw=True, using=self.using
+                    )
+        shutil.copytree(self.media, Path(settings.MEDIA_ROOT), dirs_exist_ok=True)
+        return _fetched(self.value, self.using)
+
+
+def _fetched(value: Any, using: str) -> Any:
+    """`value` with every model instance in it (also inside dataclasses, lists, tuples and dicts)
+    read again from the database: each test gets objects of its own, as a fixture made them."""
+    if isinstance(value, models.Model):
+        return type(value)._base_manager.using(using).get(pk=value.pk)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _fetched(getattr(value, f.name), using)
+            for f in dataclasses.fields(value)
+            if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, list | tuple):
+        return type(value)(_fetched(item, using) for item in value)
+    if isinstance(value, dict):
+        return {key: _fetched(item, using) for key, item in value.items()}
+    return value
