@@ -1,8 +1,11 @@
 """A world that is expensive to make (photos uploaded and really processed, through the services)
 made once per session, and a private copy of it for every test that asks.
 
-    snapshot = Snapshot.take(build, media=tmp_dir)   # once: build() runs, then is rolled back
-    world = snapshot.restore()                       # in each test: the same rows and files
+    _world_snapshot = session_snapshot(build_world)  # build_world() runs once, rolled back
+
+    @pytest.fixture
+    def world(_world_snapshot, db):
+        return _world_snapshot.restore()             # in each test: the same rows and files
 
 `take` runs `build` inside a transaction that it rolls back, after reading back every row the
 build wrote (from every table, so new models need nothing here) and with the files it stored
@@ -26,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
@@ -111,6 +115,18 @@ class Snapshot:
                     )
         shutil.copytree(self.media, Path(settings.MEDIA_ROOT), dirs_exist_ok=True)
         return _fetched(self.value, self.using)
+
+
+def session_snapshot(build: Callable[[], Any]):
+    """A session-scoped fixture: the Snapshot of `build()`, taken when a test first needs it."""
+
+    @pytest.fixture(scope="session")
+    def snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> Snapshot:
+        media = tmp_path_factory.mktemp(build.__name__) / "media"
+        with django_db_blocker.unblock():
+            return Snapshot.take(build, media=media)
+
+    return snapshot
 
 
 def _fetched(value: Any, using: str) -> Any:

@@ -18,7 +18,7 @@ from evidence import services as evidence_services
 from evidence.models import Evidence, Source
 from evidence.pipeline import photo_process
 from tests.conftest import make_personas
-from tests.snapshot import Snapshot
+from tests.snapshot import session_snapshot
 
 
 @functools.cache  # drawing it takes most of a second; the bytes never change
@@ -131,10 +131,7 @@ def build_world() -> World:
     )
 
 
-@pytest.fixture(scope="session")
-def _world_snapshot(django_db_setup, django_db_blocker, tmp_path_factory) -> Snapshot:
-    with django_db_blocker.unblock():
-        return Snapshot.take(build_world, media=tmp_path_factory.mktemp("world") / "media")
+_world_snapshot = session_snapshot(build_world)
 
 
 @pytest.fixture
