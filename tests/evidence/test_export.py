@@ -21,13 +21,11 @@ from evidence.custody import custody_verify, evidence_delete
 from evidence.export import bundle_verify, case_import, export_open, export_request, exports_expire
 from evidence.models import Evidence, Export
 from evidence.selectors import custody_of
-from tests.custody_case import PROTECTED_NAME, PSEUDONYM, custody_case, leaks
+from tests.custody_case import PROTECTED_NAME, PSEUDONYM, custody_fixtures, leaks
 from tests.needs import unavailable
 
-
-@pytest.fixture
-def things(personas, django_capture_on_commit_callbacks):
-    return custody_case(personas, capture=django_capture_on_commit_callbacks)
+# The custody case, made once and restored into each test (tests/custody_case.py).
+_custody_snapshot, _custody_world, personas, things = custody_fixtures()
 
 
 def _export(actor, case, capture, *, originals=False, reveal=False) -> Export:
