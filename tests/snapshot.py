@@ -8,13 +8,17 @@ made once per session, and a private copy of it for every test that asks.
         return _world_snapshot.restore()             # in each test: the same rows and files
 
 `take` runs `build` inside a transaction that it rolls back, after reading back every row the
-build wrote (from every table, so new models need nothing here) and with the files it stored
-kept in a folder of its own. `restore` inserts those rows again, with their primary keys and
-every column as written (`raw`: no `auto_now`, no signals), into the test's database, copies the
-files into the test's MEDIA_ROOT, and returns what `build` returned with each model instance
-fetched afresh. A test changes its own copy only: its transaction is rolled back as before, and
-its media folder is its own. It works in transactional tests too (the live server's): the rows
-are then committed, and flushed after the test like any other.
+build wrote (from every table, so new models need nothing here) as INSERT statements compiled
+once, and with the files it stored kept in a folder of its own. `restore` runs those statements
+(the rows with their primary keys and every column as written: no `auto_now`, no signals) in
+the test's database, copies the files into the test's MEDIA_ROOT, and returns what `build`
+returned with each model instance fetched afresh. A test changes its own copy only: its
+transaction is rolled back as before, and its media folder is its own. It works in
+transactional tests too (the live server's): the rows are then committed, and flushed after
+the test like any other.
+
+The snapshot fixture is session-scoped: one build per session where it is defined in a
+conftest, one per module for a module that defines (or imports) it.
 
 Primary keys are the build's. They never collide with rows a test makes: PostgreSQL's sequences
 are not rolled back, so they are already past the build's keys, and SQLite's AUTOINCREMENT
@@ -34,7 +38,10 @@ from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.models.sql import InsertQuery
 from django.test import override_settings
+
+from config.celery import app
 
 # What the autouse `_test_settings` gives every test, for the build that runs before it.
 FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -55,7 +62,7 @@ def _stored_fields(model: type[models.Model]) -> list[models.Field]:
 
 @dataclasses.dataclass
 class Snapshot:
-    rows: list[tuple[type[models.Model], list[models.Model]]]
+    inserts: list[tuple[str, tuple]]
     media: Path
     value: Any
     using: str = DEFAULT_DB_ALIAS
@@ -66,8 +73,6 @@ class Snapshot:
     ) -> Snapshot:
         """Run `build()` with its files under `media`, keep what it wrote, and roll it back.
         Needs database access (`django_db_blocker.unblock()` in a session fixture)."""
-        from config.celery import app
-
         before = {
             model: set(model._base_manager.using(using).values_list("pk", flat=True))
             for model in _tables()
@@ -96,25 +101,35 @@ class Snapshot:
         finally:
             app.conf.task_always_eager = eager
             cache.clear()
-        return cls(rows=rows, media=media, value=value, using=using)
+        return cls(inserts=_inserts(rows, using), media=media, value=value, using=using)
 
     def restore(self) -> Any:
         """The build's rows and files in this test's database and MEDIA_ROOT; returns what the
         build returned, its model instances read from the database."""
-        connection = connections[self.using]
         # One transaction: foreign keys are checked at its end, whatever the order of tables.
-        with transaction.atomic(using=self.using):
-            for model, objs in self.rows:
-                fields = _stored_fields(model)
-                size = connection.ops.bulk_batch_size(fields, objs) or len(objs)
-                for start in range(0, len(objs), size):
-                    # QuerySet._insert is what bulk_create uses; `raw` writes the values kept
-                    # (bulk_create itself would stamp `auto_now` fields with the time now).
-                    model._base_manager.using(self.using)._insert(
-                        objs[start : start + size], fields=fields, raw=True, using=self.using
-                    )
+        with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
+            for sql, params in self.inserts:
+                cursor.execute(sql, params)
         shutil.copytree(self.media, Path(settings.MEDIA_ROOT), dirs_exist_ok=True)
         return _fetched(self.value, self.using)
+
+
+def _inserts(rows, using: str) -> list[tuple[str, tuple]]:
+    """The INSERT statements that write `rows` again, compiled once: turning every value into
+    its database form is most of the cost of an insert, and a test restores thousands of rows.
+    Built as QuerySet._insert (what bulk_create uses) builds them; `raw` keeps the values as
+    read (bulk_create would stamp `auto_now` fields with the time now)."""
+    connection = connections[using]
+    statements = []
+    for model, objs in rows:
+        fields = _stored_fields(model)
+        size = connection.ops.bulk_batch_size(fields, objs) or len(objs)
+        for start in range(0, len(objs), size):
+            query = InsertQuery(model)
+            query.insert_values(fields, objs[start : start + size], raw=True)
+            for sql, params in query.get_compiler(using=using).as_sql():
+                statements.append((sql, tuple(params)))
+    return statements
 
 
 def session_snapshot(build: Callable[[], Any]):
