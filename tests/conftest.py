@@ -6,6 +6,7 @@ import pytest
 
 from cases.models import Case, Role
 from tests.factories import CaseFactory, MembershipFactory, UserFactory
+from tests.snapshot import FAST_PASSWORD_HASHERS
 
 
 @dataclass
@@ -28,7 +29,7 @@ ROLES = ("owner", "editor", "reporter", "viewer", "outsider")
 def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Real password hashing costs a quarter of a second per user; tests make hundreds.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
 
 
 @pytest.fixture(autouse=True)
@@ -63,8 +64,8 @@ def _fresh_cache():
     cache.clear()
 
 
-@pytest.fixture
-def personas(db) -> Personas:
+def make_personas() -> Personas:
+    """The shared case and its people (the `personas` fixture; also part of larger worlds)."""
     owner = UserFactory(username="alice")
     case = CaseFactory(title="The Dandong freight train", created_by=owner)
     people = {"owner": owner}
@@ -78,6 +79,11 @@ def personas(db) -> Personas:
         case=CaseFactory(created_by=people["outsider"]), user=people["outsider"], role=Role.OWNER
     )
     return Personas(case=case, **people)
+
+
+@pytest.fixture
+def personas(db) -> Personas:
+    return make_personas()
 
 
 @pytest.fixture

@@ -3,10 +3,18 @@ photo carries GPS, a public photographer's photo, testimony, a web link, claims 
 against, one of them reviewed.
 
     things = custody_case(personas, capture=django_capture_on_commit_callbacks)
+
+Or, made once and restored into each test of a module that asks (tests/snapshot.py):
+
+    _custody_snapshot, _custody_world, personas, things = custody_fixtures()
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import pytest
+from django.test import TestCase
 
 from cases.models import Claim
 from cases.services import claim_create, claim_review, claim_submit
@@ -14,7 +22,9 @@ from evidence.models import Evidence, Source
 from evidence.services.evidence import evidence_create, photo_ingest
 from evidence.services.links import evidence_link
 from evidence.services.sources import source_create
+from tests.conftest import Personas, make_personas
 from tests.images import jpeg_bytes, upload
+from tests.snapshot import session_snapshot
 
 # What a viewer must never see, anywhere.
 PROTECTED_NAME = "Zhang Wei-Protected"
@@ -155,3 +165,42 @@ def custody_case(personas, *, capture) -> Things:
         never_left=never_left,
         arrived=arrived,
     )
+
+
+@dataclass
+class CustodyWorld:
+    personas: Personas
+    things: Things
+
+
+def build_custody_world() -> CustodyWorld:
+    personas = make_personas()
+    # What the django_capture_on_commit_callbacks fixture gives a test: the photos processed.
+    things = custody_case(personas, capture=TestCase.captureOnCommitCallbacks)
+    return CustodyWorld(personas=personas, things=things)
+
+
+def custody_fixtures(build: Callable[[], CustodyWorld] = build_custody_world) -> tuple:
+    """The fixtures of a module whose tests share the custody case, made once by `build`:
+
+        _custody_snapshot, _custody_world, personas, things = custody_fixtures()
+
+    `things` is a restored copy in each test; `personas` are its people in a test that has
+    `things` (one case, not two), and a case of their own in any other test of the module."""
+    snapshot = session_snapshot(build)
+
+    @pytest.fixture
+    def world(_custody_snapshot, db) -> CustodyWorld:
+        return _custody_snapshot.restore()
+
+    @pytest.fixture
+    def personas(request, db) -> Personas:
+        if "things" in request.fixturenames:
+            return request.getfixturevalue("_custody_world").personas
+        return make_personas()
+
+    @pytest.fixture
+    def things(_custody_world) -> Things:
+        return _custody_world.things
+
+    return snapshot, world, personas, things

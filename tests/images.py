@@ -13,6 +13,7 @@ the same seed stays close. Every generator is deterministic for a given seed.
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import struct
@@ -39,6 +40,24 @@ DEFAULT_SIZE = (640, 480)
 def scene(seed: int = 0, size: tuple[int, int] = DEFAULT_SIZE) -> Image.Image:
     """A natural-looking RGB picture: sky and ground gradients, a few solid shapes (buildings,
     a train), soft clouds and fine texture. Deterministic for a seed."""
+    size = tuple(size)
+    if size[0] * size[1] > CACHED_PIXELS:
+        return _scene(seed, size)
+    # A copy of its own for each caller, who may draw on it.
+    return _cached_scene(seed, size).copy()
+
+
+# Drawing a scene takes a fifth of a second and the suite asks for the same few seeds hundreds
+# of times: small ones are kept (64 of the default size hold about 60 MB), large ones drawn anew.
+CACHED_PIXELS = 1_000_000
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_scene(seed: int, size: tuple[int, int]) -> Image.Image:
+    return _scene(seed, size)
+
+
+def _scene(seed: int, size: tuple[int, int]) -> Image.Image:
     rng = random.Random(seed)  # noqa: S311 (reproducible test pictures, not secrets)
     width, height = size
     # Low-frequency structure decides the perceptual hashes: draw it at a small size and

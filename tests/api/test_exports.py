@@ -18,13 +18,20 @@ from evidence.services.comments import comment_create
 from evidence.services.evidence import evidence_update, photo_ingest
 from evidence.services.exports import exports_expire
 from tests.api.conftest import token_client
-from tests.custody_case import CORRECTED, STATED, custody_case, leaks
+from tests.custody_case import (
+    CORRECTED,
+    STATED,
+    CustodyWorld,
+    build_custody_world,
+    custody_fixtures,
+    leaks,
+)
 from tests.images import jpeg_bytes, upload
 
 
-@pytest.fixture
-def things(personas, django_capture_on_commit_callbacks):
-    things = custody_case(personas, capture=django_capture_on_commit_callbacks)
+def build_world() -> CustodyWorld:
+    world = build_custody_world()
+    personas, things = world.personas, world.things
     # An edit of the protected photo's place: its record must not carry the place to a viewer.
     evidence_update(
         actor=personas.reporter,
@@ -34,7 +41,11 @@ def things(personas, django_capture_on_commit_callbacks):
         place_name="Dandong station, platform 3",
     )
     comment_create(actor=personas.reporter, evidence=things.secret_photo, text="Same cars?")
-    return things
+    return world
+
+
+# Made once and restored into each test (tests/custody_case.py).
+_custody_snapshot, _custody_world, personas, things = custody_fixtures(build_world)
 
 
 def _content(response) -> bytes:

@@ -18,6 +18,7 @@ from cases.models import Claim, Role
 from cases.tokens import token_create
 from evidence.models import Comment, Evidence, EvidenceLink, Photo
 from tests.api.conftest import token_client
+from tests.conftest import make_personas
 from tests.factories import (
     ClaimFactory,
     MembershipFactory,
@@ -25,6 +26,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.images import jpeg_bytes
+from tests.snapshot import session_snapshot
 
 PERSONAS = ("anonymous", "outsider", "viewer", "reporter", "editor", "owner")
 RANK = {"viewer": 0, "reporter": 1, "editor": 2, "owner": 3}
@@ -45,8 +47,8 @@ class World:
     objects: dict = field(default_factory=dict)
 
 
-@pytest.fixture
-def world(personas) -> World:
+def build_world() -> World:
+    personas = make_personas()
     case, reporter = personas.case, personas.reporter
     member = UserFactory(username="mallory")
     MembershipFactory(case=case, user=member, role=Role.VIEWER)
@@ -91,6 +93,15 @@ def world(personas) -> World:
         # A token of the owner's other than the one each call signs in with.
         objects={"owner_token": token_create(user=personas.owner)[0]},
     )
+
+
+# Made once per session, restored into each of the few hundred tests (tests/snapshot.py).
+_world_snapshot = session_snapshot(build_world)
+
+
+@pytest.fixture
+def world(_world_snapshot, db) -> World:
+    return _world_snapshot.restore()
 
 
 @dataclass

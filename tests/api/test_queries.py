@@ -8,13 +8,15 @@ from cases.activity import activity_record
 from cases.models import Activity
 from evidence.models import EvidenceLink, PhotoFlag
 from tests.api.test_visibility import make_photo
+from tests.conftest import make_personas
 from tests.factories import ClaimFactory, ProtectedSourceFactory, SourceFactory
+from tests.snapshot import session_snapshot
 
 MAX_QUERIES = 12
 
 
-@pytest.fixture
-def big_case(personas):
+def build_big_case():
+    personas = make_personas()
     case, reporter = personas.case, personas.reporter
     sources = [
         (ProtectedSourceFactory if n % 2 else SourceFactory)(case=case, created_by=reporter)
@@ -35,7 +37,22 @@ def big_case(personas):
             )
     for n in range(55):
         activity_record(case=case, actor=reporter, verb="case.updated", data={"n": n})
-    return case
+    return personas
+
+
+# Made once per session, restored into each test (tests/snapshot.py).
+_big_case_snapshot = session_snapshot(build_big_case)
+
+
+@pytest.fixture
+def personas(_big_case_snapshot, db):
+    """The personas of the big case (every test here has it): `as_role` signs them in."""
+    return _big_case_snapshot.restore()
+
+
+@pytest.fixture
+def big_case(personas):
+    return personas.case
 
 
 LISTS = [

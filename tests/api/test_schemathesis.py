@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from cases.tokens import token_create
-from tests.api.test_permissions import world  # noqa: F401 (a fixture)
+from tests.api.test_permissions import _world_snapshot, world  # noqa: F401 (fixtures)
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "5"))
 

@@ -31,13 +31,11 @@ from evidence.services.evidence import evidence_update, photo_ingest
 from evidence.services.exports import export_request
 from evidence.services.links import link_update
 from tests.api.conftest import token_client
-from tests.custody_case import custody_case
+from tests.custody_case import custody_fixtures
 from tests.images import jpeg_bytes, upload
 
-
-@pytest.fixture
-def things(personas, django_capture_on_commit_callbacks):
-    return custody_case(personas, capture=django_capture_on_commit_callbacks)
+# The custody case, made once and restored into each test (tests/custody_case.py).
+_custody_snapshot, _custody_world, personas, things = custody_fixtures()
 
 
 def verbs_of(evidence) -> list[str]:

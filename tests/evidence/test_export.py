@@ -24,13 +24,11 @@ from evidence.selectors import custody_of
 from evidence.services.custody import custody_verify, evidence_delete
 from evidence.services.exports import export_open, export_request, exports_expire
 from evidence.services.imports import case_import
-from tests.custody_case import PROTECTED_NAME, PSEUDONYM, custody_case, leaks
+from tests.custody_case import PROTECTED_NAME, PSEUDONYM, custody_fixtures, leaks
 from tests.needs import unavailable
 
-
-@pytest.fixture
-def things(personas, django_capture_on_commit_callbacks):
-    return custody_case(personas, capture=django_capture_on_commit_callbacks)
+# The custody case, made once and restored into each test (tests/custody_case.py).
+_custody_snapshot, _custody_world, personas, things = custody_fixtures()
 
 
 def _export(actor, case, capture, *, originals=False, reveal=False) -> Export:

@@ -17,6 +17,7 @@ from evidence.similarity import (
     to_signed,
 )
 from tests.factories import CaseFactory, UserFactory
+from tests.snapshot import session_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -46,8 +47,7 @@ def _photos(case, user, hashes: list[int | None], start: int = 0) -> list[Photo]
     )
 
 
-@pytest.fixture
-def archive():
+def build_archive():
     """Two cases: 3,000 random hashes, and clusters planted at every distance 0–14 around a few
     query hashes (some of them in the other case)."""
     rng = random.Random(20261128)  # noqa: S311 - test data, not a secret
@@ -60,6 +60,15 @@ def archive():
     _photos(case, user, hashes)
     _photos(other, user, planted[1::2], start=len(hashes))
     return case, other, queries, hashes
+
+
+# Made once and restored into each test (tests/snapshot.py).
+_archive_snapshot = session_snapshot(build_archive)
+
+
+@pytest.fixture
+def archive(_archive_snapshot, db):
+    return _archive_snapshot.restore()
 
 
 def _brute_force(photos: list[tuple[int, int | None]], query: int, radius: int):

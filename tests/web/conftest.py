@@ -1,6 +1,10 @@
 """The web tests' world: the Dandong case with a protected source, both train photos processed,
-a web link, testimony and claims in several states, made through the services."""
+a web link, testimony and claims in several states, made through the services.
 
+Made once per session (processing the photos is most of a second) and restored into each test
+that asks for it, as a copy of its own (tests/snapshot.py)."""
+
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -15,8 +19,11 @@ from evidence.services import evidence as evidence_services
 from evidence.services import links as link_services
 from evidence.services import sources as source_services
 from evidence.services.photos import photo_process
+from tests.conftest import make_personas
+from tests.snapshot import session_snapshot
 
 
+@functools.cache  # drawing it takes most of a second; the bytes never change
 def demo_photo(day: int) -> bytes:
     """The demo case's 14 May (loaded) or 25 May (empty) train photo, with its EXIF."""
     taken = datetime(2026, 5, day, 10, 40, tzinfo=CHINA)
@@ -41,8 +48,8 @@ class World:
         return self.personas.case
 
 
-@pytest.fixture
-def world(personas) -> World:
+def build_world() -> World:
+    personas = make_personas()
     case, bob, erin = personas.case, personas.reporter, personas.editor
     photographer = source_services.source_create(
         actor=bob, case=case, kind="own_reporting", name="Newsroom photographer", reliability="A"
@@ -124,6 +131,24 @@ def world(personas) -> World:
         in_review=in_review,
         editors_claim=editors_claim,
     )
+
+
+_world_snapshot = session_snapshot(build_world)
+
+
+@pytest.fixture
+def world(_world_snapshot, db) -> World:
+    """The world, in this test's database and media folder."""
+    return _world_snapshot.restore()
+
+
+@pytest.fixture
+def personas(request, db):
+    """The world's people when the test has the world (one case, not two); otherwise a case of
+    their own, as everywhere else."""
+    if "world" in request.fixturenames:
+        return request.getfixturevalue("world").personas
+    return make_personas()
 
 
 @pytest.fixture

@@ -7,12 +7,10 @@ from django.urls import reverse
 
 from cases.models import Activity
 from evidence.models import Evidence, Export
-from tests.custody_case import custody_case, leaks
+from tests.custody_case import custody_fixtures, leaks
 
-
-@pytest.fixture
-def things(personas, django_capture_on_commit_callbacks):
-    return custody_case(personas, capture=django_capture_on_commit_callbacks)
+# The custody case, made once and restored into each test (tests/custody_case.py).
+_custody_snapshot, _custody_world, personas, things = custody_fixtures()
 
 
 def client_for(user) -> Client:
