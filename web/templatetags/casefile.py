@@ -2,13 +2,13 @@
 
 from django import template
 
-from web import presenters
+from web.presenters import ago, filesize, verb_label
 
 register = template.Library()
 
-register.filter("verb_label", presenters.verb_label)
-register.filter("ago", presenters.ago)
-register.filter("filesize", presenters.filesize)
+register.filter(verb_label)
+register.filter(ago)
+register.filter(filesize)
 
 
 @register.filter
