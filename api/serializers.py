@@ -74,7 +74,7 @@ def hash_hex(value: int | None) -> str | None:
     return f"{value & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
-def _photo(evidence: Evidence) -> Photo | None:
+def photo_of(evidence: Evidence) -> Photo | None:
     if evidence.kind != Evidence.Kind.PHOTO:
         return None
     try:
@@ -348,7 +348,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "size": evidence.size,
             "content_type": evidence.content_type,
         }
-        photo = _photo(evidence)
+        photo = photo_of(evidence)
         if photo is None:
             row.update(NO_PHOTO, flags=[])
         else:
@@ -539,7 +539,7 @@ LINK_COLUMNS = (
 def link_row(link: EvidenceLink) -> dict:
     """A link as the row `.values(*LINK_COLUMNS)` gives (for one link already in hand)."""
     evidence, source = link.evidence, link.evidence.source
-    photo = _photo(evidence)
+    photo = photo_of(evidence)
     return {
         "id": link.pk,
         "claim": link.claim_id,
@@ -604,7 +604,7 @@ class LinkSerializer(serializers.ModelSerializer):
                         reveal=self.context.get("reveal", False),
                     )
                 ),
-                # A photo's processing status (`_photo`: photos only).
+                # A photo's processing status (`photo_of`: photos only).
                 "status": row["evidence__photo__status"] if kind == Evidence.Kind.PHOTO else None,
             },
             "stance": row["stance"],

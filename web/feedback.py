@@ -1,5 +1,5 @@
 """What a page tells its user after a form post: a service's refusal as error messages, its
-success as one message. Shared by the pages in web/views.py and web/custody.py."""
+success as one message. Shared by the pages of web/views/."""
 
 from collections.abc import Callable
 

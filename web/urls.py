@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from web import custody, views
+from web.views import cases, claims, custody, evidence, overview, search, sources
 
 app_name = "web"
 
@@ -16,61 +16,65 @@ urlpatterns = [
     path(
         "logout/", auth_views.LogoutView.as_view(next_page=reverse_lazy("web:login")), name="logout"
     ),
-    path("", views.case_list, name="case_list"),
-    path("cases/new/", views.case_new, name="case_new"),
-    path("search/", views.search, name="search"),
-    path("cases/<int:case_id>/", views.case_dashboard, name="case_dashboard"),
-    path("cases/<int:case_id>/edit/", views.case_edit, name="case_edit"),
-    path("cases/<int:case_id>/members/add/", views.member_add, name="member_add"),
+    path("", cases.case_list, name="case_list"),
+    path("cases/new/", cases.case_new, name="case_new"),
+    path("search/", search.search, name="search"),
+    path("cases/<int:case_id>/", cases.case_dashboard, name="case_dashboard"),
+    path("cases/<int:case_id>/edit/", cases.case_edit, name="case_edit"),
+    path("cases/<int:case_id>/members/add/", cases.member_add, name="member_add"),
     path(
         "cases/<int:case_id>/members/<int:membership_id>/role/",
-        views.member_change,
+        cases.member_change,
         name="member_change",
     ),
     path(
         "cases/<int:case_id>/members/<int:membership_id>/remove/",
-        views.member_remove,
+        cases.member_remove,
         name="member_remove",
     ),
-    path("cases/<int:case_id>/evidence/", views.evidence_gallery, name="evidence_gallery"),
-    path("cases/<int:case_id>/evidence/upload/", views.evidence_upload, name="evidence_upload"),
-    path("cases/<int:case_id>/evidence/new/<str:kind>/", views.evidence_new, name="evidence_new"),
-    path("cases/<int:case_id>/compare/", views.photo_compare, name="photo_compare"),
-    path("cases/<int:case_id>/claims/", views.claim_board, name="claim_board"),
-    path("cases/<int:case_id>/claims/new/", views.claim_new, name="claim_new"),
-    path("cases/<int:case_id>/sources/", views.source_list, name="source_list"),
-    path("cases/<int:case_id>/timeline/", views.timeline, name="timeline"),
-    path("cases/<int:case_id>/map/", views.case_map, name="case_map"),
-    path("evidence/<int:evidence_id>/", views.evidence_detail, name="evidence_detail"),
-    path("evidence/<int:evidence_id>/card/", views.evidence_card, name="evidence_card"),
-    path("evidence/<int:evidence_id>/edit/", views.evidence_edit, name="evidence_edit"),
+    path("cases/<int:case_id>/evidence/", evidence.evidence_gallery, name="evidence_gallery"),
+    path("cases/<int:case_id>/evidence/upload/", evidence.evidence_upload, name="evidence_upload"),
+    path(
+        "cases/<int:case_id>/evidence/new/<str:kind>/", evidence.evidence_new, name="evidence_new"
+    ),
+    path("cases/<int:case_id>/compare/", overview.photo_compare, name="photo_compare"),
+    path("cases/<int:case_id>/claims/", claims.claim_board, name="claim_board"),
+    path("cases/<int:case_id>/claims/new/", claims.claim_new, name="claim_new"),
+    path("cases/<int:case_id>/sources/", sources.source_list, name="source_list"),
+    path("cases/<int:case_id>/timeline/", overview.timeline, name="timeline"),
+    path("cases/<int:case_id>/map/", overview.case_map, name="case_map"),
+    path("evidence/<int:evidence_id>/", evidence.evidence_detail, name="evidence_detail"),
+    path("evidence/<int:evidence_id>/card/", evidence.evidence_card, name="evidence_card"),
+    path("evidence/<int:evidence_id>/edit/", evidence.evidence_edit, name="evidence_edit"),
     path(
         "evidence/<int:evidence_id>/thumbnail/",
-        views.photo_derivative,
+        evidence.photo_derivative,
         {"which": "thumbnail"},
         name="photo_thumbnail",
     ),
     path(
         "evidence/<int:evidence_id>/preview/",
-        views.photo_derivative,
+        evidence.photo_derivative,
         {"which": "preview"},
         name="photo_preview",
     ),
-    path("evidence/<int:evidence_id>/original/", views.evidence_original, name="evidence_original"),
-    path("evidence/<int:evidence_id>/retry/", views.photo_retry, name="photo_retry"),
-    path("evidence/<int:evidence_id>/comment/", views.evidence_comment, name="evidence_comment"),
-    path("claims/<int:claim_id>/", views.claim_detail, name="claim_detail"),
-    path("claims/<int:claim_id>/edit/", views.claim_edit, name="claim_edit"),
-    path("claims/<int:claim_id>/link/", views.claim_link, name="claim_link"),
     path(
-        "claims/<int:claim_id>/link-options/", views.claim_link_options, name="claim_link_options"
+        "evidence/<int:evidence_id>/original/", evidence.evidence_original, name="evidence_original"
     ),
-    path("claims/<int:claim_id>/submit/", views.claim_submit, name="claim_submit"),
-    path("claims/<int:claim_id>/review/", views.claim_review, name="claim_review"),
-    path("claims/<int:claim_id>/comment/", views.claim_comment, name="claim_comment"),
-    path("links/<int:link_id>/remove/", views.link_remove, name="link_remove"),
-    path("comments/<int:comment_id>/edit/", views.comment_edit, name="comment_edit"),
-    path("sources/<int:source_id>/edit/", views.source_edit, name="source_edit"),
+    path("evidence/<int:evidence_id>/retry/", evidence.photo_retry, name="photo_retry"),
+    path("evidence/<int:evidence_id>/comment/", evidence.evidence_comment, name="evidence_comment"),
+    path("claims/<int:claim_id>/", claims.claim_detail, name="claim_detail"),
+    path("claims/<int:claim_id>/edit/", claims.claim_edit, name="claim_edit"),
+    path("claims/<int:claim_id>/link/", claims.claim_link, name="claim_link"),
+    path(
+        "claims/<int:claim_id>/link-options/", claims.claim_link_options, name="claim_link_options"
+    ),
+    path("claims/<int:claim_id>/submit/", claims.claim_submit, name="claim_submit"),
+    path("claims/<int:claim_id>/review/", claims.claim_review, name="claim_review"),
+    path("claims/<int:claim_id>/comment/", claims.claim_comment, name="claim_comment"),
+    path("links/<int:link_id>/remove/", claims.link_remove, name="link_remove"),
+    path("comments/<int:comment_id>/edit/", claims.comment_edit, name="comment_edit"),
+    path("sources/<int:source_id>/edit/", sources.source_edit, name="source_edit"),
     # Chain of custody, deletion and exports (issue #6).
     path("evidence/<int:evidence_id>/custody/", custody.evidence_custody, name="evidence_custody"),
     path("evidence/<int:evidence_id>/delete/", custody.evidence_delete, name="evidence_delete"),

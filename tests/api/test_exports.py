@@ -330,7 +330,7 @@ def test_a_deleted_item_is_gone_from_pages_and_search(personas, things):
     evidence_delete(actor=personas.editor, evidence=things.link, reason="Wrong story")
     assert title not in pages.get(gallery_url).content
     assert title not in pages.get(search_url).content
-    # Its own page is its tombstone (410 Gone, web.views._gone), not the item.
+    # Its own page is its tombstone (410 Gone, web.views.base.gone), not the item.
     assert (
         pages.get(
             reverse("web:evidence_detail", kwargs={"evidence_id": things.link.pk})

@@ -1,4 +1,4 @@
-"""The exports panel and download page once an export has expired (web/custody.py)."""
+"""The exports panel and download page once an export has expired (web/views/custody.py)."""
 
 from datetime import timedelta
 

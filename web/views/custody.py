@@ -1,8 +1,9 @@
 """Pages of the chain of custody: an item's custody record, deleting evidence (a tombstone)
 and purging it, and the case's exports with their progress.
 
-Like `web.views`: every view reaches its case through the selectors (404 to non-members),
-refuses early a role that cannot act, hands the write to a service and renders.
+Like the other pages (`web.views.base`): every view reaches its case through the selectors
+(404 to non-members), refuses early a role that cannot act, hands the write to a service and
+renders.
 """
 
 from django.contrib import messages
@@ -14,40 +15,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases.models import Claim
-from cases.policy import Allowed, can, require, role_of
+from cases.policy import can, require
 from cases.selectors import can_see_protected, case_for_user
-from evidence import custody
-from evidence.bundle import report
 from evidence.models import Export
-from evidence.selectors import evidence_for_user, export_for_user, exports_for_user, sources_of
+from evidence.selectors import evidence_for_user, export_for_user, exports_for_user
 from evidence.services import custody as custody_services
 from evidence.services import exports as export_services
 from web.feedback import error_messages
+from web.presenters import custody_history
+from web.views.base import case_context
 
 # How often the exports panel asks for progress while an export runs (htmx polling).
 POLL_SECONDS = 2
-
-
-def _context(request, case, **extra) -> dict:
-    return {
-        "case": case,
-        "role": role_of(user=request.user, case=case),
-        "can": Allowed(request.user, case),
-        "reveal": can_see_protected(user=request.user, case=case),
-        **extra,
-    }
-
-
-# --- Custody record ---------------------------------------------------------------------------
-
-
-def custody_history(*, evidence, reveal: bool) -> list[dict]:
-    """An item's custody record as rows for people, oldest first, sources named as the reader
-    may see them: the table of the custody page, and the evidence page's History panel."""
-    names = {s.pk: s.display_name(reveal=reveal) for s in sources_of(case=evidence.case)}
-    return report.custody_rows(
-        custody.custody_entries(evidence=evidence, reveal=reveal), source_names=names
-    )
 
 
 @login_required
@@ -57,7 +36,7 @@ def evidence_custody(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
     case = evidence.case
     reveal = can_see_protected(user=request.user, case=case)
-    context = _context(
+    context = case_context(
         request,
         case,
         e=evidence,
@@ -65,9 +44,6 @@ def evidence_custody(request, evidence_id):
         entries=custody_history(evidence=evidence, reveal=reveal),
     )
     return render(request, "exports/evidence_custody.html", context)
-
-
-# --- Deletion ---------------------------------------------------------------------------------
 
 
 @login_required
@@ -110,7 +86,7 @@ def evidence_delete(request, evidence_id):
     return render(
         request,
         "exports/evidence_delete.html",
-        _context(request, case, e=evidence, reason=reason, source_name=source_name),
+        case_context(request, case, e=evidence, reason=reason, source_name=source_name),
         status=400 if request.method == "POST" else 200,
     )
 
@@ -128,9 +104,6 @@ def evidence_purge(request, evidence_id):
     else:
         messages.success(request, "The original was purged; the purge is recorded.")
     return redirect("web:evidence_custody", evidence_id=evidence.pk)
-
-
-# --- Exports ----------------------------------------------------------------------------------
 
 
 @login_required
@@ -170,7 +143,7 @@ def case_exports(request, case_id):
     return render(
         request,
         "exports/partials/exports_panel.html",
-        _context(request, case, exports=items, running=running, poll_seconds=POLL_SECONDS),
+        case_context(request, case, exports=items, running=running, poll_seconds=POLL_SECONDS),
     )
 
 

@@ -1,0 +1,255 @@
+"""What the pages show of a model: display values, labels, rows and card contexts, and the
+template filters' formatting (web/templatetags registers them). What a reader may see is
+decided by `evidence.reader`; these functions ask it, and only format.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from evidence import custody
+from evidence.bundle import report
+from evidence.models import Evidence, Photo, Source
+from evidence.reader import location_hidden
+from evidence.selectors import sources_of
+
+CLAIM_COLUMNS = [
+    ("draft", "Draft"),
+    ("in_review", "In review"),
+    ("supported", "Supported"),
+    ("contradicted", "Contradicted"),
+    ("unverified", "Unverified"),
+]
+DOCUMENT_LABELS = {
+    "application/pdf": "PDF",
+    "text/plain": "Text",
+    "application/rtf": "RTF",
+    "application/msword": "Word",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word",
+    "application/vnd.ms-excel": "Excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel",
+    "application/vnd.ms-powerpoint": "PowerPoint",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint",
+    "application/vnd.oasis.opendocument.text": "OpenDocument",
+    "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument",
+}
+
+
+# How often a photo still being processed (its card, its page) asks for its status (htmx
+# polling): every POLL_SECONDS at first, then less and less often, up to POLL_MAX_SECONDS, as
+# the wait grows (a tenth of the time waited so far).
+POLL_SECONDS = 2
+POLL_MAX_SECONDS = 30
+
+
+def source_name(source: Source | None, reveal: bool) -> str:
+    if source is None:
+        return ""
+    return source.display_name(reveal=reveal)
+
+
+def exact_location_visible(evidence: Evidence, reveal: bool) -> bool:
+    """A protected source's evidence keeps its exact place (stated or from the camera's GPS)
+    from those below editor; the rule lives in `evidence.custody`, shared with the API."""
+    return not location_hidden(evidence, reveal=reveal)
+
+
+def photo_of(evidence: Evidence) -> Photo | None:
+    if evidence.kind != Evidence.Kind.PHOTO:
+        return None
+    try:
+        return evidence.photo
+    except Photo.DoesNotExist:
+        return None
+
+
+def _waiting(photo: Photo | None) -> float | None:
+    """Seconds a photo has been waiting for processing to end (None once ready or failed)."""
+    if photo is None or photo.status not in (Photo.Status.PENDING, Photo.Status.PROCESSING):
+        return None
+    return (timezone.now() - photo.status_changed_at).total_seconds()
+
+
+def polling_context(photo: Photo | None) -> dict:
+    """Whether a photo's status is still worth asking for, how often, and whether it is late:
+    waiting longer than a task may run, the same test by which `photo_reprocess` lets a
+    reporter queue it again (Celery beat also re-queues it every few minutes)."""
+    waited = _waiting(photo)
+    if waited is None:
+        return {"polling": False, "poll_seconds": None, "late": False}
+    return {
+        "polling": True,
+        "poll_seconds": int(min(POLL_MAX_SECONDS, max(POLL_SECONDS, waited / 10))),
+        "late": waited > settings.CASEFILE_STALE_AFTER_SECONDS,
+    }
+
+
+def card_context(evidence: Evidence, reveal: bool) -> dict:
+    photo = photo_of(evidence)
+    return {
+        "e": evidence,
+        "photo": photo,
+        "host": urlsplit(evidence.url).hostname if evidence.url else "",
+        "doc_type": DOCUMENT_LABELS.get(evidence.content_type, ""),
+        "source_name": source_name(evidence.source, reveal),
+        **polling_context(photo),
+    }
+
+
+def camera_zone(photo: Photo | None):
+    """The UTC offset the camera recorded, as a tzinfo, or None."""
+    match = re.fullmatch(r"([+-])(\d{2}):(\d{2})", (photo.taken_at_offset if photo else "") or "")
+    if not match:
+        return None
+    sign = -1 if match[1] == "-" else 1
+    return dt_timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
+
+
+def when(moment, zone, *, seconds: bool = False) -> str:
+    """A moment as a reporter reads it: in the camera's offset when there is one, else in the
+    reader's time zone (web.middleware; UTC by default), named."""
+    pattern = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    if zone is None:
+        name = timezone.get_current_timezone_name()
+        if name == "UTC":
+            return f"{moment.astimezone(UTC):{pattern}} UTC"
+        return f"{timezone.localtime(moment):{pattern}} ({name})"
+    local = moment.astimezone(zone)
+    offset = local.strftime("%z")  # "+0800"
+    return f"{local:{pattern}} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def local_taken_at(photo: Photo) -> str:
+    """The date taken as the camera's clock showed it, with the UTC offset it recorded."""
+    zone = camera_zone(photo)
+    if zone is None:
+        # No offset recorded: taken_at holds the camera's local time read as UTC.
+        return f"{photo.taken_at:%Y-%m-%d %H:%M:%S} (no UTC offset recorded)"
+    return when(photo.taken_at, zone, seconds=True)
+
+
+def camera_label(photo: Photo) -> str | None:
+    make, model = photo.camera_make.strip(), photo.camera_model.strip()
+    if make and model.lower().startswith(make.lower()):
+        return model  # "Canon" + "Canon EOS 5D Mark IV"
+    return " ".join(x for x in (make, model) if x) or None
+
+
+def stated_place(evidence: Evidence, exact: bool) -> str | None:
+    """The stated place, unless it is a protected source's (hidden below editor, like the
+    coordinates: a place names where the source was)."""
+    if not evidence.place_name:
+        return None
+    return evidence.place_name if exact else "Recorded (hidden: the source is protected)"
+
+
+def metadata_rows(evidence: Evidence, photo: Photo | None, exact: bool) -> list[tuple]:
+    """The photo's metadata as label/value rows, in an order shared with the compare page."""
+    zone = camera_zone(photo)
+    observed = when(evidence.observed_at, zone) if evidence.observed_at else None
+    rows = [
+        ("Observed (stated)", observed),
+        ("Place (stated)", stated_place(evidence, exact)),
+    ]
+    if photo is None:
+        return rows
+    taken = None
+    if photo.taken_at:
+        taken = local_taken_at(photo)
+    camera = camera_label(photo)
+    gps = None
+    if photo.gps_latitude is not None and photo.gps_longitude is not None:
+        gps = (
+            f"{photo.gps_latitude:.5f}, {photo.gps_longitude:.5f}"
+            if exact
+            else "Recorded (hidden: the source is protected)"
+        )
+        if exact and photo.gps_altitude is not None:
+            gps += f" · {photo.gps_altitude:.0f} m"
+    dims = f"{photo.width} × {photo.height} px" if photo.width and photo.height else None
+    rows += [
+        ("Date taken (EXIF)", taken),
+        ("Camera", camera),
+        ("Lens", photo.lens or None),
+        ("GPS (EXIF)", gps),
+        ("Software", photo.software or None),
+        ("Dimensions", dims),
+        ("Orientation", photo.orientation),
+    ]
+    return rows
+
+
+def custody_history(*, evidence, reveal: bool) -> list[dict]:
+    """An item's custody record as rows for people, oldest first, sources named as the reader
+    may see them: the table of the custody page, and the evidence page's History panel."""
+    names = {s.pk: s.display_name(reveal=reveal) for s in sources_of(case=evidence.case)}
+    return report.custody_rows(
+        custody.custody_entries(evidence=evidence, reveal=reveal), source_names=names
+    )
+
+
+# Activity verbs as a sentence fragment ("Rita added evidence").
+VERBS = {
+    "case.created": "created the case",
+    "case.updated": "updated the case",
+    "member.added": "added a member",
+    "member.role_changed": "changed a member's role",
+    "member.removed": "removed a member",
+    "source.created": "added a source",
+    "source.updated": "edited a source",
+    "evidence.added": "added evidence",
+    "evidence.received": "uploaded",
+    "evidence.uploaded_again": "uploaded again",
+    "evidence.updated": "edited evidence",
+    "evidence.original_downloaded": "downloaded the original of",
+    "photo.processed": "processed",
+    "photo.failed": "could not process",
+    "photo.reprocess_requested": "asked to process again",
+    "link.created": "linked evidence to a claim",
+    "link.updated": "changed a link",
+    "link.removed": "removed a link",
+    "comment.created": "commented",
+    "comment.edited": "edited a comment",
+    "claim.created": "wrote a claim",
+    "claim.updated": "edited a claim",
+    "claim.submitted": "submitted for review",
+    "claim.reviewed": "reviewed",
+    "claim.reopened": "reopened for review (its evidence changed)",
+    # Chain of custody (issue #6).
+    "evidence.original_viewed": "viewed the original of",
+    "evidence.deleted": "deleted",
+    "evidence.purged": "purged the original of",
+    "evidence.imported": "imported",
+    "claim.imported": "imported",
+    "case.imported": "imported the case",
+    "source.revealed": "was shown the identity of",
+    "export.requested": "asked for",
+    "case.exported": "exported the case as",
+    "export.downloaded": "downloaded",
+    "export.failed": "could not write",
+}
+
+
+def verb_label(verb: str) -> str:
+    if verb in VERBS:
+        return VERBS[verb]
+    return verb.replace(".", " ").replace("_", " ")
+
+
+def ago(value: datetime | None) -> str:
+    """Under a minute "just now" (Django's timesince says "0 minutes"), else "3 hours ago"."""
+    if value is None:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value)} ago"
+
+
+def filesize(value) -> str:
+    return filesizeformat(value) if value is not None else ""

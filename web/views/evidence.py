@@ -1,0 +1,349 @@
+"""The evidence pages: the gallery and uploads, new evidence, an item's page, card and edit
+form, a photo's derivatives and original, processing again, comments.
+"""
+
+import json
+import mimetypes
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cases.policy import require
+from cases.selectors import can_see_protected, case_for_user
+from evidence.models import Evidence, Photo
+from evidence.reader import identity_reveal_record, place_matches
+from evidence.selectors import comments_on, evidence_for_user, evidence_of, similar_photos
+from evidence.services import evidence as evidence_services
+from evidence.services import photos as photo_services
+from evidence.services.custody import original_download
+from web import forms
+from web.feedback import attempt
+from web.presenters import (
+    card_context,
+    custody_history,
+    exact_location_visible,
+    metadata_rows,
+    photo_of,
+    polling_context,
+    source_name,
+)
+from web.views.base import case_context, comment_post, gone, record_reveal
+
+
+@login_required
+@require_GET
+def evidence_gallery(request, case_id):
+    case = case_for_user(user=request.user, case_id=case_id)
+    reveal = can_see_protected(user=request.user, case=case)
+    filters = forms.GalleryFilterForm(request.GET or None, case=case, reveal=reveal)
+    items = evidence_of(case=case)
+    if filters.is_valid():
+        data = filters.cleaned_data
+        if data["q"]:
+            q = data["q"]
+            items = items.filter(
+                Q(title__icontains=q)
+                | Q(description__icontains=q)
+                | Q(original_name__icontains=q)
+                | place_matches(q, reveal=reveal)
+                | Q(url__icontains=q)
+                | Q(text__icontains=q)
+            )
+        if data["kind"]:
+            items = items.filter(kind=data["kind"])
+        if data["status"]:
+            items = items.filter(photo__status=data["status"])
+        if data["source"]:
+            items = items.filter(source=data["source"])
+        if data["flagged"]:
+            items = items.filter(photo__flags__isnull=False).distinct()
+    page = Paginator(items, 48).get_page(request.GET.get("page"))
+    record_reveal(request, reveal, [e.source for e in page.object_list])
+    query = request.GET.copy()
+    query.pop("page", None)
+    ctx = case_context(
+        request,
+        case,
+        filters=filters,
+        page=page,
+        query=query.urlencode(),
+        cards=[card_context(e, reveal) for e in page.object_list],
+        upload_form=forms.UploadForm(case=case, reveal=reveal, auto_id="upload_%s"),
+        max_upload_bytes=settings.CASEFILE_MAX_UPLOAD_BYTES,
+        filtered=bool(
+            request.GET.get("q")
+            or any(request.GET.get(k) for k in ("kind", "status", "source", "flagged"))
+        ),
+    )
+    return render(request, "web/evidence_gallery.html", ctx)
+
+
+# How an upload's refusal reads over HTTP, by the service's error code.
+UPLOAD_ERROR_STATUS = {
+    "file_too_large": 413,
+    "image_too_large": 413,
+    "unsupported_media_type": 415,
+}
+
+
+@login_required
+@require_POST
+def evidence_upload(request, case_id):
+    """One file per request, so that the page can show a progress bar per file."""
+    case = case_for_user(user=request.user, case_id=case_id)
+    try:
+        require(request.user, case, "evidence.add")
+    except PermissionDenied as exc:
+        return JsonResponse({"error": str(exc)}, status=403)
+    reveal = can_see_protected(user=request.user, case=case)
+    form = forms.UploadForm(request.POST, request.FILES, case=case, reveal=reveal)
+    if not form.is_valid():
+        message = "; ".join(m for errors in form.errors.values() for m in errors)
+        return JsonResponse({"error": message or "Choose a file."}, status=400)
+    upload = form.cleaned_data["file"]
+    try:
+        # No kind is asked for: the service tells a photo from a document by the bytes.
+        evidence, created = evidence_services.evidence_ingest(
+            actor=request.user, case=case, file=upload, source=form.cleaned_data["source"]
+        )
+    except ValidationError as exc:
+        status = UPLOAD_ERROR_STATUS.get(getattr(exc, "code", None), 400)
+        return JsonResponse({"error": " ".join(exc.messages)}, status=status)
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence.pk)
+    html = render_to_string(
+        "web/partials/evidence_card.html", card_context(evidence, reveal), request=request
+    )
+    return JsonResponse(
+        {
+            "id": evidence.pk,
+            "created": created,
+            "html": html,
+            "message": (
+                "Already in this case: the existing copy is shown."
+                if not created
+                # Only a photo goes on to be processed; a document is done once it is stored.
+                else "Uploaded — processing"
+                if evidence.kind == Evidence.Kind.PHOTO
+                else "Uploaded"
+            ),
+        },
+        status=201 if created else 200,
+    )
+
+
+@login_required
+@require_GET
+def evidence_card(request, evidence_id):
+    """The htmx status partial: a card that polls itself until its photo is ready or failed,
+    or shows that it was deleted meanwhile."""
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
+    if evidence.is_deleted:
+        return gone(request, evidence, "web/partials/evidence_card_removed.html", {})
+    reveal = can_see_protected(user=request.user, case=evidence.case)
+    record_reveal(request, reveal, [evidence.source])
+    return render(request, "web/partials/evidence_card.html", card_context(evidence, reveal))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def evidence_new(request, case_id, kind):
+    case = case_for_user(user=request.user, case_id=case_id)
+    form_classes = {"link": forms.LinkEvidenceForm, "testimony": forms.TestimonyForm}
+    if kind not in form_classes:
+        raise Http404("No such kind of evidence.")
+    require(request.user, case, "evidence.add")
+    reveal = can_see_protected(user=request.user, case=case)
+    form = form_classes[kind](request.POST or None, case=case, reveal=reveal)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if v is not None}
+        try:
+            evidence = evidence_services.evidence_create(
+                actor=request.user, case=case, kind=kind, **data
+            )
+        except ValidationError as exc:
+            forms.add_service_errors(form, exc)
+        else:
+            messages.success(request, "Evidence added.")
+            return redirect("web:evidence_detail", evidence_id=evidence.pk)
+    title = "Add a web link" if kind == "link" else "Add testimony"
+    return render(
+        request,
+        "web/evidence_new.html",
+        case_context(request, case, form=form, kind=kind, title=title),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def evidence_edit(request, evidence_id):
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
+    case = evidence.case
+    require(request.user, case, "evidence.edit")
+    reveal = can_see_protected(user=request.user, case=case)
+    form = forms.EvidenceEditForm(
+        request.POST or None,
+        case=case,
+        reveal=reveal,
+        place_hidden=not exact_location_visible(evidence, reveal),
+    )
+    form.initial = {f: getattr(evidence, f) for f in form.fields if f != "source"}
+    form.initial["source"] = evidence.source_id
+    if request.method == "POST" and form.is_valid():
+        try:
+            evidence_services.evidence_update(
+                actor=request.user, evidence=evidence, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            forms.add_service_errors(form, exc)
+        else:
+            messages.success(request, "Evidence saved.")
+            return redirect("web:evidence_detail", evidence_id=evidence.pk)
+    return render(
+        request, "web/evidence_edit.html", case_context(request, case, form=form, e=evidence)
+    )
+
+
+# The photo page's History panel shows the newest events of the custody record.
+HISTORY_SHOWN = 12
+
+
+@login_required
+@require_GET
+def evidence_detail(request, evidence_id):
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
+    case = evidence.case
+    if evidence.is_deleted:  # an old link, or the page polling while an editor deleted it
+        return gone(request, evidence, "web/evidence_removed.html", case_context(request, case))
+    reveal = can_see_protected(user=request.user, case=case)
+    if reveal:  # the page names a protected source: recorded (issue #6)
+        identity_reveal_record(actor=request.user, sources=[evidence.source], via="page")
+    photo = photo_of(evidence)
+    exact = exact_location_visible(evidence, reveal)
+    points = []
+    if evidence.latitude is not None and exact:
+        points.append(
+            {
+                "lat": evidence.latitude,
+                "lon": evidence.longitude,
+                "label": f"Stated place: {evidence.place_name or 'as given'}",
+                "kind": "stated",
+            }
+        )
+    if photo is not None and photo.gps_latitude is not None and exact:
+        points.append(
+            {
+                "lat": photo.gps_latitude,
+                "lon": photo.gps_longitude,
+                "label": "Where the camera says it was taken (EXIF GPS)",
+                "kind": "exif",
+            }
+        )
+    similar = []
+    if photo is not None:
+        for other, match in similar_photos(photo=photo):
+            similar.append(
+                {
+                    "e": other.evidence,
+                    "photo": other,
+                    "distance": match.distance,
+                    "cross_source": match.cross_source,
+                    "source_name": source_name(other.evidence.source, reveal),
+                }
+            )
+    record_reveal(request, reveal, [s["e"].source for s in similar])
+    links = evidence.links.select_related("claim").order_by("claim__created_at")
+    # One history of the item: its custody record (which holds every activity row about it and
+    # more: links, comments, exports, reveals), newest first.
+    history = custody_history(evidence=evidence, reveal=reveal)[::-1]
+    polling = polling_context(photo)
+    ctx = case_context(
+        request,
+        case,
+        e=evidence,
+        photo=photo,
+        source_name=source_name(evidence.source, reveal),
+        rows=metadata_rows(evidence, photo, exact),
+        flags=list(photo.flags.all()) if photo else [],
+        map_points=points,
+        # In an attribute, not a <script> data block: htmx drops script elements it swaps in.
+        map_points_json=json.dumps(points),
+        tile_url=settings.CASEFILE_MAP_TILE_URL,
+        attribution=settings.CASEFILE_MAP_ATTRIBUTION,
+        similar=similar,
+        links=links,
+        history=history[:HISTORY_SHOWN],
+        history_earlier=max(0, len(history) - HISTORY_SHOWN),
+        comments=comments_on(evidence=evidence),
+        comment_form=forms.CommentForm(),
+        exif=photo.exif if (photo is not None and reveal) else None,
+        other_photos=evidence_of(case=case)
+        .filter(kind=Evidence.Kind.PHOTO)
+        .exclude(pk=evidence.pk)[:50],
+        can_retry=photo is not None and (photo.status == Photo.Status.FAILED or polling["late"]),
+        **polling,
+    )
+    return render(request, "web/evidence_detail.html", ctx)
+
+
+@login_required
+@require_GET
+def photo_derivative(request, evidence_id, which):
+    """A thumbnail or preview, to members only: derivatives never sit at a public URL."""
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
+    photo = photo_of(evidence)
+    field = getattr(photo, which, None) if photo is not None else None
+    if not field or not field.name or not default_storage.exists(field.name):
+        raise Http404("Not processed yet.")
+    content_type = mimetypes.guess_type(field.name)[0] or "image/jpeg"
+    response = FileResponse(default_storage.open(field.name, "rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def evidence_original(request, evidence_id):
+    """The original file, as an attachment, to editors and owners; every download is recorded."""
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
+    original = original_download(actor=request.user, evidence=evidence, via="page")
+    response = FileResponse(
+        original.file,
+        as_attachment=True,
+        filename=original.filename,
+        content_type=original.content_type,
+    )
+    # An original keeps its metadata: no cache keeps a copy.
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-SHA256"] = original.sha256
+    return response
+
+
+@login_required
+@require_POST
+def photo_retry(request, evidence_id):
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
+    require(request.user, evidence.case, "evidence.reprocess")
+    attempt(
+        request,
+        lambda: photo_services.photo_reprocess(actor=request.user, evidence=evidence),
+        "Queued for processing again.",
+    )
+    return redirect("web:evidence_detail", evidence_id=evidence.pk)
+
+
+@login_required
+@require_POST
+def evidence_comment(request, evidence_id):
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
+    comment_post(request, evidence.case, evidence=evidence)
+    return redirect(reverse("web:evidence_detail", args=[evidence.pk]) + "#comments")
