@@ -74,15 +74,6 @@ def hash_hex(value: int | None) -> str | None:
     return f"{value & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
-def photo_of(evidence: Evidence) -> Photo | None:
-    if evidence.kind != Evidence.Kind.PHOTO:
-        return None
-    try:
-        return evidence.photo
-    except Photo.DoesNotExist:
-        return None
-
-
 # A primary key no row has, replaced by the real one in URLs resolved once (see EvidenceSerializer).
 _PK_PLACEHOLDER = 987654321987654321
 
@@ -348,7 +339,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "size": evidence.size,
             "content_type": evidence.content_type,
         }
-        photo = photo_of(evidence)
+        photo = evidence.photo_or_none
         if photo is None:
             row.update(NO_PHOTO, flags=[])
         else:
@@ -539,7 +530,7 @@ LINK_COLUMNS = (
 def link_row(link: EvidenceLink) -> dict:
     """A link as the row `.values(*LINK_COLUMNS)` gives (for one link already in hand)."""
     evidence, source = link.evidence, link.evidence.source
-    photo = photo_of(evidence)
+    photo = evidence.photo_or_none
     return {
         "id": link.pk,
         "claim": link.claim_id,
@@ -604,7 +595,7 @@ class LinkSerializer(serializers.ModelSerializer):
                         reveal=self.context.get("reveal", False),
                     )
                 ),
-                # A photo's processing status (`photo_of`: photos only).
+                # A photo's processing status (`photo_or_none`: photos only).
                 "status": row["evidence__photo__status"] if kind == Evidence.Kind.PHOTO else None,
             },
             "stance": row["stance"],

@@ -237,6 +237,16 @@ class Evidence(models.Model):
         return self.kind in self.FILE_KINDS
 
     @property
+    def photo_or_none(self) -> "Photo | None":
+        """The photo row of a photo; None for other kinds or before the row exists."""
+        if self.kind != self.Kind.PHOTO:
+            return None
+        try:
+            return self.photo
+        except Photo.DoesNotExist:
+            return None
+
+    @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 

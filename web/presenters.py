@@ -60,15 +60,6 @@ def exact_location_visible(evidence: Evidence, reveal: bool) -> bool:
     return not location_hidden(evidence, reveal=reveal)
 
 
-def photo_of(evidence: Evidence) -> Photo | None:
-    if evidence.kind != Evidence.Kind.PHOTO:
-        return None
-    try:
-        return evidence.photo
-    except Photo.DoesNotExist:
-        return None
-
-
 def _waiting(photo: Photo | None) -> float | None:
     """Seconds a photo has been waiting for processing to end (None once ready or failed)."""
     if photo is None or photo.status not in (Photo.Status.PENDING, Photo.Status.PROCESSING):
@@ -91,7 +82,7 @@ def polling_context(photo: Photo | None) -> dict:
 
 
 def card_context(evidence: Evidence, reveal: bool) -> dict:
-    photo = photo_of(evidence)
+    photo = evidence.photo_or_none
     return {
         "e": evidence,
         "photo": photo,

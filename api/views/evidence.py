@@ -134,7 +134,7 @@ class EvidenceSimilar(ListMixin, EvidenceDetail):
 
     def list(self, request, pk):
         evidence = self.get_parent()
-        photo = serializers.photo_of(evidence)
+        photo = evidence.photo_or_none
         if photo is None:
             raise Http404("Only photos have near-duplicates.")
         reveal = self.get_serializer_context()["reveal"]
@@ -193,7 +193,7 @@ class _Derivative(EvidenceDetail):
 
     @extend_schema(responses={(200, "image/*"): OpenApiTypes.BINARY})
     def get(self, request, pk):
-        photo = serializers.photo_of(self.get_parent())
+        photo = self.get_parent().photo_or_none
         derivative = getattr(photo, self.field, None) if photo is not None else None
         if not derivative:
             raise Http404(f"This photo has no {self.field} yet.")

@@ -27,7 +27,7 @@ from evidence.services import comments as comment_services
 from evidence.services import links as link_services
 from web import forms
 from web.feedback import attempt
-from web.presenters import CLAIM_COLUMNS, card_context, photo_of, source_name
+from web.presenters import CLAIM_COLUMNS, card_context, source_name
 from web.views.base import case_context, comment_post, record_reveal
 
 
@@ -106,7 +106,7 @@ def _claim_page(request, claim: Claim, *, link_form=None, review_form=None, stat
     for links in grouped.values():
         for link in links:
             link.source_name = source_name(link.evidence.source, reveal)
-            link.photo = photo_of(link.evidence)
+            link.photo = link.evidence.photo_or_none
     options = _link_options(claim, "", reveal)
     shown = [link.evidence.source for links in grouped.values() for link in links]
     record_reveal(request, reveal, shown + [o["e"].source for o in options])

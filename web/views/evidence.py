@@ -33,7 +33,6 @@ from web.presenters import (
     custody_history,
     exact_location_visible,
     metadata_rows,
-    photo_of,
     polling_context,
     source_name,
 )
@@ -227,7 +226,7 @@ def evidence_detail(request, evidence_id):
     reveal = can_see_protected(user=request.user, case=case)
     if reveal:  # the page names a protected source: recorded (issue #6)
         identity_reveal_record(actor=request.user, sources=[evidence.source], via="page")
-    photo = photo_of(evidence)
+    photo = evidence.photo_or_none
     exact = exact_location_visible(evidence, reveal)
     points = []
     if evidence.latitude is not None and exact:
@@ -300,7 +299,7 @@ def evidence_detail(request, evidence_id):
 def photo_derivative(request, evidence_id, which):
     """A thumbnail or preview, to members only: derivatives never sit at a public URL."""
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
-    photo = photo_of(evidence)
+    photo = evidence.photo_or_none
     field = getattr(photo, which, None) if photo is not None else None
     if not field or not field.name or not default_storage.exists(field.name):
         raise Http404("Not processed yet.")

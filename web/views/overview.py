@@ -21,7 +21,6 @@ from web.presenters import (
     card_context,
     exact_location_visible,
     metadata_rows,
-    photo_of,
     source_name,
     when,
 )
@@ -41,7 +40,7 @@ def timeline(request, case_id):
             {
                 "date": e.observed_date,
                 "time": e.observed_at,
-                "time_label": when(e.observed_at, camera_zone(photo_of(e)))
+                "time_label": when(e.observed_at, camera_zone(e.photo_or_none))
                 if e.observed_at
                 else "",
                 "type": e.kind,
@@ -94,7 +93,7 @@ def case_map(request, case_id):
             "url": reverse("web:evidence_detail", args=[e.pk]),
             "source": source_name(e.source, reveal),
         }
-        if e.latitude is not None or photo_of(e) is not None:
+        if e.latitude is not None or e.photo_or_none is not None:
             shown.append(e.source)
         if e.latitude is not None and exact_location_visible(e, reveal):
             points.append(
@@ -106,7 +105,7 @@ def case_map(request, case_id):
                     "exif": False,
                 }
             )
-        photo = photo_of(e)
+        photo = e.photo_or_none
         if (
             photo is not None
             and photo.gps_latitude is not None
@@ -155,7 +154,7 @@ def photo_compare(request, case_id):
     rows, distances = [], {}
     record_reveal(request, reveal, [x.source for x in (a, b) if x is not None])
     if a is not None and b is not None:
-        pa, pb = photo_of(a), photo_of(b)
+        pa, pb = a.photo_or_none, b.photo_or_none
         ra = metadata_rows(a, pa, exact_location_visible(a, reveal))
         rb = metadata_rows(b, pb, exact_location_visible(b, reveal))
         rows = [
@@ -175,8 +174,8 @@ def photo_compare(request, case_id):
         photos=photos,
         a=a,
         b=b,
-        pa=photo_of(a) if a else None,
-        pb=photo_of(b) if b else None,
+        pa=a.photo_or_none if a else None,
+        pb=b.photo_or_none if b else None,
         rows=rows,
         distances=distances,
     )
