@@ -10,6 +10,7 @@ coordinates; a deleted item of a protected source; a guess of a protected source
 
 import io
 import zipfile
+from dataclasses import dataclass
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -17,13 +18,15 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.models import Activity
+from evidence.models import Evidence, Source
 from evidence.selectors import REVEAL_VERB
 from evidence.services.custody import evidence_delete
 from evidence.services.evidence import evidence_create, evidence_update
 from evidence.services.sources import source_create, source_update
 from tests.api.conftest import token_client
 from tests.api.test_exports import _api_urls, _content, _editors_bundle, _page_urls
-from tests.custody_case import CORRECTED, custody_case, secret_strings
+from tests.custody_case import CORRECTED, CustodyWorld, build_custody_world, secret_strings
+from tests.snapshot import session_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -53,9 +56,18 @@ def leaks(body: bytes) -> list[bytes]:
     return [s for s in secrets() if s in body]
 
 
-@pytest.fixture
-def world(personas, django_capture_on_commit_callbacks):
-    things = custody_case(personas, capture=django_capture_on_commit_callbacks)
+@dataclass
+class MatrixWorld(CustodyWorld):
+    late: Source
+    said: Evidence
+    gone: Evidence
+
+
+def build_matrix() -> MatrixWorld:
+    """The custody case, plus the late-protected source and its corrected testimony, and a
+    deleted item of the protected source."""
+    base = build_custody_world()
+    personas, things = base.personas, base.things
     reporter, editor = personas.reporter, personas.editor
     evidence_update(
         actor=reporter,
@@ -93,7 +105,26 @@ def world(personas, django_capture_on_commit_callbacks):
         longitude=GONE[1],
     )
     evidence_delete(actor=editor, evidence=gone, reason="Told us twice")
-    return things, late, said, gone
+    return MatrixWorld(personas=personas, things=things, late=late, said=said, gone=gone)
+
+
+# Made once per module, restored into each test (tests/snapshot.py).
+_matrix_snapshot = session_snapshot(build_matrix)
+
+
+@pytest.fixture
+def matrix(_matrix_snapshot, db) -> MatrixWorld:
+    return _matrix_snapshot.restore()
+
+
+@pytest.fixture
+def personas(matrix):
+    return matrix.personas
+
+
+@pytest.fixture
+def world(matrix):
+    return matrix.things, matrix.late, matrix.said, matrix.gone
 
 
 def urls(personas, world) -> tuple[list[str], list[str]]:
