@@ -4,9 +4,8 @@ Errors are `{"detail": "…"}`, or `{"field": ["…"], …}` for invalid input (
 `non_field_errors` for errors that concern no single field). Services raise Django's
 exceptions; they are mapped here:
 
-- `ValidationError` → 400 with field errors; 413 when its code is `file_too_large` or
-  `image_too_large` (as the web upload answers), 415 when it is `unsupported_media_type`, 409
-  for `export_not_ready` and 410 for `export_expired`;
+- `ValidationError` → 400 with field errors, or the status its code has in
+  `config.refusals` (413 for a file too large, 415, 409, 410), as the pages answer;
 - `PermissionDenied` → 403 and `Http404` → 404, with their messages (DRF's own handling);
 - `IntegrityError` from a unique constraint (two requests racing to create the same row) → 409.
 """
@@ -21,24 +20,9 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.refusals import refusal_status
+
 logger = logging.getLogger(__name__)
-
-STATUS_FOR_CODE = {
-    "file_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    "image_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    "unsupported_media_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-    "export_not_ready": status.HTTP_409_CONFLICT,
-    "export_expired": status.HTTP_410_GONE,
-}
-
-
-def _codes(exc: DjangoValidationError) -> set[str]:
-    errors = (
-        [e for errors in exc.error_dict.values() for e in errors]
-        if hasattr(exc, "error_dict")
-        else exc.error_list
-    )
-    return {e.code for e in errors if e.code}
 
 
 def validation_error_body(exc: DjangoValidationError) -> dict:
@@ -52,13 +36,6 @@ def validation_error_body(exc: DjangoValidationError) -> dict:
     return {"detail": messages[0] if len(messages) == 1 else " ".join(messages)}
 
 
-def validation_error_status(exc: DjangoValidationError) -> int:
-    for code in _codes(exc):
-        if code in STATUS_FOR_CODE:
-            return STATUS_FOR_CODE[code]
-    return status.HTTP_400_BAD_REQUEST
-
-
 def _is_unique_violation(exc: IntegrityError) -> bool:
     text = f"{exc} {exc.__cause__ or ''}".lower()
     return "unique" in text or "duplicate key" in text
@@ -66,7 +43,7 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
 
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
-        return Response(validation_error_body(exc), status=validation_error_status(exc))
+        return Response(validation_error_body(exc), status=refusal_status(exc))
     if isinstance(exc, IntegrityError) and _is_unique_violation(exc):
         logger.info("Unique constraint conflict: %s", exc)
         return Response(

@@ -1,9 +1,10 @@
 """Serializers: input serializers check the shape of a request (the services check the rules);
 output serializers render what the requesting user may see.
 
-Output serializers read `reveal` from their context: whether the user may see protected
-identities, exact locations and EXIF in this case (`cases.selectors.can_see_protected`,
-computed once per request by the view).
+Output serializers render through the request's reader of the case (`context["reader"]`,
+`evidence.reader`): it decides which identities and places the user may see, and notes the
+protected identities shown so that they are recorded once. `context["reveal"]` is its answer
+to whether the user is an editor or owner here (EXIF, originals).
 """
 
 import math
@@ -190,10 +191,10 @@ class SourceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def _reveal(self, source: Source) -> bool:
-        return self.context.get("reveal", False) or not source.protected
+        return self.context["reader"].shows_identity(source)
 
     def get_display_name(self, source: Source) -> str:
-        return source.display_name(reveal=self.context.get("reveal", False))
+        return self.context["reader"].source_name(source)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_name(self, source: Source) -> str | None:
@@ -310,10 +311,11 @@ class EvidenceSerializer(serializers.ModelSerializer):
         # Spelled out, like LinkSerializer's: DRF's walk over these 43 fields (26 of them
         # computed) was two thirds of the evidence list's time (benchmarks/api_scale.py). The
         # declared fields describe the output for the schema.
-        reveal = self.context.get("reveal", False)
+        reader = self.context["reader"]
+        reveal = reader.reveal
         source = evidence.source
         # A protected source's evidence hides its place (stated and exact) below editor.
-        located = reveal or source is None or not source.protected
+        located = reader.shows_place(evidence)
         when = _datetimes(self)
         row = {
             "id": evidence.pk,
@@ -322,7 +324,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "title": evidence.title,
             "description": evidence.description,
             "source": evidence.source_id,
-            "source_name": source.display_name(reveal=reveal) if source is not None else None,
+            "source_name": reader.source_name(source),
             "collected_by": evidence.collected_by.username,
             "created_at": when(evidence.created_at),
             "updated_at": when(evidence.updated_at),
@@ -588,11 +590,11 @@ class LinkSerializer(serializers.ModelSerializer):
                 "source_name": (
                     None
                     if protected is None  # no source
-                    else Source.display_name_of(
+                    else self.context["reader"].name_of(
+                        source_id=row["evidence__source"],
                         name=row["evidence__source__name"],
                         pseudonym=row["evidence__source__pseudonym"],
                         protected=protected,
-                        reveal=self.context.get("reveal", False),
                     )
                 ),
                 # A photo's processing status (`photo_or_none`: photos only).

@@ -19,11 +19,6 @@ def cases_visible_to(user) -> QuerySet[Case]:
     return Case.objects.filter(memberships__user=user)
 
 
-def can_see_protected(*, user, case: Case) -> bool:
-    """Whether `user` sees protected identities, exact locations and originals in `case`."""
-    return can(user, case, "identity.see")
-
-
 def case_for_user(*, user, case_id) -> Case:
     """The one way to fetch a case for a user: 404 to outsiders (and to malformed ids)."""
     return get_for_member(Case.objects.all(), user=user, pk=case_id, case_path="")

@@ -149,6 +149,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Writes the reveals of protected identities the response showed (`evidence.reader`).
+    "web.middleware.RevealRecordMiddleware",
     # The pages in the reader's time zone (a cookie set by static/js/casefile.js).
     "web.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -14,7 +14,7 @@ from cases.activity import (
     secrets_of,
 )
 from evidence.models import Evidence
-from evidence.reader import location_hidden
+from evidence.reader import Reader
 from evidence.selectors import REVEAL_VERB, custody_of
 
 # --- Reading the record ---------------------------------------------------------------------------
@@ -47,15 +47,15 @@ def event_label(verb: str) -> str:
     return EVENT_LABELS.get(verb, verb.replace(".", " ").replace("_", " ").capitalize())
 
 
-def custody_entries(*, evidence: Evidence, reveal: bool, exports=None) -> list[dict]:
+def custody_entries(*, evidence: Evidence, reader: Reader, exports=None) -> list[dict]:
     """The custody record of `evidence` as plain data, oldest first, for the API, the pages
-    and the export. `reveal` is whether the reader may see protected sources: without it, exact
-    locations of a protected source's evidence are left out of the events' data.
+    and the export, as `reader` may see it: the places of a protected source's evidence are
+    left out of the events' data below editor.
 
     A record carried over from another newsroom's bundle (`evidence.imported`) is unfolded in
     place: its events come first, marked `carried_over`, then the import itself.
     """
-    hide = location_hidden(evidence, reveal=reveal)
+    hide = not reader.shows_place(evidence)
     entries = []
     rows = list(custody_of(evidence=evidence, exports=exports))
     secrets = secrets_of(rows)

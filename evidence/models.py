@@ -73,17 +73,6 @@ class Source(models.Model):
         # The safe name: never the identity of a protected source.
         return self.pseudonym if self.protected else self.name
 
-    def display_name(self, *, reveal: bool) -> str:
-        return self.display_name_of(
-            name=self.name, pseudonym=self.pseudonym, protected=self.protected, reveal=reveal
-        )
-
-    @staticmethod
-    def display_name_of(*, name: str, pseudonym: str, protected: bool, reveal: bool) -> str:
-        """The name to show (for rows read with `.values()` too): a protected source's
-        pseudonym unless `reveal`."""
-        return name if reveal or not protected else pseudonym
-
 
 class Evidence(models.Model):
     """A photo, a document, a web link or a source's testimony, collected for one case."""

@@ -1,14 +1,21 @@
-"""What one reader may see of a case, decided here: the record's committed values, where a
-protected source's evidence shows its place, and the reveals of protected identities.
+"""What one reader may see of a case, decided here: a protected source's identity, where a
+protected source's evidence shows its place, the record's committed values, and the reveals.
+
+Every door reads a case through a `Reader` (`reader_for`: one per request and case; an export
+makes its own): its source names, places, activity rows and custody entries. A door never reads
+a protected field itself. Each protected identity a reader shows is noted, and `record()` writes
+the reveals once (per reader, door and REVEAL_WINDOW): for a request,
+`web.middleware.RevealRecordMiddleware` calls it when the response is ready, for an export the
+build does when the bundle is written.
 
 Rows of the activity record commit to what could identify a source or place a piece of
 evidence (`cases.activity`). Here they are turned into what this reader may see: the committed
 values put back for an editor or owner (`reveal`), or where the source is not protected; left
 out otherwise, with the target named as the reader would see it (a protected source by its
-pseudonym). Every time a door shows a protected identity, it is recorded here
-(`identity_reveal_record`), once per reader, door and REVEAL_WINDOW.
+pseudonym).
 """
 
+from collections.abc import Mapping
 from copy import copy
 from datetime import timedelta
 
@@ -17,14 +24,124 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cases.activity import activity_record_many, chain_entry, disclose, secrets_of
-from cases.models import Activity
+from cases.models import Activity, Case
+from cases.policy import can
 from evidence.models import Evidence, Source
 from evidence.selectors import REVEAL_VERB
 
 
-def activity_rows(rows, *, reveal: bool, actor=None, via: str = "") -> list[Activity]:
-    """Copies of `rows` (never saved) whose `target_label` and `data` are this reader's. With
-    `actor`, the protected identities shown to them are recorded (through `via`)."""
+class Reader:
+    """What `actor` may see of `case` through `via` ("page", "api", "export"), and the
+    protected identities it was shown. `reveal`: whether they are an editor or owner here
+    (asked of the policy unless given, as an export's options give it)."""
+
+    def __init__(self, *, actor, case: Case, via: str, reveal: bool | None = None):
+        self.actor, self.case, self.via = actor, case, via
+        self.reveal = can(actor, case, "identity.see") if reveal is None else reveal
+        # Protected sources shown (None: known by id only, from rows read with `.values()`).
+        self._shown: dict[int, Source | None] = {}
+
+    # --- Identities
+
+    def shows_identity(self, source: Source | None) -> bool:
+        """Whether this reader sees who `source` is (name and notes); noted when protected."""
+        if source is None or not source.protected:
+            return True
+        if self.reveal:
+            self._shown.setdefault(source.pk, source)
+        return self.reveal
+
+    def source_name(self, source: Source | None) -> str | None:
+        """The name this reader sees: a protected source's pseudonym below editor."""
+        if source is None:
+            return None
+        return source.name if self.shows_identity(source) else source.pseudonym
+
+    def name_of(self, *, source_id: int, name: str, pseudonym: str, protected: bool) -> str:
+        """`source_name` for a source read with `.values()`."""
+        if protected and self.reveal:
+            self._shown.setdefault(source_id, None)
+        return name if self.reveal or not protected else pseudonym
+
+    def source_names(self, sources) -> Mapping[int, str]:
+        """Names by source id, as this reader sees them, each looked up (and noted) only when
+        it is read: what a custody table that names a few of the case's sources needs."""
+        return _NamesShown(self, {source.pk: source for source in sources})
+
+    # --- Places
+
+    def shows_place(self, evidence: Evidence) -> bool:
+        """Whether this reader sees where `evidence` is (stated place, coordinates, GPS): a
+        protected source's evidence hides it below editor."""
+        return not location_hidden(evidence, reveal=self.reveal)
+
+    def place_matches(self, q: str) -> Q:
+        """A search on the stated place, as this reader may make it (`place_matches`)."""
+        return place_matches(q, reveal=self.reveal)
+
+    # --- The record
+
+    def activity(self, rows) -> list[Activity]:
+        """The rows as this reader sees them (`activity_rows`); identities shown are noted."""
+        seen, revealed = activity_rows(rows, reveal=self.reveal)
+        for source in revealed:
+            self._shown.setdefault(source.pk, source)
+        return seen
+
+    def chain(self, rows) -> list[dict]:
+        """The rows as chained, with what this reader may see disclosed (`activity_chain`)."""
+        return activity_chain(rows, reveal=self.reveal)
+
+    def record(self) -> int:
+        """Write the reveals of the protected identities shown since the last call (once per
+        REVEAL_WINDOW and door, except for an export, each of which is recorded). Returns the
+        number of rows written."""
+        shown, self._shown = self._shown, {}
+        if not shown:
+            return 0
+        known = [source for source in shown.values() if source is not None]
+        by_id = [pk for pk, source in shown.items() if source is None]
+        written = _reveals_record(actor=self.actor, sources=known, via=self.via) if known else 0
+        if by_id:
+            written += _reveal_ids_record(actor=self.actor, source_ids=by_id, via=self.via)
+        return written
+
+
+class _NamesShown(Mapping):
+    def __init__(self, reader: Reader, sources: dict[int, Source]):
+        self._reader, self._sources = reader, sources
+
+    def __getitem__(self, pk: int) -> str:
+        return self._reader.source_name(self._sources[pk])
+
+    def __iter__(self):
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+
+def reader_for(request, case: Case, *, via: str, reveal: bool | None = None) -> Reader:
+    """The reader of `case` for this request (one per request and case, so that what it shows
+    is recorded once, when the response is ready). `reveal`: the policy's answer, where the
+    caller has it already (a list of cases with the user's roles)."""
+    actor = request.user
+    request = getattr(request, "_request", request)  # DRF's Request wraps Django's
+    readers = request.__dict__.setdefault("casefile_readers", {})
+    if case.pk not in readers:
+        readers[case.pk] = Reader(actor=actor, case=case, via=via, reveal=reveal)
+    return readers[case.pk]
+
+
+def readers_record(request) -> int:
+    """Record what every reader of this request showed (`RevealRecordMiddleware`)."""
+    readers = getattr(request, "casefile_readers", {})
+    return sum(reader.record() for reader in readers.values())
+
+
+def activity_rows(rows, *, reveal: bool) -> tuple[list[Activity], list[Source]]:
+    """Copies of `rows` (never saved) whose `target_label` and `data` are this reader's, and
+    the protected sources whose identity they show."""
     rows = list(rows)
     secrets = secrets_of(rows)
     allowed, sources = _disclosure(rows, secrets, reveal=reveal)
@@ -51,9 +168,7 @@ def activity_rows(rows, *, reveal: bool, actor=None, via: str = "") -> list[Acti
         shown = copy(row)
         shown.target_label, shown.data = label, data
         seen.append(shown)
-    if actor is not None and revealed:
-        identity_reveal_record(actor=actor, sources=revealed.values(), via=via)
-    return seen
+    return seen, list(revealed.values())
 
 
 def activity_chain(rows, *, reveal: bool) -> list[dict]:
@@ -112,6 +227,18 @@ def place_matches(q: str, *, reveal: bool = False, revealing=None) -> Q:
     return match & visible
 
 
+def source_matches(q: str, *, revealing) -> Q:
+    """A search for sources across cases: a protected source matches on its pseudonym, and on
+    its name and notes only in `revealing` (the cases where the reader is an editor or owner),
+    so that a hit never confirms a guessed identity."""
+    identity = Q(name__icontains=q) | Q(notes__icontains=q)
+    return (
+        Q(pseudonym__icontains=q, protected=True)
+        | Q(identity, protected=False)
+        | Q(identity, case__in=revealing)
+    )
+
+
 def location_hidden(evidence: Evidence, *, reveal: bool) -> bool:
     """A protected source's evidence hides its exact place from those below editor."""
     return not reveal and evidence.source_id is not None and evidence.source.protected
@@ -122,7 +249,7 @@ def location_hidden(evidence: Evidence, *, reveal: bool) -> bool:
 REVEAL_WINDOW = timedelta(minutes=10)
 
 
-def identity_reveal_record(*, actor, sources, via: str) -> int:
+def _reveals_record(*, actor, sources, via: str) -> int:
     """Record that `actor` was shown the identity of each protected source in `sources`
     (through `via`: "page", "api", "export", …). Unprotected sources need no record. Returns the
     number of rows written. The rows carry the source's id and pseudonym, never its name.
@@ -145,14 +272,14 @@ def identity_reveal_record(*, actor, sources, via: str) -> int:
     return len(protected)
 
 
-def identity_reveal_record_ids(*, actor, source_ids, via: str) -> int:
-    """`identity_reveal_record` for protected sources known by id (rows read with `.values()`):
+def _reveal_ids_record(*, actor, source_ids, via: str) -> int:
+    """`_reveals_record` for protected sources known by id (rows read with `.values()`):
     one query when every reveal is recent; the sources are read only when a row is due."""
     due = set(source_ids) - _revealed_lately(actor=actor, source_ids=source_ids, via=via)
     if not due:
         return 0
     sources = Source.objects.filter(pk__in=due).select_related("case")
-    return identity_reveal_record(actor=actor, sources=list(sources), via=via)
+    return _reveals_record(actor=actor, sources=list(sources), via=via)
 
 
 def _revealed_lately(*, actor, source_ids, via: str) -> set[int]:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.test import TestCase
+from django.urls import reverse
 
 from cases.models import Claim
 from cases.services import claim_create, claim_review, claim_submit
@@ -22,6 +23,7 @@ from evidence.models import Evidence, Source
 from evidence.services.evidence import evidence_create, photo_ingest
 from evidence.services.links import evidence_link
 from evidence.services.sources import source_create
+from tests.api.conftest import token_client
 from tests.conftest import Personas, make_personas
 from tests.images import jpeg_bytes, upload
 from tests.snapshot import session_snapshot
@@ -204,3 +206,71 @@ def custody_fixtures(build: Callable[[], CustodyWorld] = build_custody_world) ->
         return _custody_world.things
 
     return snapshot, world, personas, things
+
+
+# --- Every door, for the tests that read them all ------------------------------------------
+
+
+def content(response) -> bytes:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content)
+    return response.content
+
+
+def api_urls(personas, things) -> list[str]:
+    case = personas.case.pk
+    urls = [
+        reverse("api:case-list"),
+        reverse("api:case-detail", kwargs={"case_id": case}),
+        reverse("api:case-members", kwargs={"case_id": case}),
+        reverse("api:case-sources", kwargs={"case_id": case}),
+        reverse("api:case-evidence", kwargs={"case_id": case}),
+        reverse("api:case-claims", kwargs={"case_id": case}),
+        reverse("api:case-activity", kwargs={"case_id": case}) + "?page_size=200",
+        reverse("api:source-detail", kwargs={"pk": things.protected.pk}),
+    ]
+    for item in (things.secret_photo, things.public_photo, things.testimony, things.link):
+        for name in ("evidence-detail", "evidence-custody", "evidence-comments"):
+            urls.append(reverse(f"api:{name}", kwargs={"pk": item.pk}))
+    for item in (things.secret_photo, things.public_photo):
+        for name in ("evidence-similar", "evidence-thumbnail", "evidence-preview"):
+            urls.append(reverse(f"api:{name}", kwargs={"pk": item.pk}))
+    for claim in (things.never_left, things.arrived):
+        for name in ("claim-detail", "claim-links", "claim-history", "claim-comments"):
+            urls.append(reverse(f"api:{name}", kwargs={"pk": claim.pk}))
+    return urls
+
+
+def page_urls(personas, things) -> list[str]:
+    case = personas.case.pk
+    urls = [
+        reverse("web:case_list"),
+        reverse("web:case_dashboard", kwargs={"case_id": case}),
+        reverse("web:evidence_gallery", kwargs={"case_id": case}),
+        reverse("web:claim_board", kwargs={"case_id": case}),
+        reverse("web:source_list", kwargs={"case_id": case}),
+        reverse("web:timeline", kwargs={"case_id": case}),
+        reverse("web:case_map", kwargs={"case_id": case}),
+        reverse("web:photo_compare", kwargs={"case_id": case})
+        + f"?a={things.secret_photo.pk}&b={things.public_photo.pk}",
+    ]
+    for item in (things.secret_photo, things.public_photo, things.testimony, things.link):
+        urls.append(reverse("web:evidence_detail", kwargs={"evidence_id": item.pk}))
+        urls.append(reverse("web:evidence_card", kwargs={"evidence_id": item.pk}))
+    for claim in (things.never_left, things.arrived):
+        urls.append(reverse("web:claim_detail", kwargs={"claim_id": claim.pk}))
+    for q in ("Zhang", "Wei", "555", "tea house", "Source in China", "train", "40.11", "Dandong"):
+        urls.append(reverse("web:search") + f"?q={q}")
+    return urls
+
+
+def editors_bundle(personas, capture, *, originals: bool) -> bytes:
+    """The bytes of a bundle an editor exports (without identities) and downloads."""
+    client = token_client(personas.editor)
+    with capture(execute=True):
+        created = client.post(
+            reverse("api:case-exports", kwargs={"case_id": personas.case.pk}),
+            {"originals": originals},
+            format="json",
+        ).json()
+    return content(client.get(reverse("api:export-download", kwargs={"pk": created["id"]})))

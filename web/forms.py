@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from cases.models import Case, Claim, Role
 from evidence.models import Evidence, EvidenceLink, Source
+from evidence.reader import Reader
 
 
 class DateInput(forms.DateInput):
@@ -56,13 +57,13 @@ class Form(forms.Form):
 class SourceChoiceField(forms.ModelChoiceField):
     """Sources of one case, named as the user may see them (pseudonyms below editor)."""
 
-    def __init__(self, *, case: Case, reveal: bool, **kwargs):
-        self.reveal = reveal
+    def __init__(self, *, reader: Reader, **kwargs):
+        self.reader = reader
         kwargs.setdefault("empty_label", "— No source —")
-        super().__init__(queryset=case.sources.order_by("id"), **kwargs)
+        super().__init__(queryset=reader.case.sources.order_by("id"), **kwargs)
 
     def label_from_instance(self, obj: Source) -> str:
-        return obj.display_name(reveal=self.reveal)
+        return self.reader.source_name(obj)
 
 
 class CaseForm(Form):
@@ -119,9 +120,9 @@ class LinkEvidenceForm(_LocatedForm):
 
     field_order = ["url", "title", "source", "description", "observed_at"]
 
-    def __init__(self, *args, case: Case, reveal: bool, **kwargs):
+    def __init__(self, *args, reader: Reader, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["source"] = SourceChoiceField(case=case, reveal=reveal, required=False)
+        self.fields["source"] = SourceChoiceField(reader=reader, required=False)
         self.order_fields(self.field_order)
 
 
@@ -138,9 +139,9 @@ class TestimonyForm(_LocatedForm):
 
     field_order = ["source", "text", "title", "stated_on", "observed_at"]
 
-    def __init__(self, *args, case: Case, reveal: bool, **kwargs):
+    def __init__(self, *args, reader: Reader, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["source"] = SourceChoiceField(case=case, reveal=reveal)
+        self.fields["source"] = SourceChoiceField(reader=reader)
         self.order_fields(self.field_order)
 
 
@@ -156,9 +157,9 @@ class EvidenceEditForm(_LocatedForm):
 
     field_order = ["title", "source", "description", "observed_at"]
 
-    def __init__(self, *args, case: Case, reveal: bool, place_hidden: bool = False, **kwargs):
+    def __init__(self, *args, reader: Reader, place_hidden: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["source"] = SourceChoiceField(case=case, reveal=reveal, required=False)
+        self.fields["source"] = SourceChoiceField(reader=reader, required=False)
         if place_hidden:
             # The place of a protected source's evidence is the editors' and owners': the form
             # neither shows it nor offers to change it (an empty field would erase it).
@@ -171,9 +172,9 @@ class UploadForm(Form):
     # An empty file is the ingest service's to refuse, in the same words as the API's.
     file = forms.FileField(allow_empty_file=True)
 
-    def __init__(self, *args, case: Case, reveal: bool, **kwargs):
+    def __init__(self, *args, reader: Reader, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["source"] = SourceChoiceField(case=case, reveal=reveal, required=False)
+        self.fields["source"] = SourceChoiceField(reader=reader, required=False)
 
 
 class GalleryFilterForm(Form):
@@ -191,10 +192,10 @@ class GalleryFilterForm(Form):
     )
     flagged = forms.BooleanField(required=False, label="Flagged only")
 
-    def __init__(self, *args, case: Case, reveal: bool, **kwargs):
+    def __init__(self, *args, reader: Reader, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["source"] = SourceChoiceField(
-            case=case, reveal=reveal, required=False, empty_label="All sources"
+            reader=reader, required=False, empty_label="All sources"
         )
         self.order_fields(["q", "kind", "status", "source", "flagged"])
 

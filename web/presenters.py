@@ -15,8 +15,8 @@ from django.utils.timesince import timesince
 
 from evidence import custody
 from evidence.bundle import report
-from evidence.models import Evidence, Photo, Source
-from evidence.reader import location_hidden
+from evidence.models import Evidence, Photo
+from evidence.reader import Reader
 from evidence.selectors import sources_of
 
 CLAIM_COLUMNS = [
@@ -48,18 +48,6 @@ POLL_SECONDS = 2
 POLL_MAX_SECONDS = 30
 
 
-def source_name(source: Source | None, reveal: bool) -> str:
-    if source is None:
-        return ""
-    return source.display_name(reveal=reveal)
-
-
-def exact_location_visible(evidence: Evidence, reveal: bool) -> bool:
-    """A protected source's evidence keeps its exact place (stated or from the camera's GPS)
-    from those below editor; the rule lives in `evidence.custody`, shared with the API."""
-    return not location_hidden(evidence, reveal=reveal)
-
-
 def _waiting(photo: Photo | None) -> float | None:
     """Seconds a photo has been waiting for processing to end (None once ready or failed)."""
     if photo is None or photo.status not in (Photo.Status.PENDING, Photo.Status.PROCESSING):
@@ -81,14 +69,14 @@ def polling_context(photo: Photo | None) -> dict:
     }
 
 
-def card_context(evidence: Evidence, reveal: bool) -> dict:
+def card_context(evidence: Evidence, reader: Reader) -> dict:
     photo = evidence.photo_or_none
     return {
         "e": evidence,
         "photo": photo,
         "host": urlsplit(evidence.url).hostname if evidence.url else "",
         "doc_type": DOCUMENT_LABELS.get(evidence.content_type, ""),
-        "source_name": source_name(evidence.source, reveal),
+        "source_name": reader.source_name(evidence.source) or "",
         **polling_context(photo),
     }
 
@@ -176,12 +164,12 @@ def metadata_rows(evidence: Evidence, photo: Photo | None, exact: bool) -> list[
     return rows
 
 
-def custody_history(*, evidence, reveal: bool) -> list[dict]:
+def custody_history(*, evidence, reader: Reader) -> list[dict]:
     """An item's custody record as rows for people, oldest first, sources named as the reader
     may see them: the table of the custody page, and the evidence page's History panel."""
-    names = {s.pk: s.display_name(reveal=reveal) for s in sources_of(case=evidence.case)}
     return report.custody_rows(
-        custody.custody_entries(evidence=evidence, reveal=reveal), source_names=names
+        custody.custody_entries(evidence=evidence, reader=reader),
+        source_names=reader.source_names(sources_of(case=evidence.case)),
     )
 
 

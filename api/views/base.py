@@ -14,9 +14,9 @@ from rest_framework.views import APIView
 from api.permissions import CaseRole, action_for
 from api.throttles import AnonThrottle
 from cases.models import Case
-from cases.selectors import can_see_protected, case_for_user
+from cases.selectors import case_for_user
 from evidence.models import EvidenceLink
-from evidence.reader import identity_reveal_record
+from evidence.reader import reader_for
 
 MAX_ID = 2**63 - 1
 
@@ -74,7 +74,8 @@ class CaseScopedView(ThrottleRefusals, generics.GenericAPIView):
         context = super().get_serializer_context()
         if self._case is not None:
             context["case"] = self._case
-            context["reveal"] = can_see_protected(user=self.request.user, case=self._case)
+            context["reader"] = reader_for(self.request, self._case, via="api")
+            context["reveal"] = context["reader"].reveal
         return context
 
     def render(self, serializer_class, instance, *, code=status.HTTP_200_OK, many=False):
@@ -94,19 +95,6 @@ class ListMixin(mixins.ListModelMixin):
 
     def get(self, request, *args, **kwargs):
         return self.list(request, *args, **kwargs)
-
-    def sources_shown(self, page) -> list:
-        """The sources a page of this list names (their identities, to an editor)."""
-        return []
-
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        if page and self.get_serializer_context().get("reveal"):
-            # Every protected identity a page shows is on the custody record.
-            identity_reveal_record(
-                actor=self.request.user, sources=self.sources_shown(page), via="api"
-            )
-        return page
 
 
 class CaseChildView(CaseScopedView):

@@ -12,7 +12,6 @@ from api.views.base import CaseChildView, CaseScopedView, ListMixin, as_id
 from cases import services as case_services
 from cases.models import Activity, Case, Membership
 from cases.selectors import activity_of, case_for_user, cases_visible_to, members_of
-from evidence.reader import activity_rows
 
 
 class CaseList(CaseScopedView, generics.ListAPIView):
@@ -139,6 +138,6 @@ class ActivityList(ListMixin, CaseChildView):
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         context = self.get_serializer_context()
-        page = activity_rows(page, reveal=context["reveal"], actor=request.user, via="api")
+        page = context["reader"].activity(page)
         rows = serializers.ActivitySerializer(page, many=True, context=context).data
         return self.get_paginated_response(rows)

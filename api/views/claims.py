@@ -10,7 +10,6 @@ from cases import services as case_services
 from cases.models import Claim, ClaimTransition
 from cases.selectors import claim_for_user, claims_of
 from evidence.models import EvidenceLink
-from evidence.reader import identity_reveal_record, identity_reveal_record_ids
 from evidence.selectors import link_for_user, links_listed
 from evidence.services import links as link_services
 
@@ -32,21 +31,9 @@ class ClaimsRendered:
     # Claims are rendered with their links, read for all of them in one query. (A comment: a
     # view's docstring is its description in the schema.)
 
-    def render_claims(
-        self, claims, *, many: bool = False, viewed: bool = False
-    ) -> serializers.ClaimSerializer:
+    def render_claims(self, claims, *, many: bool = False) -> serializers.ClaimSerializer:
         context = self.get_serializer_context()
         context["links"] = _links_by_claim(claims if many else [claims])
-        if viewed and context.get("reveal"):
-            # The protected identities the links name are on the custody record, as on the
-            # claim's page.
-            protected = {
-                row["evidence__source"]
-                for rows in context["links"].values()
-                for row in rows
-                if row["evidence__source__protected"]
-            }
-            identity_reveal_record_ids(actor=self.request.user, source_ids=protected, via="api")
         return serializers.ClaimSerializer(claims, many=many, context=context)
 
 
@@ -64,7 +51,7 @@ class ClaimList(ClaimsRendered, ListMixin, CaseChildView):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.render_claims(page, many=True, viewed=True).data)
+        return self.get_paginated_response(self.render_claims(page, many=True).data)
 
     @extend_schema(
         request=serializers.ClaimCreateSerializer, responses={201: serializers.ClaimSerializer}
@@ -84,11 +71,11 @@ class ClaimDetail(ClaimsRendered, ObjectChildView):
     def fetch_parent(self, pk) -> Claim:
         return claim_for_user(user=self.request.user, claim_id=pk)
 
-    def render_claim(self, claim: Claim, code=status.HTTP_200_OK, *, viewed: bool = False):
-        return Response(self.render_claims(claim, viewed=viewed).data, status=code)
+    def render_claim(self, claim: Claim, code=status.HTTP_200_OK):
+        return Response(self.render_claims(claim).data, status=code)
 
     def get(self, request, pk):
-        return self.render_claim(self.get_parent(), viewed=True)
+        return self.render_claim(self.get_parent())
 
     @extend_schema(request=serializers.ClaimUpdateSerializer)
     def patch(self, request, pk):
@@ -152,9 +139,6 @@ class ClaimLinks(ListMixin, ObjectChildView):
             return EvidenceLink.objects.none()
         return links_listed().filter(claim=self.get_parent())
 
-    def sources_shown(self, page) -> list:
-        return [link.evidence.source for link in page]
-
     @extend_schema(
         request=serializers.LinkCreateSerializer, responses={201: serializers.LinkSerializer}
     )
@@ -181,8 +165,6 @@ class LinkDetail(ObjectChildView):
 
     def get(self, request, pk):
         link = self.get_parent()
-        if self.get_serializer_context()["reveal"]:  # its source's identity shown: recorded
-            identity_reveal_record(actor=request.user, sources=[link.evidence.source], via="api")
         return self.render(serializers.LinkSerializer, link)
 
     @extend_schema(request=serializers.LinkUpdateSerializer)

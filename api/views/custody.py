@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from api.schema import FreeFormField
 from api.views.base import ObjectChildView
 from api.views.evidence import EvidenceDetail
-from cases.selectors import can_see_protected
 from evidence import custody
 from evidence.models import Evidence
 from evidence.selectors import evidence_for_user
@@ -88,7 +87,7 @@ class EvidenceCustody(ObjectChildView):
     @extend_schema(responses=CustodySerializer)
     def get(self, request, pk):
         evidence = self.get_parent()
-        reveal = can_see_protected(user=request.user, case=evidence.case)
+        reader = self.get_serializer_context()["reader"]
         deleted = None
         if evidence.deleted_at is not None:
             deleted = TombstoneSerializer(evidence).data
@@ -98,7 +97,7 @@ class EvidenceCustody(ObjectChildView):
             "label": evidence.label,
             "sha256": evidence.sha256,
             "deleted": deleted,
-            "events": custody.custody_entries(evidence=evidence, reveal=reveal),
+            "events": custody.custody_entries(evidence=evidence, reader=reader),
         }
         return Response(CustodySerializer(body).data)
 

@@ -13,7 +13,6 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from api import filters, serializers
 from api.views.base import CaseChildView, ListMixin, ObjectChildView, file_response
 from evidence.models import Evidence
-from evidence.reader import identity_reveal_record
 from evidence.selectors import evidence_for_user, evidence_of, similar_photos
 from evidence.services import evidence as evidence_services
 from evidence.services import photos as photo_services
@@ -32,9 +31,6 @@ class EvidenceList(ListMixin, CaseChildView):
         if self.fake():
             return Evidence.objects.none()
         return evidence_of(case=self.get_case()).select_related("collected_by")
-
-    def sources_shown(self, page) -> list:
-        return [evidence.source for evidence in page]
 
     @extend_schema(
         request={
@@ -100,8 +96,6 @@ class EvidenceDetail(ObjectChildView):
 
     def get(self, request, pk):
         evidence = self.get_parent()
-        if self.get_serializer_context()["reveal"]:  # its source's identity shown: recorded
-            identity_reveal_record(actor=request.user, sources=[evidence.source], via="api")
         return self.render(serializers.EvidenceSerializer, evidence)
 
     @extend_schema(request=serializers.EvidenceUpdateSerializer)
@@ -137,7 +131,7 @@ class EvidenceSimilar(ListMixin, EvidenceDetail):
         photo = evidence.photo_or_none
         if photo is None:
             raise Http404("Only photos have near-duplicates.")
-        reveal = self.get_serializer_context()["reveal"]
+        reader = self.get_serializer_context()["reader"]
         rows = []
         for other, match in similar_photos(photo=photo):
             other_evidence = other.evidence
@@ -145,11 +139,7 @@ class EvidenceSimilar(ListMixin, EvidenceDetail):
                 {
                     "evidence": other_evidence.pk,
                     "title": other_evidence.label,
-                    "source_name": (
-                        other_evidence.source.display_name(reveal=reveal)
-                        if other_evidence.source
-                        else None
-                    ),
+                    "source_name": reader.source_name(other_evidence.source),
                     "distance": match.distance,
                     "cross_source": match.cross_source,
                     "status": other.status,

@@ -6,7 +6,6 @@ from rest_framework import status
 from api import filters, serializers
 from api.views.base import CaseChildView, CaseScopedView, ListMixin
 from evidence.models import Source
-from evidence.reader import identity_reveal_record
 from evidence.selectors import source_for_user, sources_of
 from evidence.services import sources as source_services
 
@@ -22,9 +21,6 @@ class SourceList(ListMixin, CaseChildView):
         if self.fake():
             return Source.objects.none()
         return sources_of(case=self.get_case()).select_related("created_by")
-
-    def sources_shown(self, page) -> list:
-        return list(page)
 
     @extend_schema(
         request=serializers.SourceWriteSerializer, responses={201: serializers.SourceSerializer}
@@ -46,8 +42,6 @@ class SourceDetail(CaseScopedView):
 
     def get(self, request, pk):
         source = self.get_object()
-        if self.get_serializer_context()["reveal"]:  # a protected identity shown: recorded
-            identity_reveal_record(actor=request.user, sources=[source], via="api")
         return self.render(serializers.SourceSerializer, source)
 
     @extend_schema(request=serializers.SourceWriteSerializer)

@@ -59,7 +59,7 @@ from evidence.bundle.manifest import (
 from evidence.bundle.report import report_write
 from evidence.custody import custody_entries
 from evidence.models import Evidence, EvidenceLink, Export, Photo, Source
-from evidence.reader import activity_chain, identity_reveal_record, location_hidden
+from evidence.reader import Reader
 from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
 
 logger = logging.getLogger(__name__)
@@ -324,10 +324,7 @@ def export_build(*, export_id: int) -> str:
                 error="",
                 finished_at=timezone.now(),
             )
-            if export.reveal_protected:
-                identity_reveal_record(
-                    actor=export.requested_by, sources=bundle.revealed, via="export"
-                )
+            writer.reader.record()  # the protected identities the bundle carries
             activity_record(
                 case=export.case,
                 actor=export.requested_by,
@@ -393,7 +390,6 @@ TRANSIENT = _transient()
 class Written:
     evidence_ids: list[int] = field(default_factory=list)
     originals_included: list[int] = field(default_factory=list)
-    revealed: list[Source] = field(default_factory=list)
 
 
 def _iso(value) -> str | None:
@@ -425,6 +421,10 @@ class BundleWriter:
         self.export = export
         self.case = export.case
         self.reveal = export.reveal_protected
+        # What the bundle may show: the export's options decide (checked when it was asked).
+        self.reader = Reader(
+            actor=export.requested_by, case=self.case, via="export", reveal=self.reveal
+        )
         self.originals = export.originals
         self.target = target
         self.progress = progress or (lambda p: None)
@@ -497,8 +497,6 @@ class BundleWriter:
                     self.progress(percent)
                     last = percent
             sources = list(self.case.sources.order_by("id"))
-            if self.reveal:
-                written.revealed = [s for s in sources if s.protected]
             manifest = self._manifest(sources, items, evidence_rows, tombstones)
             with self.member("report.html", content_type="text/html") as out:
                 report_write(
@@ -520,7 +518,7 @@ class BundleWriter:
         return written
 
     def _evidence(self, evidence: Evidence, written: Written) -> dict:
-        hide = location_hidden(evidence, reveal=self.reveal)
+        hide = not self.reader.shows_place(evidence)
         source = evidence.source
         photo = getattr(evidence, "photo", None) if evidence.kind == Evidence.Kind.PHOTO else None
         row = {
@@ -530,7 +528,7 @@ class BundleWriter:
             "label": evidence.label,
             "description": evidence.description,
             "source": source.pk if source else None,
-            "source_name": source.display_name(reveal=self.reveal) if source else None,
+            "source_name": self.reader.source_name(source),
             "collected_by": _user(evidence.collected_by),
             "created_at": _iso(evidence.created_at),
             "observed_at": _iso(evidence.observed_at),
@@ -557,7 +555,7 @@ class BundleWriter:
             # asked for originals, and never for a protected source whose identity is withheld.
             if not self.originals:
                 row["original_withheld"] = "previews only"
-            elif hide or (source is not None and source.protected and not self.reveal):
+            elif hide or not self.reader.shows_identity(source):
                 row["original_withheld"] = "protected source"
             elif evidence.original:
                 name = f"originals/{evidence.pk}-{evidence.sha256[:12]}{_extension(evidence)}"
@@ -589,7 +587,7 @@ class BundleWriter:
                             self.add_stream(name, handle, content_type="image/jpeg")
                     row[kind] = name
         row["custody"] = custody_entries(
-            evidence=evidence, reveal=self.reveal, exports=self.exports
+            evidence=evidence, reader=self.reader, exports=self.exports
         )
         return row
 
@@ -664,7 +662,7 @@ class BundleWriter:
         # Every row as chained; the values it commits to (a source's name, an item's place)
         # disclosed beside it only where this export may show them.
         rows = Activity.objects.filter(case=case).select_related("actor").order_by("id")
-        activity = activity_chain(rows, reveal=self.reveal)
+        activity = self.reader.chain(rows)
         actors = {row.pk: _user(row.actor) for row in rows}
         for entry in activity:
             entry["actor"] = actors[entry["id"]]
@@ -707,7 +705,7 @@ class BundleWriter:
                     "purged_at": _iso(e.purged_at),
                     "purged_by": _user(e.purged_by),
                     "custody": custody_entries(
-                        evidence=e, reveal=self.reveal, exports=self.exports
+                        evidence=e, reader=self.reader, exports=self.exports
                     ),
                 }
                 for e in tombstones
@@ -749,11 +747,11 @@ class BundleWriter:
         }
 
     def _source(self, source: Source) -> dict:
-        reveal = self.reveal or not source.protected
+        reveal = self.reader.shows_identity(source)
         return {
             "id": source.pk,
             "kind": source.kind,
-            "name": source.display_name(reveal=self.reveal),
+            "name": self.reader.source_name(source),
             "protected": source.protected,
             "pseudonym": source.pseudonym,
             "identity_included": reveal,

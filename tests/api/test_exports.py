@@ -22,9 +22,13 @@ from tests.custody_case import (
     CORRECTED,
     STATED,
     CustodyWorld,
+    api_urls,
     build_custody_world,
+    content,
     custody_fixtures,
+    editors_bundle,
     leaks,
+    page_urls,
 )
 from tests.images import jpeg_bytes, upload
 
@@ -46,12 +50,6 @@ def build_world() -> CustodyWorld:
 
 # Made once and restored into each test (tests/custody_case.py).
 _custody_snapshot, _custody_world, personas, things = custody_fixtures(build_world)
-
-
-def _content(response) -> bytes:
-    if getattr(response, "streaming", False):
-        return b"".join(response.streaming_content)
-    return response.content
 
 
 # --- Custody ----------------------------------------------------------------------------------
@@ -122,7 +120,7 @@ def test_export_is_accepted_polled_and_downloaded_as_a_verifiable_bundle(
     assert download["Content-Type"] == "application/zip"
     assert "attachment" in download["Content-Disposition"]
     path = tmp_path / "bundle.zip"
-    path.write_bytes(_content(download))
+    path.write_bytes(content(download))
     assert bundle_verify(path).intact
     assert download["X-Content-SHA256"] == polled["sha256"]
     assert Activity.objects.filter(verb="export.downloaded", actor=personas.owner).count() == 1
@@ -243,67 +241,20 @@ def test_reporter_cannot_delete_and_owner_purges_recorded(personas, things):
 # --- Source protection across every door --------------------------------------------------------
 
 
-def _api_urls(personas, things) -> list[str]:
-    case = personas.case.pk
-    urls = [
-        reverse("api:case-list"),
-        reverse("api:case-detail", kwargs={"case_id": case}),
-        reverse("api:case-members", kwargs={"case_id": case}),
-        reverse("api:case-sources", kwargs={"case_id": case}),
-        reverse("api:case-evidence", kwargs={"case_id": case}),
-        reverse("api:case-claims", kwargs={"case_id": case}),
-        reverse("api:case-activity", kwargs={"case_id": case}) + "?page_size=200",
-        reverse("api:source-detail", kwargs={"pk": things.protected.pk}),
-    ]
-    for item in (things.secret_photo, things.public_photo, things.testimony, things.link):
-        for name in ("evidence-detail", "evidence-custody", "evidence-comments"):
-            urls.append(reverse(f"api:{name}", kwargs={"pk": item.pk}))
-    for item in (things.secret_photo, things.public_photo):
-        for name in ("evidence-similar", "evidence-thumbnail", "evidence-preview"):
-            urls.append(reverse(f"api:{name}", kwargs={"pk": item.pk}))
-    for claim in (things.never_left, things.arrived):
-        for name in ("claim-detail", "claim-links", "claim-history", "claim-comments"):
-            urls.append(reverse(f"api:{name}", kwargs={"pk": claim.pk}))
-    return urls
-
-
-def _page_urls(personas, things) -> list[str]:
-    case = personas.case.pk
-    urls = [
-        reverse("web:case_list"),
-        reverse("web:case_dashboard", kwargs={"case_id": case}),
-        reverse("web:evidence_gallery", kwargs={"case_id": case}),
-        reverse("web:claim_board", kwargs={"case_id": case}),
-        reverse("web:source_list", kwargs={"case_id": case}),
-        reverse("web:timeline", kwargs={"case_id": case}),
-        reverse("web:case_map", kwargs={"case_id": case}),
-        reverse("web:photo_compare", kwargs={"case_id": case})
-        + f"?a={things.secret_photo.pk}&b={things.public_photo.pk}",
-    ]
-    for item in (things.secret_photo, things.public_photo, things.testimony, things.link):
-        urls.append(reverse("web:evidence_detail", kwargs={"evidence_id": item.pk}))
-        urls.append(reverse("web:evidence_card", kwargs={"evidence_id": item.pk}))
-    for claim in (things.never_left, things.arrived):
-        urls.append(reverse("web:claim_detail", kwargs={"claim_id": claim.pk}))
-    for q in ("Zhang", "Wei", "555", "tea house", "Source in China", "train", "40.11", "Dandong"):
-        urls.append(reverse("web:search") + f"?q={q}")
-    return urls
-
-
 def test_a_viewer_never_receives_a_protected_identity_or_its_photos_location(personas, things):
     api = token_client(personas.viewer)
     checked = 0
-    for url in _api_urls(personas, things):
+    for url in api_urls(personas, things):
         response = api.get(url)
         assert response.status_code == 200, (url, response.status_code)
-        assert leaks(_content(response)) == [], url
+        assert leaks(content(response)) == [], url
         checked += 1
     pages = Client()
     pages.force_login(personas.viewer)
-    for url in _page_urls(personas, things):
+    for url in page_urls(personas, things):
         response = pages.get(url)
         assert response.status_code == 200, (url, response.status_code)
-        assert leaks(_content(response)) == [], url
+        assert leaks(content(response)) == [], url
         checked += 1
     assert checked > 50
 
@@ -313,8 +264,8 @@ def test_an_editor_does_see_the_identity_so_the_check_above_can_fail(personas, t
     # clean result means something.
     api = token_client(personas.editor)
     found = set()
-    for url in _api_urls(personas, things):
-        found.update(leaks(_content(api.get(url))))
+    for url in api_urls(personas, things):
+        found.update(leaks(content(api.get(url))))
     assert b"Zhang Wei" in found and str(CORRECTED[0]).encode() in found
 
 
@@ -339,22 +290,10 @@ def test_a_deleted_item_is_gone_from_pages_and_search(personas, things):
     )
 
 
-def _editors_bundle(personas, capture, *, originals: bool) -> bytes:
-    """The bytes of a bundle an editor exports (without identities) and downloads."""
-    client = token_client(personas.editor)
-    with capture(execute=True):
-        created = client.post(
-            reverse("api:case-exports", kwargs={"case_id": personas.case.pk}),
-            {"originals": originals},
-            format="json",
-        ).json()
-    return _content(client.get(reverse("api:export-download", kwargs={"pk": created["id"]})))
-
-
 def test_a_bundle_downloaded_by_an_editor_without_identities_holds_none(
     personas, things, django_capture_on_commit_callbacks
 ):
-    data = _editors_bundle(personas, django_capture_on_commit_callbacks, originals=True)
+    data = editors_bundle(personas, django_capture_on_commit_callbacks, originals=True)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for name in archive.namelist():
             assert leaks(archive.read(name)) == [], name
@@ -395,7 +334,7 @@ def test_a_place_mismatch_flag_on_a_protected_sources_photo_names_no_coordinates
         pages.get(reverse("web:evidence_gallery", kwargs={"case_id": personas.case.pk})),
     ):
         assert response.status_code == 200
-        body = _content(response)
+        body = content(response)
         assert [c for c in coordinates if c in body] == []
 
 
@@ -405,7 +344,7 @@ def test_a_bundle_without_identities_carries_no_place_of_a_protected_sources_del
     from evidence.services.custody import evidence_delete
 
     evidence_delete(actor=personas.editor, evidence=things.secret_photo, reason="Duplicate")
-    data = _editors_bundle(personas, django_capture_on_commit_callbacks, originals=False)
+    data = editors_bundle(personas, django_capture_on_commit_callbacks, originals=False)
     stated_place = b"Dandong station, platform 3"
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()

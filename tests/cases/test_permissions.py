@@ -5,7 +5,7 @@ non-members."""
 import pytest
 
 from cases.models import Claim, Membership, Role
-from cases.selectors import can_see_protected, case_for_user, claim_for_user
+from cases.selectors import case_for_user, claim_for_user
 from cases.services import (
     case_update,
     claim_create,
@@ -15,6 +15,7 @@ from cases.services import (
     membership_change,
     membership_remove,
 )
+from evidence.reader import Reader
 from evidence.services.comments import comment_create
 from evidence.services.evidence import evidence_create
 from evidence.services.links import evidence_link
@@ -189,7 +190,8 @@ def test_nobody_reviews_a_claim_they_wrote(personas, author):
     ],
 )
 def test_only_editors_and_owners_see_protected_identities(personas, role, sees):
-    assert can_see_protected(user=personas.by_role(role), case=personas.case) is sees
+    reader = Reader(actor=personas.by_role(role), case=personas.case, via="page")
+    assert reader.reveal is sees
 
 
 @pytest.mark.parametrize(

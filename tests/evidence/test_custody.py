@@ -17,7 +17,7 @@ from django.urls import reverse
 from cases.models import Activity
 from evidence.custody import custody_entries
 from evidence.models import Evidence
-from evidence.reader import activity_rows, identity_reveal_record
+from evidence.reader import Reader, activity_rows
 from evidence.selectors import custody_of, evidence_for_user, evidence_of
 from evidence.services.comments import comment_create, comment_edit
 from evidence.services.custody import (
@@ -200,20 +200,21 @@ def test_viewers_cannot_open_originals_and_nothing_is_recorded(personas, things)
 
 
 def test_reveals_of_a_protected_identity_land_in_the_record_of_its_evidence(personas, things):
-    written = identity_reveal_record(
-        actor=personas.editor, sources=[things.protected, things.public], via="page"
-    )
-    assert written == 1  # the public source needs no record
-    # The same reveal again at once (a reload) is the same reveal.
-    assert (
-        identity_reveal_record(actor=personas.editor, sources=[things.protected], via="page") == 0
-    )
+    reader = Reader(actor=personas.editor, case=personas.case, via="page")
+    assert reader.source_name(things.protected) == things.protected.name
+    assert reader.source_name(things.public) == things.public.name
+    assert reader.record() == 1  # the public source needs no record
+    assert reader.record() == 0  # what was recorded is not recorded twice
+    # The same reveal again at once (a reload: another reader) is the same reveal.
+    again = Reader(actor=personas.editor, case=personas.case, via="page")
+    again.source_name(things.protected)
+    assert again.record() == 0
     for item in (things.secret_photo, things.testimony):
         (row,) = custody_of(evidence=item).filter(verb="source.revealed")
         assert row.actor == personas.editor and row.data == {"via": "page"}
         # The row commits to its label; a reader below editor is shown the pseudonym.
         assert row.target_label.startswith("$c:")
-        (shown,) = activity_rows([row], reveal=False)
+        (shown,), _ = activity_rows([row], reveal=False)
         assert shown.target_label == "Source in China"  # never the name itself
     assert not custody_of(evidence=things.public_photo).filter(verb="source.revealed")
 
@@ -228,7 +229,8 @@ def test_an_export_lands_in_the_record_of_every_item_it_carried(
     for item in (things.secret_photo, things.public_photo, things.testimony, things.link):
         (row,) = custody_of(evidence=item).filter(verb="case.exported")
         assert row.actor == personas.owner
-    entries = custody_entries(evidence=things.public_photo, reveal=True)
+    owner = Reader(actor=personas.owner, case=personas.case, via="page")
+    entries = custody_entries(evidence=things.public_photo, reader=owner)
     exported = next(e for e in entries if e["verb"] == "case.exported")
     assert "evidence" not in exported["data"]  # not the whole list in each item's record
     assert exported["data"]["originals"] is True
@@ -254,8 +256,12 @@ def test_viewers_get_the_record_without_the_exact_place_of_a_protected_source(pe
     Activity.objects.filter(pk=row.pk).update(
         data={"fields": ["latitude"], "values": {"latitude": 40.5}}
     )
-    viewer = custody_entries(evidence=things.secret_photo, reveal=False)
-    editor = custody_entries(evidence=things.secret_photo, reveal=True)
+    readers = {
+        role: Reader(actor=personas.by_role(role), case=personas.case, via="page")
+        for role in ("viewer", "editor")
+    }
+    viewer = custody_entries(evidence=things.secret_photo, reader=readers["viewer"])
+    editor = custody_entries(evidence=things.secret_photo, reader=readers["editor"])
     assert "40.5" not in str(viewer) and "40.5" in str(editor)
 
 

@@ -19,7 +19,9 @@ from cases.activity import activity_chain_problems
 from cases.models import Activity, Case
 from cases.services import case_update, claim_create
 from evidence.bundle.verify import bundle_verify
+from evidence.custody import custody_entries
 from evidence.models import Evidence, Export
+from evidence.reader import Reader
 from evidence.selectors import custody_of
 from evidence.services.custody import custody_verify, evidence_delete
 from evidence.services.exports import export_open, export_request, exports_expire
@@ -456,8 +458,9 @@ def test_export_round_trips_through_verify_and_import_with_identical_hashes(
     photo = new[things.secret_photo.sha256]
     verbs = [
         (e["verb"], e["carried_over"])
-        for e in __import__("evidence.custody", fromlist=["x"]).custody_entries(
-            evidence=photo, reveal=True
+        for e in custody_entries(
+            evidence=photo,
+            reader=Reader(actor=personas.outsider, case=imported, via="page"),
         )
     ]
     assert verbs[0] == ("evidence.received", True)

@@ -11,6 +11,7 @@ coordinates; a deleted item of a protected source; a guess of a protected source
 import io
 import zipfile
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -24,8 +25,17 @@ from evidence.services.custody import evidence_delete
 from evidence.services.evidence import evidence_create, evidence_update
 from evidence.services.sources import source_create, source_update
 from tests.api.conftest import token_client
-from tests.api.test_exports import _api_urls, _content, _editors_bundle, _page_urls
-from tests.custody_case import CORRECTED, CustodyWorld, build_custody_world, secret_strings
+from tests.custody_case import (
+    CORRECTED,
+    PROTECTED_NAME,
+    CustodyWorld,
+    api_urls,
+    build_custody_world,
+    content,
+    editors_bundle,
+    page_urls,
+    secret_strings,
+)
 from tests.snapshot import session_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -129,12 +139,12 @@ def world(matrix):
 
 def urls(personas, world) -> tuple[list[str], list[str]]:
     things, late, said, gone = world
-    api = _api_urls(personas, things) + [
+    api = api_urls(personas, things) + [
         reverse("api:source-detail", kwargs={"pk": late.pk}),
         reverse("api:evidence-detail", kwargs={"pk": said.pk}),
         reverse("api:evidence-custody", kwargs={"pk": said.pk}),
     ]
-    pages = _page_urls(personas, things) + [
+    pages = page_urls(personas, things) + [
         reverse("web:evidence_detail", kwargs={"evidence_id": said.pk}),
         reverse("web:evidence_edit", kwargs={"evidence_id": said.pk}),
         reverse("web:evidence_edit", kwargs={"evidence_id": things.secret_photo.pk}),
@@ -150,39 +160,66 @@ def urls(personas, world) -> tuple[list[str], list[str]]:
 
 @pytest.mark.parametrize("role", ["viewer", "reporter"])
 def test_below_editor_no_door_gives_a_protected_identity_or_place(personas, world, role):
-    api_urls, page_urls = urls(personas, world)
+    api_list, page_list = urls(personas, world)
     api = token_client(personas.by_role(role))
     pages = Client()
     pages.force_login(personas.by_role(role))
     checked = []
-    for client, url_list in ((api, api_urls), (pages, page_urls)):
+    for client, url_list in ((api, api_list), (pages, page_list)):
         for url in url_list:
             response = client.get(url)
             assert response.status_code < 500, (url, response.status_code)
-            assert leaks(_content(response)) == [], url
+            assert leaks(content(response)) == [], url
             checked.append(response.status_code)
     assert len(checked) > 60 and checked.count(200) > 55
 
 
 def test_an_editor_sees_them_so_the_matrix_can_fail(personas, world):
-    api_urls, page_urls = urls(personas, world)
+    api_list, page_list = urls(personas, world)
     api = token_client(personas.editor)
     pages = Client()
     pages.force_login(personas.editor)
     found = set()
-    for url in api_urls:
-        found.update(leaks(_content(api.get(url))))
-    for url in page_urls:
-        found.update(leaks(_content(pages.get(url))))
+    for url in api_list:
+        found.update(leaks(content(api.get(url))))
+    for url in page_list:
+        found.update(leaks(content(pages.get(url))))
     # The earlier names in the activity feed, the notes, the corrected places.
     for expected in (b"Kim Chol", LATE_NOTES.encode(), YARD_NAME.encode(), b"40.0996"):
         assert expected in found, expected
 
 
+def test_every_door_that_names_a_protected_source_to_an_editor_records_it(
+    personas, world, monkeypatch
+):
+    """The reader's view notes each protected identity a door shows, and the end of the
+    request records it: wherever a protected name is in the bytes an editor gets, the custody
+    record says so, for that source and door; where it is not, nothing is recorded."""
+    things, late, _, _ = world
+    monkeypatch.setattr("evidence.reader.REVEAL_WINDOW", timedelta(0))  # every request counts
+    names = {things.protected.pk: PROTECTED_NAME.encode(), late.pk: LATE_RENAMED.encode()}
+    reveals = Activity.objects.filter(verb=REVEAL_VERB, actor=personas.editor)
+    api_list, page_list = urls(personas, world)
+    api = token_client(personas.editor)
+    pages = Client()
+    pages.force_login(personas.editor)
+    named = 0
+    for client, via, url_list in ((api, "api", api_list), (pages, "page", page_list)):
+        for url in url_list:
+            last = reveals.order_by("-id").values_list("id", flat=True).first() or 0
+            body = content(client.get(url))
+            new = reveals.filter(pk__gt=last)
+            shown = {pk for pk, name in names.items() if name in body}
+            assert set(new.values_list("target_id", flat=True)) == shown, url
+            assert set(new.values_list("data__via", flat=True)) <= {via}, url
+            named += bool(shown)
+    assert named > 20
+
+
 def test_an_export_without_identities_holds_none(
     personas, world, django_capture_on_commit_callbacks
 ):
-    data = _editors_bundle(personas, django_capture_on_commit_callbacks, originals=True)
+    data = editors_bundle(personas, django_capture_on_commit_callbacks, originals=True)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         assert "manifest.json" in names and "report.html" in names

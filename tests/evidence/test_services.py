@@ -39,7 +39,7 @@ def test_protected_source_identity_never_enters_the_activity_record(personas):
         text = f"{row.target_label} {row.data} {secrets}"
         assert "Zhang" not in text and "tea house" not in text and "phone" not in text
         assert row.target_label.startswith("$c:")  # a commitment to the pseudonym
-        (shown,) = activity_rows([row], reveal=False)
+        (shown,), _ = activity_rows([row], reveal=False)
         assert shown.target_label == "Source in China"
     assert rows.last().data == {"fields": ["name", "notes"]}
 
@@ -113,7 +113,7 @@ def test_evidence_update_never_touches_file_or_hash(personas):
     row = last_activity(personas.case)
     # The stated place is committed in the chained row, and shown to who may see it.
     assert is_commitment(row.data["values"]["place_name"])
-    (shown,) = activity_rows([row], reveal=False)
+    (shown,), _ = activity_rows([row], reveal=False)
     assert shown.data == {"fields": ["place_name"], "values": {"place_name": "Dandong station"}}
 
 

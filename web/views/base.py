@@ -1,5 +1,5 @@
-"""What every page of a case shares: its context (role, policy, whether identities show),
-the reveal record, the tombstone of deleted evidence and the comment form's post.
+"""What every page of a case shares: its context (role, policy, the reader's view), the
+tombstone of deleted evidence and the comment form's post.
 
 Every view reaches its case through `cases.selectors` (404 to non-members), hands every
 write to a service (which checks the role again) and renders.
@@ -15,9 +15,8 @@ from django.shortcuts import render
 
 from cases.models import Case
 from cases.policy import Allowed, require, role_of
-from cases.selectors import can_see_protected
 from evidence.models import Evidence
-from evidence.reader import identity_reveal_record
+from evidence.reader import reader_for
 from evidence.services import comments as comment_services
 from web import forms
 from web.feedback import attempt
@@ -36,17 +35,12 @@ def case_context(request, case: Case, **extra) -> dict:
         "case": case,
         "role": role,
         "can": Allowed(request.user, case),
-        "reveal": can_see_protected(user=request.user, case=case),
+        # What this reader may see (`evidence.reader`); `reveal`: whether identities show.
+        "reader": reader_for(request, case, via="page"),
+        "reveal": reader_for(request, case, via="page").reveal,
     }
     context.update(extra)
     return context
-
-
-def record_reveal(request, reveal: bool, sources) -> None:
-    """A page that names protected sources leaves a custody row for each (the rule and its
-    de-duplication live in `evidence.custody`, shared with the API)."""
-    if reveal:
-        identity_reveal_record(actor=request.user, sources=list(sources), via="page")
 
 
 def gone(request, evidence: Evidence, template: str, context: dict):

@@ -16,7 +16,6 @@ from cases.models import Activity, Case, Claim, Membership, Role
 from cases.policy import can, require
 from cases.selectors import (
     activity_of,
-    can_see_protected,
     case_for_user,
     cases_visible_to,
     claims_of,
@@ -24,7 +23,7 @@ from cases.selectors import (
     members_of,
 )
 from evidence.models import Evidence, Photo, Source
-from evidence.reader import activity_rows
+from evidence.reader import activity_rows, reader_for
 from evidence.selectors import evidence_of
 from web import forms
 from web.feedback import attempt
@@ -61,8 +60,9 @@ def case_list(request):
     latest_rows = Activity.objects.select_related("actor").in_bulk(
         [case.last_activity_id for case, _ in rows if case.last_activity_id]
     )
+    cases_by_pk = {case.pk: case for case, _ in rows}
     for reveal in (False, True):
-        shown = activity_rows(
+        shown, revealed = activity_rows(
             [
                 latest_rows[case.last_activity_id]
                 for case, role in rows
@@ -73,6 +73,9 @@ def case_list(request):
         )
         for row in shown:
             latest_rows[row.pk] = row
+        for source in revealed:  # shown to an editor or owner of its case: recorded
+            case = cases_by_pk[source.case_id]
+            reader_for(request, case, via="page", reveal=True).shows_identity(source)
     for case, _ in rows:
         case.last_activity = latest_rows.get(case.last_activity_id)
     return render(request, "web/case_list.html", {"rows": rows})
@@ -126,6 +129,7 @@ def _activity_with_links(case: Case, rows) -> list[Activity]:
 @require_GET
 def case_dashboard(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
+    reader = reader_for(request, case, via="page")
     claims = claims_of(case=case)
     by_status = Counter(claims.values_list("status", flat=True))
     columns = [(key, label, by_status.get(key, 0)) for key, label in CLAIM_COLUMNS]
@@ -145,16 +149,8 @@ def case_dashboard(request, case_id):
         case,
         columns=columns,
         recent_claims=claims.order_by("-updated_at")[:6],
-        unfinished=[card_context(e, False) for e in unfinished[:12]],
-        activity=_activity_with_links(
-            case,
-            activity_rows(
-                activity_of(case=case)[:15],
-                reveal=can_see_protected(user=request.user, case=case),
-                actor=request.user,
-                via="page",
-            ),
-        ),
+        unfinished=[card_context(e, reader) for e in unfinished[:12]],
+        activity=_activity_with_links(case, reader.activity(activity_of(case=case)[:15])),
         members=members_of(case=case),
         counts=counts,
         add_form=forms.MemberAddForm(),

@@ -15,20 +15,19 @@ from cases.models import Claim
 from cases.policy import require
 from cases.selectors import (
     can_review_claim,
-    can_see_protected,
     case_for_user,
     claim_for_user,
     claims_of,
 )
 from evidence.models import EvidenceLink
-from evidence.reader import place_matches
+from evidence.reader import Reader, reader_for
 from evidence.selectors import comment_for_user, comments_on, evidence_of, link_for_user, links_of
 from evidence.services import comments as comment_services
 from evidence.services import links as link_services
 from web import forms
 from web.feedback import attempt
-from web.presenters import CLAIM_COLUMNS, card_context, source_name
-from web.views.base import case_context, comment_post, record_reveal
+from web.presenters import CLAIM_COLUMNS, card_context
+from web.views.base import case_context, comment_post
 
 
 @login_required
@@ -85,31 +84,29 @@ def claim_edit(request, claim_id):
     )
 
 
-def _link_options(claim: Claim, q: str, reveal: bool) -> list[dict]:
+def _link_options(claim: Claim, q: str, reader: Reader) -> list[dict]:
     items = evidence_of(case=claim.case).exclude(links__claim=claim)
     if q:
         items = items.filter(
             Q(title__icontains=q)
             | Q(original_name__icontains=q)
-            | place_matches(q, reveal=reveal)
+            | reader.place_matches(q)
             | Q(url__icontains=q)
             | Q(text__icontains=q)
             | Q(description__icontains=q)
         )
-    return [card_context(e, reveal) for e in items[:30]]
+    return [card_context(e, reader) for e in items[:30]]
 
 
 def _claim_page(request, claim: Claim, *, link_form=None, review_form=None, status=200):
     case = claim.case
-    reveal = can_see_protected(user=request.user, case=case)
+    reader = reader_for(request, case, via="page")
     grouped = links_of(claim=claim)
     for links in grouped.values():
         for link in links:
-            link.source_name = source_name(link.evidence.source, reveal)
+            link.source_name = reader.source_name(link.evidence.source)
             link.photo = link.evidence.photo_or_none
-    options = _link_options(claim, "", reveal)
-    shown = [link.evidence.source for links in grouped.values() for link in links]
-    record_reveal(request, reveal, shown + [o["e"].source for o in options])
+    options = _link_options(claim, "", reader)
     ctx = case_context(
         request,
         case,
@@ -142,10 +139,9 @@ def claim_detail(request, claim_id):
 def claim_link_options(request, claim_id):
     """htmx partial: the evidence that can still be linked, filtered by the search box."""
     claim = claim_for_user(user=request.user, claim_id=claim_id)
-    reveal = can_see_protected(user=request.user, case=claim.case)
+    reader = reader_for(request, claim.case, via="page")
     q = request.GET.get("q", "").strip()[:200]
-    options = _link_options(claim, q, reveal)
-    record_reveal(request, reveal, [o["e"].source for o in options])
+    options = _link_options(claim, q, reader)
     return render(request, "web/partials/link_options.html", {"options": options, "q": q})
 
 

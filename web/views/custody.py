@@ -16,8 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cases.models import Claim
 from cases.policy import can, require
-from cases.selectors import can_see_protected, case_for_user
+from cases.selectors import case_for_user
 from evidence.models import Export
+from evidence.reader import Reader, reader_for
 from evidence.selectors import evidence_for_user, export_for_user, exports_for_user
 from evidence.services import custody as custody_services
 from evidence.services import exports as export_services
@@ -35,13 +36,13 @@ def evidence_custody(request, evidence_id):
     """The custody record of one item (any member; a deleted item's too)."""
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
     case = evidence.case
-    reveal = can_see_protected(user=request.user, case=case)
+    reader = reader_for(request, case, via="page")
     context = case_context(
         request,
         case,
         e=evidence,
-        source_name=evidence.source.display_name(reveal=reveal) if evidence.source else "",
-        entries=custody_history(evidence=evidence, reveal=reveal),
+        source_name=reader.source_name(evidence.source),
+        entries=custody_history(evidence=evidence, reader=reader),
     )
     return render(request, "exports/evidence_custody.html", context)
 
@@ -82,7 +83,9 @@ def evidence_delete(request, evidence_id):
                     "it is back in review because its evidence changed.",
                 )
             return redirect("web:evidence_gallery", case_id=case.pk)
-    source_name = evidence.source.display_name(reveal=False) if evidence.source else ""
+    # Named by its pseudonym to editors too: the page quotes it beside the reason given.
+    hiding = Reader(actor=request.user, case=case, via="page", reveal=False)
+    source_name = hiding.source_name(evidence.source)
     return render(
         request,
         "exports/evidence_delete.html",

@@ -19,9 +19,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases.policy import require
-from cases.selectors import can_see_protected, case_for_user
+from cases.selectors import case_for_user
+from config.refusals import refusal_status
 from evidence.models import Evidence, Photo
-from evidence.reader import identity_reveal_record, place_matches
+from evidence.reader import reader_for
 from evidence.selectors import comments_on, evidence_for_user, evidence_of, similar_photos
 from evidence.services import evidence as evidence_services
 from evidence.services import photos as photo_services
@@ -31,20 +32,18 @@ from web.feedback import attempt
 from web.presenters import (
     card_context,
     custody_history,
-    exact_location_visible,
     metadata_rows,
     polling_context,
-    source_name,
 )
-from web.views.base import case_context, comment_post, gone, record_reveal
+from web.views.base import case_context, comment_post, gone
 
 
 @login_required
 @require_GET
 def evidence_gallery(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
-    reveal = can_see_protected(user=request.user, case=case)
-    filters = forms.GalleryFilterForm(request.GET or None, case=case, reveal=reveal)
+    reader = reader_for(request, case, via="page")
+    filters = forms.GalleryFilterForm(request.GET or None, reader=reader)
     items = evidence_of(case=case)
     if filters.is_valid():
         data = filters.cleaned_data
@@ -54,7 +53,7 @@ def evidence_gallery(request, case_id):
                 Q(title__icontains=q)
                 | Q(description__icontains=q)
                 | Q(original_name__icontains=q)
-                | place_matches(q, reveal=reveal)
+                | reader.place_matches(q)
                 | Q(url__icontains=q)
                 | Q(text__icontains=q)
             )
@@ -67,7 +66,6 @@ def evidence_gallery(request, case_id):
         if data["flagged"]:
             items = items.filter(photo__flags__isnull=False).distinct()
     page = Paginator(items, 48).get_page(request.GET.get("page"))
-    record_reveal(request, reveal, [e.source for e in page.object_list])
     query = request.GET.copy()
     query.pop("page", None)
     ctx = case_context(
@@ -76,8 +74,8 @@ def evidence_gallery(request, case_id):
         filters=filters,
         page=page,
         query=query.urlencode(),
-        cards=[card_context(e, reveal) for e in page.object_list],
-        upload_form=forms.UploadForm(case=case, reveal=reveal, auto_id="upload_%s"),
+        cards=[card_context(e, reader) for e in page.object_list],
+        upload_form=forms.UploadForm(reader=reader, auto_id="upload_%s"),
         max_upload_bytes=settings.CASEFILE_MAX_UPLOAD_BYTES,
         filtered=bool(
             request.GET.get("q")
@@ -85,14 +83,6 @@ def evidence_gallery(request, case_id):
         ),
     )
     return render(request, "web/evidence_gallery.html", ctx)
-
-
-# How an upload's refusal reads over HTTP, by the service's error code.
-UPLOAD_ERROR_STATUS = {
-    "file_too_large": 413,
-    "image_too_large": 413,
-    "unsupported_media_type": 415,
-}
 
 
 @login_required
@@ -104,8 +94,8 @@ def evidence_upload(request, case_id):
         require(request.user, case, "evidence.add")
     except PermissionDenied as exc:
         return JsonResponse({"error": str(exc)}, status=403)
-    reveal = can_see_protected(user=request.user, case=case)
-    form = forms.UploadForm(request.POST, request.FILES, case=case, reveal=reveal)
+    reader = reader_for(request, case, via="page")
+    form = forms.UploadForm(request.POST, request.FILES, reader=reader)
     if not form.is_valid():
         message = "; ".join(m for errors in form.errors.values() for m in errors)
         return JsonResponse({"error": message or "Choose a file."}, status=400)
@@ -116,11 +106,10 @@ def evidence_upload(request, case_id):
             actor=request.user, case=case, file=upload, source=form.cleaned_data["source"]
         )
     except ValidationError as exc:
-        status = UPLOAD_ERROR_STATUS.get(getattr(exc, "code", None), 400)
-        return JsonResponse({"error": " ".join(exc.messages)}, status=status)
+        return JsonResponse({"error": " ".join(exc.messages)}, status=refusal_status(exc))
     evidence = evidence_for_user(user=request.user, evidence_id=evidence.pk)
     html = render_to_string(
-        "web/partials/evidence_card.html", card_context(evidence, reveal), request=request
+        "web/partials/evidence_card.html", card_context(evidence, reader), request=request
     )
     return JsonResponse(
         {
@@ -148,9 +137,8 @@ def evidence_card(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
     if evidence.is_deleted:
         return gone(request, evidence, "web/partials/evidence_card_removed.html", {})
-    reveal = can_see_protected(user=request.user, case=evidence.case)
-    record_reveal(request, reveal, [evidence.source])
-    return render(request, "web/partials/evidence_card.html", card_context(evidence, reveal))
+    reader = reader_for(request, evidence.case, via="page")
+    return render(request, "web/partials/evidence_card.html", card_context(evidence, reader))
 
 
 @login_required
@@ -161,8 +149,8 @@ def evidence_new(request, case_id, kind):
     if kind not in form_classes:
         raise Http404("No such kind of evidence.")
     require(request.user, case, "evidence.add")
-    reveal = can_see_protected(user=request.user, case=case)
-    form = form_classes[kind](request.POST or None, case=case, reveal=reveal)
+    reader = reader_for(request, case, via="page")
+    form = form_classes[kind](request.POST or None, reader=reader)
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if v is not None}
         try:
@@ -188,12 +176,11 @@ def evidence_edit(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
     case = evidence.case
     require(request.user, case, "evidence.edit")
-    reveal = can_see_protected(user=request.user, case=case)
+    reader = reader_for(request, case, via="page")
     form = forms.EvidenceEditForm(
         request.POST or None,
-        case=case,
-        reveal=reveal,
-        place_hidden=not exact_location_visible(evidence, reveal),
+        reader=reader,
+        place_hidden=not reader.shows_place(evidence),
     )
     form.initial = {f: getattr(evidence, f) for f in form.fields if f != "source"}
     form.initial["source"] = evidence.source_id
@@ -223,11 +210,9 @@ def evidence_detail(request, evidence_id):
     case = evidence.case
     if evidence.is_deleted:  # an old link, or the page polling while an editor deleted it
         return gone(request, evidence, "web/evidence_removed.html", case_context(request, case))
-    reveal = can_see_protected(user=request.user, case=case)
-    if reveal:  # the page names a protected source: recorded (issue #6)
-        identity_reveal_record(actor=request.user, sources=[evidence.source], via="page")
+    reader = reader_for(request, case, via="page")
     photo = evidence.photo_or_none
-    exact = exact_location_visible(evidence, reveal)
+    exact = reader.shows_place(evidence)
     points = []
     if evidence.latitude is not None and exact:
         points.append(
@@ -256,21 +241,20 @@ def evidence_detail(request, evidence_id):
                     "photo": other,
                     "distance": match.distance,
                     "cross_source": match.cross_source,
-                    "source_name": source_name(other.evidence.source, reveal),
+                    "source_name": reader.source_name(other.evidence.source),
                 }
             )
-    record_reveal(request, reveal, [s["e"].source for s in similar])
     links = evidence.links.select_related("claim").order_by("claim__created_at")
     # One history of the item: its custody record (which holds every activity row about it and
     # more: links, comments, exports, reveals), newest first.
-    history = custody_history(evidence=evidence, reveal=reveal)[::-1]
+    history = custody_history(evidence=evidence, reader=reader)[::-1]
     polling = polling_context(photo)
     ctx = case_context(
         request,
         case,
         e=evidence,
         photo=photo,
-        source_name=source_name(evidence.source, reveal),
+        source_name=reader.source_name(evidence.source),
         rows=metadata_rows(evidence, photo, exact),
         flags=list(photo.flags.all()) if photo else [],
         map_points=points,
@@ -284,7 +268,7 @@ def evidence_detail(request, evidence_id):
         history_earlier=max(0, len(history) - HISTORY_SHOWN),
         comments=comments_on(evidence=evidence),
         comment_form=forms.CommentForm(),
-        exif=photo.exif if (photo is not None and reveal) else None,
+        exif=photo.exif if (photo is not None and reader.reveal) else None,
         other_photos=evidence_of(case=case)
         .filter(kind=Evidence.Kind.PHOTO)
         .exclude(pk=evidence.pk)[:50],

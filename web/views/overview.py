@@ -12,26 +12,20 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from cases.selectors import can_see_protected, case_for_user, claims_of
+from cases.selectors import case_for_user, claims_of
 from evidence.imaging.hashes import hamming
 from evidence.models import Evidence
+from evidence.reader import reader_for
 from evidence.selectors import evidence_of
-from web.presenters import (
-    camera_zone,
-    card_context,
-    exact_location_visible,
-    metadata_rows,
-    source_name,
-    when,
-)
-from web.views.base import case_context, record_reveal
+from web.presenters import camera_zone, card_context, metadata_rows, when
+from web.views.base import case_context
 
 
 @login_required
 @require_GET
 def timeline(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
-    reveal = can_see_protected(user=request.user, case=case)
+    reader = reader_for(request, case, via="page")
     entries = []
     for e in evidence_of(case=case).filter(
         Q(observed_at__isnull=False) | Q(stated_on__isnull=False)
@@ -47,9 +41,9 @@ def timeline(request, case_id):
                 "type_label": e.get_kind_display(),
                 "label": e.label,
                 "url": reverse("web:evidence_detail", args=[e.pk]),
-                "source_name": source_name(e.source, reveal),
-                "place": e.place_name if exact_location_visible(e, reveal) else "",
-                "card": card_context(e, reveal),
+                "source_name": reader.source_name(e.source),
+                "place": e.place_name if reader.shows_place(e) else "",
+                "card": card_context(e, reader),
             }
         )
     for claim in claims_of(case=case).filter(occurred_on__isnull=False):
@@ -69,7 +63,6 @@ def timeline(request, case_id):
     entries.sort(
         key=lambda x: (x["date"], x["time"] is None, x["time"].timestamp() if x["time"] else 0)
     )
-    record_reveal(request, reveal, [x["card"]["e"].source for x in entries if "card" in x])
     days = [(day, list(items)) for day, items in groupby(entries, key=lambda x: x["date"])]
     undated = evidence_of(case=case).filter(observed_at__isnull=True, stated_on__isnull=True)
     return render(
@@ -83,44 +76,30 @@ def timeline(request, case_id):
 @require_GET
 def case_map(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
-    reveal = can_see_protected(user=request.user, case=case)
-    points, shown = [], []
+    reader = reader_for(request, case, via="page")
+    points = []
     for e in evidence_of(case=case):
+        if not reader.shows_place(e):
+            continue
+        photo = e.photo_or_none
+        places = []
+        if e.latitude is not None:
+            places.append((e.latitude, e.longitude, e.place_name, False))
+        if photo is not None and photo.gps_latitude is not None:
+            places.append((photo.gps_latitude, photo.gps_longitude, "Camera GPS (EXIF)", True))
+        if not places:
+            continue
         base = {
             "id": e.pk,
             "title": e.label,
             "kind": e.get_kind_display(),
             "url": reverse("web:evidence_detail", args=[e.pk]),
-            "source": source_name(e.source, reveal),
+            "source": reader.source_name(e.source),
         }
-        if e.latitude is not None or e.photo_or_none is not None:
-            shown.append(e.source)
-        if e.latitude is not None and exact_location_visible(e, reveal):
-            points.append(
-                {
-                    **base,
-                    "lat": e.latitude,
-                    "lon": e.longitude,
-                    "place": e.place_name,
-                    "exif": False,
-                }
-            )
-        photo = e.photo_or_none
-        if (
-            photo is not None
-            and photo.gps_latitude is not None
-            and exact_location_visible(e, reveal)
-        ):
-            points.append(
-                {
-                    **base,
-                    "lat": photo.gps_latitude,
-                    "lon": photo.gps_longitude,
-                    "place": "Camera GPS (EXIF)",
-                    "exif": True,
-                }
-            )
-    record_reveal(request, reveal, shown)
+        points += [
+            {**base, "lat": lat, "lon": lon, "place": place, "exif": exif}
+            for lat, lon, place, exif in places
+        ]
     ctx = case_context(
         request,
         case,
@@ -140,7 +119,7 @@ def _hamming(a: int | None, b: int | None) -> int | None:
 @require_GET
 def photo_compare(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
-    reveal = can_see_protected(user=request.user, case=case)
+    reader = reader_for(request, case, via="page")
     photos = list(
         evidence_of(case=case)
         .filter(kind=Evidence.Kind.PHOTO)
@@ -152,14 +131,13 @@ def photo_compare(request, case_id):
     if a is None and b is None and len(photos) >= 2:
         a, b = photos[0], photos[1]
     rows, distances = [], {}
-    record_reveal(request, reveal, [x.source for x in (a, b) if x is not None])
     if a is not None and b is not None:
         pa, pb = a.photo_or_none, b.photo_or_none
-        ra = metadata_rows(a, pa, exact_location_visible(a, reveal))
-        rb = metadata_rows(b, pb, exact_location_visible(b, reveal))
+        ra = metadata_rows(a, pa, reader.shows_place(a))
+        rb = metadata_rows(b, pb, reader.shows_place(b))
         rows = [
             ("Title", a.label, b.label),
-            ("Source", source_name(a.source, reveal), source_name(b.source, reveal)),
+            ("Source", reader.source_name(a.source), reader.source_name(b.source)),
         ]
         rows += [(label, va, vb) for (label, va), (_, vb) in zip(ra, rb, strict=True)]
         rows.append(("SHA-256", a.sha256, b.sha256))

@@ -9,7 +9,7 @@ from cases.models import Claim
 from cases.policy import cases_where
 from cases.selectors import cases_visible_to
 from evidence.models import Evidence, Source
-from evidence.reader import identity_reveal_record, place_matches
+from evidence.reader import place_matches, reader_for, source_matches
 from web import forms
 
 
@@ -30,23 +30,12 @@ def search(request):
         )
         sources = (
             Source.objects.filter(case__in=cases)
-            .filter(
-                Q(pseudonym__icontains=q, protected=True)
-                | Q(Q(name__icontains=q) | Q(notes__icontains=q), protected=False)
-                | Q(Q(name__icontains=q) | Q(notes__icontains=q), case__in=revealing)
-            )
+            .filter(source_matches(q, revealing=revealing))
             .select_related("case")
         )
-        reveal_ids = set(revealing.values_list("case_id", flat=True))
         results["sources"] = [
-            (s, s.display_name(reveal=s.case_id in reveal_ids)) for s in sources[:50]
+            (s, reader_for(request, s.case, via="page").source_name(s)) for s in sources[:50]
         ]
-        # Protected identities named here are recorded, as on every page.
-        identity_reveal_record(
-            actor=request.user,
-            sources=[s for s, _name in results["sources"] if s.case_id in reveal_ids],
-            via="page",
-        )
         results["evidence"] = list(
             Evidence.objects.filter(case__in=cases, deleted_at__isnull=True)
             .filter(

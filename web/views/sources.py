@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from cases.policy import require
-from cases.selectors import can_see_protected, case_for_user
-from evidence.reader import identity_reveal_record
+from cases.selectors import case_for_user
+from evidence.reader import reader_for
 from evidence.selectors import source_for_user, sources_of
 from evidence.services import sources as source_services
 from web import forms
@@ -20,7 +20,7 @@ from web.views.base import case_context
 @require_http_methods(["GET", "POST"])
 def source_list(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
-    reveal = can_see_protected(user=request.user, case=case)
+    reader = reader_for(request, case, via="page")
     form = forms.SourceForm(request.POST or None)
     if request.method == "POST":
         require(request.user, case, "source.add")
@@ -38,13 +38,11 @@ def source_list(request, case_id):
     rows = [
         {
             "source": s,
-            "name": s.display_name(reveal=reveal),
-            "show_identity": reveal or not s.protected,
+            "name": reader.source_name(s),
+            "show_identity": reader.shows_identity(s),
         }
         for s in sources
     ]
-    if reveal:  # the list names protected sources: recorded (issue #6)
-        identity_reveal_record(actor=request.user, sources=[r["source"] for r in rows], via="page")
     status = 400 if request.method == "POST" else 200
     return render(
         request,
@@ -60,10 +58,8 @@ def source_edit(request, source_id):
     source = source_for_user(user=request.user, source_id=source_id)
     case = source.case
     require(request.user, case, "source.edit")
-    reveal = can_see_protected(user=request.user, case=case)
-    full = reveal or not source.protected
-    if reveal:
-        identity_reveal_record(actor=request.user, sources=[source], via="page")
+    reader = reader_for(request, case, via="page")
+    full = reader.shows_identity(source)
     form_class = forms.SourceForm if full else forms.SourceSafeForm
     initial = {f: getattr(source, f) for f in form_class.base_fields}
     form = form_class(request.POST or None, initial=initial)
@@ -75,7 +71,5 @@ def source_edit(request, source_id):
         else:
             messages.success(request, "Source saved.")
             return redirect("web:source_list", case_id=case.pk)
-    ctx = case_context(
-        request, case, form=form, source=source, name=source.display_name(reveal=reveal)
-    )
+    ctx = case_context(request, case, form=form, source=source, name=reader.source_name(source))
     return render(request, "web/source_edit.html", ctx)
