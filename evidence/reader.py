@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from cases.activity import activity_record_many, chain_entry, disclose, secrets_of
 from cases.models import Activity
-from evidence.models import Evidence, Source
+from evidence.models import Evidence, Photo, Source
 from evidence.selectors import REVEAL_VERB
 
 
@@ -100,10 +100,14 @@ def _disclosure(rows, secrets, *, reveal: bool) -> tuple[dict[int, bool], dict[i
 
 
 def place_matches(q: str, *, reveal: bool = False, revealing=None) -> Q:
-    """A search on the stated place. Below editor, a protected source's evidence does not match
-    on it: the hit would confirm a guessed place. `revealing`: the cases where the reader is an
+    """A search on the stated place (and on the place and byline a photo's IPTC/XMP give).
+    Below editor, a protected source's evidence does not match on them: the hit would confirm a
+    guessed place or name. `revealing`: the cases where the reader is an
     editor or owner (a search across cases)."""
     match = Q(place_name__icontains=q)
+    # What the photo's file says of its place and byline is hidden the same way.
+    for name in PHOTO_PLACE_FIELDS + PHOTO_BYLINE_FIELDS:
+        match |= Q(**{f"photo__{name}__icontains": q})
     if reveal:
         return match
     visible = Q(source__isnull=True) | Q(source__protected=False)
@@ -115,6 +119,35 @@ def place_matches(q: str, *, reveal: bool = False, revealing=None) -> Q:
 def location_hidden(evidence: Evidence, *, reveal: bool) -> bool:
     """A protected source's evidence hides its exact place from those below editor."""
     return not reveal and evidence.source_id is not None and evidence.source.protected
+
+
+# What a photo's file says that places it (GPS, and the city, sublocation and country its IPTC
+# or XMP name) or may name who made it (a byline, a credit, a copyright notice: for a protected
+# source, often the source): hidden, like the stated place, wherever `location_hidden` says.
+PHOTO_LOCATION_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
+PHOTO_PLACE_FIELDS = ("city", "sublocation", "country")
+PHOTO_BYLINE_FIELDS = ("creator", "credit", "copyright")
+PHOTO_DESCRIBED_FIELDS = (
+    "caption",
+    "creator",
+    "credit",
+    "copyright",
+    "date_created",
+    "city",
+    "sublocation",
+    "country",
+    "keywords",
+    "editing_history",
+)
+
+
+def photo_described(photo: Photo, *, hidden: bool) -> dict:
+    """What the photo's IPTC, XMP and EXIF say (`evidence.imaging.descriptive`) as this reader
+    may see it: the place and byline fields are None when `hidden` (`location_hidden`)."""
+    withheld = set(PHOTO_PLACE_FIELDS + PHOTO_BYLINE_FIELDS) if hidden else set()
+    return {
+        name: None if name in withheld else getattr(photo, name) for name in PHOTO_DESCRIBED_FIELDS
+    }
 
 
 # The same person seeing the same identity through the same door again within this window (a

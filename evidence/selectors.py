@@ -41,6 +41,17 @@ def evidence_queryset(*, include_deleted: bool = False) -> QuerySet[Evidence]:
     return queryset
 
 
+def photo_text_matches(q: str) -> Q:
+    """A search on what a photo's file says of it that hides nothing: its caption, keywords
+    and date created (IPTC/XMP). The place and byline are searched by
+    `evidence.reader.place_matches`, which knows whom they are hidden from."""
+    return (
+        Q(photo__caption__icontains=q)
+        | Q(photo__keywords__icontains=q)
+        | Q(photo__date_created__icontains=q)
+    )
+
+
 def evidence_of(*, case: Case) -> QuerySet[Evidence]:
     return evidence_queryset().filter(case=case).order_by("-created_at", "-id")
 

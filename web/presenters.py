@@ -15,8 +15,9 @@ from django.utils.timesince import timesince
 
 from evidence import custody
 from evidence.bundle import report
+from evidence.imaging.credentials import credentials_text
 from evidence.models import Evidence, Photo, Source
-from evidence.reader import location_hidden
+from evidence.reader import location_hidden, photo_described
 from evidence.selectors import sources_of
 
 CLAIM_COLUMNS = [
@@ -121,7 +122,7 @@ def local_taken_at(photo: Photo) -> str:
     zone = camera_zone(photo)
     if zone is None:
         # No offset recorded: taken_at holds the camera's local time read as UTC.
-        return f"{photo.taken_at:%Y-%m-%d %H:%M:%S} (no UTC offset recorded)"
+        return f"{photo.taken_at:%Y-%m-%d %H:%M:%S} (local time, no UTC offset recorded)"
     return when(photo.taken_at, zone, seconds=True)
 
 
@@ -164,16 +165,48 @@ def metadata_rows(evidence: Evidence, photo: Photo | None, exact: bool) -> list[
         if exact and photo.gps_altitude is not None:
             gps += f" · {photo.gps_altitude:.0f} m"
     dims = f"{photo.width} × {photo.height} px" if photo.width and photo.height else None
+    described = photo_described(photo, hidden=not exact)
+    hidden = "Recorded (hidden: the source is protected)"
+    place = ", ".join(x for x in (photo.sublocation, photo.city, photo.country) if x and x.strip())
+    byline = "; ".join(photo.creator or [])
     rows += [
-        ("Date taken (EXIF)", taken),
+        ("Date taken", taken),
+        ("Date taken from", photo.taken_at_source or None),
         ("Camera", camera),
         ("Lens", photo.lens or None),
         ("GPS (EXIF)", gps),
         ("Software", photo.software or None),
         ("Dimensions", dims),
         ("Orientation", photo.orientation),
+        ("Caption (IPTC/XMP)", photo.caption or None),
+        ("Creator (IPTC/XMP)", (byline if described["creator"] is not None else hidden) or None),
+        ("Credit", (photo.credit if described["credit"] is not None else hidden) or None),
+        ("Copyright", (photo.copyright if described["copyright"] is not None else hidden) or None),
+        ("Date created (IPTC/XMP)", photo.date_created or None),
+        ("Place (IPTC/XMP)", (place if described["city"] is not None else hidden) or None),
+        ("Keywords", ", ".join(photo.keywords or []) or None),
+        ("Editing history (XMP)", _history_text(photo.editing_history)),
+        ("Embedded images (MPF)", _embedded_text(photo.embedded_images)),
+        ("Content Credentials", credentials_text(photo.content_credentials) or None),
     ]
     return rows
+
+
+def _history_text(history: list[dict]) -> str | None:
+    parts = [
+        " ".join(x for x in (e.get("action"), e.get("software"), e.get("when")) if x)
+        for e in history or []
+    ]
+    return "; ".join(p for p in parts if p) or None
+
+
+def _embedded_text(images: list[dict]) -> str | None:
+    parts = []
+    for image in images or []:
+        size = f"{image['width']} × {image['height']} px, " if image.get("width") else ""
+        state = "not in this file" if image.get("missing") else f"SHA-256 {image['sha256'][:12]}…"
+        parts.append(f"{image['kind']} ({size}{image['size']:,} bytes; {state})")
+    return f"{len(parts)}: " + "; ".join(parts) if parts else None
 
 
 def custody_history(*, evidence, reveal: bool) -> list[dict]:

@@ -4,80 +4,91 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evidence', '0006_export_expiry'),
+        ("evidence", "0006_export_expiry"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='photo',
-            name='caption',
+            model_name="photo",
+            name="caption",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='city',
+            model_name="photo",
+            name="city",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='content_credentials',
+            model_name="photo",
+            name="content_credentials",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='copyright',
+            model_name="photo",
+            name="copyright",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='country',
+            model_name="photo",
+            name="country",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='creator',
+            model_name="photo",
+            name="creator",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='credit',
+            model_name="photo",
+            name="credit",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='date_created',
+            model_name="photo",
+            name="date_created",
             field=models.CharField(blank=True, max_length=32),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='editing_history',
+            model_name="photo",
+            name="editing_history",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='embedded_images',
+            model_name="photo",
+            name="embedded_images",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='keywords',
+            model_name="photo",
+            name="keywords",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='sublocation',
+            model_name="photo",
+            name="sublocation",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='taken_at_source',
+            model_name="photo",
+            name="taken_at_source",
             field=models.CharField(blank=True, max_length=32),
         ),
         migrations.AlterField(
-            model_name='photoflag',
-            name='code',
-            field=models.CharField(choices=[('date_mismatch', 'EXIF date differs from the stated date'), ('place_mismatch', 'EXIF location far from the stated place'), ('editing_software', 'Edited with software'), ('no_camera_metadata', 'No camera metadata'), ('duplicate_other_source', 'Near-duplicate from another source'), ('trailing_data', 'Data after the end of the image'), ('ai_generated', 'Content Credentials say AI-generated'), ('credentials_invalid', 'Content Credentials invalid')], max_length=32),
+            model_name="photoflag",
+            name="code",
+            field=models.CharField(
+                choices=[
+                    ("date_mismatch", "EXIF date differs from the stated date"),
+                    ("place_mismatch", "EXIF location far from the stated place"),
+                    ("editing_software", "Edited with software"),
+                    ("no_camera_metadata", "No camera metadata"),
+                    ("duplicate_other_source", "Near-duplicate from another source"),
+                    ("trailing_data", "Data after the end of the image"),
+                    ("ai_generated", "Content Credentials say AI-generated"),
+                    ("credentials_invalid", "Content Credentials invalid"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

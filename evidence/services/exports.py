@@ -58,8 +58,14 @@ from evidence.bundle.manifest import (
 )
 from evidence.bundle.report import report_write
 from evidence.custody import custody_entries
+from evidence.imaging.metadata import capture_time_text
 from evidence.models import Evidence, EvidenceLink, Export, Photo, Source
-from evidence.reader import activity_chain, identity_reveal_record, location_hidden
+from evidence.reader import (
+    activity_chain,
+    identity_reveal_record,
+    location_hidden,
+    photo_described,
+)
 from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
 
 logger = logging.getLogger(__name__)
@@ -617,8 +623,9 @@ class BundleWriter:
         if with_metadata:
             data.update(
                 {
-                    "taken_at": _iso(photo.taken_at),
-                    "taken_at_offset": photo.taken_at_offset,
+                    "taken_at": capture_time_text(photo.taken_at, photo.taken_at_offset),
+                    "taken_at_offset": photo.taken_at_offset or None,
+                    "taken_at_source": photo.taken_at_source or None,
                     "camera_make": photo.camera_make,
                     "camera_model": photo.camera_model,
                     "lens": photo.lens,
@@ -627,6 +634,9 @@ class BundleWriter:
                     "gps_longitude": photo.gps_longitude,
                     "gps_altitude": photo.gps_altitude,
                     "orientation": photo.orientation,
+                    **photo_described(photo, hidden=hide),
+                    "embedded_images": photo.embedded_images,
+                    "content_credentials": photo.content_credentials,
                     "exif": photo.exif,
                 }
             )

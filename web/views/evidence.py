@@ -22,7 +22,13 @@ from cases.policy import require
 from cases.selectors import can_see_protected, case_for_user
 from evidence.models import Evidence, Photo
 from evidence.reader import identity_reveal_record, place_matches
-from evidence.selectors import comments_on, evidence_for_user, evidence_of, similar_photos
+from evidence.selectors import (
+    comments_on,
+    evidence_for_user,
+    evidence_of,
+    photo_text_matches,
+    similar_photos,
+)
 from evidence.services import evidence as evidence_services
 from evidence.services import photos as photo_services
 from evidence.services.custody import original_download
@@ -57,6 +63,7 @@ def evidence_gallery(request, case_id):
                 | place_matches(q, reveal=reveal)
                 | Q(url__icontains=q)
                 | Q(text__icontains=q)
+                | photo_text_matches(q)
             )
         if data["kind"]:
             items = items.filter(kind=data["kind"])

@@ -10,6 +10,7 @@ from cases.policy import cases_where
 from cases.selectors import cases_visible_to
 from evidence.models import Evidence, Source
 from evidence.reader import identity_reveal_record, place_matches
+from evidence.selectors import photo_text_matches
 from web import forms
 
 
@@ -56,6 +57,7 @@ def search(request):
                 | place_matches(q, revealing=revealing)
                 | Q(url__icontains=q)
                 | Q(text__icontains=q)
+                | photo_text_matches(q)
             )
             .select_related("case")
             .order_by("-created_at")[:50]
