@@ -66,6 +66,8 @@ def read_credentials(file, *, content_type: str) -> dict[str, Any] | None:
     "actions": [{"action", "label", "software", "digital_source_type", "when"}],
     "ai_generated", "ai_words", "ingredients": [{"title", "format", "relationship"}],
     "manifests": count}"""
+    if not _mentions_c2pa(file):
+        return None
     file.seek(0)
     try:
         reader = c2pa.Reader(content_type, file, None, _context())
@@ -85,6 +87,21 @@ def read_credentials(file, *, content_type: str) -> dict[str, Any] | None:
         return _broken(exc)
     finally:
         file.seek(0)
+
+
+def _mentions_c2pa(file) -> bool:
+    """Whether the bytes hold a C2PA manifest store's label at all: a file without one carries
+    no credentials, however odd the rest of it (the reader refuses some JPEGs Pillow reads,
+    which must not count as broken credentials)."""
+    file.seek(0)
+    tail = b""
+    while chunk := file.read(1024 * 1024):
+        if b"c2pa" in tail + chunk:
+            file.seek(0)
+            return True
+        tail = chunk[-3:]
+    file.seek(0)
+    return False
 
 
 def _broken(exc: Exception) -> dict[str, Any]:
