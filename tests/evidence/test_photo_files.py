@@ -2,17 +2,15 @@
 IPTC/XMP fields are stored, searchable and shown; capture times are honest about offsets."""
 
 import hashlib
-import io
 
 import pytest
 from django.urls import reverse
-from PIL import Image
 
 from api.serializers import EvidenceSerializer
 from evidence.models import Evidence, Photo, PhotoFlag
 from evidence.selectors import photo_text_matches
 from evidence.services.evidence import photo_ingest
-from tests.images import jpeg_bytes, scene, upload
+from tests.images import jpeg_bytes, mpo_bytes, upload
 
 pytestmark = pytest.mark.django_db
 FIXTURES = "tests/fixtures/exiftool/"
@@ -28,14 +26,6 @@ def process(django_capture_on_commit_callbacks, personas):
         return Photo.objects.get(pk=evidence.pk)
 
     return run
-
-
-def mpo_bytes() -> bytes:
-    """A primary image and a smaller one after it, as a phone's HDR gain map. (One: Pillow
-    13's MPO writer gives a third image a wrong size, which the listing reports as missing.)"""
-    out = io.BytesIO()
-    scene(1).save(out, "MPO", save_all=True, append_images=[scene(2, (320, 240))], quality=85)
-    return out.getvalue()
 
 
 def test_an_mpo_jpeg_is_accepted_and_its_embedded_images_listed_with_their_hashes(process):
