@@ -16,6 +16,8 @@ from rest_framework import serializers
 from api.schema import FreeFormField
 from cases.models import Activity, ApiToken, Case, Claim, ClaimTransition, Membership, Role
 from cases.policy import role_of
+from evidence.imaging.credentials import credentials_text
+from evidence.imaging.metadata import capture_time_text
 from evidence.models import Comment, Evidence, EvidenceLink, Photo, Source
 from evidence.selectors import evidence_of, sources_of
 
@@ -219,6 +221,66 @@ class FlagSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class EditingEventSerializer(serializers.Serializer):
+    """One entry of the XMP editing history (xmpMM:History)."""
+
+    action = serializers.CharField()
+    when = serializers.CharField(help_text="ISO 8601 as written, or empty")
+    software = serializers.CharField()
+    changed = serializers.CharField()
+
+
+class EmbeddedImageSerializer(serializers.Serializer):
+    """An image an MPF index embeds after the primary one (never decoded)."""
+
+    index = serializers.IntegerField()
+    kind = serializers.CharField(help_text="The MPF type, e.g. Large Thumbnail (VGA Equivalent)")
+    size = serializers.IntegerField(help_text="Bytes")
+    offset = serializers.IntegerField(help_text="Where it starts in the original")
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    sha256 = serializers.CharField(allow_null=True)
+    missing = serializers.BooleanField(help_text="The index points past the end of the file")
+
+
+class CredentialActionSerializer(serializers.Serializer):
+    action = serializers.CharField(help_text="c2pa.created, c2pa.edited, …")
+    label = serializers.CharField()
+    software = serializers.CharField()
+    digital_source_type = serializers.CharField(
+        help_text="The IPTC digital source type, e.g. trainedAlgorithmicMedia"
+    )
+    when = serializers.CharField(allow_null=True)
+
+
+class CredentialIngredientSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    format = serializers.CharField()
+    relationship = serializers.CharField()
+
+
+class ContentCredentialsSerializer(serializers.Serializer):
+    """The Content Credentials (C2PA) the file carries, as read at processing time."""
+
+    summary = serializers.CharField(help_text="One line for people")
+    validation = serializers.ChoiceField(choices=["valid", "trusted", "invalid"])
+    problems = serializers.ListField(child=serializers.CharField())
+    claim_generator = serializers.CharField()
+    title = serializers.CharField()
+    signer = serializers.CharField()
+    signer_organisation = serializers.CharField()
+    certificate_issuer = serializers.CharField()
+    signed_at = serializers.CharField(allow_null=True)
+    actions = CredentialActionSerializer(many=True)
+    ai_generated = serializers.BooleanField()
+    ai_words = serializers.CharField()
+    ingredients = CredentialIngredientSerializer(many=True)
+    manifests = serializers.IntegerField()
+    identity_withheld = serializers.BooleanField(
+        help_text="Who signed them, and the file's name, withheld: the source is protected"
+    )
+
+
 class EvidenceSerializer(serializers.ModelSerializer):
     """A piece of evidence. The photo fields are null for other kinds (and until processing
     has produced them). `exif` is null below editor; a protected source's photo also hides its
@@ -233,8 +295,18 @@ class EvidenceSerializer(serializers.ModelSerializer):
     failure_reason = serializers.CharField(allow_null=True, read_only=True)
     width = serializers.IntegerField(allow_null=True, read_only=True)
     height = serializers.IntegerField(allow_null=True, read_only=True)
-    taken_at = serializers.DateTimeField(allow_null=True, read_only=True)
+    taken_at = serializers.CharField(
+        allow_null=True,
+        read_only=True,
+        help_text="ISO 8601 as the file recorded it: with the camera's UTC offset, or a local "
+        "time without one (taken_at_offset null) when none was recorded.",
+    )
     taken_at_offset = serializers.CharField(allow_null=True, read_only=True)
+    taken_at_source = serializers.CharField(
+        allow_null=True,
+        read_only=True,
+        help_text="DateTimeOriginal, CreateDate, GPS time, XMP or IPTC (never the modify date)",
+    )
     camera_make = serializers.CharField(allow_null=True, read_only=True)
     camera_model = serializers.CharField(allow_null=True, read_only=True)
     lens = serializers.CharField(allow_null=True, read_only=True)
@@ -243,6 +315,25 @@ class EvidenceSerializer(serializers.ModelSerializer):
     gps_longitude = serializers.FloatField(allow_null=True, read_only=True)
     gps_altitude = serializers.FloatField(allow_null=True, read_only=True)
     orientation = serializers.IntegerField(allow_null=True, read_only=True)
+    caption = serializers.CharField(allow_null=True, read_only=True, help_text="IPTC/XMP/EXIF")
+    creator = serializers.ListField(
+        child=serializers.CharField(),
+        allow_null=True,
+        read_only=True,
+        help_text="Byline: null for a protected source's photo below editor.",
+    )
+    credit = serializers.CharField(allow_null=True, read_only=True)
+    copyright = serializers.CharField(allow_null=True, read_only=True)
+    date_created = serializers.CharField(
+        allow_null=True, read_only=True, help_text="IPTC/XMP date created, ISO 8601 as written"
+    )
+    city = serializers.CharField(allow_null=True, read_only=True)
+    sublocation = serializers.CharField(allow_null=True, read_only=True)
+    country = serializers.CharField(allow_null=True, read_only=True)
+    keywords = serializers.ListField(child=serializers.CharField(), allow_null=True, read_only=True)
+    editing_history = EditingEventSerializer(many=True, allow_null=True, read_only=True)
+    embedded_images = EmbeddedImageSerializer(many=True, allow_null=True, read_only=True)
+    content_credentials = ContentCredentialsSerializer(allow_null=True, read_only=True)
     phash = serializers.CharField(allow_null=True, read_only=True, help_text="16 hex digits")
     dhash = serializers.CharField(allow_null=True, read_only=True, help_text="16 hex digits")
     flags = FlagSerializer(many=True, read_only=True)
@@ -289,6 +380,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "height",
             "taken_at",
             "taken_at_offset",
+            "taken_at_source",
             "camera_make",
             "camera_model",
             "lens",
@@ -297,6 +389,18 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "gps_longitude",
             "gps_altitude",
             "orientation",
+            "caption",
+            "creator",
+            "credit",
+            "copyright",
+            "date_created",
+            "city",
+            "sublocation",
+            "country",
+            "keywords",
+            "editing_history",
+            "embedded_images",
+            "content_credentials",
             "phash",
             "dhash",
             "flags",
@@ -351,8 +455,9 @@ class EvidenceSerializer(serializers.ModelSerializer):
                     "failure_reason": photo.failure_reason,
                     "width": photo.width,
                     "height": photo.height,
-                    "taken_at": when(photo.taken_at),
-                    "taken_at_offset": photo.taken_at_offset,
+                    "taken_at": capture_time_text(photo.taken_at, photo.taken_at_offset),
+                    "taken_at_offset": photo.taken_at_offset or None,
+                    "taken_at_source": photo.taken_at_source or None,
                     "camera_make": photo.camera_make,
                     "camera_model": photo.camera_model,
                     "lens": photo.lens,
@@ -361,6 +466,9 @@ class EvidenceSerializer(serializers.ModelSerializer):
                     "gps_longitude": photo.gps_longitude if located else None,
                     "gps_altitude": photo.gps_altitude if located else None,
                     "orientation": photo.orientation,
+                    **reader.photo_described(evidence, photo),
+                    "embedded_images": photo.embedded_images,
+                    "content_credentials": credentials_json(reader.credentials(evidence, photo)),
                     "phash": hash_hex(photo.phash),
                     "dhash": hash_hex(photo.dhash),
                     "flags": [{"code": f.code, "message": f.message} for f in photo.flags.all()],
@@ -392,6 +500,13 @@ class EvidenceSerializer(serializers.ModelSerializer):
         return templates[name].replace(str(_PK_PLACEHOLDER), str(pk), 1)
 
 
+def credentials_json(credentials: dict | None) -> dict | None:
+    """The stored Content Credentials with their one-line summary."""
+    if not credentials:
+        return None
+    return {"summary": credentials_text(credentials), **credentials}
+
+
 # The photo fields of evidence that is not a photo (or whose photo row is missing).
 NO_PHOTO = {
     "status": None,
@@ -400,6 +515,7 @@ NO_PHOTO = {
     "height": None,
     "taken_at": None,
     "taken_at_offset": None,
+    "taken_at_source": None,
     "camera_make": None,
     "camera_model": None,
     "lens": None,
@@ -408,6 +524,18 @@ NO_PHOTO = {
     "gps_longitude": None,
     "gps_altitude": None,
     "orientation": None,
+    "caption": None,
+    "creator": None,
+    "credit": None,
+    "copyright": None,
+    "date_created": None,
+    "city": None,
+    "sublocation": None,
+    "country": None,
+    "keywords": None,
+    "editing_history": None,
+    "embedded_images": None,
+    "content_credentials": None,
     "phash": None,
     "dhash": None,
     "flags": None,  # [] (a list of its own for each item)

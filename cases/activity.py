@@ -73,6 +73,8 @@ class Verb(StrEnum):
 # its exact place (stated, and read from the file). Sources: who they are.
 LOCATION_KEYS = frozenset(
     {"latitude", "longitude", "gps_latitude", "gps_longitude", "gps_altitude", "gps"}
+    # The place a photo's IPTC/XMP names (evidence.reader.PHOTO_PLACE_FIELDS).
+    | {"city", "sublocation", "country"}
 )
 COMMITTED_KEYS = {
     "evidence": LOCATION_KEYS | {"place_name"},

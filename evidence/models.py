@@ -281,8 +281,11 @@ class Photo(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     taken_at = models.DateTimeField(null=True, blank=True)
     # The UTC offset the camera recorded ("+08:00"); blank when it recorded none, in which case
-    # taken_at holds the camera's local time read as UTC.
+    # taken_at holds the camera's local time read as UTC (the doors show it as a local time
+    # without an offset: `evidence.imaging.metadata.capture_time_text`).
     taken_at_offset = models.CharField(max_length=6, blank=True)
+    # Which field taken_at came from (`evidence.imaging.metadata.TakenAtSource`).
+    taken_at_source = models.CharField(max_length=32, blank=True)
     camera_make = models.CharField(max_length=100, blank=True)
     camera_model = models.CharField(max_length=100, blank=True)
     lens = models.CharField(max_length=200, blank=True)
@@ -293,6 +296,24 @@ class Photo(models.Model):
     orientation = models.PositiveSmallIntegerField(null=True, blank=True)
     # The complete EXIF (with GPS and XMP where present), as JSON-safe data.
     exif = models.JSONField(default=dict, blank=True)
+    # What the file's IPTC and XMP (and EXIF) say, reconciled (`evidence.imaging.descriptive`).
+    # City, sublocation and country are a place, and creator, credit and copyright may name the
+    # source: a protected source's evidence hides them below editor (`evidence.reader`).
+    caption = models.TextField(blank=True)
+    creator = models.JSONField(default=list, blank=True)
+    credit = models.CharField(max_length=500, blank=True)
+    copyright = models.CharField(max_length=500, blank=True)
+    date_created = models.CharField(max_length=32, blank=True)
+    city = models.CharField(max_length=200, blank=True)
+    sublocation = models.CharField(max_length=200, blank=True)
+    country = models.CharField(max_length=200, blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    editing_history = models.JSONField(default=list, blank=True)
+    # The images an MPF index embeds after the primary one (`evidence.imaging.mpf`).
+    embedded_images = models.JSONField(default=list, blank=True)
+    # The Content Credentials (C2PA) read from the file, null when it carries none
+    # (`evidence.imaging.credentials`).
+    content_credentials = models.JSONField(null=True, blank=True)
 
     # Derivatives: upright, metadata stripped.
     thumbnail = models.FileField(max_length=300, blank=True)
@@ -351,6 +372,8 @@ class PhotoFlag(models.Model):
             "Near-duplicate from another source",
         )
         TRAILING_DATA = flags.Code.TRAILING_DATA, "Data after the end of the image"
+        AI_GENERATED = flags.Code.AI_GENERATED, "Content Credentials say AI-generated"
+        CREDENTIALS_INVALID = flags.Code.CREDENTIALS_INVALID, "Content Credentials invalid"
 
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="flags")
     code = models.CharField(max_length=32, choices=Code.choices)

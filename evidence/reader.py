@@ -26,7 +26,7 @@ from django.utils import timezone
 from cases.activity import activity_record_many, chain_entry, disclose, secrets_of
 from cases.models import Activity, Case
 from cases.policy import can
-from evidence.models import Evidence, Source
+from evidence.models import Evidence, Photo, Source
 from evidence.selectors import REVEAL_VERB
 
 
@@ -78,6 +78,14 @@ class Reader:
     def place_matches(self, q: str) -> Q:
         """A search on the stated place, as this reader may make it (`place_matches`)."""
         return place_matches(q, reveal=self.reveal)
+
+    def photo_described(self, evidence: Evidence, photo: Photo) -> dict:
+        """What the photo's file says of it, as this reader may see it (`photo_described`)."""
+        return photo_described(photo, hidden=not self.shows_place(evidence))
+
+    def credentials(self, evidence: Evidence, photo: Photo) -> dict | None:
+        """The photo's Content Credentials as this reader may see them (`credentials_shown`)."""
+        return credentials_shown(photo.content_credentials, hidden=not self.shows_place(evidence))
 
     # --- The record
 
@@ -215,10 +223,13 @@ def _disclosure(rows, secrets, *, reveal: bool) -> tuple[dict[int, bool], dict[i
 
 
 def place_matches(q: str, *, reveal: bool = False, revealing=None) -> Q:
-    """A search on the stated place. Below editor, a protected source's evidence does not match
-    on it: the hit would confirm a guessed place. `revealing`: the cases where the reader is an
-    editor or owner (a search across cases)."""
+    """A search on the stated place, and on what a photo's IPTC/XMP say that may place it or
+    name who made it (`PHOTO_WITHHELD_FIELDS`). Below editor, a protected source's evidence does
+    not match on them: the hit would confirm a guessed place or name. `revealing`: the cases
+    where the reader is an editor or owner (a search across cases)."""
     match = Q(place_name__icontains=q)
+    for name in PHOTO_WITHHELD_FIELDS:
+        match |= Q(**{f"photo__{name}__icontains": q})
     if reveal:
         return match
     visible = Q(source__isnull=True) | Q(source__protected=False)
@@ -242,6 +253,57 @@ def source_matches(q: str, *, revealing) -> Q:
 def location_hidden(evidence: Evidence, *, reveal: bool) -> bool:
     """A protected source's evidence hides its exact place from those below editor."""
     return not reveal and evidence.source_id is not None and evidence.source.protected
+
+
+# What a photo's file says that places it (GPS, and the city, sublocation and country its IPTC
+# or XMP name) or may name who made it (a byline, a credit, a copyright notice: for a protected
+# source, often the source): hidden, like the stated place, wherever `location_hidden` says.
+PHOTO_LOCATION_FIELDS = ("gps_latitude", "gps_longitude", "gps_altitude")
+PHOTO_PLACE_FIELDS = ("city", "sublocation", "country")
+PHOTO_BYLINE_FIELDS = ("creator", "credit", "copyright")
+# Free text from the file (a caption "Zhang Wei at the station", a keyword with a name): for a
+# protected source, withheld as the byline is.
+PHOTO_TEXT_FIELDS = ("caption", "keywords")
+PHOTO_WITHHELD_FIELDS = PHOTO_PLACE_FIELDS + PHOTO_BYLINE_FIELDS + PHOTO_TEXT_FIELDS
+# What Content Credentials say of who signed the file and what it was called (a personal
+# certificate carries a person's name): withheld the same way.
+CREDENTIALS_WITHHELD_FIELDS = ("title", "signer", "signer_organisation", "certificate_issuer")
+PHOTO_DESCRIBED_FIELDS = (
+    "caption",
+    "creator",
+    "credit",
+    "copyright",
+    "date_created",
+    "city",
+    "sublocation",
+    "country",
+    "keywords",
+    "editing_history",
+)
+
+
+def photo_described(photo: Photo, *, hidden: bool) -> dict:
+    """What the photo's IPTC, XMP and EXIF say (`evidence.imaging.descriptive`) as this reader
+    may see it: the place, byline and free-text fields are None when `hidden`."""
+    withheld = set(PHOTO_WITHHELD_FIELDS) if hidden else set()
+    return {
+        name: None if name in withheld else getattr(photo, name) for name in PHOTO_DESCRIBED_FIELDS
+    }
+
+
+def credentials_shown(credentials: dict | None, *, hidden: bool) -> dict | None:
+    """A photo's Content Credentials as this reader may see them: when `hidden`, without who
+    signed them and the names of the file and its ingredients (`identity_withheld`)."""
+    if not credentials:
+        return None
+    if not hidden:
+        return {**credentials, "identity_withheld": False}
+    return {
+        **credentials,
+        **dict.fromkeys(CREDENTIALS_WITHHELD_FIELDS, ""),
+        "ingredients": [{**i, "title": ""} for i in credentials.get("ingredients") or []],
+        "identity_withheld": True,
+    }
 
 
 # The same person seeing the same identity through the same door again within this window (a

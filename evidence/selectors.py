@@ -41,6 +41,13 @@ def evidence_queryset(*, include_deleted: bool = False) -> QuerySet[Evidence]:
     return queryset
 
 
+def photo_text_matches(q: str) -> Q:
+    """A search on what a photo's file says of it that hides nothing: its date created
+    (IPTC/XMP). Its place, byline, caption and keywords are searched by
+    `evidence.reader.place_matches`, which knows whom they are hidden from."""
+    return Q(photo__date_created__icontains=q)
+
+
 def evidence_of(*, case: Case) -> QuerySet[Evidence]:
     return evidence_queryset().filter(case=case).order_by("-created_at", "-id")
 

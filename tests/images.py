@@ -399,3 +399,68 @@ def upload(data: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg
     """An uploaded file as a Django view receives it (the declared type is the client's claim,
     which the app must not trust)."""
     return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+# IPTC IIM datasets (2:…) by name, for `with_iptc`.
+IIM_DATASETS = {
+    "caption": 120,
+    "byline": 80,
+    "credit": 110,
+    "copyright": 116,
+    "city": 90,
+    "sublocation": 92,
+    "country": 101,
+    "keywords": 25,
+    "date": 55,
+    "time": 60,
+}
+
+
+def with_iptc(data: bytes, **fields: str | list[str]) -> bytes:
+    """A JPEG with an IPTC (IIM) record in UTF-8 (a Photoshop APP13 segment after the SOI):
+    `with_iptc(jpeg, caption="…", byline="…", keywords=["a", "b"], date="20240525")`."""
+    records = b"\x1c\x01\x5a\x00\x03\x1b%G"  # 1:90 CodedCharacterSet: UTF-8
+    for name, value in fields.items():
+        for item in value if isinstance(value, list) else [value]:
+            raw = item.encode()
+            records += bytes([0x1C, 2, IIM_DATASETS[name]]) + struct.pack(">H", len(raw)) + raw
+    if len(records) % 2:
+        records += b"\x00"
+    resource = b"8BIM" + struct.pack(">H", 0x0404) + b"\x00\x00" + struct.pack(">I", len(records))
+    payload = b"Photoshop 3.0\x00" + resource + records
+    segment = b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload
+    return data[:2] + segment + data[2:]
+
+
+def history_xmp(*events: tuple[str, str, str]) -> bytes:
+    """An XMP packet with an editing history: events of (action, when, softwareAgent)."""
+    items = "".join(
+        f'<rdf:li stEvt:action="{a}" stEvt:when="{w}" stEvt:softwareAgent="{s}"/>'
+        for a, w, s in events
+    )
+    return (
+        '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"'
+        ' xmlns:stEvt="http://ns.adobe.com/xap/1.0/sType/ResourceEvent#">'
+        f"<xmpMM:History><rdf:Seq>{items}</rdf:Seq></xmpMM:History>"
+        "</rdf:Description></rdf:RDF></x:xmpmeta>"
+        '<?xpacket end="w"?>'
+    ).encode()
+
+
+def mpo_bytes(seed: int = 1, *, xmp: bytes | None = None) -> bytes:
+    """A phone-style JPEG with a Multi-Picture index: the primary image and a smaller one after
+    it (one: Pillow 13's MPO writer gives a third image a wrong size)."""
+    out = io.BytesIO()
+    options = {"xmp": xmp} if xmp else {}
+    scene(seed).save(
+        out,
+        "MPO",
+        save_all=True,
+        append_images=[scene(seed + 1, (320, 240))],
+        quality=85,
+        **options,
+    )
+    return out.getvalue()

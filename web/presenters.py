@@ -15,6 +15,7 @@ from django.utils.timesince import timesince
 
 from evidence import custody
 from evidence.bundle import report
+from evidence.imaging.credentials import credentials_text
 from evidence.models import Evidence, Photo
 from evidence.reader import Reader
 from evidence.selectors import sources_of
@@ -109,7 +110,7 @@ def local_taken_at(photo: Photo) -> str:
     zone = camera_zone(photo)
     if zone is None:
         # No offset recorded: taken_at holds the camera's local time read as UTC.
-        return f"{photo.taken_at:%Y-%m-%d %H:%M:%S} (no UTC offset recorded)"
+        return f"{photo.taken_at:%Y-%m-%d %H:%M:%S} (local time, no UTC offset recorded)"
     return when(photo.taken_at, zone, seconds=True)
 
 
@@ -128,8 +129,13 @@ def stated_place(evidence: Evidence, exact: bool) -> str | None:
     return evidence.place_name if exact else "Recorded (hidden: the source is protected)"
 
 
-def metadata_rows(evidence: Evidence, photo: Photo | None, exact: bool) -> list[tuple]:
-    """The photo's metadata as label/value rows, in an order shared with the compare page."""
+HIDDEN = "Recorded (hidden: the source is protected)"
+
+
+def metadata_rows(evidence: Evidence, photo: Photo | None, reader: Reader) -> list[tuple]:
+    """The photo's metadata as label/value rows, in an order shared with the compare page, as
+    `reader` may see them."""
+    exact = reader.shows_place(evidence)
     zone = camera_zone(photo)
     observed = when(evidence.observed_at, zone) if evidence.observed_at else None
     rows = [
@@ -144,24 +150,61 @@ def metadata_rows(evidence: Evidence, photo: Photo | None, exact: bool) -> list[
     camera = camera_label(photo)
     gps = None
     if photo.gps_latitude is not None and photo.gps_longitude is not None:
-        gps = (
-            f"{photo.gps_latitude:.5f}, {photo.gps_longitude:.5f}"
-            if exact
-            else "Recorded (hidden: the source is protected)"
-        )
+        gps = f"{photo.gps_latitude:.5f}, {photo.gps_longitude:.5f}" if exact else HIDDEN
         if exact and photo.gps_altitude is not None:
             gps += f" · {photo.gps_altitude:.0f} m"
     dims = f"{photo.width} × {photo.height} px" if photo.width and photo.height else None
+    described = reader.photo_described(evidence, photo)
+
+    def told(*fields: str, sep: str = "; ") -> str | None:
+        """What the file says in `fields`, joined; HIDDEN where it says something withheld."""
+        if any(described[f] is None for f in fields):
+            return HIDDEN if any(getattr(photo, f) for f in fields) else None
+        values = [v for f in fields for v in _as_list(described[f])]
+        return sep.join(v for v in values if v and v.strip()) or None
+
     rows += [
-        ("Date taken (EXIF)", taken),
+        ("Date taken", taken),
+        ("Date taken from", photo.taken_at_source or None),
         ("Camera", camera),
         ("Lens", photo.lens or None),
         ("GPS (EXIF)", gps),
         ("Software", photo.software or None),
         ("Dimensions", dims),
         ("Orientation", photo.orientation),
+        ("Caption (IPTC/XMP)", told("caption")),
+        ("Creator (IPTC/XMP)", told("creator")),
+        ("Credit", told("credit")),
+        ("Copyright", told("copyright")),
+        ("Date created (IPTC/XMP)", photo.date_created or None),
+        ("Place (IPTC/XMP)", told("sublocation", "city", "country", sep=", ")),
+        ("Keywords", told("keywords", sep=", ")),
+        ("Editing history (XMP)", _history_text(photo.editing_history)),
+        ("Embedded images (MPF)", _embedded_text(photo.embedded_images)),
+        ("Content Credentials", credentials_text(reader.credentials(evidence, photo)) or None),
     ]
     return rows
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _history_text(history: list[dict]) -> str | None:
+    parts = [
+        " ".join(x for x in (e.get("action"), e.get("software"), e.get("when")) if x)
+        for e in history or []
+    ]
+    return "; ".join(p for p in parts if p) or None
+
+
+def _embedded_text(images: list[dict]) -> str | None:
+    parts = []
+    for image in images or []:
+        size = f"{image['width']} × {image['height']} px, " if image.get("width") else ""
+        state = "not in this file" if image.get("missing") else f"SHA-256 {image['sha256'][:12]}…"
+        parts.append(f"{image['kind']} ({size}{image['size']:,} bytes; {state})")
+    return f"{len(parts)}: " + "; ".join(parts) if parts else None
 
 
 def custody_history(*, evidence, reader: Reader) -> list[dict]:

@@ -17,8 +17,10 @@ import imagehash
 from django.conf import settings
 from PIL import Image, ImageCms, UnidentifiedImageError
 
+from evidence.imaging.credentials import c2pa_version, read_credentials
 from evidence.imaging.hashes import signed64
 from evidence.imaging.metadata import read_metadata
+from evidence.imaging.mpf import embedded_end, embedded_images, jpeg_size
 from evidence.imaging.sniff import IMAGE_TYPES, file_kind
 
 try:  # HEIC/HEIF, as phones produce it.
@@ -107,15 +109,7 @@ def _declared_size(file) -> tuple[int, int] | None:
         return struct.unpack(">II", head[16:24])
     if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
         return struct.unpack("<HH", head[6:10])
-    if head.startswith(b"\xff\xd8"):
-        position = 2
-        while position + 9 < len(head) and head[position] == 0xFF:
-            marker = head[position + 1]
-            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE):
-                height, width = struct.unpack(">HH", head[position + 5 : position + 9])
-                return width, height
-            position += 2 + int.from_bytes(head[position + 2 : position + 4], "big")
-    return None
+    return jpeg_size(head)
 
 
 def _not_an_image(file) -> str:
@@ -190,9 +184,12 @@ def analyse(file, *, max_pixels: int) -> Analysis:
     image = open_image(file, max_pixels=max_pixels)
     try:
         exif_data, metadata = read_metadata(image)
+        embedded = embedded_images(image, file) if image.format == "MPO" else []
+        if image.format == "MPO":
+            metadata["format"] = "JPEG"
         stored_size = image.size
         preview_size = fit(stored_size, PREVIEW_EDGE)
-        if image.format == "JPEG":
+        if metadata["format"] == "JPEG":
             # libjpeg scales by 1/2, 1/4 or 1/8 while decoding: ask for the size of the preview
             # that will actually be produced (not its bounding box), so that a 3:2 photo is
             # scaled as far as the preview allows.
@@ -233,6 +230,15 @@ def analyse(file, *, max_pixels: int) -> Analysis:
     phash = signed64(imagehash.phash(thumbnail))
     dhash = signed64(imagehash.dhash(thumbnail))
     trailing = trailing_bytes(file, image_format=metadata["format"])
+    if trailing and embedded:
+        # The embedded images are accounted for: only what follows the last one is unknown.
+        file.seek(0, io.SEEK_END)
+        trailing = max(0, file.tell() - embedded_end(embedded)) if embedded_end(embedded) else 0
+    # The MPF images after the primary one, and the Content Credentials (None without).
+    metadata["embedded_images"] = embedded
+    metadata["content_credentials"] = read_credentials(
+        file, content_type=IMAGE_TYPES[metadata["format"]]
+    )
     if trailing:
         exif_data["TrailingBytes"] = trailing
         metadata["trailing_bytes"] = trailing
@@ -438,4 +444,5 @@ def processing_software() -> dict[str, str]:
         "littlecms": features.version("littlecms2") or "",
         "imagehash": getattr(imagehash, "__version__", ""),
         "numpy": numpy.__version__,
+        "c2pa": c2pa_version(),
     }

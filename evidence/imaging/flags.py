@@ -1,5 +1,6 @@
 """Consistency flags: what a photo's metadata says against what the reporter said (date and
-place), editing software, data after the image, no camera metadata. Pure: the flag codes are
+place), editing software, data after the image, no camera metadata, Content Credentials that
+say a generative AI tool made the picture or that fail validation. Pure: the flag codes are
 defined here (`PhotoFlag.Code` takes its values from them) and `evidence.services.photos` keeps
 the PhotoFlag rows in step."""
 
@@ -20,6 +21,8 @@ class Code:
     NO_CAMERA_METADATA = "no_camera_metadata"
     DUPLICATE_OTHER_SOURCE = "duplicate_other_source"
     TRAILING_DATA = "trailing_data"
+    AI_GENERATED = "ai_generated"
+    CREDENTIALS_INVALID = "credentials_invalid"
 
 
 DATE_TOLERANCE = timedelta(days=1)
@@ -91,6 +94,24 @@ def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
             "motion-photo video or depth data this way, but it can also hide another file: "
             "an editor can download the original to look at it."
         )
+    credentials = metadata.get("content_credentials")
+    if credentials and credentials.get("ai_generated"):
+        flags[Code.AI_GENERATED] = (
+            "The file's Content Credentials say the picture was "
+            f"{credentials['ai_words']}: it may not show a real scene."
+            + (
+                ""
+                if credentials["validation"] != "invalid"
+                else " (The credentials do not validate, so this statement is not proven either.)"
+            )
+        )
+    if credentials and credentials.get("validation") == "invalid":
+        flags[Code.CREDENTIALS_INVALID] = (
+            "The file carries Content Credentials that fail validation: the picture or its "
+            "record was changed after signing, or the record is damaged. What they say cannot "
+            "be relied on."
+            + (f" The reader says: {credentials['problems'][0]}" if credentials["problems"] else "")
+        )[:500]
     if not (
         metadata.get("camera_make") or metadata.get("camera_model") or metadata.get("camera_date")
     ):
@@ -109,4 +130,6 @@ METADATA_FLAGS = {
     Code.PLACE_MISMATCH,
     Code.EDITING_SOFTWARE,
     Code.NO_CAMERA_METADATA,
+    Code.AI_GENERATED,
+    Code.CREDENTIALS_INVALID,
 }

@@ -11,6 +11,8 @@ from typing import Any
 
 from PIL import ExifTags, Image, TiffImagePlugin
 
+from evidence.imaging.descriptive import read_descriptive, xmp_packets
+
 IFD_POINTERS = {0x8769, 0x8825, 0xA005, 0x014A}
 BULKY_TAGS = {0x927C, 0x0111, 0x0117, 0x0144, 0x0145, 0x02BC, 0x83BB, 0x8773, 0x9C9B}
 
@@ -71,15 +73,11 @@ def read_metadata(image: Image.Image) -> tuple[dict[str, Any], dict[str, Any]]:
     metadata["orientation"] = (
         orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else None
     )
-    taken_at, offset = None, ""
-    for date_tag, offset_tag in ((0x9003, 0x9011), (0x9004, 0x9012)):
-        taken_at, offset = _exif_datetime(sub.get(date_tag), sub.get(offset_tag) or sub.get(0x9010))
-        if taken_at:
-            break
-    else:
-        taken_at, offset = _exif_datetime(ifd0.get(0x0132), sub.get(0x9010))
+    descriptive = read_descriptive(image, exif_ifd0=ifd0)
+    taken_at, offset, source = capture_time(sub=sub, gps=gps, descriptive=descriptive)
     metadata["taken_at"] = taken_at
     metadata["taken_at_offset"] = offset
+    metadata["taken_at_source"] = source
     metadata["camera_date"] = bool(sub.get(0x9003) or sub.get(0x9004))
     latitude, longitude, altitude = _gps(gps)
     if latitude is None and xmp:
@@ -87,7 +85,10 @@ def read_metadata(image: Image.Image) -> tuple[dict[str, Any], dict[str, Any]]:
     metadata["gps_latitude"] = latitude
     metadata["gps_longitude"] = longitude
     metadata["gps_altitude"] = altitude
-    metadata["creator_tools"] = _xmp_tools(xmp) if xmp else []
+    metadata["creator_tools"] = descriptive.pop("creator_tools")
+    for name in ("xmp_dates", "iptc_date"):
+        descriptive.pop(name)
+    metadata.update(descriptive)
     return exif_json, metadata
 
 
@@ -164,6 +165,88 @@ def _exif_datetime(value, offset_value) -> tuple[datetime | None, str]:
         return None, ""
 
 
+class TakenAtSource:
+    """Which field a photo's capture time came from (`Photo.taken_at_source`). The modify date
+    (EXIF DateTime) is never one: it is when the file was last written, not when the picture
+    was taken. Dates in maker notes are not read."""
+
+    DATE_TIME_ORIGINAL = "DateTimeOriginal"
+    CREATE_DATE = "CreateDate"
+    GPS = "GPS time"
+    XMP = "XMP"
+    IPTC = "IPTC"
+
+
+def capture_time(*, sub: dict, gps: dict, descriptive: dict) -> tuple[datetime | None, str, str]:
+    """When the photo was taken, its UTC offset ("" when the file recorded none: then the
+    datetime is the camera's local wall-clock time, labelled UTC only because the database
+    stores aware datetimes; see `capture_time_text`) and the field it came from."""
+    for tag, offset_tag, source in (
+        (0x9003, 0x9011, TakenAtSource.DATE_TIME_ORIGINAL),
+        (0x9004, 0x9012, TakenAtSource.CREATE_DATE),
+    ):
+        taken_at, offset = _exif_datetime(sub.get(tag), sub.get(offset_tag))
+        if taken_at:
+            return taken_at, offset, source
+    taken_at = _gps_datetime(gps)
+    if taken_at:
+        return taken_at, "+00:00", TakenAtSource.GPS
+    for texts, source in (
+        (descriptive.get("xmp_dates", []), TakenAtSource.XMP),
+        ([descriptive.get("iptc_date", "")], TakenAtSource.IPTC),
+    ):
+        for text in texts:
+            taken_at, offset = _iso_datetime(text)
+            if taken_at:
+                return taken_at, offset, source
+    return None, "", ""
+
+
+def capture_time_text(taken_at: datetime | None, offset: str) -> str | None:
+    """The capture time as ISO 8601 text, as the file recorded it: with its offset when there
+    was one ("2024-05-14T09:30:00+08:00"), else a local time without any ("2024-05-14T09:30:00",
+    never a "Z" the camera did not write)."""
+    if taken_at is None:
+        return None
+    if offset:
+        found = OFFSET.match(offset)
+        if found:
+            sign, hours, minutes = found.groups()
+            delta = timedelta(hours=int(hours), minutes=int(minutes))
+            return taken_at.astimezone(timezone(delta if sign == "+" else -delta)).isoformat()
+    return taken_at.astimezone(UTC).replace(tzinfo=None).isoformat()
+
+
+def _gps_datetime(gps: dict) -> datetime | None:
+    """GPSDateStamp and GPSTimeStamp: a UTC instant."""
+    date = _json_value(gps.get(0x1D))
+    stamp = gps.get(0x07)
+    if not isinstance(date, str) or not isinstance(stamp, tuple | list) or len(stamp) != 3:
+        return None
+    found = re.match(r"^\s*(\d{4}):(\d{2}):(\d{2})", date)
+    numbers = [_number(part) for part in stamp]
+    if not found or any(n is None for n in numbers):
+        return None
+    hours, minutes, seconds = numbers
+    try:
+        day = datetime(*(int(g) for g in found.groups()), tzinfo=UTC)
+        return day + timedelta(hours=hours, minutes=minutes, seconds=int(seconds))
+    except (ValueError, OverflowError):
+        return None
+
+
+ISO_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})([+-]\d{2}:\d{2})?$")
+
+
+def _iso_datetime(text: str) -> tuple[datetime | None, str]:
+    found = ISO_DATETIME.match(text or "")
+    if not found:
+        return None, ""
+    *parts, offset = found.groups()
+    date = ":".join(parts[:3]) + " " + ":".join(parts[3:])
+    return _exif_datetime(date, offset or None)
+
+
 def _gps(gps: dict) -> tuple[float | None, float | None, float | None]:
     latitude = _degrees(gps.get(2), gps.get(1), "S")
     longitude = _degrees(gps.get(4), gps.get(3), "W")
@@ -204,22 +287,13 @@ def _degrees(value, ref, negative: str) -> float | None:
 
 
 def _xmp_text(image: Image.Image) -> str:
-    raw = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp") or b""
-    if not raw and image.format == "TIFF":
-        raw = getattr(image, "tag_v2", {}).get(700, b"")
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    return raw.replace("\x00", "")[:65536] if isinstance(raw, str) else ""
+    packets = xmp_packets(image)
+    return packets[0].replace("\x00", "")[:65536] if packets else ""
 
 
-XMP_TOOLS = re.compile(r"(?:CreatorTool|softwareAgent)\s*(?:=\s*\"([^\"]*)\"|>([^<]*)<)")
 XMP_GPS = re.compile(
     r"exif:GPS(Latitude|Longitude)\s*=\s*\"(\d+),(\d+(?:\.\d+)?)(?:,(\d+(?:\.\d+)?))?([NSEW])\""
 )
-
-
-def _xmp_tools(xmp: str) -> list[str]:
-    return [a or b for a, b in XMP_TOOLS.findall(xmp) if (a or b).strip()]
 
 
 def _xmp_gps(xmp: str) -> tuple[float | None, float | None]:

@@ -14,6 +14,9 @@ IMAGE_TYPES = {
     "GIF": "image/gif",
     "TIFF": "image/tiff",
     "HEIF": "image/heif",
+    # A JPEG with a Multi-Picture index (phones' HDR and depth images, cameras' previews):
+    # Pillow names it MPO; it is a JPEG, and its primary image is the photo.
+    "MPO": "image/jpeg",
 }
 
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1"}

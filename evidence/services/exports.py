@@ -58,6 +58,7 @@ from evidence.bundle.manifest import (
 )
 from evidence.bundle.report import report_write
 from evidence.custody import custody_entries
+from evidence.imaging.metadata import capture_time_text
 from evidence.models import Evidence, EvidenceLink, Export, Photo, Source
 from evidence.reader import Reader
 from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
@@ -615,8 +616,9 @@ class BundleWriter:
         if with_metadata:
             data.update(
                 {
-                    "taken_at": _iso(photo.taken_at),
-                    "taken_at_offset": photo.taken_at_offset,
+                    "taken_at": capture_time_text(photo.taken_at, photo.taken_at_offset),
+                    "taken_at_offset": photo.taken_at_offset or None,
+                    "taken_at_source": photo.taken_at_source or None,
                     "camera_make": photo.camera_make,
                     "camera_model": photo.camera_model,
                     "lens": photo.lens,
@@ -625,6 +627,9 @@ class BundleWriter:
                     "gps_longitude": photo.gps_longitude,
                     "gps_altitude": photo.gps_altitude,
                     "orientation": photo.orientation,
+                    **self.reader.photo_described(evidence, photo),
+                    "embedded_images": photo.embedded_images,
+                    "content_credentials": self.reader.credentials(evidence, photo),
                     "exif": photo.exif,
                 }
             )

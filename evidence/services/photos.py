@@ -215,6 +215,7 @@ def _fail(photo: Photo, attempt: int, reason: str) -> Outcome:
 METADATA_FIELDS = (
     "taken_at",
     "taken_at_offset",
+    "taken_at_source",
     "camera_make",
     "camera_model",
     "lens",
@@ -223,14 +224,44 @@ METADATA_FIELDS = (
     "gps_longitude",
     "gps_altitude",
     "orientation",
+    "caption",
+    "creator",
+    "credit",
+    "copyright",
+    "date_created",
+    "city",
+    "sublocation",
+    "country",
+    "keywords",
+    "editing_history",
+    "embedded_images",
+    "content_credentials",
+)
+# The text fields, cut to their columns.
+TEXT_FIELDS = (
+    "taken_at_offset",
+    "taken_at_source",
+    "camera_make",
+    "camera_model",
+    "lens",
+    "software",
+    "credit",
+    "copyright",
+    "date_created",
+    "city",
+    "sublocation",
+    "country",
 )
 
 
 def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, preview: str):
     evidence = photo.evidence
     values = {name: analysis.metadata.get(name) for name in METADATA_FIELDS}
-    for name in ("taken_at_offset", "camera_make", "camera_model", "lens", "software"):
+    for name in TEXT_FIELDS:
         values[name] = (values[name] or "")[: Photo._meta.get_field(name).max_length]
+    values["caption"] = values["caption"] or ""
+    for name in ("creator", "keywords", "editing_history", "embedded_images"):
+        values[name] = values[name] or []
     # 1. Metadata, derivatives, hashes and flags, in one transaction that still owns the claim.
     # The hashes are committed before near-duplicates are searched, so that of two photos
     # processed at the same moment at least one sees the other.
@@ -275,6 +306,13 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
                     "height": analysis.height,
                     # Custody: what was derived from which bytes, with what (issue #6).
                     "derived_from": evidence.sha256,
+                    # What else the file holds, by hash: the MPF images it embeds.
+                    "embedded_images": [
+                        i["sha256"] for i in analysis.metadata["embedded_images"] if i["sha256"]
+                    ],
+                    "content_credentials": (analysis.metadata["content_credentials"] or {}).get(
+                        "validation"
+                    ),
                     "derivatives": {
                         "thumbnail": hashlib.sha256(analysis.thumbnail).hexdigest(),
                         "preview": hashlib.sha256(analysis.preview).hexdigest(),

@@ -6,8 +6,9 @@ so it would be a schema violation too).
 One populated case is built once for the module and every endpoint that answers JSON is called
 on it, as a viewer (protected identities hidden) and as an editor (revealed): a processed photo
 with EXIF, flags, a near-duplicate, thumbnail and preview; a protected source; testimony, a web
-link and a document; claims with links of every stance, reviewed; comments, one edited; the
-activity record; custody records, one of deleted and purged evidence; exports; tokens. Each
+link and a document; claims with links of every stance, reviewed; comments, one edited; a phone
+photo (MPF, IPTC, XMP history) and one with broken Content Credentials; the activity record;
+custody records, one of deleted and purged evidence; exports; tokens. Each
 object component of a response, as read from the schema, is one test: a new output serializer
 has a test at once, which fails until some call here renders it.
 """
@@ -30,10 +31,11 @@ from evidence.models import PhotoMatch
 from evidence.services.comments import comment_create
 from evidence.services.evidence import photo_ingest
 from tests.api.conftest import token_client
+from tests.c2pa_signing import signed_jpeg, tampered
 from tests.conftest import Personas
 from tests.custody_case import custody_case
 from tests.factories import CaseFactory, MembershipFactory, UserFactory
-from tests.images import jpeg_bytes, upload
+from tests.images import history_xmp, jpeg_bytes, mpo_bytes, upload, with_iptc
 
 # The database is set up for the tests that ask for it: these do (the module's world needs it).
 pytestmark = pytest.mark.django_db
@@ -181,6 +183,31 @@ def _call_everything(seen: Seen) -> None:
             title="The loaded train again",
         )
     assert PhotoMatch.objects.filter(case=case).exists(), "no near-duplicate found"
+    with capture(execute=True):
+        # A phone photo with an MPF image, IPTC and an XMP editing history; a picture whose
+        # Content Credentials (with an ingredient) were broken by an edit after signing.
+        history = history_xmp(("created", "2024-05-14T09:30:00+08:00", "Camera app"))
+        phone, _ = photo_ingest(
+            actor=personas.reporter,
+            case=case,
+            file=upload(
+                with_iptc(
+                    mpo_bytes(21, xmp=history),
+                    byline="Newsroom photographer",
+                    keywords=["train", "Dandong"],
+                    city="Dandong",
+                ),
+                "phone.jpg",
+            ),
+        )
+        credentialed, _ = photo_ingest(
+            actor=personas.reporter,
+            case=case,
+            file=upload(
+                tampered(signed_jpeg(jpeg_bytes(seed=23), ai=True, ingredient=jpeg_bytes(seed=24))),
+                "generated.jpg",
+            ),
+        )
     claim_submit(actor=personas.reporter, claim=things.arrived)
     comment = comment_create(actor=personas.reporter, claim=things.arrived, text="Check this")
     comment_create(actor=personas.reporter, evidence=things.secret_photo, text="Same cars?")
@@ -347,7 +374,14 @@ def _call_everything(seen: Seen) -> None:
     read("/api/v1/cases/{case_id}/sources/")
     read("/api/v1/sources/{id}/", id=things.protected.pk)
     read("/api/v1/cases/{case_id}/evidence/")
-    for item in (things.secret_photo, things.public_photo, things.testimony, things.link):
+    for item in (
+        things.secret_photo,
+        things.public_photo,
+        things.testimony,
+        things.link,
+        phone,
+        credentialed,
+    ):
         read("/api/v1/evidence/{id}/", id=item.pk)
     read("/api/v1/evidence/{id}/similar/", id=things.public_photo.pk)
     read("/api/v1/evidence/{id}/similar/", id=duplicate.pk)

@@ -5,7 +5,8 @@ without identities.
 
 Scenarios (issue #12): a source protected after it was created and renamed, its evidence's place
 stated and corrected while it was open; a protected source's photo with EXIF GPS and stated
-coordinates; a deleted item of a protected source; a guess of a protected source's name.
+coordinates; a deleted item of a protected source; a guess of a protected source's name; a
+protected source's photo whose IPTC names a place (city, sublocation, country) and a byline.
 """
 
 import io
@@ -15,14 +16,14 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.test import Client
+from django.test import Client, TestCase
 from django.urls import reverse
 
 from cases.models import Activity
 from evidence.models import Evidence, Source
 from evidence.selectors import REVEAL_VERB
 from evidence.services.custody import evidence_delete
-from evidence.services.evidence import evidence_create, evidence_update
+from evidence.services.evidence import evidence_create, evidence_update, photo_ingest
 from evidence.services.sources import source_create, source_update
 from tests.api.conftest import token_client
 from tests.custody_case import (
@@ -36,6 +37,7 @@ from tests.custody_case import (
     page_urls,
     secret_strings,
 )
+from tests.images import jpeg_bytes, upload, with_iptc
 from tests.snapshot import session_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +51,16 @@ YARD_NAME = "Sinuiju freight yard"
 # A protected source's item, deleted: its place stays out of every redacted copy.
 GONE = (40.0871, 124.3655)
 GONE_PLACE = "Behind the Dandong customs shed"
+# What a protected source's photo says in its IPTC: a place and a byline (the source).
+FILED = {
+    "caption": "Wagons at the depot",
+    "byline": "Ri Kwang-il",
+    "credit": "Ri Kwang-il / stringer",
+    "copyright": "(c) Ri Kwang-il",
+    "city": "Kwaksan county",
+    "sublocation": "Behind the Namsi depot",
+    "country": "Tongrim land",
+}
 
 
 def secrets() -> list[bytes]:
@@ -58,6 +70,10 @@ def secrets() -> list[bytes]:
         YARD_NAME.encode(),
         GONE_PLACE.encode(),
         *(f"{v}".encode() for v in (*YARD, *YARD_CORRECTED, *GONE)),
+        b"Ri Kwang-il",
+        b"Kwaksan",
+        b"Namsi depot",
+        b"Tongrim",
     ]
     return [*secret_strings(), *late]
 
@@ -71,6 +87,7 @@ class MatrixWorld(CustodyWorld):
     late: Source
     said: Evidence
     gone: Evidence
+    filed: Evidence
 
 
 def build_matrix() -> MatrixWorld:
@@ -115,7 +132,16 @@ def build_matrix() -> MatrixWorld:
         longitude=GONE[1],
     )
     evidence_delete(actor=editor, evidence=gone, reason="Told us twice")
-    return MatrixWorld(personas=personas, things=things, late=late, said=said, gone=gone)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        filed, _ = photo_ingest(
+            actor=reporter,
+            case=personas.case,
+            file=upload(with_iptc(jpeg_bytes(seed=11), **FILED), "filed.jpg"),
+            source=things.protected,
+        )
+    return MatrixWorld(
+        personas=personas, things=things, late=late, said=said, gone=gone, filed=filed
+    )
 
 
 # Made once per module, restored into each test (tests/snapshot.py).
@@ -134,12 +160,13 @@ def personas(matrix):
 
 @pytest.fixture
 def world(matrix):
-    return matrix.things, matrix.late, matrix.said, matrix.gone
+    return matrix.things, matrix.late, matrix.said, matrix.gone, matrix.filed
 
 
 def urls(personas, world) -> tuple[list[str], list[str]]:
-    things, late, said, gone = world
+    things, late, said, gone, filed = world
     api = api_urls(personas, things) + [
+        reverse("api:evidence-detail", kwargs={"pk": filed.pk}),
         reverse("api:source-detail", kwargs={"pk": late.pk}),
         reverse("api:evidence-detail", kwargs={"pk": said.pk}),
         reverse("api:evidence-custody", kwargs={"pk": said.pk}),
@@ -151,10 +178,16 @@ def urls(personas, world) -> tuple[list[str], list[str]]:
         reverse("web:evidence_custody", kwargs={"evidence_id": said.pk}),
         reverse("web:evidence_custody", kwargs={"evidence_id": things.secret_photo.pk}),
         reverse("web:evidence_detail", kwargs={"evidence_id": gone.pk}),
+        reverse("web:evidence_detail", kwargs={"evidence_id": filed.pk}),
+        reverse("web:photo_compare", args=[personas.case.pk])
+        + f"?a={filed.pk}&b={things.public_photo.pk}",
         reverse("web:source_edit", kwargs={"source_id": late.pk}),
         reverse("web:source_edit", kwargs={"source_id": things.protected.pk}),
     ]
-    pages += [reverse("web:search") + f"?q={q}" for q in ("Kim", "Sinuiju", "yard", "customs")]
+    pages += [
+        reverse("web:search") + f"?q={q}"
+        for q in ("Kim", "Sinuiju", "yard", "customs", "Kwaksa", "Ri Kwang")
+    ]
     return api, pages
 
 
@@ -187,6 +220,9 @@ def test_an_editor_sees_them_so_the_matrix_can_fail(personas, world):
     # The earlier names in the activity feed, the notes, the corrected places.
     for expected in (b"Kim Chol", LATE_NOTES.encode(), YARD_NAME.encode(), b"40.0996"):
         assert expected in found, expected
+    # The place and byline the photo's IPTC gives.
+    for expected in (b"Ri Kwang-il", b"Kwaksan", b"Namsi depot", b"Tongrim"):
+        assert expected in found, expected
 
 
 def test_every_door_that_names_a_protected_source_to_an_editor_records_it(
@@ -195,7 +231,7 @@ def test_every_door_that_names_a_protected_source_to_an_editor_records_it(
     """The reader's view notes each protected identity a door shows, and the end of the
     request records it: wherever a protected name is in the bytes an editor gets, the custody
     record says so, for that source and door; where it is not, nothing is recorded."""
-    things, late, _, _ = world
+    things, late, *_ = world
     monkeypatch.setattr("evidence.reader.REVEAL_WINDOW", timedelta(0))  # every request counts
     names = {things.protected.pk: PROTECTED_NAME.encode(), late.pk: LATE_RENAMED.encode()}
     reveals = Activity.objects.filter(verb=REVEAL_VERB, actor=personas.editor)
@@ -227,8 +263,18 @@ def test_an_export_without_identities_holds_none(
             assert leaks(archive.read(name)) == [], name
 
 
+def test_a_search_on_the_place_a_protected_photo_names_finds_it_only_for_editors(personas, world):
+    filed = world[4]
+    for role, expected in (("viewer", []), ("reporter", []), ("editor", [filed])):
+        client = Client()
+        client.force_login(personas.by_role(role))
+        for q in ("Kwaksa", "Namsi", "Tongri", "Ri Kwang"):
+            hits = client.get(reverse("web:search"), {"q": q}).context["results"]["evidence"]
+            assert hits == expected, (role, q)
+
+
 def test_a_guess_of_a_protected_name_gets_the_same_answer_as_any_pseudonym(personas, world):
-    _, late, _, _ = world
+    _, late, _, _, _ = world
     answers = []
     for guess in (LATE_RENAMED, "Somebody else"):
         with pytest.raises(PermissionDenied) as refused:
@@ -245,7 +291,7 @@ def test_a_guess_of_a_protected_name_gets_the_same_answer_as_any_pseudonym(perso
 
 
 def test_the_activity_feed_names_a_late_protected_source_by_its_pseudonym(personas, world):
-    _, late, _, _ = world
+    _, late, _, _, _ = world
     url = reverse("api:case-activity", kwargs={"case_id": personas.case.pk}) + "?page_size=200"
 
     def source_rows(user):

@@ -794,7 +794,7 @@ def test_photo_page_shows_metadata_hash_map_and_links(world, client_for):
     )
     html = response.content.decode()
     rows = dict(response.context["rows"])
-    assert rows["Date taken (EXIF)"] == "2026-05-14 10:40:00 (UTC+08:00)"
+    assert rows["Date taken"] == "2026-05-14 10:40:00 (UTC+08:00)"
     assert rows["Camera"] == "Canon EOS 5D Mark IV"  # the model repeats the make: said once
     assert rows["Dimensions"] == "1600 × 1067 px"
     assert rows["GPS (EXIF)"].startswith("40.11")
@@ -947,8 +947,8 @@ def test_compare_shows_both_photos_metadata_and_hash_distance(world, client_for)
     assert reverse("web:photo_preview", args=[world.photo25.pk]) in html
     assert "data-wipe-range" in html
     labels = [row[0] for row in response.context["rows"]]
-    assert labels[:2] == ["Title", "Source"] and "Date taken (EXIF)" in labels
-    taken = {row[0]: row[1:] for row in response.context["rows"]}["Date taken (EXIF)"]
+    assert labels[:2] == ["Title", "Source"] and "Date taken" in labels
+    taken = {row[0]: row[1:] for row in response.context["rows"]}["Date taken"]
     assert taken == ("2026-05-14 10:40:00 (UTC+08:00)", "2026-05-25 10:40:00 (UTC+08:00)")
 
 

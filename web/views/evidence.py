@@ -23,7 +23,13 @@ from cases.selectors import case_for_user
 from config.refusals import refusal_status
 from evidence.models import Evidence, Photo
 from evidence.reader import reader_for
-from evidence.selectors import comments_on, evidence_for_user, evidence_of, similar_photos
+from evidence.selectors import (
+    comments_on,
+    evidence_for_user,
+    evidence_of,
+    photo_text_matches,
+    similar_photos,
+)
 from evidence.services import evidence as evidence_services
 from evidence.services import photos as photo_services
 from evidence.services.custody import original_download
@@ -56,6 +62,7 @@ def evidence_gallery(request, case_id):
                 | reader.place_matches(q)
                 | Q(url__icontains=q)
                 | Q(text__icontains=q)
+                | photo_text_matches(q)
             )
         if data["kind"]:
             items = items.filter(kind=data["kind"])
@@ -255,7 +262,7 @@ def evidence_detail(request, evidence_id):
         e=evidence,
         photo=photo,
         source_name=reader.source_name(evidence.source),
-        rows=metadata_rows(evidence, photo, exact),
+        rows=metadata_rows(evidence, photo, reader),
         flags=list(photo.flags.all()) if photo else [],
         map_points=points,
         # In an attribute, not a <script> data block: htmx drops script elements it swaps in.

@@ -133,8 +133,8 @@ def photo_compare(request, case_id):
     rows, distances = [], {}
     if a is not None and b is not None:
         pa, pb = a.photo_or_none, b.photo_or_none
-        ra = metadata_rows(a, pa, reader.shows_place(a))
-        rb = metadata_rows(b, pb, reader.shows_place(b))
+        ra = metadata_rows(a, pa, reader)
+        rb = metadata_rows(b, pb, reader)
         rows = [
             ("Title", a.label, b.label),
             ("Source", reader.source_name(a.source), reader.source_name(b.source)),

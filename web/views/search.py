@@ -10,6 +10,7 @@ from cases.policy import cases_where
 from cases.selectors import cases_visible_to
 from evidence.models import Evidence, Source
 from evidence.reader import place_matches, reader_for, source_matches
+from evidence.selectors import photo_text_matches
 from web import forms
 
 
@@ -45,6 +46,7 @@ def search(request):
                 | place_matches(q, revealing=revealing)
                 | Q(url__icontains=q)
                 | Q(text__icontains=q)
+                | photo_text_matches(q)
             )
             .select_related("case")
             .order_by("-created_at")[:50]
