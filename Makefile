@@ -4,6 +4,8 @@ PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || ec
 VENV = .venv
 MANAGE = $(VENV)/bin/python manage.py
 PYTEST_ARGS ?=
+# Every core (tests that share a service of their own run on one: tests/conftest.py).
+PYTEST_PROCESSES ?= auto
 
 .PHONY: install run test chromium lint audit worker bench bench-tools clean vendor
 
@@ -24,7 +26,7 @@ run: install
 	DEBUG=1 $(MANAGE) runserver 127.0.0.1:8000
 
 test: install chromium
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_PROCESSES) --dist loadgroup $(PYTEST_ARGS)
 
 # Browser tests drive Debian's chromium through Playwright (no Playwright browser download).
 chromium:

@@ -89,3 +89,15 @@ def personas(db) -> Personas:
 @pytest.fixture
 def case(personas) -> Case:
     return personas.case
+
+
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (`make test` runs on every core), the tests that share a service of
+    their own making run one after another on one process: the ones that start Celery workers,
+    gunicorn or a private Redis (tests/deploy, `worker`), and the browser tests (one Chromium
+    at a time). Everything else is spread over the processes."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif item.get_closest_marker("worker") or "tests/deploy/" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("services"))
