@@ -155,6 +155,8 @@ MIDDLEWARE = [
     "config.proxy.ForwardedForMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.health.ProbeMiddleware",
+    # A view's database error while the database is away: 503 with Retry-After, not a 500.
+    "config.unavailable.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
