@@ -13,7 +13,6 @@ Queues are chosen by the app's routes (CELERY_TASK_ROUTES), by task name, as for
 
 import logging
 from dataclasses import dataclass
-
 from datetime import timedelta
 
 from celery import current_app

@@ -29,9 +29,9 @@ from django.utils import timezone as dj_timezone
 from cases.activity import Verb, activity_record
 from cases.policy import require
 from evidence import enqueue
-from evidence.leases import expired_before, lease_kept
 from evidence.imaging.decode import Analysis, PhotoRejected, analyse, processing_software
 from evidence.imaging.flags import METADATA_FLAGS, consistency_flags
+from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, Photo, PhotoFlag, PhotoMatch
 from evidence.similarity import photos_within
 
@@ -136,9 +136,9 @@ def _claim(photo_id: int) -> int | None:
 
 def _renew(photo_id: int, attempt: int) -> bool:
     return bool(
-        Photo.objects.filter(
-            pk=photo_id, status=Photo.Status.PROCESSING, attempts=attempt
-        ).update(heartbeat_at=dj_timezone.now())
+        Photo.objects.filter(pk=photo_id, status=Photo.Status.PROCESSING, attempts=attempt).update(
+            heartbeat_at=dj_timezone.now()
+        )
     )
 
 

@@ -8,7 +8,8 @@ The workers are plain `celery -A config worker` processes (no -Q: every declared
 short lease and recovery interval, and no beat: recovery is their own. PostgreSQL is needed
 (`pg_terminate_backend`); in CI a missing service fails these tests.
 
-DATABASE_URL=postgres://postgres@127.0.0.1:5432/casefile_x .venv/bin/pytest tests/evidence/test_faults.py
+DATABASE_URL=postgres://postgres@127.0.0.1:5432/casefile_x \
+.venv/bin/pytest tests/evidence/test_faults.py
 """
 
 import os
@@ -276,7 +277,10 @@ def test_uploads_while_redis_restarts_are_answered_at_once_and_processed_once_it
 
     own_redis.start()
     wait_until(
-        lambda: settled(Photo, during), within=RECOVERY, what="the photos settled", logs=workers.logs
+        lambda: settled(Photo, during),
+        within=RECOVERY,
+        what="the photos settled",
+        logs=workers.logs,
     )
     assert_photos_ready_once(before + during, Path(settings.MEDIA_ROOT))
 
@@ -326,8 +330,10 @@ def test_work_whose_database_connections_are_terminated_mid_task_ends_ready_once
         actor=personas.owner, case=personas.case, originals=False, reveal_protected=False
     )
     wait_until(
-        lambda: statuses(Photo, ids)[ids[0]] == "processing"
-        and statuses(Export, [export.pk])[export.pk] == "running",
+        lambda: (
+            statuses(Photo, ids)[ids[0]] == "processing"
+            and statuses(Export, [export.pk])[export.pk] == "running"
+        ),
         within=60,
         what="the photo and the export mid-task",
         logs=workers.logs,
@@ -342,9 +348,9 @@ def test_work_whose_database_connections_are_terminated_mid_task_ends_ready_once
     assert terminated >= 2  # at least the two tasks' own connections
 
     wait_until(
-        lambda: settled(Photo, ids)
-        and settled(Export, [export.pk])
-        and not temp_files(workers.temp),
+        lambda: (
+            settled(Photo, ids) and settled(Export, [export.pk]) and not temp_files(workers.temp)
+        ),
         within=RECOVERY,
         what="the photo and the export settled",
         logs=workers.logs,

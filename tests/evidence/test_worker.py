@@ -22,7 +22,6 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from cases.models import Activity
 from evidence.models import Photo
 from evidence.services.evidence import photo_ingest
 from tests.images import jpeg_bytes, truncated, upload
