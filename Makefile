@@ -50,10 +50,11 @@ audit: install
 	$(VENV)/bin/python .ci/pip_audit_check.py
 	$(VENV)/bin/bandit -q -r cases evidence api web config -ll
 
-# One worker for every queue (docker-compose splits them: `worker` ingest, `export-worker`).
+# One worker for every queue: a worker without -Q consumes all the declared queues (docker-compose
+# splits them: `worker` ingest, `export-worker` exports). It recovers lost and abandoned jobs by
+# itself; Celery beat is optional (`celery -A config beat` deletes expired export bundles).
 worker: install
-	$(VENV)/bin/celery -A config worker -l info \
-		-Q $${CELERY_INGEST_QUEUE:-ingest},$${CELERY_EXPORT_QUEUE:-exports},$${CELERY_QUEUE:-casefile}
+	$(VENV)/bin/celery -A config worker -l info
 
 # What the benchmarks need from Debian: wrk (API load) and real photographs of 12–24 megapixels
 # (lomiri-wallpapers-16.04 and -20.04).

@@ -1,10 +1,12 @@
 """Probes for the load balancer and the orchestrator.
 
 `/healthz` answers as long as the process can serve a request (a liveness probe: restart me if
-this fails). `/readyz` answers 200 only when the database, the broker and the storage are all
-reachable (a readiness probe: send me no traffic until this passes), and otherwise 503 with the
-names of what is down. Neither needs a login nor touches a session; the reasons for a failure go
-to the log, not to the anonymous caller.
+this fails). `/readyz` is a readiness probe (send me no traffic until this passes): 503 with the
+names of what is down when a dependency without which no request can be accepted (the database,
+the shared cache, the storage) is unreachable; 200 "degraded", naming it, when only the broker
+is: requests are still accepted, their tasks wait in the outbox until it is back. Neither needs a
+login nor touches a session; the reasons for a failure go to the log, not to the anonymous
+caller.
 """
 
 import logging
@@ -89,6 +91,9 @@ CHECKS: dict[str, Callable[[], None]] = {
     "cache": cache_check,
     "storage": storage_check,
 }
+# Down, these leave the app ready but degraded (see the module docstring).
+OPTIONAL = {"broker"}
+RETRY_AFTER_SECONDS = 30
 
 
 def run_checks() -> dict[str, str]:
@@ -123,8 +128,8 @@ def healthz(request):
 def readyz(request):
     results = run_checks()
     down = [name for name, result in results.items() if result != "ok"]
-    if down:
-        return JsonResponse(
+    if set(down) - OPTIONAL:
+        response = JsonResponse(
             {
                 "status": "not ready",
                 "down": down,
@@ -132,6 +137,19 @@ def readyz(request):
                 "checks": results,
             },
             status=503,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    if down:
+        return JsonResponse(
+            {
+                "status": "degraded",
+                "down": down,
+                "message": "Ready, but "
+                + ", ".join(down)
+                + " unreachable: work is recorded and its tasks are sent once it is back.",
+                "checks": results,
+            }
         )
     return JsonResponse({"status": "ready", "checks": results})
 

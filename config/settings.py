@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from config.storage import default_storage_from_env
 
@@ -43,6 +44,16 @@ def env_int(name: str, default: int) -> int:
         return int(raw.strip().replace("_", ""))
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer; got {raw!r}") from None
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}.") from None
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -144,6 +155,8 @@ MIDDLEWARE = [
     "config.proxy.ForwardedForMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.health.ProbeMiddleware",
+    # A view's database error while the database is away: 503 with Retry-After, not a 500.
+    "config.unavailable.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -193,6 +206,12 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+# PostgreSQL that does not answer fails a connection within seconds rather than the system's
+# minutes: a request answers (503, see config.unavailable), a worker's recovery moves on.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
     )
 # Lets several people run the suite against one PostgreSQL server without clashing.
 if os.environ.get("DATABASE_TEST_NAME"):
@@ -297,11 +316,14 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or "casefile"
 # Uploads and exports never wait behind each other: photo processing has its own queue (the
 # `worker` service, scaled to the load), case exports theirs (`export-worker`), and everything
-# else (the reconciler, small jobs) the default queue. A worker started by hand or by a test
-# must consume all of CELERY_WORKER_QUEUES, e.g. `celery -A config worker -Q ingest,exports,...`.
+# else the default queue. Every queue a route names is declared here, so that a plain
+# `celery -A config worker` consumes all of them; `-Q ingest` (or any subset) narrows it.
 CELERY_INGEST_QUEUE = os.environ.get("CELERY_INGEST_QUEUE") or "ingest"
 CELERY_EXPORT_QUEUE = os.environ.get("CELERY_EXPORT_QUEUE") or "exports"
-CELERY_WORKER_QUEUES = [CELERY_INGEST_QUEUE, CELERY_EXPORT_QUEUE, CELERY_TASK_DEFAULT_QUEUE]
+CELERY_WORKER_QUEUES = list(
+    dict.fromkeys([CELERY_INGEST_QUEUE, CELERY_EXPORT_QUEUE, CELERY_TASK_DEFAULT_QUEUE])
+)
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in CELERY_WORKER_QUEUES]
 CELERY_TASK_ROUTES = {
     "evidence.tasks.photo_process_task": {"queue": CELERY_INGEST_QUEUE},
     "*export*": {"queue": CELERY_EXPORT_QUEUE},
@@ -339,28 +361,31 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # KiB; a child that grows past it is replaced after its current task. 0 disables the limit.
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 512_000) or None
 
-# A job still "processing" after this long is considered abandoned.
+# Recovery without waiting (evidence.services.recovery). A worker renews the lease on the job it
+# holds every third of CASEFILE_LEASE_SECONDS; a job whose lease ran out was abandoned (its worker
+# died) and is handed to another. Every worker runs the recovery when it connects to the broker
+# and every CASEFILE_RECOVERY_INTERVAL_SECONDS: a killed worker's jobs are running again within
+# lease + interval, with or without Celery beat.
+CASEFILE_LEASE_SECONDS = env_float("CASEFILE_LEASE_SECONDS", 30)
+CASEFILE_RECOVERY_INTERVAL_SECONDS = env_float("CASEFILE_RECOVERY_INTERVAL_SECONDS", 15)
+if CASEFILE_LEASE_SECONDS < 1 or CASEFILE_RECOVERY_INTERVAL_SECONDS < 0.5:
+    raise ImproperlyConfigured(
+        "CASEFILE_LEASE_SECONDS must be at least 1, CASEFILE_RECOVERY_INTERVAL_SECONDS 0.5."
+    )
+# A photo still pending after this long lost its task (sent, then lost by the broker) and is
+# sent again.
 CASEFILE_STALE_AFTER_SECONDS = env_int("CASEFILE_STALE_AFTER_SECONDS", CELERY_TASK_TIME_LIMIT)
-# Celery beat queues those again (`requeue_stale_photos` does the same by hand).
+# Beat is optional: the workers recover jobs themselves. It only deletes expired export bundles
+# (`expire_exports` does the same by hand).
 CELERY_BEAT_SCHEDULE = {
-    "photo-requeue-stale": {
-        "task": "evidence.tasks.photo_requeue_stale_task",
-        "schedule": timedelta(minutes=5),
-    },
-    # Deletes the bundles of exports older than CASEFILE_EXPORT_RETENTION_DAYS
-    # (`expire_exports` does the same by hand).
     "exports-expire": {
         "task": "evidence.tasks.exports_expire_task",
         "schedule": timedelta(hours=1),
     },
-    # Sends again the exports whose task was lost or never reached the broker.
-    "exports-requeue-stale": {
-        "task": "evidence.tasks.exports_requeue_stale_task",
-        "schedule": timedelta(minutes=5),
-    },
 }
-# Only the worker-crash test sets this: the pipeline pauses this long mid-task, so that the test
-# can kill the worker while a photo is being processed.
+# Only the fault-injection tests set this: a photo or export job pauses this long mid-task (its
+# lease still renewed), so that the test can kill its worker, its broker or its database
+# connection while it runs.
 CASEFILE_PIPELINE_TEST_DELAY_SECONDS = float(
     os.environ.get("CASEFILE_PIPELINE_TEST_DELAY_SECONDS") or 0
 )

@@ -274,6 +274,9 @@ class Photo(models.Model):
     # When the current attempt started: a photo stuck in processing past the hard time limit is
     # queued again by the reconciler.
     status_changed_at = models.DateTimeField(auto_now_add=True)
+    # While processing: the last time the attempt's worker renewed its lease. One that has not
+    # for CASEFILE_LEASE_SECONDS was abandoned and is taken over (evidence.services.recovery).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     # Normalised metadata.
@@ -516,6 +519,11 @@ class Export(models.Model):
     error = models.CharField(max_length=500, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Queued: when its task was last sent again by the recovery (a lost task is sent again
+    # RESEND_AFTER later). Running: see heartbeat_at.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    # While running: the last time the attempt's worker renewed its lease (see Photo).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
@@ -554,3 +562,22 @@ class Export(models.Model):
         if self.status != self.Status.READY or self.finished_at is None:
             return None
         return self.finished_at + timedelta(days=settings.CASEFILE_EXPORT_RETENTION_DAYS)
+
+
+class OutboxTask(models.Model):
+    """A task to hand to the broker, written in the same transaction as the work it asks for
+    (a transactional outbox, evidence.enqueue): sent and deleted once that transaction commits,
+    or, when the broker could not be reached, by the next recovery (every worker runs it)."""
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Sends that failed (the broker unreachable), and the last reason.
+    failures = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)!r}"

@@ -1,16 +1,18 @@
-"""Celery tasks of the evidence app: each takes primary keys and calls the pipeline."""
+"""Celery tasks of the evidence app: each takes primary keys and calls the pipeline; and the
+worker's own recovery (RecoveryStep), which needs no beat."""
 
 import logging
 import random
 
-from celery import shared_task
+from celery import bootsteps, current_app, shared_task
 from celery.signals import worker_init
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 
 from evidence.imaging.decode import image_memory_pool
-from evidence.services.exports import export_build, exports_expire, exports_requeue_stale
-from evidence.services.photos import StorageUnavailable, photo_process, photos_requeue_stale
+from evidence.services.exports import export_build, exports_expire
+from evidence.services.photos import StorageUnavailable, photo_process
+from evidence.services.recovery import jobs_recover
 
 logger = logging.getLogger(__name__)
 
@@ -45,32 +47,20 @@ def worker_image_memory_pool(**kwargs) -> None:
 )
 def photo_process_task(self, photo_id: int) -> str:
     """Process one uploaded photo; returns its status afterwards."""
-    outcome = photo_process(photo_id=photo_id)
+    outcome = photo_process(photo_id=photo_id, keep_lease=not self.request.is_eager)
     if outcome.busy_for is not None and not self.request.is_eager:
-        # Another attempt holds the photo. Come back when it would count as abandoned; by then
-        # it has finished (nothing left to do) or its worker died (this run takes over).
-        countdown = outcome.busy_for + random.uniform(1, 10)  # noqa: S311 - jitter, not a secret
-        raise self.retry(countdown=countdown, max_retries=None)
+        # Another attempt holds the photo. Come back when its lease would have run out; by
+        # then it has finished (nothing left to do) or its worker died (this run takes over).
+        jitter = random.uniform(1, max(1.0, settings.CASEFILE_LEASE_SECONDS / 3))  # noqa: S311
+        raise self.retry(countdown=outcome.busy_for + jitter, max_retries=None)
     return outcome.status
-
-
-@shared_task(acks_late=True)
-def photo_requeue_stale_task() -> int:
-    """Queue again the photos stuck in pending or processing (run by Celery beat)."""
-    try:
-        ids = photos_requeue_stale()
-    except DatabaseError:
-        logger.warning("Could not look for stuck photos", exc_info=True)
-        return 0
-    if ids:
-        logger.info("Queued %d stuck photos again: %s", len(ids), ids[:20])
-    return len(ids)
 
 
 # --- Exports (chain of custody, issue #6) ----------------------------------------------------
 
 
 @shared_task(
+    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(OperationalError, InterfaceError, ConnectionError, TimeoutError),
@@ -83,23 +73,9 @@ def photo_requeue_stale_task() -> int:
     soft_time_limit=1800,
     time_limit=1900,
 )
-def case_export_task(export_id: int) -> str:
+def case_export_task(self, export_id: int) -> str:
     """Write the ZIP bundle of one export; returns its status afterwards."""
-    return export_build(export_id=export_id)
-
-
-@shared_task(acks_late=True)
-def exports_requeue_stale_task() -> int:
-    """Send again the exports whose task was lost or never reached the broker, and give up
-    those that never started (run by Celery beat; routed to the `exports` queue)."""
-    try:
-        ids = exports_requeue_stale()
-    except DatabaseError:
-        logger.warning("Could not look for stuck exports", exc_info=True)
-        return 0
-    if ids:
-        logger.info("Queued %d stuck export(s) again: %s", len(ids), ids[:20])
-    return len(ids)
+    return export_build(export_id=export_id, keep_lease=not self.request.is_eager)
 
 
 @shared_task(acks_late=True)
@@ -110,3 +86,54 @@ def exports_expire_task() -> int:
     if ids:
         logger.info("Expired %d export(s): %s", len(ids), ids[:20])
     return len(ids)
+
+
+# --- Recovery, in every worker ----------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def jobs_recover_task() -> bool:
+    """The recovery on demand (`celery -A config call evidence.tasks.jobs_recover_task`): every
+    worker already runs it by itself (RecoveryStep). Returns whether it found anything to do."""
+    return bool(jobs_recover())
+
+
+class RecoveryStep(bootsteps.StartStopStep):
+    """Runs `jobs_recover` in the worker's main process each time it connects to the broker
+    (at start, and when the broker is back after an outage: the outbox is drained at once) and
+    then every CASEFILE_RECOVERY_INTERVAL_SECONDS on the worker's timer. So a killed worker's
+    jobs run again within a lease and an interval of another worker being up, with or without
+    Celery beat, whichever queues the workers consume (the recovery only sends tasks; the
+    routes take them to their queues)."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        self.timer_ref = None
+
+    def start(self, parent) -> None:
+        self.recover()
+        self.timer_ref = parent.timer.call_repeatedly(
+            settings.CASEFILE_RECOVERY_INTERVAL_SECONDS, self.recover
+        )
+
+    def stop(self, parent) -> None:
+        if self.timer_ref is not None:
+            self.timer_ref.cancel()
+            self.timer_ref = None
+
+    shutdown = stop
+
+    def recover(self) -> None:
+        try:
+            jobs_recover()
+        except Exception:  # the timer must keep running, whatever one run met
+            logger.warning("Recovery failed", exc_info=True)
+        finally:
+            # The main process holds no connection between runs: the pool's children are
+            # forked from it, and a database restart would leave it a dead one.
+            connection.close()
+
+
+current_app.steps["consumer"].add(RecoveryStep)

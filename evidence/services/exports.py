@@ -25,7 +25,9 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 import zipfile
 from collections import defaultdict
 from contextlib import contextmanager
@@ -38,8 +40,9 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cases.activity import Verb, activity_chain_problems, activity_record
@@ -59,6 +62,7 @@ from evidence.bundle.manifest import (
 from evidence.bundle.report import report_write
 from evidence.custody import custody_entries
 from evidence.imaging.metadata import capture_time_text
+from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, EvidenceLink, Export, Photo, Source
 from evidence.reader import Reader
 from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
@@ -67,11 +71,10 @@ logger = logging.getLogger(__name__)
 
 # Unfinished exports a case may have at once: a double click must not start ten.
 MAX_UNFINISHED = 3
-# An export still running after this long was abandoned by its worker (see case_export_task's
-# time limits) and may be taken over.
-STALE_AFTER = timedelta(minutes=40)
-# An export still queued after this long lost its task (or it was never sent: the broker was
-# unreachable) and is sent again; sending one twice is harmless (see _claim_job).
+# A running export whose worker stopped renewing its lease (evidence.leases) was abandoned and
+# may be taken over. An export still queued this long after it was last sent lost its task (the
+# broker lost it) and is sent again; sending one twice is harmless (see _claim_job). A task
+# that never reached the broker waits in the outbox instead, sent as soon as the broker is back.
 RESEND_AFTER = timedelta(minutes=5)
 # An export that has not started after this long is given up, with the reason: it no longer
 # holds one of the case's MAX_UNFINISHED places.
@@ -85,7 +88,7 @@ def export_request(*, actor, case: Case, originals: bool, reveal_protected: bool
     """Ask for an export of the case (editors and owners; identities of protected sources
     only for owners). The bundle is written by `case_export_task` after the commit; the
     export's `dispatch` (not stored) then says whether the task reached the broker: when it
-    did not, the export stays queued and is sent again by `exports_requeue_stale`.
+    did not, the task waits in the outbox and is sent by the next recovery.
 
     The case's exports that wait for a worker are looked after first, in their own
     transaction (kept even when this request is refused): lost ones are sent again, those
@@ -123,14 +126,16 @@ def export_request(*, actor, case: Case, originals: bool, reveal_protected: bool
 
 
 def exports_requeue_stale(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
-    """Send again the exports that still wait for a worker: queued for longer than
-    RESEND_AFTER (the task was lost, or never reached an unreachable broker) or running but
-    abandoned (STALE_AFTER); and give up, with the reason, those queued for longer than
-    START_WITHIN. Returns the ids sent; with the broker unreachable it stops at the first
-    failure, the rest wait for the next run. Run by Celery beat (`exports_requeue_stale_task`).
+    """Send again the exports that still wait for a worker: running but abandoned (the lease
+    ran out: its worker died) or queued RESEND_AFTER since they were last sent (the task was
+    lost); and give up, with the reason, those queued for longer than START_WITHIN. Returns the
+    ids sent; with the broker unreachable it stops at the first failure, the rest wait for the
+    next run. Part of every worker's recovery (evidence.services.recovery).
 
     Safe to run twice, or while the first task of an export is still in the queue: whichever
-    delivery comes second finds the job taken and does nothing."""
+    delivery comes second finds the job taken and does nothing. Once sent, an abandoned export
+    is queued again and a queued one's `dispatched_at` is set, so that the next recovery does
+    not send it again while it waits its turn."""
     now = now or timezone.now()
     _exports_give_up(Export.objects.all(), now=now)
     sent = []
@@ -138,15 +143,23 @@ def exports_requeue_stale(*, now: datetime | None = None, limit: int = 1000) -> 
         if not enqueue.task_send(enqueue.CASE_EXPORT, export_id):
             break
         sent.append(export_id)
+    Export.objects.filter(_abandoned(now), pk__in=sent).update(
+        status=Export.Status.QUEUED, started_at=None, heartbeat_at=None, progress=0
+    )
+    Export.objects.filter(pk__in=sent, status=Export.Status.QUEUED).update(dispatched_at=now)
     return sent
+
+
+def _abandoned(now: datetime) -> Q:
+    return Q(status=Export.Status.RUNNING) & (
+        Q(heartbeat_at__lt=expired_before(now)) | Q(heartbeat_at__isnull=True)
+    )
 
 
 def _exports_to_resend(exports, *, now: datetime):
     return (
-        exports.filter(
-            Q(status=Export.Status.QUEUED, created_at__lt=now - RESEND_AFTER)
-            | Q(status=Export.Status.RUNNING, started_at__lt=now - STALE_AFTER)
-        )
+        exports.annotate(last_sent=Coalesce("dispatched_at", "created_at"))
+        .filter(Q(status=Export.Status.QUEUED, last_sent__lt=now - RESEND_AFTER) | _abandoned(now))
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)
     )
@@ -268,14 +281,13 @@ def _export_expire(export_id: int, *, now: datetime) -> bool:
 def _claim_job(export_id: int) -> int | None:
     """Take the job (queued, or running but abandoned); return this attempt's number."""
     now = timezone.now()
-    claimable = Q(status=Export.Status.QUEUED) | Q(
-        status=Export.Status.RUNNING, started_at__lt=now - STALE_AFTER
-    )
+    claimable = Q(status=Export.Status.QUEUED) | _abandoned(now)
     with transaction.atomic():
         taken = Export.objects.filter(claimable, pk=export_id).update(
             status=Export.Status.RUNNING,
             attempts=F("attempts") + 1,
             started_at=now,
+            heartbeat_at=now,
             progress=0,
         )
         if not taken:
@@ -283,28 +295,118 @@ def _claim_job(export_id: int) -> int | None:
         return Export.objects.filter(pk=export_id).values_list("attempts", flat=True).get()
 
 
-def export_build(*, export_id: int) -> str:
+def export_build(*, export_id: int, keep_lease: bool = False) -> str:
     """Write the bundle of one export (the work of `case_export_task`); return its status.
 
     Safe to run twice: a finished export is left alone, a running one belongs to its worker
-    until it counts as abandoned, and every write checks that this attempt still owns the job.
+    until its lease runs out, and every write checks that this attempt still owns the job. A
+    worker passes `keep_lease` (see `photo_process`).
     """
     attempt = _claim_job(export_id)
     if attempt is None:
         status = Export.objects.filter(pk=export_id).values_list("status", flat=True).first()
         return status or "missing"
-    export = Export.objects.select_related("case", "requested_by").get(pk=export_id)
     mine = Export.objects.filter(pk=export_id, status=Export.Status.RUNNING, attempts=attempt)
-    # On disk (the upload temporary folder when one is set: it is sized for large files).
+    if not keep_lease:
+        return _build(export_id, attempt, mine)
+
+    def renew() -> bool:
+        return bool(mine.update(heartbeat_at=timezone.now()))
+
+    with lease_kept(renew, what=f"export {export_id}"):
+        return _build(export_id, attempt, mine)
+
+
+# --- Temporary files ------------------------------------------------------------------------
+
+# A bundle being written is named after its export, attempt, process and host, so that the
+# recovery can tell a live attempt's file from one a dead worker left behind.
+TEMP_NAME = re.compile(r"^casefile-export-(\d+)-a(\d+)-p(\d+)-(.*)~\w+\.zip$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:60]
+
+
+def _temp_dir() -> str:
+    # The upload temporary folder when one is set: it is sized for large files.
+    return getattr(settings, "FILE_UPLOAD_TEMP_DIR", None) or tempfile.gettempdir()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def export_temp_files_remove() -> list[str]:
+    """Remove the bundles left half-written in the temporary folder: those of an export that
+    is no longer running that attempt (finished, failed, taken over), and those whose writer, a
+    process on this host, is gone (a killed worker). Returns the names removed. Part of every
+    worker's recovery, first when the worker starts."""
+    folder = _temp_dir()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    found = {}
+    for name in names:
+        match = TEMP_NAME.match(name)
+        if match:
+            found[name] = (int(match[1]), int(match[2]), int(match[3]), match[4])
+    if not found:
+        return []
+    running = dict(
+        Export.objects.filter(
+            pk__in={export_id for export_id, *_ in found.values()}, status=Export.Status.RUNNING
+        ).values_list("pk", "attempts")
+    )
+    removed = []
+    host = _host()
+    for name, (export_id, attempt, pid, on_host) in found.items():
+        live = running.get(export_id) == attempt and (on_host != host or _process_alive(pid))
+        if live:
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+        except FileNotFoundError:
+            continue
+        except OSError:
+            logger.warning("Could not remove the stale export file %s", name, exc_info=True)
+            continue
+        removed.append(name)
+    return removed
+
+
+def _give_back(mine) -> None:
+    """Queue the job again after a transient error, for the retry; one more try on a fresh
+    connection when the database is what failed (after that, the lease running out frees it)."""
+    for _ in range(2):
+        try:
+            mine.update(status=Export.Status.QUEUED, started_at=None, heartbeat_at=None)
+            return
+        except DatabaseError:
+            connection.close()
+
+
+def _build(export_id: int, attempt: int, mine) -> str:
+    export = Export.objects.select_related("case", "requested_by").get(pk=export_id)
     tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in the finally below
-        prefix=f"casefile-export-{export_id}-",
+        prefix=f"casefile-export-{export_id}-a{attempt}-p{os.getpid()}-{_host()}~",
         suffix=".zip",
         delete=False,
-        dir=getattr(settings, "FILE_UPLOAD_TEMP_DIR", None),
+        dir=_temp_dir(),
     )
     try:
         writer = BundleWriter(export, tmp, progress=lambda p: mine.update(progress=p))
         bundle = writer.write()
+        delay = settings.CASEFILE_PIPELINE_TEST_DELAY_SECONDS
+        if delay:  # only the fault-injection tests set this, to break things mid-export
+            time.sleep(delay)
         tmp.close()
         digest, size = file_sha256(tmp.name)
         name = f"exports/{export.case_id}/{export_filename(export)}"
@@ -344,7 +446,7 @@ def export_build(*, export_id: int) -> str:
         return Export.Status.READY
     except TRANSIENT as exc:
         # Storage or the database briefly away: give the job back for the retry.
-        mine.update(status=Export.Status.QUEUED, started_at=None)
+        _give_back(mine)
         logger.warning("Export %s: transient error, will retry: %s", export_id, exc)
         raise
     except Exception as exc:

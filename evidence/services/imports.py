@@ -51,22 +51,38 @@ def case_import(*, path, owner) -> Case:
     bundle is verified first; a bundle that does not verify, or whose manifest does not hold
     what an export writes, is refused and nothing is imported.
 
+    All or nothing: the rows are one transaction, and the derivatives stored on the way are
+    deleted again when it fails (originals are stored by their hash and shared, so one left
+    behind is only an unreferenced copy that a later upload of the same bytes reuses).
+
     The photos with an original are processed again after the commit; the case's
     `processing` (not stored) holds their dispatches, which say whether each reached the
-    broker (a photo that did not stays pending until `requeue_stale_photos` queues it)."""
+    broker (a photo that did not waits in the outbox, committed with the case, and is sent
+    by the workers' recovery once the broker is back)."""
     check = bundle_verify(path)
     if not check.intact:
         raise BundleError("The bundle does not verify: " + "; ".join(check.problems[:5]))
+    stored: list[str] = []
     try:
         with transaction.atomic():
-            return _case_import(path, check.manifest, owner)
+            return _case_import(path, check.manifest, owner, stored)
     except (KeyError, TypeError, ValueError, AttributeError, IntegrityError) as exc:
+        _remove(stored)
         raise BundleError(f"The bundle's manifest cannot be imported: {exc!r}") from exc
     except ValidationError as exc:
+        _remove(stored)
         raise BundleError(f"The bundle's manifest cannot be imported: {exc}") from exc
+    except BaseException:
+        _remove(stored)
+        raise
 
 
-def _case_import(path, manifest: dict, owner) -> Case:
+def _remove(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
+
+
+def _case_import(path, manifest: dict, owner, stored: list[str]) -> Case:
     bundle_sha256, _ = file_sha256(str(path))
     tag = bundle_sha256[:8]
     users: dict = {}
@@ -118,7 +134,9 @@ def _case_import(path, manifest: dict, owner) -> Case:
     queue = []
     with zipfile.ZipFile(path) as archive:
         for row in manifest["evidence"]:
-            evidence, process = _import_evidence(archive, row, case, sources, owner, tag, users)
+            evidence, process = _import_evidence(
+                archive, row, case, sources, owner, tag, users, stored
+            )
             evidence_map[row["id"]] = evidence
             if process:
                 queue.append(evidence.pk)
@@ -181,7 +199,9 @@ def _case_import(path, manifest: dict, owner) -> Case:
     return case
 
 
-def _import_evidence(archive, row, case, sources, owner, tag, users) -> tuple[Evidence, bool]:
+def _import_evidence(
+    archive, row, case, sources, owner, tag, users, stored: list[str]
+) -> tuple[Evidence, bool]:
     evidence = Evidence(
         case=case,
         kind=row["kind"],
@@ -228,7 +248,9 @@ def _import_evidence(archive, row, case, sources, owner, tag, users) -> tuple[Ev
                     target = f"derivatives/imported/{evidence.pk}/{kind}.jpg"
                     with archive.open(member) as handle:
                         data = handle.read()  # a derivative: small by construction
-                    setattr(photo, kind, default_storage.save(target, ContentFile(data)))
+                    saved = default_storage.save(target, ContentFile(data))
+                    stored.append(saved)
+                    setattr(photo, kind, saved)
         photo.save()
         if photo_row and not process:
             for flag in photo_row.get("flags", []):

@@ -6,7 +6,8 @@ decoding under the pixel limit, metadata, derivatives, hashes), stores the thumb
 preview, records near-duplicates in the case and keeps the consistency flags
 (`evidence.imaging.flags`) in step. It is safe to run twice or concurrently: derivatives have
 fixed names per photo, flags and matches are unique rows, and every write checks that this
-attempt still owns the claim.
+attempt still owns the claim. A worker holds the claim by a lease it renews (evidence.leases);
+`photos_requeue_stale` (part of every worker's recovery) hands an abandoned claim to another.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 
@@ -30,6 +31,7 @@ from cases.policy import require
 from evidence import enqueue
 from evidence.imaging.decode import Analysis, PhotoRejected, analyse, processing_software
 from evidence.imaging.flags import METADATA_FLAGS, consistency_flags
+from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, Photo, PhotoFlag, PhotoMatch
 from evidence.similarity import photos_within
 
@@ -108,34 +110,60 @@ def _stale_after() -> timedelta:
     return timedelta(seconds=settings.CASEFILE_STALE_AFTER_SECONDS)
 
 
-def _claim(photo_id: int) -> int | None:
-    """Take the job: pending, or processing by an attempt older than the hard time limit (its
-    worker died). Returns this attempt's number, the token every later write checks."""
-    now = dj_timezone.now()
-    claimable = Q(status=Photo.Status.PENDING) | Q(
-        status=Photo.Status.PROCESSING, status_changed_at__lt=now - _stale_after()
+def _abandoned(now) -> Q:
+    """Processing by an attempt whose lease ran out: its worker is gone."""
+    return Q(status=Photo.Status.PROCESSING) & (
+        Q(heartbeat_at__lt=expired_before(now)) | Q(heartbeat_at__isnull=True)
     )
+
+
+def _claim(photo_id: int) -> int | None:
+    """Take the job: pending, or processing by an attempt whose lease ran out (its worker
+    died). Returns this attempt's number, the token every later write checks."""
+    now = dj_timezone.now()
+    claimable = Q(status=Photo.Status.PENDING) | _abandoned(now)
     with transaction.atomic():
         taken = Photo.objects.filter(claimable, pk=photo_id).update(
-            status=Photo.Status.PROCESSING, attempts=F("attempts") + 1, status_changed_at=now
+            status=Photo.Status.PROCESSING,
+            attempts=F("attempts") + 1,
+            status_changed_at=now,
+            heartbeat_at=now,
         )
         if not taken:
             return None
         return Photo.objects.filter(pk=photo_id).values_list("attempts", flat=True).get()
 
 
-def photo_process(*, photo_id: int) -> Outcome:
+def _renew(photo_id: int, attempt: int) -> bool:
+    return bool(
+        Photo.objects.filter(pk=photo_id, status=Photo.Status.PROCESSING, attempts=attempt).update(
+            heartbeat_at=dj_timezone.now()
+        )
+    )
+
+
+def photo_process(*, photo_id: int, keep_lease: bool = False) -> Outcome:
     """Process one photo (see the module docstring). Returns what became of it; raises
-    StorageUnavailable or a database error for the task to retry."""
+    StorageUnavailable or a database error for the task to retry. A worker passes
+    `keep_lease`: the claim is renewed while it works, so that only its death frees it (in
+    process, with no other worker to take over, there is nothing to renew it against)."""
     attempt = _claim(photo_id)
     if attempt is None:
-        row = Photo.objects.filter(pk=photo_id).values("status", "status_changed_at").first()
+        row = Photo.objects.filter(pk=photo_id).values("status", "heartbeat_at").first()
         if row is None:
             return Outcome("missing")
         if row["status"] == Photo.Status.PROCESSING:
-            left = row["status_changed_at"] + _stale_after() - dj_timezone.now()
+            now = dj_timezone.now()
+            left = (row["heartbeat_at"] or now) - expired_before(now)
             return Outcome(row["status"], busy_for=max(1.0, left.total_seconds()))
         return Outcome(row["status"])
+    if not keep_lease:
+        return _process(photo_id, attempt)
+    with lease_kept(lambda: _renew(photo_id, attempt), what=f"photo {photo_id}"):
+        return _process(photo_id, attempt)
+
+
+def _process(photo_id: int, attempt: int) -> Outcome:
     photo = Photo.objects.select_related("evidence__case", "evidence__source").get(pk=photo_id)
     if attempt > MAX_ATTEMPTS:
         return _fail(
@@ -152,8 +180,8 @@ def photo_process(*, photo_id: int) -> Outcome:
             file.close()
         thumbnail = _store(derivative_name(photo, "thumbnail"), analysis.thumbnail)
         preview = _store(derivative_name(photo, "preview"), analysis.preview)
-        delay = getattr(settings, "CASEFILE_PIPELINE_TEST_DELAY_SECONDS", 0)
-        if delay:  # only the worker-crash test sets this, to kill a worker mid-task
+        delay = settings.CASEFILE_PIPELINE_TEST_DELAY_SECONDS
+        if delay:  # only the fault-injection tests set this, to break things mid-task
             time.sleep(delay)
         return _finish(photo, attempt, analysis, thumbnail=thumbnail, preview=preview)
     except PhotoRejected as rejected:
@@ -178,17 +206,23 @@ def _is_time_limit(exc: Exception) -> bool:
 
 def _release(photo_id: int, attempt: int) -> None:
     """Give the job back (a transient error): the retry may claim it at once. The attempt is
-    not counted: `attempts` counts the runs that were interrupted or finished."""
-    try:
-        Photo.objects.filter(pk=photo_id, status=Photo.Status.PROCESSING, attempts=attempt).update(
-            status=Photo.Status.PENDING,
-            status_changed_at=dj_timezone.now(),
-            attempts=F("attempts") - 1,
-        )
-    except Exception:  # the database itself may be what failed
-        logger.warning(
-            "Could not release photo %s after a transient error", photo_id, exc_info=True
-        )
+    not counted: `attempts` counts the runs that were interrupted or finished. The database
+    itself may be what failed (a terminated connection): one more try on a fresh connection;
+    after that the lease running out frees the job."""
+    for _ in range(2):
+        try:
+            Photo.objects.filter(
+                pk=photo_id, status=Photo.Status.PROCESSING, attempts=attempt
+            ).update(
+                status=Photo.Status.PENDING,
+                status_changed_at=dj_timezone.now(),
+                heartbeat_at=None,
+                attempts=F("attempts") - 1,
+            )
+            return
+        except DatabaseError:
+            connection.close()
+    logger.warning("Could not release photo %s after a transient error", photo_id)
 
 
 def _fail(photo: Photo, attempt: int, reason: str) -> Outcome:
@@ -398,32 +432,40 @@ def _sync_duplicate_flag(photo_id: int) -> None:
     )
 
 
-# --- Re-queueing -----------------------------------------------------------------------------
+# --- Recovery ---------------------------------------------------------------------------------
 
 
-def photos_stale(*, older_than: timedelta | None = None):
-    """Photos stuck in pending or processing for longer than the hard time limit."""
-    cutoff = dj_timezone.now() - (older_than if older_than is not None else _stale_after())
+def photos_stale(*, older_than: timedelta | None = None, now=None):
+    """Photos whose work was lost: processing by an attempt whose lease ran out (its worker
+    died), or pending for longer than CASEFILE_STALE_AFTER_SECONDS (the task was lost)."""
+    now = now or dj_timezone.now()
+    cutoff = now - (older_than if older_than is not None else _stale_after())
     return Photo.objects.filter(
-        status__in=[Photo.Status.PENDING, Photo.Status.PROCESSING], status_changed_at__lt=cutoff
+        Q(status=Photo.Status.PENDING, status_changed_at__lt=cutoff) | _abandoned(now)
     ).order_by("status_changed_at")
 
 
 def photos_requeue_stale(*, older_than: timedelta | None = None, limit: int = 1000) -> list[int]:
-    """Queue processing again for stuck photos; returns the ids queued. A pending photo's clock
-    is reset so that a long queue does not get it queued again every few minutes; a processing
-    photo's is left alone, since it is what lets the next attempt take over. With the broker
-    unreachable it stops at the first failure: the rest stay stuck, for the next run."""
-    ids = list(photos_stale(older_than=older_than).values_list("pk", flat=True)[:limit])
+    """Queue processing again for the photos whose work was lost (`photos_stale`); returns the
+    ids queued. Part of every worker's recovery (evidence.services.recovery).
+
+    Once sent, an abandoned photo goes back to pending and a pending photo's clock is reset,
+    so that the next recovery (every few seconds, in every worker) does not send it again while
+    it waits its turn in a long queue. With the broker unreachable it stops at the first
+    failure: nothing is changed, the rest wait for the next run."""
+    now = dj_timezone.now()
+    rows = list(photos_stale(older_than=older_than, now=now).values_list("pk", "status")[:limit])
     sent = []
-    for photo_id in ids:
+    for photo_id, _status in rows:
         if not enqueue.task_send(enqueue.PHOTO_PROCESS, photo_id):
             break
         sent.append(photo_id)
-    # After sending: a worker that already took one has moved it out of pending.
-    Photo.objects.filter(pk__in=sent, status=Photo.Status.PENDING).update(
-        status_changed_at=dj_timezone.now()
+    # After sending: a worker that already took one has moved it on, and these updates,
+    # conditional, leave it alone.
+    Photo.objects.filter(_abandoned(now), pk__in=sent).update(
+        status=Photo.Status.PENDING, heartbeat_at=None, status_changed_at=now
     )
+    Photo.objects.filter(pk__in=sent, status=Photo.Status.PENDING).update(status_changed_at=now)
     return sent
 
 
@@ -432,8 +474,8 @@ def photos_requeue_stale(*, older_than: timedelta | None = None, limit: int = 10
 
 def photo_queue(photo_id: int) -> None:
     """Queue processing after the transaction commits, so that the worker finds the rows. A
-    broker that cannot be reached does not fail the upload: the photo stays pending and
-    `requeue_stale_photos` (or Celery beat) queues it again later."""
+    broker that cannot be reached does not fail the upload: the task waits in the outbox and
+    is sent by the next recovery once the broker is back."""
     enqueue.task_on_commit(enqueue.PHOTO_PROCESS, photo_id)
 
 

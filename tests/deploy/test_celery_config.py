@@ -24,20 +24,26 @@ def test_photo_processing_goes_to_the_ingest_queue():
 def test_case_exports_go_to_the_exports_queue():
     assert queue_of("evidence.tasks.case_export_task") == settings.CELERY_EXPORT_QUEUE == "exports"
     assert queue_of("evidence.tasks.exports_expire_task") == "exports"
-    assert queue_of("evidence.tasks.exports_requeue_stale_task") == "exports"
     assert queue_of("cases.tasks.anything_export_task") == "exports"
 
 
 def test_other_tasks_go_to_the_default_queue():
-    assert queue_of("evidence.tasks.photo_requeue_stale_task") == settings.CELERY_TASK_DEFAULT_QUEUE
+    assert queue_of("cases.tasks.anything_task") == settings.CELERY_TASK_DEFAULT_QUEUE
 
 
-def test_a_worker_for_every_queue_is_described():
+def test_every_queue_is_declared_so_a_plain_worker_consumes_them_all():
     assert set(settings.CELERY_WORKER_QUEUES) == {
         settings.CELERY_INGEST_QUEUE,
         settings.CELERY_EXPORT_QUEUE,
         settings.CELERY_TASK_DEFAULT_QUEUE,
     }
+    # What `celery -A config worker` (no -Q) consumes: every declared queue.
+    declared = [queue.name for queue in settings.CELERY_TASK_QUEUES]
+    assert declared == ["ingest", "exports", "casefile"]
+    assert set(app.amqp.queues) == set(declared)
+    # And every queue a route names is among them.
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert routed <= set(declared)
 
 
 def test_workers_recycle_children_and_stop_runaway_tasks():
@@ -51,11 +57,12 @@ def test_workers_recycle_children_and_stop_runaway_tasks():
     assert app.conf.worker_hijack_root_logger is False
 
 
-def test_beat_runs_the_reconciler_and_expires_old_exports():
+def test_beat_only_expires_old_exports_every_worker_recovers_jobs_itself():
+    from evidence.tasks import RecoveryStep
+
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert "evidence.tasks.photo_requeue_stale_task" in tasks
-    assert "evidence.tasks.exports_expire_task" in tasks
-    assert "evidence.tasks.exports_requeue_stale_task" in tasks
+    assert tasks == {"evidence.tasks.exports_expire_task"}
+    assert RecoveryStep in app.steps["consumer"]
 
 
 def test_the_names_work_is_sent_by_are_the_registered_tasks():

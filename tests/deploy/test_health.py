@@ -41,16 +41,19 @@ def test_readyz_is_ready_when_database_broker_and_storage_answer(client, db, med
     assert set(response.json()["checks"]) == {"database", "broker", "cache", "storage"}
 
 
-def test_readyz_reports_an_unreachable_broker(client, db, media_dir, settings):
-    # Nothing listens on this port: the broker is down.
+def test_readyz_reports_an_unreachable_broker_and_stays_ready(client, db, media_dir, settings):
+    # Nothing listens on this port: the broker is down. Requests are still accepted (their
+    # tasks wait in the outbox), so the app stays in the load balancer, degraded.
     settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/{REDIS_DB}"
     response = client.get("/readyz")
-    assert response.status_code == 503
-    body = response.json()
-    assert body["down"] == ["broker"]
-    assert body["checks"]["database"] == "ok"
-    assert body["checks"]["storage"] == "ok"
-    assert "broker" in body["message"]
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "down": ["broker"],
+        "message": "Ready, but broker unreachable: work is recorded and its tasks are sent "
+        "once it is back.",
+        "checks": {"database": "ok", "broker": "down", "cache": "ok", "storage": "ok"},
+    }
 
 
 def test_readyz_reports_a_redis_that_stopped(client, db, media_dir, settings, redis_server):
@@ -61,7 +64,7 @@ def test_readyz_reports_a_redis_that_stopped(client, db, media_dir, settings, re
     process.terminate()
     process.wait(timeout=10)
     response = client.get("/readyz")
-    assert response.status_code == 503
+    assert response.status_code == 200
     assert response.json()["down"] == ["broker"]
 
 
@@ -94,6 +97,7 @@ def test_readyz_names_every_service_that_is_down_and_hides_the_details(
     settings.MEDIA_ROOT = tmp_path / "not-a-folder"
     response = client.get("/readyz")
     assert response.status_code == 503
+    assert response["Retry-After"] == "30"
     assert response.json()["down"] == ["broker", "storage"]
     # Host names, ports and paths go to the log, not to an anonymous caller.
     assert "127.0.0.1" not in response.content.decode()

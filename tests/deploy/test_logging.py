@@ -90,8 +90,8 @@ def test_a_task_queued_in_process_logs_under_the_request_id(caplog):
     assert inside[0].request_id == response["X-Request-ID"]
 
 
-# A real task of the app that is harmless to run anywhere: it looks for stuck photos.
-TASK = "evidence.tasks.photo_requeue_stale_task"
+# A real task of the app that is harmless to run anywhere: it looks for lost jobs.
+TASK = "evidence.tasks.jobs_recover_task"
 
 
 @pytest.mark.worker

@@ -267,3 +267,57 @@ def test_import_case_reports_the_committed_case_with_the_broker_down(personas, b
     photo = Photo.objects.get(evidence__case=imported)
     assert photo.status == Photo.Status.PENDING
     assert Evidence.objects.filter(case=imported).count() == 1
+
+
+# --- The outbox -------------------------------------------------------------------------------
+
+
+def test_a_task_the_broker_refused_waits_in_the_outbox_until_the_recovery_sends_it(
+    personas, broker
+):
+    from evidence.enqueue import outbox_drain
+    from evidence.models import OutboxTask
+    from evidence.services.recovery import jobs_recover
+
+    evidence, _ = photo_ingest(
+        actor=personas.reporter, case=personas.case, file=upload(jpeg_bytes(seed=9))
+    )
+    row = OutboxTask.objects.get()
+    assert (row.task, row.args, row.failures) == (enqueue.PHOTO_PROCESS, [evidence.pk], 1)
+    # Still down: the drain tries the oldest, stops, keeps it.
+    assert outbox_drain(older_than=timedelta(0)) == 0
+    assert OutboxTask.objects.get().failures == 2
+
+    broker.back()
+    OutboxTask.objects.update(created_at=timezone.now() - timedelta(minutes=1))
+    done = jobs_recover()
+    assert (done.outbox, done.failed) == (1, [])
+    assert OutboxTask.objects.count() == 0
+    assert Photo.objects.get(pk=evidence.pk).status == Photo.Status.READY
+
+
+def test_a_task_sent_on_commit_leaves_no_outbox_row(personas, broker):
+    from django.db import transaction
+
+    from evidence.models import OutboxTask
+
+    broker.app.conf.task_always_eager = False
+    broker.app.conf.broker_url = "memory://localhost/"
+    _reset_connections(broker.app)
+    with transaction.atomic():
+        dispatch = enqueue.task_on_commit(enqueue.PHOTO_PROCESS, 12345)
+        assert OutboxTask.objects.count() == 1  # recorded with the work, before the commit
+    assert dispatch.sent is True
+    assert OutboxTask.objects.count() == 0
+
+
+def test_a_rolled_back_transaction_sends_nothing_and_leaves_nothing(personas, broker):
+    from django.db import transaction
+
+    from evidence.models import OutboxTask
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        dispatch = enqueue.task_on_commit(enqueue.PHOTO_PROCESS, 12345)
+        raise RuntimeError
+    assert dispatch.sent is None
+    assert OutboxTask.objects.count() == 0

@@ -473,13 +473,20 @@ def test_a_photo_being_processed_is_not_claimed_twice(process, personas):
     assert outcome.busy_for and outcome.busy_for > 0
 
 
-def test_an_abandoned_attempt_is_taken_over_after_the_hard_limit(process, settings):
+def test_an_abandoned_attempt_is_taken_over_once_its_lease_runs_out(process, settings):
     photo = process(jpeg_bytes())
-    long_ago = datetime.now(UTC) - timedelta(seconds=settings.CASEFILE_STALE_AFTER_SECONDS + 5)
-    Photo.objects.filter(pk=photo.pk).update(
-        status=Photo.Status.PROCESSING, status_changed_at=long_ago
-    )
+    lapsed = datetime.now(UTC) - timedelta(seconds=settings.CASEFILE_LEASE_SECONDS + 1)
+    Photo.objects.filter(pk=photo.pk).update(status=Photo.Status.PROCESSING, heartbeat_at=lapsed)
     assert photo_process(photo_id=photo.pk).status == Photo.Status.READY
+
+
+def test_a_live_lease_keeps_the_photo_with_its_attempt(process, settings):
+    photo = process(jpeg_bytes())
+    recent = datetime.now(UTC) - timedelta(seconds=settings.CASEFILE_LEASE_SECONDS - 5)
+    Photo.objects.filter(pk=photo.pk).update(status=Photo.Status.PROCESSING, heartbeat_at=recent)
+    outcome = photo_process(photo_id=photo.pk)
+    assert outcome.status == Photo.Status.PROCESSING
+    assert 1 <= outcome.busy_for <= 6
 
 
 def test_a_photo_that_keeps_killing_workers_fails_for_good(process):
@@ -576,9 +583,20 @@ def test_requeue_stale_photos_processes_stuck_photos_only(
     assert Photo.objects.get(pk=fresh.pk).status == Photo.Status.PENDING
 
 
-def test_requeue_is_scheduled_by_celery_beat(settings):
-    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert "evidence.tasks.photo_requeue_stale_task" in tasks
+def test_requeue_stale_photos_hands_an_abandoned_photo_to_a_new_attempt(process, settings):
+    abandoned = process(jpeg_bytes(seed=33))
+    held = process(jpeg_bytes(seed=34))
+    now = datetime.now(UTC)
+    lease = timedelta(seconds=settings.CASEFILE_LEASE_SECONDS)
+    Photo.objects.filter(pk=abandoned.pk).update(
+        status=Photo.Status.PROCESSING, heartbeat_at=now - lease - timedelta(seconds=1)
+    )
+    Photo.objects.filter(pk=held.pk).update(
+        status=Photo.Status.PROCESSING, heartbeat_at=now - lease / 2
+    )
+    call_command("requeue_stale_photos", stdout=io.StringIO())
+    assert Photo.objects.get(pk=abandoned.pk).status == Photo.Status.READY
+    assert Photo.objects.get(pk=held.pk).status == Photo.Status.PROCESSING
 
 
 def test_exif_for_helper_writes_what_the_pipeline_reads():

@@ -22,7 +22,6 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from cases.models import Activity
 from evidence.models import Photo
 from evidence.services.evidence import photo_ingest
 from tests.images import jpeg_bytes, truncated, upload
@@ -68,9 +67,10 @@ def database_url() -> str:
 
 
 class Worker:
-    """One `celery -A config worker` subprocess in a process group of its own."""
+    """One `celery -A config worker` subprocess in a process group of its own; without a
+    queue it consumes every queue the app declares, as a worker started by hand does."""
 
-    def __init__(self, *, env: dict, queue: str, log: Path):
+    def __init__(self, *, env: dict, queue: str | None, log: Path, concurrency: int = 1):
         self.log_path = log
         self.log = log.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - our own virtualenv's celery
@@ -79,15 +79,14 @@ class Worker:
                 "-A",
                 "config",
                 "worker",
-                "-Q",
-                queue,
+                *(["-Q", queue] if queue else []),
                 "--pool=prefork",
-                "--concurrency=1",
+                f"--concurrency={concurrency}",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
                 "-n",
-                f"{queue}-{uuid.uuid4().hex[:6]}@%h",
+                f"{queue or 'all'}-{uuid.uuid4().hex[:6]}@%h",
                 "-l",
                 "info",
             ],
@@ -229,57 +228,4 @@ def test_a_real_worker_processes_uploads_end_to_end_and_survives_a_bad_one(
     assert worker.alive
 
 
-def test_a_worker_killed_mid_task_is_replaced_and_the_photo_ends_ready_once(
-    personas, worker_env, settings
-):
-    media = Path(settings.MEDIA_ROOT)
-    # The first worker pauses after writing the derivatives, before recording anything, and is
-    # killed there. Its limits are long so that only the kill stops it.
-    first = worker_env(
-        CASEFILE_PIPELINE_TEST_DELAY_SECONDS=120,
-        CELERY_TASK_SOFT_TIME_LIMIT=150,
-        CELERY_TASK_TIME_LIMIT=160,
-        CELERY_VISIBILITY_TIMEOUT=170,
-    )
-    evidence, _ = photo_ingest(
-        actor=personas.reporter,
-        case=personas.case,
-        file=upload(jpeg_bytes(size=(2400, 1600), make="Canon", software="GIMP 2.10")),
-    )
-    wait_for(
-        lambda: (
-            status_of(evidence.pk) == "processing" and len(derivatives(media, evidence.pk)) == 2
-        ),
-        timeout=60,
-        worker=first,
-        what="the first worker to be mid-task",
-    )
-    claimed_at = time.monotonic()
-    first.kill()
-    assert status_of(evidence.pk) == Photo.Status.PROCESSING
-
-    # The new worker has short limits: Redis gives it the unacknowledged task once the
-    # visibility timeout has passed since the first delivery, and the pipeline lets it take
-    # over a claim older than the hard time limit.
-    visibility = 8
-    time.sleep(max(0.0, visibility + 1 - (time.monotonic() - claimed_at)))
-    second = worker_env(
-        CELERY_TASK_SOFT_TIME_LIMIT=4,
-        CELERY_TASK_TIME_LIMIT=6,
-        CELERY_VISIBILITY_TIMEOUT=visibility,
-    )
-    wait_for(
-        lambda: status_of(evidence.pk) in ("ready", "failed"),
-        timeout=90,
-        worker=second,
-        what="the second worker to finish the photo",
-    )
-    photo = Photo.objects.get(pk=evidence.pk)
-    assert photo.status == Photo.Status.READY, photo.failure_reason
-    assert photo.attempts == 2
-    # Exactly one set of derivatives, one row per flag, one "processed" record.
-    assert derivatives(media, evidence.pk) == ["preview.jpg", "thumbnail.jpg"]
-    assert photo.thumbnail.name == f"derivatives/{evidence.pk}/thumbnail.jpg"
-    assert list(photo.flags.values_list("code", flat=True)) == ["editing_software"]
-    assert Activity.objects.filter(verb="photo.processed", target_id=evidence.pk).count() == 1
-    assert second.alive
+# A worker killed mid-task: tests/evidence/test_faults.py.

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         try:
             case = case_import(path=path, owner=owner)
         except BundleError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(f"{exc} Nothing was imported.") from None
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported case {case.pk} “{case.title}”: {case.evidence.count()} evidence "
@@ -46,7 +46,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.WARNING(
                     f"The task queue is unreachable: processing of {len(waiting)} photo(s) "
-                    "will start once it is back (requeue_stale_photos, or Celery beat, queues "
-                    "them again). Do not import the bundle again."
+                    "will start once it is back (it is recorded with the case; the workers "
+                    "send it when they reconnect). Do not import the bundle again."
                 )
             )

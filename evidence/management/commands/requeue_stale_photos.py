@@ -1,5 +1,5 @@
-"""Queue processing again for photos stuck in pending or processing (Celery beat runs the same
-every few minutes through `photo_requeue_stale_task`)."""
+"""Queue processing again for photos whose work was lost: abandoned by a dead worker (the lease
+ran out) or pending too long (every worker's recovery does the same every few seconds)."""
 
 from datetime import timedelta
 
@@ -11,8 +11,8 @@ from evidence.services.photos import photos_requeue_stale, photos_stale
 
 class Command(BaseCommand):
     help = (
-        "Queue again the photos stuck in pending or processing for longer than the hard task "
-        "time limit (CASEFILE_STALE_AFTER_SECONDS)."
+        "Queue again the photos abandoned by a dead worker (their lease ran out) and those "
+        "pending for longer than CASEFILE_STALE_AFTER_SECONDS."
     )
 
     def add_arguments(self, parser):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
             "--older-than",
             type=int,
             default=settings.CASEFILE_STALE_AFTER_SECONDS,
-            help="Seconds a photo must have been stuck (default: %(default)s).",
+            help="Seconds a photo must have been pending (default: %(default)s).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="List the stuck photos, queue nothing."
