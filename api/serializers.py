@@ -17,6 +17,7 @@ from api.schema import FreeFormField
 from cases.models import Activity, ApiToken, Case, Claim, ClaimTransition, Membership, Role
 from cases.policy import role_of
 from evidence.imaging.credentials import credentials_text
+from evidence.imaging.descriptive import DESCRIBED_FIELDS
 from evidence.imaging.metadata import capture_time_text
 from evidence.models import Comment, Evidence, EvidenceLink, Photo, Source
 from evidence.selectors import evidence_of, sources_of
@@ -389,16 +390,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "gps_longitude",
             "gps_altitude",
             "orientation",
-            "caption",
-            "creator",
-            "credit",
-            "copyright",
-            "date_created",
-            "city",
-            "sublocation",
-            "country",
-            "keywords",
-            "editing_history",
+            *DESCRIBED_FIELDS,
             "embedded_images",
             "content_credentials",
             "phash",

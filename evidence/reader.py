@@ -26,6 +26,7 @@ from django.utils import timezone
 from cases.activity import activity_record_many, chain_entry, disclose, secrets_of
 from cases.models import Activity, Case
 from cases.policy import can
+from evidence.imaging.descriptive import DESCRIBED_FIELDS
 from evidence.models import Evidence, Photo, Source
 from evidence.selectors import REVEAL_VERB
 
@@ -268,27 +269,13 @@ PHOTO_WITHHELD_FIELDS = PHOTO_PLACE_FIELDS + PHOTO_BYLINE_FIELDS + PHOTO_TEXT_FI
 # What Content Credentials say of who signed the file and what it was called (a personal
 # certificate carries a person's name): withheld the same way.
 CREDENTIALS_WITHHELD_FIELDS = ("title", "signer", "signer_organisation", "certificate_issuer")
-PHOTO_DESCRIBED_FIELDS = (
-    "caption",
-    "creator",
-    "credit",
-    "copyright",
-    "date_created",
-    "city",
-    "sublocation",
-    "country",
-    "keywords",
-    "editing_history",
-)
 
 
 def photo_described(photo: Photo, *, hidden: bool) -> dict:
     """What the photo's IPTC, XMP and EXIF say (`evidence.imaging.descriptive`) as this reader
     may see it: the place, byline and free-text fields are None when `hidden`."""
     withheld = set(PHOTO_WITHHELD_FIELDS) if hidden else set()
-    return {
-        name: None if name in withheld else getattr(photo, name) for name in PHOTO_DESCRIBED_FIELDS
-    }
+    return {name: None if name in withheld else getattr(photo, name) for name in DESCRIBED_FIELDS}
 
 
 def credentials_shown(credentials: dict | None, *, hidden: bool) -> dict | None:

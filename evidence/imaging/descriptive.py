@@ -50,6 +50,20 @@ MAX_TEXT = 2000
 MAX_ITEMS = 64
 MAX_XMP = 1024 * 1024
 
+# What a photo keeps of them (`Photo` has a field of each name).
+DESCRIBED_FIELDS = (
+    "caption",
+    "creator",
+    "credit",
+    "copyright",
+    "date_created",
+    "city",
+    "sublocation",
+    "country",
+    "keywords",
+    "editing_history",
+)
+
 
 def read_descriptive(image: Image.Image, *, exif_ifd0: dict) -> dict[str, Any]:
     """The normalised descriptive fields: caption, creator (a list), credit, copyright,

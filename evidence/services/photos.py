@@ -30,6 +30,7 @@ from cases.activity import Verb, activity_record
 from cases.policy import require
 from evidence import enqueue
 from evidence.imaging.decode import Analysis, PhotoRejected, analyse, processing_software
+from evidence.imaging.descriptive import DESCRIBED_FIELDS
 from evidence.imaging.flags import METADATA_FLAGS, consistency_flags
 from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, Photo, PhotoFlag, PhotoMatch
@@ -258,16 +259,7 @@ METADATA_FIELDS = (
     "gps_longitude",
     "gps_altitude",
     "orientation",
-    "caption",
-    "creator",
-    "credit",
-    "copyright",
-    "date_created",
-    "city",
-    "sublocation",
-    "country",
-    "keywords",
-    "editing_history",
+    *DESCRIBED_FIELDS,
     "embedded_images",
     "content_credentials",
 )
