@@ -24,166 +24,24 @@ from rest_framework.test import APIClient
 
 from cases.activity import Verb, activity_record
 from cases.models import Activity, Case
-from evidence.bundle.manifest import FORMAT, FORMAT_VERSION
 from evidence.bundle.reading import MAX_DEPTH, manifest_check
 from evidence.bundle.schema import MANIFEST_SCHEMA
 from evidence.models import Evidence, Photo
+from tests.bundles import (
+    MIB,
+    bundle_write,
+    custody_entry,
+    item,
+    minimal_manifest,
+    photo_item,
+    zeros_bundle,
+)
 from tests.factories import LinkEvidenceFactory
 from tests.images import jpeg_bytes, pdf_bytes, png_declaring, truncated
 
 ROOT = Path(__file__).resolve().parents[2]
-GIB = 1024**3
-MIB = 1024**2
 # What a refusal may cost, whatever the bundle (issue 13's "done means").
 PEAK_LIMIT_MB = 200
-
-# --- Bundles made here ---------------------------------------------------------------------
-
-
-def _custody_entry(**changes) -> dict:
-    entry = {
-        "id": 7,
-        "at": "2026-05-25T09:00:00+00:00",
-        "actor": "rita",
-        "verb": "evidence.received",
-        "event": "Received",
-        "target": "evidence:1",
-        "data": {"sha256": "a" * 64},
-        "prev_hash": "",
-        "hash": "b" * 64,
-        "carried_over": False,
-    }
-    return {**entry, **changes}
-
-
-def _item(id_: int, *, kind="testimony", **changes) -> dict:
-    item = {
-        "id": id_,
-        "kind": kind,
-        "title": f"Item {id_}",
-        "label": f"Item {id_}",
-        "description": "",
-        "source": None,
-        "source_name": None,
-        "collected_by": "rita",
-        "observed_at": "2026-05-25T09:00:00+00:00",
-        "stated_on": None,
-        "place_name": "",
-        "latitude": None,
-        "longitude": None,
-        "url": "",
-        "text": "The train never left." if kind == "testimony" else "",
-        "sensitive": False,
-        "original_name": "",
-        "sha256": "",
-        "size": None,
-        "content_type": "",
-        "file": None,
-        "preview": None,
-        "thumbnail": None,
-        "original_withheld": None,
-        "photo": None,
-        "custody": [_custody_entry()],
-    }
-    return {**item, **changes}
-
-
-def _photo_item(id_: int, **changes) -> dict:
-    photo = {
-        "status": "ready",
-        "failure_reason": "",
-        "width": 1600,
-        "height": 1200,
-        "phash": 1,
-        "dhash": -2,
-        "flags": [],
-        "metadata_included": False,
-    }
-    fields = {
-        "sha256": hashlib.sha256(f"photo {id_}".encode()).hexdigest(),
-        "size": 123,
-        "content_type": "image/jpeg",
-        "preview": f"previews/{id_}.jpg",
-        "thumbnail": f"thumbnails/{id_}.jpg",
-        "original_withheld": "previews only",
-        "photo": photo,
-    }
-    return _item(id_, kind="photo", **{**fields, **changes})
-
-
-def _manifest(**changes) -> dict:
-    """The smallest manifest an export could write: a case with one testimony."""
-    manifest = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "exported_at": "2026-06-01T10:00:00+00:00",
-        "exported_by": "rita",
-        "export_id": 1,
-        "options": {"originals": False, "reveal_protected": False},
-        "case": {
-            "id": 1,
-            "title": "The Dandong freight train",
-            "summary": "",
-            "status": "open",
-            "created_by": "rita",
-            "created_at": "2026-05-01T10:00:00+00:00",
-        },
-        "members": [],
-        "sources": [],
-        "evidence": [_item(1)],
-        "deleted_evidence": [],
-        "claims": [],
-        "activity": {
-            "rows": 0,
-            "head": "",
-            "intact_when_exported": True,
-            "problems_when_exported": [],
-            "chain": [],
-        },
-    }
-    return {**manifest, **changes}
-
-
-def _write(
-    path: Path, manifest: dict | bytes, members: dict[str, bytes] | None = None, *, sums=True
-):
-    """A bundle as an export writes it: its files, the manifest listing them (unless the
-    manifest is given as bytes, or lists its own), and SHA256SUMS vouching for all."""
-    members = members or {}
-    digests = {name: hashlib.sha256(data).hexdigest() for name, data in members.items()}
-    if isinstance(manifest, dict):
-        files = {n: {"sha256": digests[n], "size": len(d)} for n, d in members.items()}
-        manifest = json.dumps({"files": files, **manifest}).encode()
-    digests["manifest.json"] = hashlib.sha256(manifest).hexdigest()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-        # Stored as it is: a hostile manifest need not deflate well to do harm.
-        archive.writestr("manifest.json", manifest, compress_type=zipfile.ZIP_STORED)
-        if sums:
-            archive.writestr("SHA256SUMS", "".join(f"{h}  {n}\n" for n, h in digests.items()))
-    return path
-
-
-def _zeros_bundle(path: Path, name: str, *, manifest: dict | None = None, level: int = 9) -> Path:
-    """A bundle of about 1 MiB hiding `name`, 1 GiB of zeros (a deflate ratio of ~1,000 at
-    level 9), listed in its manifest with its true SHA-256 and size: a zip bomb."""
-    digest = hashlib.sha256()
-    block = bytes(MIB)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
-        with archive.open(name, "w", force_zip64=True) as out:
-            for _ in range(GIB // MIB):
-                out.write(block)
-                digest.update(block)
-        if manifest is not None:
-            files = {name: {"sha256": digest.hexdigest(), "size": GIB}}
-            data = json.dumps({**manifest, "files": files}).encode()
-            archive.writestr("manifest.json", data)
-            sums = (
-                f"{digest.hexdigest()}  {name}\n{hashlib.sha256(data).hexdigest()}  manifest.json\n"
-            )
-            archive.writestr("SHA256SUMS", sums)
-    return path
 
 
 def _preview(edge: int = 1600) -> bytes:
@@ -253,11 +111,11 @@ def bombs(tmp_path_factory):
     """The two zip bombs of the issue, made once: a previews-only bundle whose photo's preview
     is 1 GiB of zeros, and a bundle whose manifest.json is."""
     folder = tmp_path_factory.mktemp("bombs")
-    manifest = _manifest(evidence=[_photo_item(1, thumbnail=None)])
+    manifest = minimal_manifest(evidence=[photo_item(1, thumbnail=None)])
     return {
-        "preview": _zeros_bundle(folder / "preview.zip", "previews/1.jpg", manifest=manifest),
+        "preview": zeros_bundle(folder / "preview.zip", "previews/1.jpg", manifest=manifest),
         # Refused for its size, whatever it deflates to: made quickly, at level 1.
-        "manifest": _zeros_bundle(folder / "manifest.zip", "manifest.json", level=1),
+        "manifest": zeros_bundle(folder / "manifest.zip", "manifest.json", level=1),
     }
 
 
@@ -265,7 +123,7 @@ def bombs(tmp_path_factory):
 
 
 def test_the_smallest_manifest_verifies_so_each_refusal_below_is_for_its_own_reason(tmp_path):
-    path = _write(tmp_path / "ok.zip", _manifest())
+    path = bundle_write(tmp_path / "ok.zip", minimal_manifest())
     code, out, err = _run("verify_export", path)
     assert (code, err) == (0, "")
     assert "Bundle intact" in out
@@ -281,7 +139,7 @@ def _nested(depth: int) -> dict:
 def _deep_manifest() -> bytes:
     # Deep inside a chain row's free-form data, where no schema looks.
     row = {"id": 1, "verb": "case.created", "data": _nested(MAX_DEPTH), "hash": "", "prev_hash": ""}
-    manifest = _manifest(activity={"rows": 1, "head": "", "chain": [row]})
+    manifest = minimal_manifest(activity={"rows": 1, "head": "", "chain": [row]})
     return json.dumps(manifest).encode()
 
 
@@ -289,15 +147,19 @@ def _sha(data: str) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
+CASE = minimal_manifest()["case"]
+# The smallest manifest, with its list of files, as bytes.
+LISTED = json.dumps({**minimal_manifest(), "files": {}}).encode()
+
 MALFORMED = {
     "a list": (b"[1, 2, 3]", "manifest.json is not a Casefile export manifest"),
     "not a Casefile manifest": (b'{"hello": 1}', "manifest.json is not a Casefile export manifest"),
     "files as a list": (
-        json.dumps({**_manifest(), "files": []}).encode(),
+        json.dumps({**minimal_manifest(), "files": []}).encode(),
         "manifest.json: files is a list, not an object",
     ),
     "evidence: 5": (
-        json.dumps({**_manifest(evidence=5), "files": {}}).encode(),
+        json.dumps({**minimal_manifest(evidence=5), "files": {}}).encode(),
         "manifest.json: evidence is a number, not a list",
     ),
     "deep nesting": (
@@ -309,50 +171,56 @@ MALFORMED = {
         f"manifest.json is nested more than {MAX_DEPTH} levels deep",
     ),
     "nesting hidden in strings is not nesting": (
-        json.dumps({**_manifest(case={**_manifest()["case"], "title": "[{" * 5000}), "files": {}}),
+        json.dumps(
+            {
+                **minimal_manifest(case={**minimal_manifest()["case"], "title": "[{" * 5000}),
+                "files": {},
+            }
+        ),
         None,
     ),
     "not JSON": (b'{"format": "casefile-export",', "manifest.json is not valid JSON: "),
     "not UTF-8": (b'{"format": "\xff"}', "manifest.json is not valid JSON: 'utf-8' codec"),
     "NaN": (
-        json.dumps({**_manifest(), "files": {}}).encode()[:-1] + b', "x": NaN}',
+        json.dumps({**minimal_manifest(), "files": {}}).encode()[:-1] + b', "x": NaN}',
         "manifest.json is not valid JSON: NaN is not a JSON number",
     ),
     "a key twice": (
-        json.dumps({**_manifest(), "files": {}}).encode()[:-1] + b', "format": "casefile-export"}',
+        json.dumps({**minimal_manifest(), "files": {}}).encode()[:-1]
+        + b', "format": "casefile-export"}',
         "manifest.json is not valid JSON: the key 'format' appears twice in one object",
     ),
     "a file's hash not a SHA-256": (
-        json.dumps({**_manifest(), "files": {"x": {"sha256": "abc", "size": 1}}}).encode(),
+        json.dumps({**minimal_manifest(), "files": {"x": {"sha256": "abc", "size": 1}}}).encode(),
         "manifest.json: files.x.sha256 is not a SHA-256",
     ),
     "an evidence entry not an object": (
-        json.dumps({**_manifest(evidence=["photo"]), "files": {}}).encode(),
+        json.dumps({**minimal_manifest(evidence=["photo"]), "files": {}}).encode(),
         "manifest.json: evidence[0] is a string, not an object",
     ),
     "an evidence SHA-256 not a SHA-256": (
-        json.dumps({**_manifest(evidence=[_item(1, sha256="abc")]), "files": {}}).encode(),
+        json.dumps({**minimal_manifest(evidence=[item(1, sha256="abc")]), "files": {}}).encode(),
         "manifest.json: evidence[0].sha256 is not a SHA-256",
     ),
     "a custody entry missing fields": (
-        json.dumps({**_manifest(evidence=[_item(1, custody=[{"verb": "x"}])]), "files": {}}),
+        json.dumps({**minimal_manifest(evidence=[item(1, custody=[{"verb": "x"}])]), "files": {}}),
         "manifest.json: evidence[0].custody[0] lacks 'id', 'at', 'actor', 'event', 'target', "
         "'data', 'prev_hash', 'hash', 'carried_over'",
     ),
     "a custody entry's data not an object": (
         json.dumps(
-            {**_manifest(evidence=[_item(1, custody=[_custody_entry(data=[1])])]), "files": {}}
+            {**minimal_manifest(evidence=[item(1, custody=[custody_entry(data=[1])])]), "files": {}}
         ),
         "manifest.json: evidence[0].custody[0].data is a list, not an object",
     ),
     "a custody record not a list": (
-        json.dumps({**_manifest(evidence=[_item(1, custody="all fine")]), "files": {}}),
+        json.dumps({**minimal_manifest(evidence=[item(1, custody="all fine")]), "files": {}}),
         "manifest.json: evidence[0].custody is a string, not a list",
     ),
     "a tombstone with keys of its own": (
         json.dumps(
             {
-                **_manifest(
+                **minimal_manifest(
                     deleted_evidence=[
                         {
                             "id": 2,
@@ -376,7 +244,7 @@ MALFORMED = {
         "manifest.json: deleted_evidence[0] has keys no Casefile manifest has: 'evil'",
     ),
     "the chain not a list": (
-        json.dumps({**_manifest(activity={"rows": 0, "head": "", "chain": 5}), "files": {}}),
+        json.dumps({**minimal_manifest(activity={"rows": 0, "head": "", "chain": 5}), "files": {}}),
         "manifest.json: activity.chain is a number, not a list",
     ),
 }
@@ -385,7 +253,7 @@ MALFORMED = {
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_verify_export_refuses_a_malformed_manifest_in_one_line(tmp_path, case):
     data, said = MALFORMED[case]
-    path = _write(tmp_path / "bundle.zip", data.encode() if isinstance(data, str) else data)
+    path = bundle_write(tmp_path / "bundle.zip", data.encode() if isinstance(data, str) else data)
     if said is None:
         assert _run("verify_export", path)[0] == 0
         return
@@ -397,7 +265,7 @@ def test_import_case_refuses_a_malformed_manifest_in_one_line_and_imports_nothin
     personas, tmp_path, case
 ):
     data, said = MALFORMED[case]
-    path = _write(tmp_path / "bundle.zip", data)
+    path = bundle_write(tmp_path / "bundle.zip", data)
     before = Case.objects.count(), Evidence.objects.count(), Activity.objects.count()
     assert _refused("import_case", path, "--owner", personas.outsider.username).startswith(said)
     assert (Case.objects.count(), Evidence.objects.count(), Activity.objects.count()) == before
@@ -405,7 +273,7 @@ def test_import_case_refuses_a_malformed_manifest_in_one_line_and_imports_nothin
 
 def test_the_schema_is_a_valid_json_schema_and_holds_what_an_export_writes():
     Draft202012Validator.check_schema(MANIFEST_SCHEMA)
-    manifest_check({**_manifest(evidence=[_item(1), _photo_item(2)]), "files": {}})
+    manifest_check({**minimal_manifest(evidence=[item(1), photo_item(2)]), "files": {}})
 
 
 # --- The ZIP itself ---------------------------------------------------------------------------
@@ -434,14 +302,14 @@ def test_a_bundle_without_a_manifest_is_refused(tmp_path):
     ],
 )
 def test_odd_file_names_are_refused_and_never_printed_as_they_are(tmp_path, name, said):
-    path = _write(tmp_path / "bundle.zip", _manifest(), {name: b"x"})
+    path = bundle_write(tmp_path / "bundle.zip", minimal_manifest(), {name: b"x"})
     refusal = _refused("verify_export", path)
     assert refusal.startswith(said) and "\n" not in refusal
 
 
 def test_two_files_of_the_same_name_are_refused(tmp_path):
     # zipfile reads the last of two; another tool may read the first.
-    path = _write(tmp_path / "bundle.zip", _manifest(), {"report.html": b"<p>one</p>"})
+    path = bundle_write(tmp_path / "bundle.zip", minimal_manifest(), {"report.html": b"<p>one</p>"})
     with (
         pytest.warns(UserWarning, match="Duplicate name"),
         zipfile.ZipFile(path, "a") as archive,
@@ -453,11 +321,11 @@ def test_two_files_of_the_same_name_are_refused(tmp_path):
 def test_an_encrypted_file_and_a_compression_casefile_never_uses_are_refused(tmp_path):
     path = tmp_path / "bzip2.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_BZIP2) as archive:
-        archive.writestr("manifest.json", json.dumps(_manifest()))
+        archive.writestr("manifest.json", json.dumps(minimal_manifest()))
     assert _refused("verify_export", path) == (
         "manifest.json is compressed with method 12, which Casefile bundles never use"
     )
-    path = _write(tmp_path / "encrypted.zip", _manifest())
+    path = bundle_write(tmp_path / "encrypted.zip", minimal_manifest())
     data = bytearray(path.read_bytes())
     central = data.rfind(b"PK\x01\x02", 0, data.rfind(b"PK\x01\x02"))  # manifest.json's entry
     data[central + 8] |= 0x1  # the "encrypted" flag
@@ -468,14 +336,14 @@ def test_an_encrypted_file_and_a_compression_casefile_never_uses_are_refused(tmp
 def test_too_many_files_are_refused_before_the_directory_is_read(tmp_path, settings):
     settings.CASEFILE_BUNDLE_MAX_MEMBERS = 3
     members = {f"previews/{i}.jpg": b"x" for i in range(3)}
-    path = _write(tmp_path / "bundle.zip", _manifest(), members)
+    path = bundle_write(tmp_path / "bundle.zip", minimal_manifest(), members)
     assert _refused("verify_export", path) == (
         "holds 5 files, above the limit of 3 (CASEFILE_BUNDLE_MAX_MEMBERS)"
     )
     # A small file may declare more files than it holds: refused on its end record alone,
     # before zipfile reads the directory into memory.
     settings.CASEFILE_BUNDLE_MAX_MEMBERS = 1000
-    data = bytearray(_write(tmp_path / "liar.zip", _manifest()).read_bytes())
+    data = bytearray(bundle_write(tmp_path / "liar.zip", minimal_manifest()).read_bytes())
     end = data.rfind(b"PK\x05\x06")
     data[end + 8 : end + 12] = struct.pack("<HH", 0xFFFE, 0xFFFE)
     (tmp_path / "liar.zip").write_bytes(bytes(data))
@@ -486,7 +354,7 @@ def test_too_many_files_are_refused_before_the_directory_is_read(tmp_path, setti
 
 def test_files_sharing_their_compressed_data_are_refused_as_a_zip_bomb(tmp_path):
     # The "quoted overlap" bomb: two directory entries pointing into the same data.
-    path = _write(tmp_path / "bundle.zip", _manifest(), {"a.txt": b"a" * 1000})
+    path = bundle_write(tmp_path / "bundle.zip", minimal_manifest(), {"a.txt": b"a" * 1000})
     data = bytearray(path.read_bytes())
     entries = [i for i in range(len(data)) if data[i : i + 4] == b"PK\x01\x02"]
     data[entries[1] + 42 : entries[1] + 46] = data[entries[0] + 42 : entries[0] + 46]
@@ -496,14 +364,16 @@ def test_files_sharing_their_compressed_data_are_refused_as_a_zip_bomb(tmp_path)
 
 def test_a_file_larger_than_the_limit_is_refused_before_it_is_read(tmp_path, settings):
     settings.CASEFILE_BUNDLE_MAX_MEMBER_BYTES = 1000
-    path = _write(tmp_path / "bundle.zip", _manifest(), {"originals/1.jpg": os.urandom(2000)})
+    path = bundle_write(
+        tmp_path / "bundle.zip", minimal_manifest(), {"originals/1.jpg": os.urandom(2000)}
+    )
     assert _refused("verify_export", path) == (
         "originals/1.jpg is 2.0 KiB, above the 1000 bytes limit (CASEFILE_BUNDLE_MAX_MEMBER_BYTES)"
     )
 
 
 def test_a_damaged_file_is_named_among_the_problems(tmp_path):
-    path = _write(tmp_path / "bundle.zip", _manifest(), {"report.html": b"<p>" * 1000})
+    path = bundle_write(tmp_path / "bundle.zip", minimal_manifest(), {"report.html": b"<p>" * 1000})
     data = bytearray(path.read_bytes())
     first = data.find(b"PK\x03\x04")
     data[first + 14] ^= 0xFF  # its CRC-32, in the local header and in the directory
@@ -639,7 +509,7 @@ def test_a_preview_that_is_not_one_is_refused_and_the_import_leaves_nothing_behi
     data, said = HOSTILE_PREVIEWS[case]
     original = b"%PDF-1.4 the ministry's letter"
     sha = hashlib.sha256(original).hexdigest()
-    document = _item(
+    document = item(
         1,
         kind="document",
         sha256=sha,
@@ -648,14 +518,14 @@ def test_a_preview_that_is_not_one_is_refused_and_the_import_leaves_nothing_behi
         file="originals/1.pdf",
     )
     # The first photo imports well (its preview and thumbnail stored), the second does not.
-    manifest = _manifest(evidence=[document, _photo_item(2), _photo_item(3, thumbnail=None)])
+    manifest = minimal_manifest(evidence=[document, photo_item(2), photo_item(3, thumbnail=None)])
     members = {
         "originals/1.pdf": original,
         "previews/2.jpg": _preview(),
         "thumbnails/2.jpg": _preview(400),
         "previews/3.jpg": data,
     }
-    path = _write(tmp_path / "bundle.zip", manifest, members)
+    path = bundle_write(tmp_path / "bundle.zip", manifest, members)
     before = (
         Case.objects.count(),
         Evidence.objects.count(),
@@ -680,7 +550,7 @@ def test_a_good_import_stores_the_previews_and_the_original(personas, tmp_path):
     # The same bundle with a good third preview: the refusals above are for the bad one.
     original = b"%PDF-1.4 the ministry's letter"
     sha = hashlib.sha256(original).hexdigest()
-    document = _item(
+    document = item(
         1,
         kind="document",
         sha256=sha,
@@ -688,14 +558,14 @@ def test_a_good_import_stores_the_previews_and_the_original(personas, tmp_path):
         content_type="application/pdf",
         file="originals/1.pdf",
     )
-    manifest = _manifest(evidence=[document, _photo_item(2), _photo_item(3, thumbnail=None)])
+    manifest = minimal_manifest(evidence=[document, photo_item(2), photo_item(3, thumbnail=None)])
     members = {
         "originals/1.pdf": original,
         "previews/2.jpg": _preview(),
         "thumbnails/2.jpg": _preview(400),
         "previews/3.jpg": _preview(),
     }
-    path = _write(tmp_path / "bundle.zip", manifest, members)
+    path = bundle_write(tmp_path / "bundle.zip", manifest, members)
     code, out, err = _run("import_case", path, "--owner", personas.outsider.username)
     assert (code, err) == (0, "")
     case = Case.objects.get(title="The Dandong freight train", memberships__user=personas.outsider)
@@ -718,7 +588,7 @@ def test_a_good_import_stores_the_previews_and_the_original(personas, tmp_path):
 def test_values_the_models_refuse_are_refused_and_nothing_is_imported(
     personas, tmp_path, change, said
 ):
-    path = _write(tmp_path / "bundle.zip", _manifest(evidence=[_item(1, **change)]))
+    path = bundle_write(tmp_path / "bundle.zip", minimal_manifest(evidence=[item(1, **change)]))
     before = Case.objects.count(), Evidence.objects.count()
     refusal = _refused("import_case", path, "--owner", personas.outsider.username)
     assert refusal.startswith("the bundle's manifest cannot be imported: ") and said in refusal
@@ -733,7 +603,7 @@ ODD_ENTRIES = [
     None,
     {"at": 17, "actor": ["rita"], "data": "x", "hash": None, "id": "7"},
     {},
-    _custody_entry(),
+    custody_entry(),
 ]
 
 
@@ -764,7 +634,7 @@ def test_the_custody_api_and_page_show_odd_stored_entries_instead_of_failing(per
         "hash": "",
         "carried_over": True,
     }
-    assert carried == [unreadable] * 5 + [{**_custody_entry(), "carried_over": True}]
+    assert carried == [unreadable] * 5 + [{**custody_entry(), "carried_over": True}]
     client.force_login(personas.owner)
     page = client.get(f"/evidence/{evidence.pk}/custody/")
     assert page.status_code == 200
