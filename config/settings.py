@@ -398,6 +398,22 @@ CASEFILE_TOKEN_TTL_DAYS = env_int("CASEFILE_TOKEN_TTL_DAYS", 30)
 CASEFILE_EXPORT_RETENTION_DAYS = env_int("CASEFILE_EXPORT_RETENTION_DAYS", 7)
 if CASEFILE_EXPORT_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("CASEFILE_EXPORT_RETENTION_DAYS must be at least 1.")
+# What a bundle given to `verify_export` or `import_case` may hold (evidence/bundle/reading.py):
+# it is refused before a byte is read when a file is larger, or expands more, than this.
+CASEFILE_BUNDLE_MAX_MEMBER_BYTES = env_int("CASEFILE_BUNDLE_MAX_MEMBER_BYTES", 2 * 1024**3)
+# manifest.json (and SHA256SUMS) are parsed whole, in about 10 times their size of memory: an
+# export writes ~7 KB per photo, so 16 MiB is a case of ~2,000 photos, parsed in ~170 MB.
+CASEFILE_BUNDLE_MAX_MANIFEST_BYTES = env_int("CASEFILE_BUNDLE_MAX_MANIFEST_BYTES", 16 * 1024**2)
+CASEFILE_BUNDLE_MAX_RATIO = env_int("CASEFILE_BUNDLE_MAX_RATIO", 100)
+CASEFILE_BUNDLE_MAX_MEMBERS = env_int("CASEFILE_BUNDLE_MAX_MEMBERS", 100_000)
+for _name in (
+    "CASEFILE_BUNDLE_MAX_MEMBER_BYTES",
+    "CASEFILE_BUNDLE_MAX_MANIFEST_BYTES",
+    "CASEFILE_BUNDLE_MAX_RATIO",
+    "CASEFILE_BUNDLE_MAX_MEMBERS",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
 CASEFILE_MAP_TILE_URL = (
     os.environ.get("CASEFILE_MAP_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 )

@@ -47,6 +47,33 @@ def event_label(verb: str) -> str:
     return EVENT_LABELS.get(verb, verb.replace(".", " ").replace("_", " ").capitalize())
 
 
+def carried_entry(earlier) -> dict:
+    """An event of a custody record carried over from another newsroom's bundle, in the shape
+    of every entry, whatever was stored: imports since issue 13 refuse an entry out of shape,
+    but rows imported before may hold one, and a record must still be shown."""
+    earlier = earlier if isinstance(earlier, dict) else {}
+
+    def text(key: str) -> str:
+        value = earlier.get(key)
+        return value if isinstance(value, str) else ""
+
+    verb = text("verb")
+    actor = earlier.get("actor")
+    data = earlier.get("data")
+    return {
+        "id": earlier.get("id") if type(earlier.get("id")) is int else None,
+        "at": text("at"),
+        "actor": actor if isinstance(actor, str) else None,
+        "verb": verb,
+        "event": text("event") or (event_label(verb) if verb else "(an unreadable entry)"),
+        "target": text("target"),
+        "data": data if isinstance(data, dict) else {},
+        "prev_hash": text("prev_hash"),
+        "hash": text("hash"),
+        "carried_over": True,
+    }
+
+
 def custody_entries(*, evidence: Evidence, reader: Reader, exports=None) -> list[dict]:
     """The custody record of `evidence` as plain data, oldest first, for the API, the pages
     and the export, as `reader` may see it: the places of a protected source's evidence are
@@ -73,10 +100,9 @@ def custody_entries(*, evidence: Evidence, reader: Reader, exports=None) -> list
         if row.verb == "case.exported":
             # The bundle's list of every exported item says nothing about this one.
             data.pop("evidence", None)
-        for earlier in carried or []:
-            earlier = dict(earlier)
-            earlier["carried_over"] = True
-            entries.append(earlier)
+        if not isinstance(carried, list):
+            carried = []
+        entries.extend(carried_entry(earlier) for earlier in carried)
         entries.append(
             {
                 "id": row.pk,

@@ -1,11 +1,10 @@
-"""The bundle's format: its name and version, the files it stores as they are, what a SHA-256
-looks like, and the hashing of its files. No ORM here: `evidence.services.exports` builds the
-manifest from the rows."""
+"""The bundle's format: its name and version, the files it stores as they are, and the hashing
+of its files (what a manifest holds is `evidence.bundle.schema`). No ORM here:
+`evidence.services.exports` builds the manifest from the rows."""
 
 from __future__ import annotations
 
 import hashlib
-import re
 
 FORMAT = "casefile-export"
 FORMAT_VERSION = 2
@@ -16,9 +15,6 @@ STORED_TYPES = ("image/", "video/", "application/zip", "application/pdf")
 
 class BundleError(Exception):
     """A bundle that cannot be read or does not match its manifest."""
-
-
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def file_sha256(path: str) -> tuple[str, int]:

@@ -1,31 +1,33 @@
 """Importing a bundle made by another Casefile: it is verified first, then its case, sources,
-evidence (originals re-ingested), claims and links are created under the importing owner."""
+evidence (originals re-ingested), claims and links are created under the importing owner.
+
+The bundle is untrusted input: it is read through `evidence.bundle.reading` (limits before
+reading, files streamed, the manifest held to its schema), every row is cleaned by its model
+before it is saved, previews must be images Casefile could have made, and a refused import
+leaves nothing behind: no row, and no file in storage."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import zipfile
+from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
 from cases.activity import Verb, activity_record
 from cases.models import Case, Claim, ClaimTransition, Membership, Role
 from evidence import enqueue
-from evidence.bundle.manifest import (
-    CHUNK,
-    BundleError,
-    file_sha256,
-)
+from evidence.bundle.manifest import BundleError, file_sha256
+from evidence.bundle.reading import DERIVATIVE_MAX_BYTES, bundle_open, image_check
 from evidence.bundle.verify import bundle_verify
+from evidence.imaging.decode import PREVIEW_EDGE, THUMBNAIL_EDGE
 from evidence.models import Evidence, EvidenceLink, Photo, PhotoFlag, Source
-from evidence.services.evidence import original_store
+from evidence.services.evidence import original_storage_name, original_store
+
+DERIVATIVE_EDGES = {"preview": PREVIEW_EDGE, "thumbnail": THUMBNAIL_EDGE}
 
 
 def _placeholder_user(username: str, tag: str, cache: dict):
@@ -51,35 +53,47 @@ def case_import(*, path, owner) -> Case:
     bundle is verified first; a bundle that does not verify, or whose manifest does not hold
     what an export writes, is refused and nothing is imported.
 
-    All or nothing: the rows are one transaction, and the derivatives stored on the way are
-    deleted again when it fails (originals are stored by their hash and shared, so one left
-    behind is only an unreferenced copy that a later upload of the same bytes reuses).
+    All or nothing: the rows are one transaction, and the files stored on the way are deleted
+    again when it fails (an original, stored under its hash, only if no item refers to it).
 
     The photos with an original are processed again after the commit; the case's
     `processing` (not stored) holds their dispatches, which say whether each reached the
     broker (a photo that did not waits in the outbox, committed with the case, and is sent
     by the workers' recovery once the broker is back)."""
     check = bundle_verify(path)
+    if check.manifest is None:
+        raise BundleError(check.problems[0])
     if not check.intact:
-        raise BundleError("The bundle does not verify: " + "; ".join(check.problems[:5]))
+        raise BundleError("the bundle does not verify: " + "; ".join(check.problems[:5]))
+    try:
+        with _discarded_on_failure() as stored, transaction.atomic():
+            return _case_import(path, check.manifest, owner, stored)
+    except (KeyError, TypeError, ValueError, AttributeError, IntegrityError, DataError) as exc:
+        raise BundleError(f"the bundle's manifest cannot be imported: {exc!r}") from exc
+    except ValidationError as exc:
+        raise BundleError(f"the bundle's manifest cannot be imported: {exc}") from exc
+
+
+@contextmanager
+def _discarded_on_failure():
+    """The names of the files an import stores, deleted again if it fails (after its
+    transaction is rolled back). An original is stored under its hash, perhaps shared with
+    another case's item by then: it is deleted only if no item refers to it."""
     stored: list[str] = []
     try:
-        with transaction.atomic():
-            return _case_import(path, check.manifest, owner, stored)
-    except (KeyError, TypeError, ValueError, AttributeError, IntegrityError) as exc:
-        _remove(stored)
-        raise BundleError(f"The bundle's manifest cannot be imported: {exc!r}") from exc
-    except ValidationError as exc:
-        _remove(stored)
-        raise BundleError(f"The bundle's manifest cannot be imported: {exc}") from exc
+        yield stored
     except BaseException:
-        _remove(stored)
+        for name in stored:
+            if not Evidence.objects.filter(original=name).exists():
+                default_storage.delete(name)
         raise
 
 
-def _remove(names: list[str]) -> None:
-    for name in names:
-        default_storage.delete(name)
+def _saved(instance):
+    """A row from the bundle, cleaned by its model (choices, lengths, constraints) and saved."""
+    instance.full_clean()
+    instance.save()
+    return instance
 
 
 def _case_import(path, manifest: dict, owner, stored: list[str]) -> Case:
@@ -120,22 +134,24 @@ def _case_import(path, manifest: dict, owner, stored: list[str]) -> Case:
     )
     sources = {}
     for row in manifest["sources"]:
-        sources[row["id"]] = Source.objects.create(
-            case=case,
-            kind=row["kind"],
-            name=(row["name"] if row["identity_included"] else "(identity not in the bundle)"),
-            protected=row["protected"],
-            pseudonym=row["pseudonym"],
-            reliability=row["reliability"],
-            notes=row["notes"] or "",
-            created_by=owner,
+        sources[row["id"]] = _saved(
+            Source(
+                case=case,
+                kind=row["kind"],
+                name=(row["name"] if row["identity_included"] else "(identity not in the bundle)"),
+                protected=row["protected"],
+                pseudonym=row["pseudonym"],
+                reliability=row["reliability"],
+                notes=row["notes"] or "",
+                created_by=owner,
+            )
         )
     evidence_map = {}
     queue = []
-    with zipfile.ZipFile(path) as archive:
+    with bundle_open(path) as bundle:
         for row in manifest["evidence"]:
             evidence, process = _import_evidence(
-                archive, row, case, sources, owner, tag, users, stored
+                bundle, row, case, sources, owner, tag, users, stored
             )
             evidence_map[row["id"]] = evidence
             if process:
@@ -154,26 +170,30 @@ def _case_import(path, manifest: dict, owner, stored: list[str]) -> Case:
                 },
             )
     for row in manifest["claims"]:
-        claim = Claim.objects.create(
-            case=case,
-            statement=row["statement"][:500],
-            details=row.get("details", ""),
-            status=row["status"],
-            confidence=row.get("confidence", ""),
-            author=_placeholder_user(row["author"], tag, users) or owner,
-            reviewer=_placeholder_user(row.get("reviewer"), tag, users)
-            or (owner if row["status"] not in ("draft", "in_review") else None),
-            reviewed_at=parse_datetime(row["reviewed_at"]) if row.get("reviewed_at") else None,
-            review_note=row.get("review_note", ""),
-            occurred_on=parse_date(row["occurred_on"]) if row.get("occurred_on") else None,
+        claim = _saved(
+            Claim(
+                case=case,
+                statement=row["statement"][:500],
+                details=row.get("details", ""),
+                status=row["status"],
+                confidence=row.get("confidence", ""),
+                author=_placeholder_user(row["author"], tag, users) or owner,
+                reviewer=_placeholder_user(row.get("reviewer"), tag, users)
+                or (owner if row["status"] not in ("draft", "in_review") else None),
+                reviewed_at=parse_datetime(row["reviewed_at"]) if row.get("reviewed_at") else None,
+                review_note=row.get("review_note", ""),
+                occurred_on=parse_date(row["occurred_on"]) if row.get("occurred_on") else None,
+            )
         )
         for step in row.get("history", []):
-            transition = ClaimTransition.objects.create(
-                claim=claim,
-                from_status=step["from"],
-                to_status=step["to"],
-                actor=_placeholder_user(step.get("by"), tag, users) or owner,
-                note=step.get("note", ""),
+            transition = _saved(
+                ClaimTransition(
+                    claim=claim,
+                    from_status=step["from"],
+                    to_status=step["to"],
+                    actor=_placeholder_user(step.get("by"), tag, users) or owner,
+                    note=step.get("note", ""),
+                )
             )
             if step.get("at"):
                 ClaimTransition.objects.filter(pk=transition.pk).update(
@@ -181,12 +201,14 @@ def _case_import(path, manifest: dict, owner, stored: list[str]) -> Case:
                 )
         for link in row.get("links", []):
             if link["evidence"] in evidence_map:
-                EvidenceLink.objects.create(
-                    claim=claim,
-                    evidence=evidence_map[link["evidence"]],
-                    stance=link["stance"],
-                    note=link.get("note", ""),
-                    created_by=_placeholder_user(link.get("by"), tag, users) or owner,
+                _saved(
+                    EvidenceLink(
+                        claim=claim,
+                        evidence=evidence_map[link["evidence"]],
+                        stance=link["stance"],
+                        note=link.get("note", ""),
+                        created_by=_placeholder_user(link.get("by"), tag, users) or owner,
+                    )
                 )
         activity_record(
             case=case,
@@ -200,7 +222,7 @@ def _case_import(path, manifest: dict, owner, stored: list[str]) -> Case:
 
 
 def _import_evidence(
-    archive, row, case, sources, owner, tag, users, stored: list[str]
+    bundle, row, case, sources, owner, tag, users, stored
 ) -> tuple[Evidence, bool]:
     evidence = Evidence(
         case=case,
@@ -224,13 +246,19 @@ def _import_evidence(
     )
     if evidence.latitude is None or evidence.longitude is None:
         evidence.latitude = evidence.longitude = None
+    what = f"evidence {row['id']}"
     if row.get("file"):
-        with archive.open(row["file"]) as member, tempfile.TemporaryFile() as spool:
-            # Spooled to disk: storage wants a seekable file, a ZIP member is not always one.
-            shutil.copyfileobj(member, spool, CHUNK)
-            spool.seek(0)
-            evidence.original.name = original_store(File(spool), sha256=row["sha256"])
-    evidence.save()
+        limit = bundle.limits.member_bytes
+        with bundle.spool(row["file"], limit=limit, what=f"{what}'s original") as (spool, sha):
+            # Hashed again on the way: stored under its hash, it must be what was verified.
+            if sha != row["sha256"]:
+                raise BundleError(f"{what}: its original changed since it was verified")
+            name = original_storage_name(sha)
+            fresh = not default_storage.exists(name)
+            evidence.original.name = original_store(File(spool), sha256=sha)
+            if fresh:
+                stored.append(name)
+    _saved(evidence)
     process = False
     photo_row = row.get("photo")
     if evidence.kind == Evidence.Kind.PHOTO:
@@ -242,20 +270,24 @@ def _import_evidence(
             photo.failure_reason = "" if row.get("preview") else "Imported without its original."
             for name in ("width", "height", "phash", "dhash"):
                 setattr(photo, name, photo_row.get(name))
-            for kind in ("preview", "thumbnail"):
+            for kind, edge in DERIVATIVE_EDGES.items():
                 member = row.get(kind)
                 if member:
-                    target = f"derivatives/imported/{evidence.pk}/{kind}.jpg"
-                    with archive.open(member) as handle:
-                        data = handle.read()  # a derivative: small by construction
-                    saved = default_storage.save(target, ContentFile(data))
-                    stored.append(saved)
-                    setattr(photo, kind, saved)
-        photo.save()
+                    with bundle.spool(
+                        member, limit=DERIVATIVE_MAX_BYTES, what=f"{what}'s {kind}"
+                    ) as (spool, _):
+                        image_check(spool, edge=edge, what=f"{what}'s {kind} {member}")
+                        target = f"derivatives/imported/{evidence.pk}/{kind}.jpg"
+                        name = default_storage.save(target, File(spool))
+                    stored.append(name)
+                    setattr(photo, kind, name)
+        _saved(photo)
         if photo_row and not process:
             for flag in photo_row.get("flags", []):
                 if flag["code"] in PhotoFlag.Code.values:
                     PhotoFlag.objects.get_or_create(
-                        photo=photo, code=flag["code"], defaults={"message": flag["message"]}
+                        photo=photo,
+                        code=flag["code"],
+                        defaults={"message": flag["message"][:500]},
                     )
     return evidence, process

@@ -485,16 +485,20 @@ def test_export_round_trips_through_verify_and_import_with_identical_hashes(
 def test_import_refuses_a_bundle_that_does_not_verify(
     personas, things, django_capture_on_commit_callbacks, tmp_path
 ):
-    from django.core.management.base import CommandError
-
     export = _export(
         personas.owner, personas.case, django_capture_on_commit_callbacks, originals=True
     )
     path = _bundle(export, tmp_path)
     tampered = _rewrite(path, "report.html", lambda data: data + b"<!-- changed -->")
     cases = Case.objects.count()
-    with pytest.raises(CommandError, match="does not verify"):
-        call_command("import_case", str(tampered), "--owner", "charlie", stdout=io.StringIO())
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command(
+            "import_case", str(tampered), "--owner", "charlie", stdout=io.StringIO(), stderr=err
+        )
+    assert exit_info.value.code == 1
+    assert err.getvalue().startswith("BROKEN: the bundle does not verify: report.html: ")
+    assert err.getvalue().count("\n") == 1
     assert Case.objects.count() == cases
 
 
@@ -629,7 +633,7 @@ def test_verify_export_names_an_original_the_manifest_points_to_but_the_bundle_l
     assert any("originals/not-there.jpg is not in the bundle" in p for p in check.problems)
 
 
-def test_import_refuses_a_verified_bundle_whose_manifest_is_malformed_and_imports_nothing(
+def test_a_manifest_lacking_a_part_is_refused_by_verify_and_import_which_imports_nothing(
     personas, things, django_capture_on_commit_callbacks, tmp_path
 ):
     from evidence.bundle.manifest import BundleError
@@ -637,9 +641,10 @@ def test_import_refuses_a_verified_bundle_whose_manifest_is_malformed_and_import
     export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
     path = _bundle(export, tmp_path)
     broken = _resigned(path, lambda manifest: manifest.pop("claims"))
-    assert bundle_verify(broken).intact  # every file matches; the content is what is wrong
+    # Every file matches; the content is what is wrong, and the one schema says so to both.
+    assert bundle_verify(broken).problems == ["manifest.json: the manifest lacks 'claims'"]
     cases, evidence = Case.objects.count(), Evidence.objects.count()
-    with pytest.raises(BundleError, match="cannot be imported"):
+    with pytest.raises(BundleError, match="lacks 'claims'"):
         case_import(path=broken, owner=personas.outsider)
     assert (Case.objects.count(), Evidence.objects.count()) == (cases, evidence)
 

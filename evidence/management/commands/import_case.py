@@ -1,11 +1,13 @@
 """Restore a case from an export bundle."""
 
+import sys
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from evidence.bundle.manifest import BundleError
+from evidence.bundle.reading import one_line
 from evidence.services.imports import case_import
 
 
@@ -32,7 +34,9 @@ class Command(BaseCommand):
         try:
             case = case_import(path=path, owner=owner)
         except BundleError as exc:
-            raise CommandError(f"{exc} Nothing was imported.") from None
+            # Refused, and nothing imported: one line, what is wrong with the bundle.
+            self.stderr.write(f"BROKEN: {one_line(str(exc))}")
+            sys.exit(1)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported case {case.pk} “{case.title}”: {case.evidence.count()} evidence "

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from evidence.bundle.reading import one_line
 from evidence.bundle.verify import bundle_verify
 
 
@@ -25,18 +26,24 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
         check = bundle_verify(path)
-        manifest = check.manifest or {}
-        case = manifest.get("case") or {}
-        if case:
-            self.stdout.write(
-                f"Bundle of case “{case.get('title')}” exported {manifest.get('exported_at')} "
-                f"by {manifest.get('exported_by')}: {check.checked} file(s) checked, "
-                f"{len(manifest.get('evidence', []))} evidence item(s), "
-                f"{manifest.get('activity', {}).get('rows', 0)} activity row(s)."
+        if check.manifest is None:
+            # Refused before its files were checked: one line, what is wrong with it.
+            self.stderr.write(f"BROKEN: {one_line(check.problems[0])}")
+            sys.exit(1)
+        manifest = check.manifest
+        # What the bundle says of itself, on one line (a title could hold a line break).
+        self.stdout.write(
+            one_line(
+                f"Bundle of case “{manifest['case']['title']}” exported "
+                f"{manifest['exported_at']} by {manifest['exported_by']}: {check.checked} "
+                f"file(s) checked, {len(manifest['evidence'])} evidence item(s), "
+                f"{manifest['activity']['rows']} activity row(s).",
+                limit=1000,
             )
+        )
         if check.problems:
             for problem in check.problems:
-                self.stdout.write(f"  BROKEN {problem}")
+                self.stdout.write(f"  BROKEN {one_line(problem)}")
             self.stderr.write(f"Bundle check FAILED: {len(check.problems)} problem(s).")
             sys.exit(1)
         self.stdout.write(self.style.SUCCESS("Bundle intact: every file matches its manifest."))
