@@ -339,6 +339,8 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 
 # A job still "processing" after this long is considered abandoned.
 CASEFILE_STALE_AFTER_SECONDS = env_int("CASEFILE_STALE_AFTER_SECONDS", CELERY_TASK_TIME_LIMIT)
+# Minutes between two signed checkpoints of a growing case's activity chain.
+CASEFILE_CHECKPOINT_MINUTES = env_int("CASEFILE_CHECKPOINT_MINUTES", 60)
 # Celery beat queues those again (`requeue_stale_photos` does the same by hand).
 CELERY_BEAT_SCHEDULE = {
     "photo-requeue-stale": {
@@ -350,6 +352,11 @@ CELERY_BEAT_SCHEDULE = {
     "exports-expire": {
         "task": "evidence.tasks.exports_expire_task",
         "schedule": timedelta(hours=1),
+    },
+    # Signs a checkpoint of every case whose activity chain grew since its last one.
+    "checkpoints-write": {
+        "task": "evidence.tasks.checkpoints_write_task",
+        "schedule": timedelta(minutes=CASEFILE_CHECKPOINT_MINUTES),
     },
     # Sends again the exports whose task was lost or never reached the broker.
     "exports-requeue-stale": {
@@ -371,6 +378,13 @@ CASEFILE_TOKEN_TTL_DAYS = env_int("CASEFILE_TOKEN_TTL_DAYS", 30)
 CASEFILE_EXPORT_RETENTION_DAYS = env_int("CASEFILE_EXPORT_RETENTION_DAYS", 7)
 if CASEFILE_EXPORT_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("CASEFILE_EXPORT_RETENTION_DAYS must be at least 1.")
+# The newsroom's Ed25519 signing key (cases/signing.py): the key itself (PEM, or base64 of its
+# PEM, DER or raw 32 bytes), or a PEM file (default: MEDIA_ROOT/signing-key.pem, never served).
+# In development a missing file is generated on first use; with DEBUG off it must exist
+# (`python manage.py casefile_key generate`).
+CASEFILE_SIGNING_KEY = os.environ.get("CASEFILE_SIGNING_KEY", "")
+CASEFILE_SIGNING_KEY_FILE = os.environ.get("CASEFILE_SIGNING_KEY_FILE", "")
+CASEFILE_SIGNING_KEY_GENERATE = env_bool("CASEFILE_SIGNING_KEY_GENERATE", DEBUG)
 CASEFILE_MAP_TILE_URL = (
     os.environ.get("CASEFILE_MAP_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 )

@@ -26,6 +26,7 @@ from evidence.services.exports import export_open, export_request, exports_expir
 from evidence.services.imports import case_import
 from tests.custody_case import PROTECTED_NAME, PSEUDONYM, custody_fixtures, leaks
 from tests.needs import unavailable
+from tests.tamper import append_only_lifted
 
 # The custody case, made once and restored into each test (tests/custody_case.py).
 _custody_snapshot, _custody_world, personas, things = custody_fixtures()
@@ -841,7 +842,8 @@ def test_verify_custody_checks_every_secret_against_its_commitment(personas, thi
     secret = ActivitySecret.objects.filter(
         activity__target_type="source", activity__target_id=things.public.pk
     ).first()
-    ActivitySecret.objects.filter(pk=secret.pk).update(value="Someone else")
+    with append_only_lifted():
+        ActivitySecret.objects.filter(pk=secret.pk).update(value="Someone else")
     problems = activity_chain_problems(case=personas.case)
     assert problems == [
         f"activity {secret.activity_id} (source.created): its label is not what it committed"
