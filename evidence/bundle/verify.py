@@ -1,5 +1,6 @@
 """Verifying a bundle without our database: every file against the manifest, the originals
-against the evidence SHA-256, the manifest against SHA256SUMS, and the activity chain."""
+against the evidence SHA-256, the manifest against SHA256SUMS, the activity chain, and who
+signed it (`evidence.bundle.signature`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from cases.activity import chain_problems
-from evidence.bundle.manifest import CHUNK, FORMAT, SHA256
+from evidence.bundle.manifest import CHUNK, FORMAT, SHA256, UNLISTED
+from evidence.bundle.signature import SignatureCheck, signature_check
 
 
 @dataclass
@@ -17,16 +21,26 @@ class BundleCheck:
     manifest: dict | None
     checked: int = 0
     problems: list[str] = field(default_factory=list)
+    signature: SignatureCheck | None = None
 
     @property
     def intact(self) -> bool:
+        """Every file, hash, row and signature there is holds (an unsigned bundle may be
+        intact: see `signed`)."""
         return not self.problems
 
+    @property
+    def signed(self) -> bool:
+        return self.signature is not None and self.signature.state == "signed"
 
-def bundle_verify(path) -> BundleCheck:
+
+def bundle_verify(
+    path, *, key: Ed25519PublicKey | None = None, fingerprint: str | None = None
+) -> BundleCheck:
     """Check every file of a bundle against its manifest, the originals against the evidence
-    SHA-256, the manifest against SHA256SUMS, and the activity chain the manifest carries.
-    Reads the bundle in chunks; needs no database."""
+    SHA-256, the manifest against SHA256SUMS, the activity chain the manifest carries, and its
+    signatures and checkpoints (by `key`, or the key of `fingerprint`, when given). Reads the
+    bundle in chunks; needs no database."""
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -34,7 +48,8 @@ def bundle_verify(path) -> BundleCheck:
     with archive:
         names = set(archive.namelist())
         try:
-            manifest = json.loads(archive.read("manifest.json"))
+            manifest_bytes = archive.read("manifest.json")
+            manifest = json.loads(manifest_bytes)
         except KeyError:
             return BundleCheck(None, problems=["manifest.json is missing"])
         except ValueError as exc:
@@ -60,7 +75,7 @@ def bundle_verify(path) -> BundleCheck:
                 continue
             actual[name] = digest.hexdigest()
             check.checked += 1
-            if name in ("manifest.json", "SHA256SUMS"):
+            if name in UNLISTED:
                 continue
             expected = files.get(name)
             if expected is None:
@@ -78,16 +93,21 @@ def bundle_verify(path) -> BundleCheck:
             sums = archive.read("SHA256SUMS").decode()
         except KeyError:
             check.problems.append("SHA256SUMS is missing")
-            sums = ""
+            sums = None
         listed = {}
-        for line in sums.splitlines():
+        for line in (sums or "").splitlines():
             digest, _, name = line.partition("  ")
             listed[name] = digest
-        if sums and listed.get("manifest.json") != actual.get("manifest.json"):
+        # Even an empty SHA256SUMS must vouch for the manifest.
+        if sums is not None and listed.get("manifest.json") != actual.get("manifest.json"):
             check.problems.append("manifest.json: does not match its SHA-256 in SHA256SUMS")
         for name, digest in listed.items():
             if name != "manifest.json" and actual.get(name) not in (None, digest):
                 check.problems.append(f"{name}: does not match its SHA-256 in SHA256SUMS")
+        check.signature = signature_check(
+            archive, manifest_bytes, manifest, key=key, fingerprint=fingerprint
+        )
+        check.problems.extend(check.signature.problems)
     for item in manifest.get("evidence", []):
         if not isinstance(item, dict):
             check.problems.append("manifest.json: an evidence entry is not an object")
