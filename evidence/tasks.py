@@ -8,6 +8,7 @@ from celery.signals import worker_init
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
+from cases.activity import checkpoints_write_due
 from evidence.imaging.decode import image_memory_pool
 from evidence.services.exports import export_build, exports_expire, exports_requeue_stale
 from evidence.services.photos import StorageUnavailable, photo_process, photos_requeue_stale
@@ -109,4 +110,21 @@ def exports_expire_task() -> int:
     ids = exports_expire()
     if ids:
         logger.info("Expired %d export(s): %s", len(ids), ids[:20])
+    return len(ids)
+
+
+# --- Checkpoints of the activity record (issue #13) -------------------------------------------
+
+
+@shared_task(acks_late=True)
+def checkpoints_write_task() -> int:
+    """Sign a checkpoint of every case whose activity chain grew since its last one (run by
+    Celery beat every CASEFILE_CHECKPOINT_MINUTES); safe to run twice."""
+    try:
+        ids = checkpoints_write_due()
+    except DatabaseError:
+        logger.warning("Could not write checkpoints", exc_info=True)
+        return 0
+    if ids:
+        logger.info("Signed %d checkpoint(s)", len(ids))
     return len(ids)

@@ -176,13 +176,29 @@ def metadata_rows(evidence: Evidence, photo: Photo | None, exact: bool) -> list[
     return rows
 
 
-def custody_history(*, evidence, reveal: bool) -> list[dict]:
+def custody_history(*, evidence, reveal: bool, entries: list[dict] | None = None) -> list[dict]:
     """An item's custody record as rows for people, oldest first, sources named as the reader
-    may see them: the table of the custody page, and the evidence page's History panel."""
+    may see them: the table of the custody page, and the evidence page's History panel.
+    `entries`: the record as `custody_entries` gave it, when the caller has it already."""
     names = {s.pk: s.display_name(reveal=reveal) for s in sources_of(case=evidence.case)}
-    return report.custody_rows(
-        custody.custody_entries(evidence=evidence, reveal=reveal), source_names=names
-    )
+    if entries is None:
+        entries = custody.custody_entries(evidence=evidence, reveal=reveal)
+    return report.custody_rows(entries, source_names=names)
+
+
+def checkpoint_rows(*, evidence, entries: list[dict]) -> list[dict]:
+    """The case's latest signed checkpoints as the custody page shows them, newest first."""
+    return [
+        {
+            **checkpoint,
+            "when": report.when_text(checkpoint["at"], seconds=True),
+            "reason_label": "at an export" if checkpoint["reason"] == "export" else "scheduled",
+            "timestamp_text": "trusted timestamp attached"
+            if checkpoint["timestamp"]
+            else "no trusted timestamp",
+        }
+        for checkpoint in custody.custody_checkpoints(evidence=evidence, entries=entries)
+    ]
 
 
 # Activity verbs as a sentence fragment ("Rita added evidence").

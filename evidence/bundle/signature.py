@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from cases import signing
+from cases.signing import fingerprint as key_fingerprint
+from cases.signing import public_key_parse, signature_valid
 from cases.activity import ChainHeads, checkpoint_problems
 from evidence.bundle.manifest import KEY_FILE, SIGNATURE_FILE, SIGNED_SINCE, SUMS_SIGNATURE_FILE
 
@@ -84,7 +85,7 @@ def signature_check(
     bundle_key = None
     if carried is not None:
         try:
-            bundle_key = signing.public_key_parse(carried)
+            bundle_key = public_key_parse(carried)
         except ValueError as exc:
             check.problems.append(f"{KEY_FILE}: {exc}")
     elif key is None:
@@ -93,7 +94,7 @@ def signature_check(
     if trusted is None:
         check.state = "broken"
         return check
-    check.fingerprint = signing.fingerprint(trusted)
+    check.fingerprint = key_fingerprint(trusted)
     if fingerprint is not None and fingerprint.lower() != check.fingerprint:
         check.problems.append(
             f"signed by key {check.fingerprint}, not by the key {fingerprint.lower()} asked for"
@@ -101,10 +102,10 @@ def signature_check(
     if (
         key is not None
         and bundle_key is not None
-        and signing.fingerprint(bundle_key) != (check.fingerprint)
+        and key_fingerprint(bundle_key) != (check.fingerprint)
     ):
         check.problems.append(
-            f"{KEY_FILE} is key {signing.fingerprint(bundle_key)}, not the key given "
+            f"{KEY_FILE} is key {key_fingerprint(bundle_key)}, not the key given "
             f"({check.fingerprint})"
         )
     if declared.get("key_fingerprint") != check.fingerprint:
@@ -112,7 +113,7 @@ def signature_check(
             f"manifest.json names key {declared.get('key_fingerprint')}, not key "
             f"{check.fingerprint}"
         )
-    if signature is not None and not signing.signature_valid(trusted, signature, manifest_bytes):
+    if signature is not None and not signature_valid(trusted, signature, manifest_bytes):
         check.problems.append(
             f"{SIGNATURE_FILE}: not a signature of manifest.json by key {check.fingerprint} "
             "(the manifest was changed after signing, or the signature replaced)"
@@ -146,7 +147,7 @@ def _sums_check(archive: zipfile.ZipFile, key: Ed25519PublicKey, check: Signatur
         return
     if signature is None:
         check.problems.append(f"{SUMS_SIGNATURE_FILE} is missing: the sums' signature was removed")
-    elif sums is None or not signing.signature_valid(key, signature, sums):
+    elif sums is None or not signature_valid(key, signature, sums):
         check.problems.append(
             f"{SUMS_SIGNATURE_FILE}: not a signature of SHA256SUMS by key {check.fingerprint} "
             "(the sums were changed after signing, or the signature replaced)"
