@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from cases.activity import ChainHeads, checkpoint_problems
 from cases.signing import fingerprint as key_fingerprint
 from cases.signing import public_key_parse, signature_valid
-from cases.activity import ChainHeads, checkpoint_problems
 from evidence.bundle.manifest import KEY_FILE, SIGNATURE_FILE, SIGNED_SINCE, SUMS_SIGNATURE_FILE
 
 # A key or a signature is tiny: anything larger is not one, and is not read whole.
