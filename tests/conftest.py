@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 import pytest
-from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 
 from cases.models import Case, Role
 from tests.factories import CaseFactory, MembershipFactory, UserFactory
@@ -61,7 +61,7 @@ def _sqlite_flush_lifts_append_only():
     """A transactional test ends with a flush of every table: on PostgreSQL a TRUNCATE, which
     the append-only row triggers do not see, on SQLite a DELETE of every row, which they refuse.
     Emptying the test database is not tampering with a record: there, they are lifted for it."""
-    original = SQLiteOperations.execute_sql_flush
+    original = SQLiteWrapper.ops_class.execute_sql_flush
 
     def execute_sql_flush(self, sql_list):
         with self.connection.cursor() as cursor:
@@ -75,9 +75,9 @@ def _sqlite_flush_lifts_append_only():
                 for _, sql in triggers:
                     cursor.execute(sql)
 
-    SQLiteOperations.execute_sql_flush = execute_sql_flush
+    SQLiteWrapper.ops_class.execute_sql_flush = execute_sql_flush
     yield
-    SQLiteOperations.execute_sql_flush = original
+    SQLiteWrapper.ops_class.execute_sql_flush = original
 
 
 @pytest.fixture(autouse=True)

@@ -16,13 +16,18 @@ TABLES = ("cases_activity", "cases_activitysecret", "cases_activitycheckpoint")
 def append_only_lifted():
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # ALTER TABLE waits for no deferred foreign-key check: run them first, then defer
+            # them again as Django's constraints are.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             for table in TABLES:
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER casefile_append_only")
             try:
                 yield
             finally:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 for table in TABLES:
                     cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER casefile_append_only")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             return
         triggers = sqlite_triggers(cursor)
         for name, _ in triggers:

@@ -18,8 +18,10 @@ TABLES = ("cases_activity", "cases_activitysecret", "cases_activitycheckpoint")
 POSTGRESQL_FUNCTION = """
 CREATE OR REPLACE FUNCTION casefile_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'casefile: % is append-only: % refused', TG_TABLE_NAME, TG_OP
-        USING ERRCODE = 'integrity_constraint_violation';
+    -- No format placeholders: the statement goes through a DB-API cursor.
+    RAISE EXCEPTION USING
+        MESSAGE = 'casefile: ' || TG_TABLE_NAME || ' is append-only: ' || TG_OP || ' refused',
+        ERRCODE = 'integrity_constraint_violation';
 END
 $$
 """
