@@ -78,4 +78,3 @@ def test_postgresql_refuses_update_and_delete_of_the_record(rows):
         assert [r[0] for r in cursor.fetchall()] == sorted(
             ["cases_activity", "cases_activitysecret", "cases_activitycheckpoint"]
         )
-
