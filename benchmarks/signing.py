@@ -1,7 +1,8 @@
 """Signing: what signing adds to an export, and what verifying a signed bundle costs.
 
-A case of many photos (BENCH_SIGNING_PHOTOS, default 500; the issue's 1000 with BENCH_SIGNING_PHOTOS=1000; small random originals, each with a
-thumbnail and a preview, every item with its activity rows) is exported with its originals by
+A case of many photos (BENCH_SIGNING_PHOTOS, default 500 to keep the run short; the issue's
+1000 with BENCH_SIGNING_PHOTOS=1000; small random originals, each with a thumbnail and a
+preview, every item with its activity rows) is exported with its originals by
 the real bundle writer, signed (a checkpoint written and signed, the key file, the signatures
 of manifest.json and SHA256SUMS) and unsigned (`BundleWriter(signed=False)`, a bundle as format
 2 wrote it), alternately in the same process. Then `bundle_verify` of the signed bundle (every
@@ -76,9 +77,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="casefile-bench-signing-"))
     django_setup(DATABASE, MEDIA_ROOT=str(media), CASEFILE_SIGNING_KEY_GENERATE="1")
     try:
-        from evidence.bundle.verify import bundle_verify
-
         from django.db import transaction
+
+        from evidence.bundle.verify import bundle_verify
 
         with transaction.atomic():
             export = _case()
