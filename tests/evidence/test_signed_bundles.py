@@ -19,7 +19,7 @@ from django.core.management.base import CommandError
 
 from cases import signing
 from cases.activity import checkpoint_statement, checkpoint_write
-from cases.models import Activity, Case
+from cases.models import Activity, ActivityCheckpoint, Case
 from evidence.bundle.manifest import KEY_FILE, SIGNATURE_FILE, SUMS_SIGNATURE_FILE
 from tests.custody_case import custody_fixtures
 from tests.evidence.test_export import _bundle, _export, _members
@@ -287,3 +287,32 @@ def test_an_outsider_verifies_with_only_openssl_and_sha256sum(bundle, tmp_path):
         "-in", "manifest.json", "-sigfile", "manifest.json.sig",
     )  # fmt: skip
     assert result.returncode != 0
+
+
+def test_the_custody_record_shows_the_checkpoints_and_the_key(bundle, personas, things, client):
+    """To any member, through both doors (a checkpoint holds counts and hashes only)."""
+    client.force_login(personas.viewer)
+    body = client.get(f"/api/v1/evidence/{things.public_photo.pk}/custody/").json()
+    latest = ActivityCheckpoint.objects.filter(case=personas.case).latest("id")
+    fingerprint = signing.fingerprint(_our_key())
+    assert body["signing"] == {
+        "algorithm": "Ed25519",
+        "key_fingerprint": fingerprint,
+        "public_key_url": "http://testserver/.well-known/casefile-signing-key",
+    }
+    assert body["checkpoints"][0] == {
+        "id": latest.pk,
+        "case": personas.case.pk,
+        "rows": latest.rows,
+        "head": latest.head,
+        "head_id": latest.head_id,
+        "at": latest.created_at.isoformat(),
+        "reason": "export",
+        "key": fingerprint,
+        "signature": latest.signature,
+        "timestamp": None,
+        "covers_latest_event": False,  # the export's own row came after its checkpoint
+    }
+    page = client.get(f"/evidence/{things.public_photo.pk}/custody/").content.decode()
+    assert "Signed checkpoints" in page and fingerprint in page
+    assert "no trusted timestamp" in page and latest.signature[:16] in page
