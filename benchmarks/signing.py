@@ -114,7 +114,7 @@ def main() -> int:
                     f"export of {PHOTOS} photos with originals ({size:.0f} MB)",
                     f"signed {s * 1000:.0f} ms",
                     f"unsigned {u * 1000:.0f} ms",
-                    f"**+{(s / u - 1) * 100:.1f} %**",
+                    f"**{(s / u - 1) * 100:+.1f} %**",
                     "< 5 %: " + ("met" if s / u < 1.05 else "not met"),
                 ],
                 [
