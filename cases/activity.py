@@ -12,19 +12,24 @@ Commitments are made whatever the source's protection is when the row is written
 protected later keeps its earlier names out of every redacted copy of the record.
 """
 
+import base64
+import binascii
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from enum import StrEnum
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Model
+from django.db import transaction
+from django.db.models import F, Model, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cases.models import Activity, ActivitySecret, Case
+from cases import signing
+from cases.models import Activity, ActivityCheckpoint, ActivitySecret, Case
 
 
 class Verb(StrEnum):
@@ -314,13 +319,34 @@ def chain_problems(chain: Iterable[dict]) -> list[str]:
     whatever it withholds, and every disclosed value against its commitment."""
     problems = []
     prev = ""
+    # The last row whose link did not hold: (row, the hash it should have chained to, its
+    # problem's index), so that a swapped pair is named as one.
+    unlinked = None
     for row in chain:
         if not isinstance(row, dict):
             problems.append("activity: a row of the chain is not an object")
             continue
         name = f"activity {row.get('id')}"
         if row.get("prev_hash") != prev:
+            first = unlinked[0] if unlinked else None
+            if (
+                first is not None
+                and first.get("hash") == prev
+                and row.get("prev_hash") == unlinked[1]
+                and first.get("prev_hash") == row.get("hash")
+            ):
+                problems[unlinked[2]] = (
+                    f"activity {first.get('id')} and activity {row.get('id')}: reordered, "
+                    "each stands where the other was written"
+                )
+                unlinked = None
+                # What the row after the pair chains to, in the order they were written.
+                prev = first.get("hash", "")
+                continue
+            unlinked = (row, prev, len(problems))
             problems.append(f"{name}: the row before it was changed or removed")
+        else:
+            unlinked = None
         created = row.get("created_at")
         created = parse_datetime(created) if isinstance(created, str) else None
         try:
@@ -362,8 +388,188 @@ def chain_problems(chain: Iterable[dict]) -> list[str]:
 
 
 def activity_chain_problems(*, case: Case) -> list[str]:
-    """Check the case's chain in the database, and every secret against its commitment."""
-    return chain_problems(_entries(Activity.objects.filter(case=case).order_by("id")))
+    """Check the case's chain in the database, every secret against its commitment, and the
+    chain against every signed checkpoint of the case (`checkpoint_problems`)."""
+    checkpoints = [checkpoint_entry(c) for c in case.checkpoints.order_by("id")]
+    heads = ChainHeads(
+        _entries(Activity.objects.filter(case=case).order_by("id")),
+        positions={c["rows"] for c in checkpoints},
+    )
+    problems = chain_problems(heads)
+    return problems + checkpoint_problems(
+        checkpoints, heads=heads, key=signing.signing_key().public_key()
+    )
+
+
+def redacted_rows(chain: Iterable[dict]) -> int:
+    """How many rows of a chain (as an export carries it) commit to a value they do not
+    disclose: rows that verify by their commitments alone."""
+    count = 0
+    for row in chain:
+        if not isinstance(row, dict):
+            continue
+        disclosed = row.get("disclosed") if isinstance(row.get("disclosed"), dict) else {}
+        label = row.get("target_label") or ""
+        hidden = (
+            isinstance(label, str) and is_label_commitment(label) and LABEL_PATH not in disclosed
+        )
+        if hidden or any(path not in disclosed for path in _commitment_paths(row.get("data"))):
+            count += 1
+    return count
+
+
+def _commitment_paths(value, path: str = "") -> Iterator[str]:
+    if is_commitment(value):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _commitment_paths(item, f"{path}/{_escape(key)}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _commitment_paths(item, f"{path}/{i}")
+
+
+# --- Checkpoints ------------------------------------------------------------------------------
+
+CHECKPOINT_FORMAT = "casefile-checkpoint"
+
+
+def checkpoint_statement(entry: dict) -> bytes:
+    """The exact bytes a checkpoint's signature covers, from its plain form (`checkpoint_entry`):
+    compact JSON with sorted keys, UTF-8."""
+    statement = {
+        "format": CHECKPOINT_FORMAT,
+        "version": 1,
+        "case": entry.get("case"),
+        "rows": entry.get("rows"),
+        "head": entry.get("head"),
+        "head_id": entry.get("head_id"),
+        "at": entry.get("at"),
+        "key": entry.get("key"),
+    }
+    return json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
+
+
+def checkpoint_entry(checkpoint: ActivityCheckpoint) -> dict:
+    """A checkpoint as plain data (what an export carries and the custody record shows).
+    `timestamp` is the RFC 3161 token (base64) when there is one."""
+    token = checkpoint.timestamp_token
+    return {
+        "id": checkpoint.pk,
+        "case": checkpoint.case_id,
+        "rows": checkpoint.rows,
+        "head": checkpoint.head,
+        "head_id": checkpoint.head_id,
+        "at": checkpoint.created_at.isoformat(),
+        "reason": checkpoint.reason,
+        "key": checkpoint.key_fingerprint,
+        "signature": checkpoint.signature,
+        "timestamp": base64.b64encode(bytes(token)).decode() if token else None,
+    }
+
+
+def checkpoint_write(*, case: Case, reason: str) -> ActivityCheckpoint:
+    """Sign and store the case's chain head as it stands (`ActivityCheckpoint`)."""
+    key = signing.signing_key()
+    with transaction.atomic():
+        # The same lock as appending a row: the head cannot move while it is signed.
+        Case.objects.select_for_update().filter(pk=case.pk).values_list("pk").first()
+        rows = Activity.objects.filter(case=case)
+        last = rows.order_by("-id").values("id", "hash").first() or {"id": None, "hash": ""}
+        checkpoint = ActivityCheckpoint(
+            case=case,
+            rows=rows.count(),
+            head=last["hash"],
+            head_id=last["id"],
+            created_at=timezone.now(),
+            reason=ActivityCheckpoint.Reason(reason),
+            key_fingerprint=signing.fingerprint(key.public_key()),
+        )
+        statement = checkpoint_statement(checkpoint_entry(checkpoint))
+        checkpoint.signature = base64.b64encode(key.sign(statement)).decode()
+        checkpoint.save()
+    return checkpoint
+
+
+def checkpoints_write_due() -> list[int]:
+    """Checkpoint every case whose chain grew since its latest checkpoint (or that has none);
+    return the new checkpoints' ids. Run by Celery beat (`checkpoints_write_task`); safe to run
+    twice (the second run finds nothing new)."""
+    latest = ActivityCheckpoint.objects.filter(case=OuterRef("pk")).order_by("-id")
+    newest_row = Activity.objects.filter(case=OuterRef("pk")).order_by("-id")
+    due = (
+        Case.objects.annotate(
+            checkpointed=Subquery(latest.values("head")[:1]),
+            head=Subquery(newest_row.values("hash")[:1]),
+        )
+        .filter(head__isnull=False)
+        .filter(Q(checkpointed__isnull=True) | ~Q(checkpointed=F("head")))
+        .order_by("pk")
+    )
+    return [checkpoint_write(case=case, reason="schedule").pk for case in due]
+
+
+class ChainHeads:
+    """A chain passed through as it is read, noting its length and the id and hash of the
+    rows at `positions` (1-based; what checkpoints are compared with), without holding it."""
+
+    def __init__(self, chain: Iterable[dict], *, positions: set[int]):
+        self.chain = chain
+        self.positions = positions
+        self.rows = 0
+        self.at: dict[int, tuple] = {}
+
+    def __iter__(self):
+        for row in self.chain:
+            self.rows += 1
+            if isinstance(row, dict) and self.rows in self.positions:
+                self.at[self.rows] = (row.get("id"), row.get("hash"))
+            yield row
+
+
+def checkpoint_problems(
+    checkpoints: Iterable[dict], *, heads: ChainHeads, key: Ed25519PublicKey
+) -> list[str]:
+    """Compare a chain (already read through `heads`) with signed checkpoints: a sentence for
+    every checkpoint that is not signed by `key`, and for every one the chain no longer
+    matches (its tail deleted, or a row at or before the checkpoint's head rewritten, removed
+    or reordered — even with every later hash recomputed)."""
+    problems = []
+    ours = signing.fingerprint(key)
+    for entry in checkpoints:
+        if not isinstance(entry, dict):
+            problems.append("checkpoint: a checkpoint is not an object")
+            continue
+        name = f"checkpoint of {entry.get('at')}"
+        if entry.get("key") != ours:
+            problems.append(f"{name}: signed by key {entry.get('key')}, not by key {ours}")
+            continue
+        try:
+            signature = base64.b64decode(str(entry.get("signature")), validate=True)
+        except (binascii.Error, ValueError):
+            signature = b""
+        if not signing.signature_valid(key, signature, checkpoint_statement(entry)):
+            problems.append(f"{name}: its signature does not verify (the checkpoint was altered)")
+            continue
+        rows = entry.get("rows")
+        if not isinstance(rows, int) or rows < 0:
+            problems.append(f"{name}: its row count is not a count")
+            continue
+        if rows == 0:
+            continue
+        if heads.rows < rows:
+            problems.append(
+                f"{name}: the chain's tail was deleted: the checkpoint signed {rows} rows "
+                f"ending with activity {entry.get('head_id')}, the chain has {heads.rows}"
+            )
+        elif heads.at.get(rows, (None, None))[1] != entry.get("head"):
+            found = heads.at.get(rows, (None, None))[0]
+            problems.append(
+                f"{name}: row {rows} of the chain (activity {found}) is not the row it signed "
+                f"(activity {entry.get('head_id')}): a row at or before it was rewritten, "
+                "removed or reordered"
+            )
+    return problems
 
 
 def _entries(rows, size: int = 2000):

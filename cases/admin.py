@@ -3,6 +3,7 @@ from django.contrib import admin
 from cases.models import (
     AccountActivity,
     Activity,
+    ActivityCheckpoint,
     ApiToken,
     Case,
     Claim,
@@ -38,6 +39,11 @@ class CaseAdmin(admin.ModelAdmin):
     search_fields = ["title", "summary"]
     readonly_fields = ["created_by", "created_at", "updated_at"]
     inlines = [MembershipInline]
+
+    def has_delete_permission(self, request, obj=None):
+        # A case is closed or archived, never deleted: its activity record (which the database
+        # keeps append-only, and which protects the case row) would have to go with it.
+        return False
 
 
 @admin.register(Membership)
@@ -77,6 +83,12 @@ class ActivityAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "case", "actor", "verb", "target_type", "target_label"]
     list_filter = ["verb", "target_type"]
     search_fields = ["verb", "target_label"]
+
+
+@admin.register(ActivityCheckpoint)
+class ActivityCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "case", "rows", "reason", "key_fingerprint"]
+    list_filter = ["reason"]
 
 
 @admin.register(ApiToken)

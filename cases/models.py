@@ -244,6 +244,45 @@ class ActivitySecret(models.Model):
         return f"activity {self.activity_id} {self.path}"
 
 
+class ActivityCheckpoint(models.Model):
+    """A signed statement of a case's chain head: "the chain of case C had N rows, the last
+    with hash H, at time T", signed with the newsroom's key (`cases.signing`). Written on a
+    schedule and on every export (`cases.activity.checkpoint_write`); a chain that later has
+    fewer rows, or another row at N, lost or rewrote rows the checkpoint vouched for.
+
+    Append-only, like the record it vouches for (the database refuses UPDATE and DELETE)."""
+
+    class Reason(models.TextChoices):
+        SCHEDULE = "schedule", "Scheduled"
+        EXPORT = "export", "Export"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="checkpoints")
+    rows = models.PositiveIntegerField()
+    # The last row's hash and id ("" and None for a case without rows).
+    head = models.CharField(max_length=64, blank=True)
+    head_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    key_fingerprint = models.CharField(max_length=64)
+    # Base64 of the raw Ed25519 signature of `cases.activity.checkpoint_statement`.
+    signature = models.CharField(max_length=100)
+    # An RFC 3161 token over the signature, when a timestamp authority is configured (taken
+    # before the row is written: the row is never updated). None: no trusted timestamp.
+    timestamp_token = models.BinaryField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "id"]
+        indexes = [models.Index(fields=["case", "-id"], name="checkpoint_case_latest")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reason__in=["schedule", "export"]), name="checkpoint_reason_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id}: {self.rows} rows at {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class ApiToken(models.Model):
     """A key for the REST API. Only the key's SHA-256 is stored: a copy of the database cannot
     be used to sign in. The prefix (the key's first characters) identifies it to its owner."""

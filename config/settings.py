@@ -377,10 +377,17 @@ if CASEFILE_LEASE_SECONDS < 1 or CASEFILE_RECOVERY_INTERVAL_SECONDS < 0.5:
 CASEFILE_STALE_AFTER_SECONDS = env_int("CASEFILE_STALE_AFTER_SECONDS", CELERY_TASK_TIME_LIMIT)
 # Beat is optional: the workers recover jobs themselves. It only deletes expired export bundles
 # (`expire_exports` does the same by hand).
+# Minutes between two signed checkpoints of a growing case's activity chain.
+CASEFILE_CHECKPOINT_MINUTES = env_int("CASEFILE_CHECKPOINT_MINUTES", 60)
 CELERY_BEAT_SCHEDULE = {
     "exports-expire": {
         "task": "evidence.tasks.exports_expire_task",
         "schedule": timedelta(hours=1),
+    },
+    # Signs a checkpoint of every case whose activity chain grew since its last one.
+    "checkpoints-write": {
+        "task": "evidence.tasks.checkpoints_write_task",
+        "schedule": timedelta(minutes=CASEFILE_CHECKPOINT_MINUTES),
     },
 }
 # Only the fault-injection tests set this: a photo or export job pauses this long mid-task (its
@@ -414,6 +421,13 @@ for _name in (
 ):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1.")
+# The newsroom's Ed25519 signing key (cases/signing.py): the key itself (PEM, or base64 of its
+# PEM, DER or raw 32 bytes), or a PEM file (default: MEDIA_ROOT/signing-key.pem, never served).
+# In development a missing file is generated on first use; with DEBUG off it must exist
+# (`python manage.py casefile_key generate`).
+CASEFILE_SIGNING_KEY = os.environ.get("CASEFILE_SIGNING_KEY", "")
+CASEFILE_SIGNING_KEY_FILE = os.environ.get("CASEFILE_SIGNING_KEY_FILE", "")
+CASEFILE_SIGNING_KEY_GENERATE = env_bool("CASEFILE_SIGNING_KEY_GENERATE", DEBUG)
 CASEFILE_MAP_TILE_URL = (
     os.environ.get("CASEFILE_MAP_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 )

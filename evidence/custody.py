@@ -10,9 +10,11 @@ only, each row chained to the previous one by its hash), read per item by
 from __future__ import annotations
 
 from cases.activity import (
+    checkpoint_entry,
     disclose,
     secrets_of,
 )
+from cases.models import ActivityCheckpoint
 from evidence.models import Evidence
 from evidence.reader import Reader
 from evidence.selectors import REVEAL_VERB, custody_of
@@ -118,3 +120,26 @@ def custody_entries(*, evidence: Evidence, reader: Reader, exports=None) -> list
             }
         )
     return entries
+
+
+# How many of the case's latest checkpoints a custody record shows.
+CHECKPOINTS_SHOWN = 10
+
+
+def custody_checkpoints(*, evidence: Evidence, entries: list[dict]) -> list[dict]:
+    """The latest signed checkpoints of the item's case, newest first, as plain data
+    (`checkpoint_entry`), each saying whether it vouches for the item's newest event (its head is
+    that row or a later one). A checkpoint holds counts and hashes only: nothing in it needs
+    hiding from any member."""
+    own = [e["id"] for e in entries if not e["carried_over"] and e.get("id") is not None]
+    newest = max(own, default=None)
+    shown = []
+    for checkpoint in ActivityCheckpoint.objects.filter(case_id=evidence.case_id).order_by("-id")[
+        :CHECKPOINTS_SHOWN
+    ]:
+        entry = checkpoint_entry(checkpoint)
+        entry["covers_latest_event"] = (
+            newest is not None and checkpoint.head_id is not None and checkpoint.head_id >= newest
+        )
+        shown.append(entry)
+    return shown

@@ -7,8 +7,9 @@ import random
 from celery import bootsteps, current_app, shared_task
 from celery.signals import worker_init
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
+from cases.activity import checkpoints_write_due
 from evidence.imaging.decode import image_memory_pool
 from evidence.services.exports import export_build, exports_expire
 from evidence.services.photos import StorageUnavailable, photo_process
@@ -85,6 +86,23 @@ def exports_expire_task() -> int:
     ids = exports_expire()
     if ids:
         logger.info("Expired %d export(s): %s", len(ids), ids[:20])
+    return len(ids)
+
+
+# --- Checkpoints of the activity record (issue #13) -------------------------------------------
+
+
+@shared_task(acks_late=True)
+def checkpoints_write_task() -> int:
+    """Sign a checkpoint of every case whose activity chain grew since its last one (run by
+    Celery beat every CASEFILE_CHECKPOINT_MINUTES); safe to run twice."""
+    try:
+        ids = checkpoints_write_due()
+    except DatabaseError:
+        logger.warning("Could not write checkpoints", exc_info=True)
+        return 0
+    if ids:
+        logger.info("Signed %d checkpoint(s)", len(ids))
     return len(ids)
 
 

@@ -3,10 +3,12 @@
 from dataclasses import dataclass
 
 import pytest
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 
 from cases.models import Case, Role
 from tests.factories import CaseFactory, MembershipFactory, UserFactory
 from tests.snapshot import FAST_PASSWORD_HASHERS
+from tests.tamper import sqlite_triggers
 
 
 @dataclass
@@ -52,6 +54,30 @@ def _tasks_in_process(request):
         app.amqp._producer_pool = None
         app.amqp.flush_routes()
         app.amqp.__dict__.pop("router", None)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sqlite_flush_lifts_append_only():
+    """A transactional test ends with a flush of every table: on PostgreSQL a TRUNCATE, which
+    the append-only row triggers do not see, on SQLite a DELETE of every row, which they refuse.
+    Emptying the test database is not tampering with a record: there, they are lifted for it."""
+    original = SQLiteWrapper.ops_class.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        with self.connection.cursor() as cursor:
+            triggers = sqlite_triggers(cursor)
+            for name, _ in triggers:
+                cursor.execute(f'DROP TRIGGER "{name}"')
+        try:
+            original(self, sql_list)
+        finally:
+            with self.connection.cursor() as cursor:
+                for _, sql in triggers:
+                    cursor.execute(sql)
+
+    SQLiteWrapper.ops_class.execute_sql_flush = execute_sql_flush
+    yield
+    SQLiteWrapper.ops_class.execute_sql_flush = original
 
 
 @pytest.fixture(autouse=True)

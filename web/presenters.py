@@ -207,13 +207,30 @@ def _embedded_text(images: list[dict]) -> str | None:
     return f"{len(parts)}: " + "; ".join(parts) if parts else None
 
 
-def custody_history(*, evidence, reader: Reader) -> list[dict]:
+def custody_history(*, evidence, reader: Reader, entries: list[dict] | None = None) -> list[dict]:
     """An item's custody record as rows for people, oldest first, sources named as the reader
-    may see them: the table of the custody page, and the evidence page's History panel."""
+    may see them: the table of the custody page, and the evidence page's History panel.
+    `entries`: the record as `custody_entries` gave it, when the caller has it already."""
+    if entries is None:
+        entries = custody.custody_entries(evidence=evidence, reader=reader)
     return report.custody_rows(
-        custody.custody_entries(evidence=evidence, reader=reader),
-        source_names=reader.source_names(sources_of(case=evidence.case)),
+        entries, source_names=reader.source_names(sources_of(case=evidence.case))
     )
+
+
+def checkpoint_rows(*, evidence, entries: list[dict]) -> list[dict]:
+    """The case's latest signed checkpoints as the custody page shows them, newest first."""
+    return [
+        {
+            **checkpoint,
+            "when": report.when_text(checkpoint["at"], seconds=True),
+            "reason_label": "at an export" if checkpoint["reason"] == "export" else "scheduled",
+            "timestamp_text": "trusted timestamp attached"
+            if checkpoint["timestamp"]
+            else "no trusted timestamp",
+        }
+        for checkpoint in custody.custody_checkpoints(evidence=evidence, entries=entries)
+    ]
 
 
 # Activity verbs as a sentence fragment ("Rita added evidence").

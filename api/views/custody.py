@@ -5,6 +5,7 @@ Built on the same base views, permission class and selectors as the other API vi
 (`api.views.base`).
 """
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 from api.schema import FreeFormField
 from api.views.base import ObjectChildView
 from api.views.evidence import EvidenceDetail
+from cases import signing
 from evidence import custody
 from evidence.models import Evidence
 from evidence.selectors import evidence_for_user
@@ -29,6 +31,28 @@ class CustodyEventSerializer(serializers.Serializer):
     prev_hash = serializers.CharField()
     hash = serializers.CharField()
     carried_over = serializers.BooleanField()
+
+
+class CheckpointSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    case = serializers.IntegerField()
+    rows = serializers.IntegerField(help_text="Rows of the case's activity chain it signed.")
+    head = serializers.CharField(help_text="The hash of the chain's last row then.")
+    head_id = serializers.IntegerField(allow_null=True)
+    at = serializers.CharField()
+    reason = serializers.CharField(help_text="schedule or export")
+    key = serializers.CharField(help_text="Fingerprint of the signing key (SHA-256, hex).")
+    signature = serializers.CharField(help_text="Base64 Ed25519 signature of the statement.")
+    timestamp = serializers.CharField(
+        allow_null=True, help_text="RFC 3161 token (base64); null: no trusted timestamp."
+    )
+    covers_latest_event = serializers.BooleanField()
+
+
+class SigningSerializer(serializers.Serializer):
+    algorithm = serializers.CharField()
+    key_fingerprint = serializers.CharField()
+    public_key_url = serializers.CharField()
 
 
 class DeleteSerializer(serializers.Serializer):
@@ -69,6 +93,10 @@ class CustodySerializer(serializers.Serializer):
     sha256 = serializers.CharField()
     deleted = serializers.SerializerMethodField(help_text="Deleted evidence: its tombstone.")
     events = CustodyEventSerializer(many=True)
+    checkpoints = CheckpointSerializer(
+        many=True, help_text="The case's latest signed checkpoints, newest first."
+    )
+    signing = SigningSerializer(help_text="The newsroom key that signs checkpoints and exports.")
 
     @extend_schema_field(TombstoneSerializer(allow_null=True))
     def get_deleted(self, body: dict) -> dict | None:
@@ -91,13 +119,20 @@ class EvidenceCustody(ObjectChildView):
         deleted = None
         if evidence.deleted_at is not None:
             deleted = TombstoneSerializer(evidence).data
+        events = custody.custody_entries(evidence=evidence, reader=reader)
         body = {
             "evidence": evidence.pk,
             # The label of a deleted item is kept; a protected source's name never is in it.
             "label": evidence.label,
             "sha256": evidence.sha256,
             "deleted": deleted,
-            "events": custody.custody_entries(evidence=evidence, reader=reader),
+            "events": events,
+            "checkpoints": custody.custody_checkpoints(evidence=evidence, entries=events),
+            "signing": {
+                "algorithm": signing.ALGORITHM,
+                "key_fingerprint": signing.fingerprint(signing.signing_key().public_key()),
+                "public_key_url": request.build_absolute_uri(reverse("signing_key")),
+            },
         }
         return Response(CustodySerializer(body).data)
 

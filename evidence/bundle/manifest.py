@@ -7,7 +7,24 @@ from __future__ import annotations
 import hashlib
 
 FORMAT = "casefile-export"
-FORMAT_VERSION = 2
+# 3: signed (the files below, `signing` and `activity.checkpoints` in the manifest). Bundles of
+# earlier versions are still read, as unsigned.
+FORMAT_VERSION = 3
+SIGNED_SINCE = 3
+# The newsroom's public key (PEM), listed in the manifest like any file.
+KEY_FILE = "signing-key.pem"
+# Raw 64-byte Ed25519 signatures of the exact bytes of manifest.json and of SHA256SUMS, so that
+# `openssl pkeyutl -verify -pubin -inkey signing-key.pem -rawin -in manifest.json -sigfile
+# manifest.json.sig` checks the manifest and, the same way, SHA256SUMS what `sha256sum -c` checks.
+# SHA256SUMS lists manifest.json.sig (the manifest cannot list its own signature).
+SIGNATURE_FILE = "manifest.json.sig"
+SUMS_SIGNATURE_FILE = "SHA256SUMS.sig"
+# Reserved for an RFC 3161 token over manifest.json.sig (a trusted time for the export).
+TIMESTAMP_FILE = "manifest.json.sig.tsr"
+# Members the manifest does not list: itself, the sums, and what signs them.
+UNLISTED = frozenset(
+    {"manifest.json", "SHA256SUMS", SIGNATURE_FILE, SUMS_SIGNATURE_FILE, TIMESTAMP_FILE}
+)
 CHUNK = 1024 * 1024
 # Already-compressed files are stored as they are; text is deflated.
 STORED_TYPES = ("image/", "video/", "application/zip", "application/pdf")

@@ -7,7 +7,7 @@
   duplicate, absolute or odd names, encryption and compression methods Casefile never writes;
 - files are read in chunks, hashed on the way or spooled to disk, never held whole (only
   `manifest.json` and `SHA256SUMS`, under CASEFILE_BUNDLE_MAX_MANIFEST_BYTES, are);
-- `manifest_load` refuses nesting deeper than MAX_DEPTH before the JSON is parsed (no
+- `manifest_parse` refuses nesting deeper than MAX_DEPTH before the JSON is parsed (no
   RecursionError), duplicate keys and non-numbers, then holds the manifest to the one schema
   (`evidence.bundle.schema`);
 - `image_check` holds a preview or thumbnail to what Casefile makes: a JPEG inside the pixel
@@ -272,13 +272,6 @@ def _members_check(archive: zipfile.ZipFile, limits: Limits) -> None:
 _VALIDATOR = Draft202012Validator(MANIFEST_SCHEMA)
 _STRING = re.compile(rb'"[^"]*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-def manifest_load(bundle: Bundle) -> dict:
-    """The bundle's manifest, parsed and held to the schema; BundleError otherwise."""
-    if MANIFEST not in bundle:
-        raise BundleError(f"{MANIFEST} is missing")
-    return manifest_parse(bundle.read(MANIFEST))
 
 
 def manifest_parse(data: bytes) -> dict:

@@ -1,5 +1,5 @@
 """What a bundle's `manifest.json` is, as a JSON Schema (draft 2020-12): the one description of
-the shape that `evidence.bundle.reading.manifest_load` holds every manifest to, before
+the shape that `evidence.bundle.reading.manifest_parse` holds every manifest to, before
 `verify_export` checks a hash or `import_case` creates a row. No ORM here.
 
 Every key that Casefile reads is required and typed. The values a model constrains (an

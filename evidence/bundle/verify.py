@@ -1,14 +1,18 @@
 """Verifying a bundle without our database: every file against the manifest, the originals
-against the evidence SHA-256, the manifest against SHA256SUMS, and the activity chain."""
+against the evidence SHA-256, the manifest against SHA256SUMS, the activity chain, and who
+signed it (`evidence.bundle.signature`)."""
 
 from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from cases.activity import chain_problems
-from evidence.bundle.manifest import BundleError
-from evidence.bundle.reading import SUMS, bundle_open, manifest_load
+from evidence.bundle.manifest import UNLISTED, BundleError
+from evidence.bundle.reading import MANIFEST, SUMS, bundle_open, manifest_parse
+from evidence.bundle.signature import SignatureCheck, signature_check
 
 
 @dataclass
@@ -18,21 +22,34 @@ class BundleCheck:
     manifest: dict | None
     checked: int = 0
     problems: list[str] = field(default_factory=list)
+    signature: SignatureCheck | None = None
 
     @property
     def intact(self) -> bool:
+        """Every file, hash, row and signature there is holds (an unsigned bundle may be
+        intact: see `signed`)."""
         return not self.problems
 
+    @property
+    def signed(self) -> bool:
+        return self.signature is not None and self.signature.state == "signed"
 
-def bundle_verify(path) -> BundleCheck:
+
+def bundle_verify(
+    path, *, key: Ed25519PublicKey | None = None, fingerprint: str | None = None
+) -> BundleCheck:
     """Check every file of a bundle against its manifest, the originals against the evidence
-    SHA-256, the manifest against SHA256SUMS, and the activity chain the manifest carries.
-    Reads the bundle as untrusted input (`evidence.bundle.reading`): limits first, files in
-    chunks; needs no database."""
+    SHA-256, the manifest against SHA256SUMS, the activity chain the manifest carries, and its
+    signatures and checkpoints (by `key`, or the key of `fingerprint`, when given). Reads the
+    bundle as untrusted input (`evidence.bundle.reading`): limits first, files in chunks;
+    needs no database."""
     with ExitStack() as opened:
         try:
             bundle = opened.enter_context(bundle_open(path))
-            manifest = manifest_load(bundle)
+            if MANIFEST not in bundle:
+                raise BundleError(f"{MANIFEST} is missing")
+            manifest_bytes = bundle.read(MANIFEST)
+            manifest = manifest_parse(manifest_bytes)
         except BundleError as exc:
             return BundleCheck(None, problems=[str(exc)])
         check = BundleCheck(manifest)
@@ -47,7 +64,7 @@ def bundle_verify(path) -> BundleCheck:
                 check.problems.append(str(exc))
                 continue
             check.checked += 1
-            if name in ("manifest.json", "SHA256SUMS"):
+            if name in UNLISTED:
                 continue
             expected = files.get(name)
             if expected is None:
@@ -61,7 +78,7 @@ def bundle_verify(path) -> BundleCheck:
             if name not in names:
                 check.problems.append(f"{name}: listed in the manifest but missing")
         # SHA256SUMS vouches for the manifest itself.
-        sums = ""
+        sums = None
         if SUMS not in bundle:
             check.problems.append("SHA256SUMS is missing")
         else:
@@ -72,14 +89,19 @@ def bundle_verify(path) -> BundleCheck:
             except UnicodeDecodeError:
                 check.problems.append("SHA256SUMS is not text")
         listed = {}
-        for line in sums.splitlines():
+        for line in (sums or "").splitlines():
             digest, _, name = line.partition("  ")
             listed[name] = digest
-        if sums and listed.get("manifest.json") != actual.get("manifest.json"):
+        # Even an empty SHA256SUMS must vouch for the manifest.
+        if sums is not None and listed.get("manifest.json") != actual.get("manifest.json"):
             check.problems.append("manifest.json: does not match its SHA-256 in SHA256SUMS")
         for name, digest in listed.items():
             if name != "manifest.json" and actual.get(name) not in (None, digest):
                 check.problems.append(f"{name}: does not match its SHA-256 in SHA256SUMS")
+        check.signature = signature_check(
+            bundle.archive, manifest_bytes, manifest, key=key, fingerprint=fingerprint
+        )
+        check.problems.extend(check.signature.problems)
     # The manifest's shape was checked on loading (`evidence.bundle.schema`).
     for item in manifest["evidence"]:
         name = item["file"]

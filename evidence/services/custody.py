@@ -20,7 +20,7 @@ from cases.activity import (
     activity_chain_problems,
     activity_record,
 )
-from cases.models import Case
+from cases.models import ActivityCheckpoint, Case
 from cases.policy import require
 from cases.services import claim_reopen, claims_lock
 from evidence.models import Evidence, Photo
@@ -223,6 +223,9 @@ class CaseCheck:
     rows: int
     problems: list[str]
     items: list[ItemCheck] = field(default_factory=list)
+    # The case's signed checkpoints the chain was compared with, and the latest of them.
+    checkpoints: int = 0
+    latest_checkpoint: ActivityCheckpoint | None = None
 
     @property
     def intact(self) -> bool:
@@ -231,10 +234,18 @@ class CaseCheck:
 
 def custody_verify(*, case: Case) -> CaseCheck:
     """Recompute the SHA-256 of every original of the case (deleted evidence included, until
-    it is purged) and the case's activity chain; say, per item, whether it is intact."""
+    it is purged) and the case's activity chain, compare the chain with the case's signed
+    checkpoints; say, per item, whether it is intact."""
     chain = activity_chain_problems(case=case)
     bad_rows = {int(m.group(1)) for p in chain if (m := _ROW.match(p))}
-    check = CaseCheck(case_id=case.pk, title=case.title, rows=case.activity.count(), problems=chain)
+    check = CaseCheck(
+        case_id=case.pk,
+        title=case.title,
+        rows=case.activity.count(),
+        problems=chain,
+        checkpoints=case.checkpoints.count(),
+        latest_checkpoint=case.checkpoints.order_by("-id").first(),
+    )
     exports = exports_carrying(case_id=case.pk)
     for evidence in Evidence.objects.filter(case=case).select_related("source").order_by("id"):
         item = ItemCheck(

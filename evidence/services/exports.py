@@ -10,7 +10,11 @@ A bundle holds:
 - `originals/…` (when asked for) or only `previews/…` (upright, metadata stripped);
 - `report.html`: a self-contained, printable report (thumbnails embedded as data URIs), rendered
   and written one part at a time;
-- `SHA256SUMS`: the hashes of all of the above, in the format `sha256sum -c` reads.
+- `signing-key.pem`: the newsroom's public key; the manifest names its fingerprint and carries
+  the case's signed checkpoints (one is written for the export itself);
+- `manifest.json.sig`: the raw Ed25519 signature of manifest.json, by the newsroom's key;
+- `SHA256SUMS`: the hashes of all of the above, in the format `sha256sum -c` reads, and
+  `SHA256SUMS.sig`, its signature.
 
 The bundle is written file by file to a temporary file, then copied to storage: no original
 and never the bundle is held whole in memory.
@@ -45,7 +49,14 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cases.activity import Verb, activity_chain_problems, activity_record
+from cases import signing
+from cases.activity import (
+    Verb,
+    activity_chain_problems,
+    activity_record,
+    checkpoint_entry,
+    checkpoint_write,
+)
 from cases.models import Activity, Case, Claim
 from cases.policy import require
 from cases.selectors import members_of
@@ -54,7 +65,10 @@ from evidence.bundle.manifest import (
     CHUNK,
     FORMAT,
     FORMAT_VERSION,
+    KEY_FILE,
+    SIGNATURE_FILE,
     STORED_TYPES,
+    SUMS_SIGNATURE_FILE,
     BundleError,
     Hashing,
     file_sha256,
@@ -520,7 +534,10 @@ def _extension(evidence: Evidence) -> str:
 class BundleWriter:
     """Writes one export's bundle into an open, seekable binary file."""
 
-    def __init__(self, export: Export, target, *, progress=None):
+    def __init__(self, export: Export, target, *, progress=None, signed: bool = True):
+        # `signed=False` only for the signing benchmark's baseline: a bundle as format 2 wrote
+        # it, with no signature, key or checkpoint.
+        self.signed = signed
         self.export = export
         self.case = export.case
         self.reveal = export.reveal_protected
@@ -609,14 +626,33 @@ class BundleWriter:
                     status_labels=dict(Claim.Status.choices),
                 )
             manifest["report"] = {"file": "report.html", **self.files["report.html"]}
+            if self.signed:
+                key = signing.signing_key().public_key()
+                self.add_bytes(KEY_FILE, signing.public_pem(key), content_type="text/plain")
+                manifest["signing"] = {
+                    "algorithm": signing.ALGORITHM,
+                    "key_fingerprint": signing.fingerprint(key),
+                    "public_key": KEY_FILE,
+                    "signature": SIGNATURE_FILE,
+                    "sums_signature": SUMS_SIGNATURE_FILE,
+                }
             manifest["files"] = dict(sorted(self.files.items()))
             data = json.dumps(
                 manifest, cls=DjangoJSONEncoder, indent=1, ensure_ascii=False
             ).encode()
             self.add_bytes("manifest.json", data, content_type="application/json")
+            if self.signed:
+                # Listed in SHA256SUMS, so that `sha256sum -c` vouches for it too.
+                self.add_bytes(
+                    SIGNATURE_FILE, signing.sign(data), content_type="application/octet-stream"
+                )
             sums = "".join(f"{entry['sha256']}  {name}\n" for name, entry in self.files.items())
             with self.zip.open(self._info("SHA256SUMS", "text/plain"), "w") as out:
                 out.write(sums.encode())
+            if self.signed:
+                info = self._info(SUMS_SIGNATURE_FILE, "application/octet-stream")
+                with self.zip.open(info, "w") as out:
+                    out.write(signing.sign(sums.encode()))
         self.progress(99)
         return written
 
@@ -765,6 +801,9 @@ class BundleWriter:
                     "at": _iso(link.created_at),
                 }
             )
+        if self.signed:
+            # The head as it stands now, signed: the chain below holds at least these rows.
+            checkpoint_write(case=case, reason="export")
         problems = activity_chain_problems(case=case)
         # Every row as chained; the values it commits to (a source's name, an item's place)
         # disclosed beside it only where this export may show them.
@@ -850,6 +889,9 @@ class BundleWriter:
                 "intact_when_exported": not problems,
                 "problems_when_exported": problems,
                 "chain": activity,
+                "checkpoints": [checkpoint_entry(c) for c in case.checkpoints.order_by("id")]
+                if self.signed
+                else [],
             },
         }
 

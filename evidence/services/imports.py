@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -46,12 +47,21 @@ def _placeholder_user(username: str, tag: str, cache: dict):
     return cache[username]
 
 
-def case_import(*, path, owner) -> Case:
+def case_import(
+    *,
+    path,
+    owner,
+    accept_unsigned: bool = False,
+    key: Ed25519PublicKey | None = None,
+    fingerprint: str | None = None,
+) -> Case:
     """Restore an exported case from a bundle as an open case: new ids, the same hashes, each
     item's custody record carried over in its `evidence.imported` row, and the import itself
     recorded (with the status the case had in the bundle). The
-    bundle is verified first; a bundle that does not verify, or whose manifest does not hold
-    what an export writes, is refused and nothing is imported.
+    bundle is verified first (`bundle_verify`, by `key` or `fingerprint` when given); a bundle
+    that does not verify, or whose manifest does not hold what an export writes, is refused and
+    nothing is imported, and so is an unsigned one unless `accept_unsigned`. The import's row
+    says which it was: signed by which key, or unsigned.
 
     All or nothing: the rows are one transaction, and the files stored on the way are deleted
     again when it fails (an original, stored under its hash, only if no item refers to it).
@@ -60,14 +70,15 @@ def case_import(*, path, owner) -> Case:
     `processing` (not stored) holds their dispatches, which say whether each reached the
     broker (a photo that did not waits in the outbox, committed with the case, and is sent
     by the workers' recovery once the broker is back)."""
-    check = bundle_verify(path)
+    check = bundle_verify(path, key=key, fingerprint=fingerprint)
     if check.manifest is None:
         raise BundleError(check.problems[0])
     if not check.intact:
         raise BundleError("the bundle does not verify: " + "; ".join(check.problems[:5]))
+    signature = _signature_record(check, accept_unsigned=accept_unsigned)
     try:
         with _discarded_on_failure() as stored, transaction.atomic():
-            return _case_import(path, check.manifest, owner, stored)
+            return _case_import(path, check.manifest, owner, stored, signature)
     except (KeyError, TypeError, ValueError, AttributeError, IntegrityError, DataError) as exc:
         raise BundleError(f"the bundle's manifest cannot be imported: {exc!r}") from exc
     except ValidationError as exc:
@@ -96,7 +107,21 @@ def _saved(instance):
     return instance
 
 
-def _case_import(path, manifest: dict, owner, stored: list[str]) -> Case:
+def _signature_record(check, *, accept_unsigned: bool) -> dict:
+    """What the import's activity row says of the bundle's signature; BundleError for an
+    unsigned bundle not accepted as such."""
+    if check.signed:
+        return {"state": "signed", "key_fingerprint": check.signature.fingerprint}
+    reason = check.signature.reason if check.signature is not None else "no signature"
+    if not accept_unsigned:
+        raise BundleError(
+            f"the bundle is not signed ({reason}): nothing shows who wrote it. "
+            "Import it anyway with --accept-unsigned."
+        )
+    return {"state": "unsigned", "reason": reason, "accepted_unsigned": True}
+
+
+def _case_import(path, manifest: dict, owner, stored: list[str], signature: dict) -> Case:
     bundle_sha256, _ = file_sha256(str(path))
     tag = bundle_sha256[:8]
     users: dict = {}
@@ -125,6 +150,7 @@ def _case_import(path, manifest: dict, owner, stored: list[str]) -> Case:
             "options": manifest["options"],
             "members": manifest["members"],
             "activity_head": manifest.get("activity", {}).get("head", ""),
+            "signature": signature,
             # Deleted evidence travels as its tombstone: the hash and why it went, no file.
             "tombstones": [
                 {k: v for k, v in row.items() if k != "custody"}

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 
+from cases import signing
 from cases.activity import activity_chain_problems
 from cases.models import Activity, Case
 from cases.services import case_update, claim_create
@@ -28,6 +29,7 @@ from evidence.services.exports import export_open, export_request, exports_expir
 from evidence.services.imports import case_import
 from tests.custody_case import PROTECTED_NAME, PSEUDONYM, custody_fixtures, leaks
 from tests.needs import unavailable
+from tests.tamper import append_only_lifted
 
 # The custody case, made once and restored into each test (tests/custody_case.py).
 _custody_snapshot, _custody_world, personas, things = custody_fixtures()
@@ -244,7 +246,8 @@ def test_manifest_lists_case_members_sources_evidence_with_custody_and_claims(
     assert b"thumbnail_data" not in files["manifest.json"]
     assert b"base64" not in files["manifest.json"]
     assert "report.html" in manifest["files"]
-    assert files["SHA256SUMS"].decode().count("\n") == len(manifest["files"]) + 1
+    # The manifest and its signature are listed beside the files the manifest lists.
+    assert files["SHA256SUMS"].decode().count("\n") == len(manifest["files"]) + 2
 
 
 def test_export_without_identities_keeps_protected_sources_out_of_every_file(
@@ -350,7 +353,7 @@ def test_bundle_verifies_without_touching_the_database(
     with CaptureQueriesContext(connection) as queries:
         call_command("verify_export", str(path), stdout=out)
     assert len(queries) == 0
-    assert "Bundle intact" in out.getvalue()
+    assert "Bundle verified: signed by key" in out.getvalue()
 
 
 def _rewrite(path, target, change):
@@ -593,10 +596,12 @@ def test_demo_case_report_renders_in_chromium_as_a_printable_document(
     assert (ARTIFACTS / "export-report.pdf").stat().st_size > 10_000
 
 
-def _resigned(path, change) -> "pathlib.Path":  # noqa: F821
+def _resigned(path, change, *, key=None) -> "pathlib.Path":  # noqa: F821
     """A copy of the bundle whose manifest was changed and whose SHA256SUMS was fixed to match
-    (what a careless or hostile sender could produce)."""
+    (what a careless or hostile sender could produce); signed again by `key` when given."""
     import hashlib
+
+    from evidence.bundle.manifest import SIGNATURE_FILE, SUMS_SIGNATURE_FILE
 
     members = _members(path)
     manifest = json.loads(members["manifest.json"])
@@ -609,7 +614,17 @@ def _resigned(path, change) -> "pathlib.Path":  # noqa: F821
         for line in members["SHA256SUMS"].decode().splitlines()
     ]
     members["manifest.json"] = data
+    if key is not None:
+        members[SIGNATURE_FILE] = key.sign(data)
+        sums = [
+            f"{hashlib.sha256(members[SIGNATURE_FILE]).hexdigest()}  {SIGNATURE_FILE}"
+            if line.endswith(f"  {SIGNATURE_FILE}")
+            else line
+            for line in sums
+        ]
     members["SHA256SUMS"] = ("\n".join(sums) + "\n").encode()
+    if key is not None:
+        members[SUMS_SIGNATURE_FILE] = key.sign(members["SHA256SUMS"])
     target = path.with_name("resigned.zip")
     with zipfile.ZipFile(target, "w") as archive:
         for name, content in members.items():
@@ -640,8 +655,9 @@ def test_a_manifest_lacking_a_part_is_refused_by_verify_and_import_which_imports
 
     export = _export(personas.owner, personas.case, django_capture_on_commit_callbacks)
     path = _bundle(export, tmp_path)
-    broken = _resigned(path, lambda manifest: manifest.pop("claims"))
-    # Every file matches; the content is what is wrong, and the one schema says so to both.
+    # Signed by the newsroom's own key: every file and signature holds; the content is what is
+    # wrong, and the one schema says so to both.
+    broken = _resigned(path, lambda manifest: manifest.pop("claims"), key=signing.signing_key())
     assert bundle_verify(broken).problems == ["manifest.json: the manifest lacks 'claims'"]
     cases, evidence = Case.objects.count(), Evidence.objects.count()
     with pytest.raises(BundleError, match="lacks 'claims'"):
@@ -849,7 +865,8 @@ def test_verify_custody_checks_every_secret_against_its_commitment(personas, thi
     secret = ActivitySecret.objects.filter(
         activity__target_type="source", activity__target_id=things.public.pk
     ).first()
-    ActivitySecret.objects.filter(pk=secret.pk).update(value="Someone else")
+    with append_only_lifted():
+        ActivitySecret.objects.filter(pk=secret.pk).update(value="Someone else")
     problems = activity_chain_problems(case=personas.case)
     assert problems == [
         f"activity {secret.activity_id} (source.created): its label is not what it committed"

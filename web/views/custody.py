@@ -14,16 +14,18 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cases import signing
 from cases.models import Claim
 from cases.policy import can, require
 from cases.selectors import case_for_user
+from evidence import custody
 from evidence.models import Export
 from evidence.reader import Reader, reader_for
 from evidence.selectors import evidence_for_user, export_for_user, exports_for_user
 from evidence.services import custody as custody_services
 from evidence.services import exports as export_services
 from web.feedback import error_messages
-from web.presenters import custody_history
+from web.presenters import checkpoint_rows, custody_history
 from web.views.base import case_context
 
 # How often the exports panel asks for progress while an export runs (htmx polling).
@@ -37,12 +39,15 @@ def evidence_custody(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id, include_deleted=True)
     case = evidence.case
     reader = reader_for(request, case, via="page")
+    record = custody.custody_entries(evidence=evidence, reader=reader)
     context = case_context(
         request,
         case,
         e=evidence,
         source_name=reader.source_name(evidence.source),
-        entries=custody_history(evidence=evidence, reader=reader),
+        entries=custody_history(evidence=evidence, reader=reader, entries=record),
+        checkpoints=checkpoint_rows(evidence=evidence, entries=record),
+        key_fingerprint=signing.fingerprint(signing.signing_key().public_key()),
     )
     return render(request, "exports/evidence_custody.html", context)
 

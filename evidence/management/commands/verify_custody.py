@@ -12,8 +12,9 @@ from evidence.services.custody import custody_verify
 class Command(BaseCommand):
     help = (
         "Check the chain of custody: recompute the SHA-256 of every stored original and the "
-        "hash chain of every case's activity record. Prints intact or broken per item and per "
-        "case; exits with status 1 if anything does not match."
+        "hash chain of every case's activity record, and compare each chain with the case's "
+        "signed checkpoints (a deleted tail, a rewritten row, a reordered pair). Prints intact "
+        "or broken per item and per case; exits with status 1 if anything does not match."
     )
 
     def add_arguments(self, parser):
@@ -33,6 +34,15 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"case {case.pk} “{case.title}”: activity chain {chain} ({check.rows} rows)"
             )
+            latest = check.latest_checkpoint
+            if latest is None:
+                self.stdout.write("  no signed checkpoint yet: a deleted tail would go unseen")
+            elif not check.problems:
+                self.stdout.write(
+                    f"  {check.checkpoints} signed checkpoint(s) match the chain (latest: "
+                    f"{latest.rows} rows at {latest.created_at.isoformat()}, key "
+                    f"{latest.key_fingerprint})"
+                )
             for problem in check.problems:
                 self.stdout.write(f"  BROKEN {problem}")
             for item in check.items:
