@@ -151,8 +151,9 @@ def _valid_role(role: str) -> Role:
 def _keep_an_owner(case: Case, *, leaving: Membership) -> None:
     # Lock the owners' rows so that two owners cannot demote each other at the same time.
     owners = list(
-        Membership.objects.select_for_update()
+        Membership.objects.select_for_update(of=("self",))
         .filter(case=case, role=Role.OWNER)
+        .order_by("pk")  # not the default ordering: it joins (and would lock) case and users
         .values_list("pk", flat=True)
     )
     if owners == [leaving.pk]:
