@@ -21,6 +21,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.uploads import UploadTooLarge
+
 logger = logging.getLogger(__name__)
 
 STATUS_FOR_CODE = {
@@ -72,6 +74,11 @@ def exception_handler(exc, context):
         return Response(
             {"detail": "This conflicts with a record that already exists."},
             status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, UploadTooLarge):  # a multipart PATCH: parsed by DRF, not at the door
+        return Response(
+            {exc.field or "detail": [str(exc)] if exc.field else str(exc)},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, RequestDataTooBig):
         return Response(

@@ -147,6 +147,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Oversized bodies and NUL bytes in parameters refused at the door; before the CSRF check,
+    # which would otherwise read a whole anonymous upload to find its token.
+    "config.limits.RequestLimitsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # The pages in the reader's time zone (a cookie set by static/js/casefile.js).

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cases.policy import require
 from cases.selectors import can_see_protected, case_for_user
+from config.limits import answers_json
 from evidence.models import Evidence, Photo
 from evidence.reader import identity_reveal_record, place_matches
 from evidence.selectors import comments_on, evidence_for_user, evidence_of, similar_photos
@@ -95,6 +96,7 @@ UPLOAD_ERROR_STATUS = {
 }
 
 
+@answers_json
 @login_required
 @require_POST
 def evidence_upload(request, case_id):
