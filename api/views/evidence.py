@@ -8,8 +8,9 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 
+from api.parsers import JSONParser
 from api import filters, serializers
 from api.views.base import CaseChildView, ListMixin, ObjectChildView, file_response
 from evidence.models import Evidence

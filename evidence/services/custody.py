@@ -94,6 +94,8 @@ def evidence_delete(*, actor, evidence: Evidence, reason: str) -> Evidence:
         raise ValidationError({"reason": "Say why this evidence is deleted: a reason is required."})
     if len(reason) > MAX_REASON:
         raise ValidationError({"reason": f"Keep the reason under {MAX_REASON} characters."})
+    if "\x00" in reason:  # no database keeps it, and PostgreSQL errors on it
+        raise ValidationError({"reason": "The reason contains a NUL byte: type it again."})
     # Lock the row so that two deletions cannot both pass the check below.
     current = Evidence.objects.select_for_update().get(pk=evidence.pk)
     if current.deleted_at is not None:
