@@ -10,8 +10,8 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 
-from api.parsers import JSONParser
 from api import filters, serializers
+from api.parsers import JSONParser
 from api.views.base import CaseChildView, ListMixin, ObjectChildView, file_response
 from evidence.models import Evidence
 from evidence.reader import identity_reveal_record
