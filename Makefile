@@ -5,7 +5,7 @@ VENV = .venv
 MANAGE = $(VENV)/bin/python manage.py
 PYTEST_ARGS ?=
 
-.PHONY: install run test chromium lint audit worker bench bench-tools clean vendor
+.PHONY: install run test chromium nginx lint audit worker bench bench-tools clean vendor
 
 install: $(VENV)/.installed
 
@@ -23,7 +23,7 @@ run: install
 	@echo
 	DEBUG=1 $(MANAGE) runserver 127.0.0.1:8000
 
-test: install chromium
+test: install chromium nginx
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Browser tests drive Debian's chromium through Playwright (no Playwright browser download).
@@ -34,6 +34,17 @@ chromium:
 			|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
 		else \
 			echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; \
+		fi; \
+	fi
+
+# The compose proxy's configuration is run by a real nginx in tests/deploy/test_compose.py.
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light \
+			|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light; }; \
+		else \
+			echo "The proxy test needs nginx: sudo apt-get install -y nginx-light" >&2; \
 		fi; \
 	fi
 
