@@ -288,8 +288,12 @@ def claim_review(
     if confidence is not None and confidence not in Claim.Confidence.values + [""]:
         raise ValidationError({"confidence": "Choose low, medium or high."})
     old = claim.status
-    _claim_move(actor=actor, claim=claim, to=decision, note=note)  # locks the claim first
-    _check_links_for(claim, decision)
+    # The claim's lock first (the lock order), so that no link changes between the check and
+    # the decision; the check before the move, which changes `claim` in place.
+    claims_lock(claim_ids=[claim.pk])
+    if Claim.objects.get(pk=claim.pk).can_move_to(decision):
+        _check_links_for(claim, decision)
+    _claim_move(actor=actor, claim=claim, to=decision, note=note)
     if decision == Claim.Status.DRAFT:
         claim.reviewer, claim.reviewed_at, claim.review_note = None, None, ""
     else:
@@ -315,7 +319,7 @@ DECISION_NEEDS = {
 
 
 def _check_links_for(claim: Claim, decision: str) -> None:
-    # Checked under the claim's lock, which every link change takes first (claims_lock).
+    # Under the claim's lock, which every link change takes first (claims_lock).
     if decision not in DECISION_NEEDS:
         return
     stance, adjective = DECISION_NEEDS[decision]
