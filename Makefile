@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # Every core (tests that share a service of their own run on one: tests/conftest.py).
 PYTEST_PROCESSES ?= auto
 
-.PHONY: install run test chromium lint audit worker bench bench-tools clean vendor
+.PHONY: install run test chromium nginx lint audit worker bench bench-tools clean vendor
 
 install: $(VENV)/.installed
 
@@ -25,7 +25,7 @@ run: install
 	@echo
 	DEBUG=1 $(MANAGE) runserver 127.0.0.1:8000
 
-test: install chromium
+test: install chromium nginx
 	$(VENV)/bin/pytest -n $(PYTEST_PROCESSES) --dist loadgroup $(PYTEST_ARGS)
 
 # Browser tests drive Debian's chromium through Playwright (no Playwright browser download).
@@ -36,6 +36,17 @@ chromium:
 			|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
 		else \
 			echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; \
+		fi; \
+	fi
+
+# The compose proxy's configuration is run by a real nginx in tests/deploy/test_compose.py.
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light \
+			|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light; }; \
+		else \
+			echo "The proxy test needs nginx: sudo apt-get install -y nginx-light" >&2; \
 		fi; \
 	fi
 

@@ -21,6 +21,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.refusals import refusal_status
+from config.uploads import UploadTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,11 @@ def exception_handler(exc, context):
         return Response(
             {"detail": "This conflicts with a record that already exists."},
             status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, UploadTooLarge):  # a multipart PATCH: parsed by DRF, not at the door
+        return Response(
+            {exc.field or "detail": [str(exc)] if exc.field else str(exc)},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, RequestDataTooBig):
         return Response(

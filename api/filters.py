@@ -1,7 +1,10 @@
 """List filters (django-filter). An invalid value answers 400, never an empty list by accident."""
 
+from datetime import timedelta
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django_filters import fields as base_fields
 from django_filters import filters as base_filters
 from django_filters import rest_framework as filters
 
@@ -34,6 +37,31 @@ class StrictBooleanField(forms.Field):
             return self.VALUES[str(value).strip().lower()]
         except KeyError:
             raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+# PostgreSQL keeps a time zone offset within ±15:59 (Python takes up to ±23:59), and refuses
+# a query with a wider one with an error: such an offset is no place's anyway.
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+
+
+class IsoDateTimeField(base_fields.IsoDateTimeField):
+    default_error_messages = {
+        "offset": "The time zone offset must be between -15:59 and +15:59, "
+        "e.g. 2024-05-25T16:40:00+08:00.",
+    }
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        offset = value.utcoffset() if value is not None else None
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise ValidationError(self.error_messages["offset"], code="offset")
+        return value
+
+
+class IsoDateTimeFilter(filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time; an offset no database keeps is a 400 naming the filter."""
+
+    field_class = IsoDateTimeField
 
 
 class BooleanFilter(base_filters.BooleanFilter):
@@ -76,10 +104,10 @@ class EvidenceFilter(filters.FilterSet):
     )
     flagged = BooleanFilter(method="filter_flagged", label="Photos with any flag")
     sensitive = BooleanFilter()
-    observed_after = filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="gte")
-    observed_before = filters.IsoDateTimeFilter(field_name="observed_at", lookup_expr="lte")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    observed_after = IsoDateTimeFilter(field_name="observed_at", lookup_expr="gte")
+    observed_before = IsoDateTimeFilter(field_name="observed_at", lookup_expr="lte")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = Evidence
@@ -98,8 +126,8 @@ class ClaimFilter(filters.FilterSet):
     author = filters.CharFilter(field_name="author__username", max_length=150)
     occurred_after = filters.DateFilter(field_name="occurred_on", lookup_expr="gte")
     occurred_before = filters.DateFilter(field_name="occurred_on", lookup_expr="lte")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = Claim
@@ -119,8 +147,8 @@ class ActivityFilter(filters.FilterSet):
     verb = filters.CharFilter(max_length=64)
     actor = filters.CharFilter(field_name="actor__username", max_length=150)
     target_type = filters.CharFilter(max_length=32)
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = Activity

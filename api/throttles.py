@@ -6,7 +6,9 @@ proxy, the proxy (or a middleware that trusts only it) must set REMOTE_ADDR to t
 address.
 """
 
-from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+from config.lockout import PasswordAttemptThrottle
 
 
 class _RemoteAddrIdent:
@@ -22,11 +24,5 @@ class UserThrottle(_RemoteAddrIdent, UserRateThrottle):
     pass
 
 
-class LoginThrottle(_RemoteAddrIdent, SimpleRateThrottle):
-    """Password attempts per address, whoever is signed in (django-axes, where installed,
-    also locks out an account after repeated failures)."""
-
-    scope = "login"
-
-    def get_cache_key(self, request, view) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+# Password attempts per address, counted with the web login's (config.lockout).
+LoginThrottle = PasswordAttemptThrottle

@@ -10,6 +10,19 @@ still verifies, because the chain is computed over the commitments (see `chain_p
 
 Commitments are made whatever the source's protection is when the row is written: a source
 protected later keeps its earlier names out of every redacted copy of the record.
+
+Lock order. Every transaction that writes in a case (both doors, the workers, the commands)
+takes its row locks in this one order, so that on PostgreSQL two writers wait for each other
+instead of deadlocking:
+
+1. claims, by id (`cases.services.claims_lock`; `claim_review` and `claim_reopen` lock one);
+2. the one item the change is about: an evidence item, its photo, an export, memberships —
+   that row alone (`select_for_update(of=("self",))`, no default ordering that joins others);
+3. last, the case's chain (`activity_record`, FOR NO KEY UPDATE of the case row).
+
+A lock is never taken on a row of an earlier step after a later one, and never through a join:
+`select_for_update().first()` orders by the model's default ordering, which may join (and so
+lock) the case row ahead of its turn — use `.get()`, `.order_by()` or `of=("self",)`.
 """
 
 import base64
@@ -236,7 +249,12 @@ def activity_record_many(
     of `Verb` (a ValueError otherwise)."""
     verb = Verb(verb)
     # Serialise appends per case, so that two writers cannot chain to the same previous row.
-    Case.objects.select_for_update().filter(pk=case.pk).values_list("pk").first()
+    # This is the last lock of the lock order (module docstring). FOR NO KEY UPDATE, not FOR
+    # UPDATE: a row inserted just before that points at the case (a comment, a link) holds FOR
+    # KEY SHARE on it, which FOR UPDATE would wait for — two such writers deadlocked upgrading.
+    Case.objects.select_for_update(no_key=True).filter(pk=case.pk).order_by().values_list(
+        "pk"
+    ).first()
     prev_hash = (
         Activity.objects.filter(case=case).order_by("-id").values_list("hash", flat=True).first()
         or ""

@@ -151,8 +151,9 @@ def _valid_role(role: str) -> Role:
 def _keep_an_owner(case: Case, *, leaving: Membership) -> None:
     # Lock the owners' rows so that two owners cannot demote each other at the same time.
     owners = list(
-        Membership.objects.select_for_update()
+        Membership.objects.select_for_update(of=("self",))
         .filter(case=case, role=Role.OWNER)
+        .order_by("pk")  # not the default ordering: it joins (and would lock) case and users
         .values_list("pk", flat=True)
     )
     if owners == [leaving.pk]:
@@ -192,17 +193,26 @@ def claim_create(
     return claim
 
 
+# What a decision covers besides the evidence: changing one of these on a decided claim sends
+# it back to review (`claim_reopen`), as a change of its evidence does.
+DECIDED_FIELDS = {"confidence": "the confidence", "occurred_on": "the event date"}
+
+
 @transaction.atomic
 def claim_update(*, actor, claim: Claim, **changes) -> Claim:
-    """Edit a claim's wording. Only a draft's statement and details can change: a claim under
-    review or decided must be sent back to draft first, so no decision covers other words."""
+    """Edit a claim. Only a draft's statement and details can change: a claim under review or
+    decided must be sent back to draft first, so no decision covers other words. Confidence and
+    event date are part of a decision too: changing them on a decided claim reopens it."""
     require(actor, claim.case, "claim.edit")
     unknown = set(changes) - set(CLAIM_FIELDS)
     if unknown:
         raise ValidationError({field: "This field cannot be changed here." for field in unknown})
+    claims_lock(claim_ids=[claim.pk])  # first, in the lock order: claim_reopen may follow
+    claim.refresh_from_db()
     changed = {k: v for k, v in changes.items() if getattr(claim, k) != v}
     if not changed:
         return claim
+    before = {field: getattr(claim, field) for field in changed}
     wording = {"statement", "details"} & set(changed)
     if wording and claim.status != Claim.Status.DRAFT:
         raise ValidationError(
@@ -217,6 +227,18 @@ def claim_update(*, actor, claim: Claim, **changes) -> Claim:
     activity_record(
         case=claim.case, actor=actor, verb=Verb.CLAIM_UPDATED, target=claim, data=changed
     )
+    decided = [field for field in DECIDED_FIELDS if field in changed]
+    if decided:
+        what = "; ".join(
+            f"{DECIDED_FIELDS[f]} from {before[f] or 'none'} to {changed[f] or 'none'}"
+            for f in decided
+        )
+        claim_reopen(
+            actor=actor,
+            claim=claim,
+            change=f"{actor.get_username()} changed {what}",
+            what="The claim",
+        )
     return claim
 
 
@@ -266,6 +288,11 @@ def claim_review(
     if confidence is not None and confidence not in Claim.Confidence.values + [""]:
         raise ValidationError({"confidence": "Choose low, medium or high."})
     old = claim.status
+    # The claim's lock first (the lock order), so that no link changes between the check and
+    # the decision; the check before the move, which changes `claim` in place.
+    claims_lock(claim_ids=[claim.pk])
+    if Claim.objects.get(pk=claim.pk).can_move_to(decision):
+        _check_links_for(claim, decision)
     _claim_move(actor=actor, claim=claim, to=decision, note=note)
     if decision == Claim.Status.DRAFT:
         claim.reviewer, claim.reviewed_at, claim.review_note = None, None, ""
@@ -284,6 +311,29 @@ def claim_review(
     return claim
 
 
+# A decision rests on evidence: the stance a claim's links must include for each decision.
+DECISION_NEEDS = {
+    Claim.Status.SUPPORTED: ("supports", "supporting"),
+    Claim.Status.CONTRADICTED: ("contradicts", "contradicting"),
+}
+
+
+def _check_links_for(claim: Claim, decision: str) -> None:
+    # Under the claim's lock, which every link change takes first (claims_lock).
+    if decision not in DECISION_NEEDS:
+        return
+    stance, adjective = DECISION_NEEDS[decision]
+    # The reverse relation of evidence.EvidenceLink: `cases` imports no other app.
+    if not claim.links.filter(stance=stance).exists():
+        raise ValidationError(
+            {
+                "decision": f"A claim can be {Claim.Status(decision).label.lower()} only on "
+                f"evidence: link at least one piece of {adjective} evidence to it first."
+            },
+            code="no_evidence",
+        )
+
+
 def claims_lock(*, claim_ids) -> None:
     """Lock the claims' rows, in id order. A service that changes a claim's evidence takes this
     lock before it writes its activity row (which locks the case), the order `claim_review`
@@ -297,16 +347,17 @@ def claims_lock(*, claim_ids) -> None:
     )
 
 
-REOPEN_NOTE = "Evidence changed after the decision: {change}"
+REOPEN_NOTE = "{what} changed after the decision: {change}"
 
 
 @transaction.atomic
-def claim_reopen(*, actor, claim: Claim, change: str) -> str | None:
+def claim_reopen(*, actor, claim: Claim, change: str, what: str = "Evidence") -> str | None:
     """Send a decided claim back to review because the evidence its decision rests on changed.
 
     Called by the service that made the change (a link added, removed or its stance changed;
-    linked evidence deleted), in its transaction, with `change` saying what happened ("rita
-    unlinked IMG_0412.jpg (supports)"). A draft or a claim in review is left as it is. The move
+    linked evidence deleted; the claim's confidence or event date changed, with `what` "The
+    claim"), in its transaction, with `change` saying what happened ("rita unlinked
+    IMG_0412.jpg (supports)"). A draft or a claim in review is left as it is. The move
     is not in `Claim.TRANSITIONS`: no one makes it by hand, and the claim then needs a fresh
     decision from an editor or owner who did not write it. Returns the decision it undid, or
     None; `claim` is updated in place.
@@ -315,7 +366,7 @@ def claim_reopen(*, actor, claim: Claim, change: str) -> str | None:
     if current.status not in Claim.DECIDED:
         return None
     decision = current.status
-    note = REOPEN_NOTE.format(change=change)
+    note = REOPEN_NOTE.format(what=what, change=change)
     ClaimTransition.objects.create(
         claim=claim,
         from_status=decision,

@@ -117,6 +117,7 @@ REVOKED_BY_OWNER = "revoked_by_owner"
 REVOKED_IN_ADMIN = "revoked_in_admin"
 REVOKED_NO_CASE_LEFT = "no_case_left"
 REVOKED_ACCOUNT_DEACTIVATED = "account_deactivated"
+REVOKED_PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason, not a password
 
 
 @transaction.atomic
@@ -173,3 +174,22 @@ def user_deactivate(*, user, actor) -> None:
     user.save(update_fields=["is_active"])
     account_activity_record(user=user, actor=actor, verb="account.deactivated")
     tokens_revoke_all(user=user, actor=actor, reason=REVOKED_ACCOUNT_DEACTIVATED)
+
+
+class RevokeTokensOnPasswordChange:
+    """In AUTH_PASSWORD_VALIDATORS for its `password_changed` hook, which Django calls whenever
+    a user's new password is saved (`set_password` then `save`): the password change page, a
+    reset by email, the admin, `manage.py changepassword`. Browser sessions end on a password
+    change (Django checks the session's password hash); the API tokens end with them here, each
+    revocation a `token.revoked` row of the account's activity (reason `password_changed`).
+    Validates nothing."""
+
+    def validate(self, password, user=None) -> None:
+        return None
+
+    def password_changed(self, password, user=None) -> None:
+        if user is not None and user.pk is not None:
+            tokens_revoke_all(user=user, actor=None, reason=REVOKED_PASSWORD_CHANGED)
+
+    def get_help_text(self) -> str:
+        return ""

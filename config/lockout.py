@@ -12,6 +12,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 from django.http import JsonResponse
 from django.shortcuts import render
+from rest_framework.throttling import SimpleRateThrottle
 
 
 def _minutes() -> int:
@@ -67,3 +68,29 @@ def _carry_lockout_to_django_request(sender, credentials=None, request=None, **k
     if flags.get("axes_locked_out"):
         inner.axes_locked_out = True
         inner.axes_credentials = flags.get("axes_credentials")
+
+
+class PasswordAttemptThrottle(SimpleRateThrottle):
+    """Password attempts per connecting address (REMOTE_ADDR, never a client's X-Forwarded-For:
+    config.proxy sets it behind trusted proxies), at `API_THROTTLE_LOGIN`, whichever account
+    they are for: the API token view, the web login and the password-reset request count
+    together, so that one address cannot try one password on many accounts through either
+    door. (django-axes locks one account at one address after repeated failures.)"""
+
+    scope = "login"
+
+    def get_cache_key(self, request, view) -> str:
+        ident = request.META.get("REMOTE_ADDR") or "unknown"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def too_many_attempts_response(request, wait: float | None):
+    """The web pages' answer once an address has used up its password attempts."""
+    seconds = max(1, math.ceil(wait or 60))
+    message = (
+        f"Too many sign-in attempts from your address. Try again in {seconds} "
+        f"second{'s' if seconds != 1 else ''}."
+    )
+    response = render(request, "registration/lockout.html", {"message": message}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response

@@ -5,7 +5,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from cases.models import Case, Claim, Membership, Role
-from evidence.models import Evidence, Source
+from evidence.models import Evidence, EvidenceLink, Source
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -75,3 +75,12 @@ class LinkEvidenceFactory(factory.django.DjangoModelFactory):
     kind = Evidence.Kind.LINK
     url = factory.Sequence(lambda n: f"https://news.example.org/story/{n}")
     collected_by = factory.SubFactory(UserFactory)
+
+
+def evidence_linked(claim, stance: str = "supports"):
+    """A web link of the claim's case linked to it with `stance`: what a claim must have before
+    it can be decided supported (a supporting link) or contradicted (a contradicting one)."""
+    evidence = LinkEvidenceFactory(case=claim.case, collected_by=claim.author)
+    return EvidenceLink.objects.create(
+        evidence=evidence, claim=claim, stance=stance, created_by=claim.author
+    )

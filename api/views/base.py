@@ -5,7 +5,7 @@ Every view reaches its object through a selector of `cases.selectors` or `eviden
 the method in `actions` (403 naming what is missing). The services ask the policy again.
 """
 
-from django.http import FileResponse, Http404
+from django.http import Http404
 from rest_framework import exceptions, generics, mixins, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -124,16 +124,6 @@ def as_id(value) -> int:
     if not 1 <= number <= MAX_ID:
         raise Http404("Not found.")
     return number
-
-
-def file_response(file, *, content_type: str, filename: str, as_attachment: bool):
-    response = FileResponse(
-        file, as_attachment=as_attachment, filename=filename, content_type=content_type
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store" if as_attachment else "private, max-age=3600"
-    return response
 
 
 class NotFoundView(APIView):

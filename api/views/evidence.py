@@ -8,10 +8,12 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 
 from api import filters, serializers
-from api.views.base import CaseChildView, ListMixin, ObjectChildView, file_response
+from api.parsers import JSONParser
+from api.views.base import CaseChildView, ListMixin, ObjectChildView
+from evidence.downloads import download_response
 from evidence.models import Evidence
 from evidence.selectors import evidence_for_user, evidence_of, similar_photos
 from evidence.services import evidence as evidence_services
@@ -165,7 +167,7 @@ class EvidenceOriginal(EvidenceDetail):
     @extend_schema(responses={(200, "*/*"): OpenApiTypes.BINARY})
     def get(self, request, pk):
         original = original_download(actor=request.user, evidence=self.get_parent(), via="api")
-        response = file_response(
+        response = download_response(
             original.file,
             content_type=original.content_type,
             filename=original.filename,
@@ -188,7 +190,7 @@ class _Derivative(EvidenceDetail):
         if not derivative:
             raise Http404(f"This photo has no {self.field} yet.")
         content_type = mimetypes.guess_type(derivative.name)[0] or "application/octet-stream"
-        return file_response(
+        return download_response(
             derivative.open("rb"),
             content_type=content_type,
             filename=f"{self.field}-{photo.pk}",

@@ -9,7 +9,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 
-from api.views.base import CaseChildView, ListMixin, ObjectChildView, file_response
+from api.views.base import CaseChildView, ListMixin, ObjectChildView
+from evidence.downloads import download_response
 from evidence.models import Export
 from evidence.selectors import export_for_user, exports_for_user
 from evidence.services import exports as export_services
@@ -106,7 +107,7 @@ class ExportDownload(ExportDetail):
     def get(self, request, pk):
         bundle = self.get_parent()
         handle = export_services.export_open(actor=request.user, export=bundle)
-        response = file_response(
+        response = download_response(
             handle,
             content_type="application/zip",
             filename=export_services.export_filename(bundle),

@@ -4,6 +4,7 @@ image (or document) with a reason a reporter understands. No ORM here."""
 
 from __future__ import annotations
 
+import os
 import zipfile
 from dataclasses import dataclass
 
@@ -18,6 +19,39 @@ IMAGE_TYPES = {
     # Pillow names it MPO; it is a JPEG, and its primary image is the photo.
     "MPO": "image/jpeg",
 }
+
+# The extension a download gets, from the type told from the bytes at ingest, never the
+# uploader's: a JPEG that is also a web page, uploaded as report.html, downloads as report.jpg
+# and opens as an image, not as a page of this site's origin.
+EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+    "image/tiff": ".tif",
+    "image/heif": ".heic",
+    "application/pdf": ".pdf",
+    "application/msword": ".doc",
+    "application/rtf": ".rtf",
+    "text/plain": ".txt",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+    "application/vnd.oasis.opendocument.text": ".odt",
+    "application/vnd.oasis.opendocument.spreadsheet": ".ods",
+    "application/vnd.oasis.opendocument.presentation": ".odp",
+}
+
+
+def download_name(original_name: str, content_type: str, *, fallback: str) -> str:
+    """The file name a download is offered under: the uploader's name without its extension
+    (`fallback` when it has none), and the extension of the type the bytes were told to be
+    (`.bin` for a type without one)."""
+    # No leading dot either: a download is never a hidden file (".htaccess" → "htaccess.jpg").
+    stem = os.path.splitext(os.path.basename(original_name or ""))[0].strip().lstrip(".")
+    stem = stem or fallback
+    return stem + EXTENSIONS.get(content_type, ".bin")
+
 
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1"}
 HEIF_BRANDS |= {b"msf1", b"avif", b"avis", b"mif2", b"miaf"}

@@ -23,6 +23,7 @@ from cases.activity import (
 from cases.models import ActivityCheckpoint, Case
 from cases.policy import require
 from cases.services import claim_reopen, claims_lock
+from evidence.imaging.sniff import download_name
 from evidence.models import Evidence, Photo
 from evidence.selectors import custody_of, exports_carrying
 from evidence.services.evidence import original_open
@@ -68,7 +69,9 @@ def original_download(*, actor, evidence: Evidence, via: str) -> OriginalFile:
         raise
     return OriginalFile(
         file=handle,
-        filename=evidence.original_name or evidence.sha256,
+        filename=download_name(
+            evidence.original_name, evidence.content_type, fallback=evidence.sha256[:16]
+        ),
         content_type=evidence.content_type or "application/octet-stream",
         size=evidence.size,
         sha256=evidence.sha256,
@@ -94,6 +97,8 @@ def evidence_delete(*, actor, evidence: Evidence, reason: str) -> Evidence:
         raise ValidationError({"reason": "Say why this evidence is deleted: a reason is required."})
     if len(reason) > MAX_REASON:
         raise ValidationError({"reason": f"Keep the reason under {MAX_REASON} characters."})
+    if "\x00" in reason:  # no database keeps it, and PostgreSQL errors on it
+        raise ValidationError({"reason": "The reason contains a NUL byte: type it again."})
     # Lock the row so that two deletions cannot both pass the check below.
     current = Evidence.objects.select_for_update().get(pk=evidence.pk)
     if current.deleted_at is not None:

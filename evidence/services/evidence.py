@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from cases.activity import Verb, activity_record
 from cases.models import Case
 from cases.policy import require
+from config.uploads import megabytes
 from evidence.imaging.decode import PhotoRejected, open_image
 from evidence.imaging.sniff import IMAGE_TYPES, file_kind
 from evidence.models import Evidence, Photo, Source
@@ -203,14 +204,10 @@ def _check_size(file) -> int:
         raise _refuse("The file is empty (0 bytes).", "empty_file")
     if size > limit:
         raise _refuse(
-            f"The file is {_megabytes(size)}, above the {_megabytes(limit)} upload limit.",
+            f"The file is {megabytes(size)}, above the {megabytes(limit)} upload limit.",
             "file_too_large",
         )
     return size
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB".replace(".0 MB", " MB")
 
 
 def _sniff(file):

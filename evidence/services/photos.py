@@ -476,7 +476,11 @@ def photo_reprocess(*, actor, evidence: Evidence) -> Evidence:
     """Ask for a photo to be processed again (reporters and above): one whose processing
     failed, or one stuck in pending or processing for longer than the hard time limit."""
     require(actor, evidence.case, "evidence.reprocess")
-    photo = Photo.objects.select_for_update().filter(evidence=evidence).first()
+    # Only the photo's row: `.first()` would order by Photo's default ordering, joining (and so
+    # locking) the evidence and case rows too, ahead of the lock order (cases/activity.py).
+    photo = (
+        Photo.objects.select_for_update(of=("self",)).filter(evidence=evidence).order_by().first()
+    )
     if photo is None:
         raise ValidationError("Only a photo can be processed again.", code="not_a_photo")
     stuck_since = dj_timezone.now() - timedelta(seconds=settings.CASEFILE_STALE_AFTER_SECONDS)

@@ -389,3 +389,77 @@ def test_deleted_evidence_cannot_be_linked(personas, things, as_role):
         format="json",
     )
     assert "evidence" in assert_error(response, 400)
+
+
+# --- Inputs that used to answer 500 (and HTML): now 400s in the error shape ---------------
+
+
+@pytest.mark.parametrize("listing", ["evidence", "claims", "activity"])
+@pytest.mark.parametrize("offset", ["+18:30", "-16:00"])
+def test_a_date_time_filter_with_an_offset_no_database_keeps_is_400_naming_it(
+    reporter, things, listing, offset
+):
+    url = f"/api/v1/cases/{things['case'].pk}/{listing}/"
+    response = reporter.get(url, {"created_after": f"2024-01-01T00:00:00{offset}"})
+    assert assert_error(response, 400) == {
+        "created_after": [
+            "The time zone offset must be between -15:59 and +15:59, "
+            "e.g. 2024-05-25T16:40:00+08:00."
+        ]
+    }
+    # The widest offsets a place has are fine.
+    for fine in ("+14:00", "-12:00", "+15:59"):
+        assert reporter.get(url, {"created_after": f"2024-01-01T00:00:00{fine}"}).status_code == 200
+
+
+def test_a_nul_byte_in_a_query_parameter_is_400_naming_it(reporter, things):
+    response = reporter.get(f"/api/v1/cases/{things['case'].pk}/evidence/", {"ordering": "a\x00"})
+    assert assert_error(response, 400) == {
+        "ordering": ["The parameter 'ordering' contains a NUL byte."]
+    }
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [33, 100_000])
+def test_deeply_nested_json_is_400(reporter, things, depth):
+    response = reporter.generic(
+        "POST",
+        f"/api/v1/cases/{things['case'].pk}/claims/",
+        '{"statement": ' + nested(depth) + "}",
+        content_type="application/json",
+    )
+    assert assert_error(response, 400) == {
+        "detail": "JSON parse error - nested deeper than 32 levels."
+    }
+
+
+def test_deeply_nested_json_to_the_anonymous_token_endpoint_is_400(db):
+    response = APIClient().generic(
+        "POST", "/api/v1/auth/token/", nested(100_000), content_type="application/json"
+    )
+    assert assert_error(response, 400) == {
+        "detail": "JSON parse error - nested deeper than 32 levels."
+    }
+
+
+@pytest.mark.parametrize("path", ["/api/nothing-here/", "/api/schema/nothing/", "/api/v2/cases/"])
+def test_unknown_paths_under_api_are_json_404(reporter, path):
+    assert assert_error(reporter.get(path), 404) == {"detail": "Not found."}
+
+
+def test_an_unexpected_failure_in_the_api_is_a_json_500(personas, monkeypatch):
+    def broken(user):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("api.views.cases.cases_visible_to", broken)
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(personas.owner)
+    response = client.get("/api/v1/cases/")
+    assert response["Content-Type"] == "application/json"
+    assert assert_error(response, 500) == {
+        "detail": "Something went wrong on our side; nothing you sent was at fault."
+    }
+    assert "database" not in response.content.decode()

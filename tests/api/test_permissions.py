@@ -21,6 +21,7 @@ from tests.api.conftest import token_client
 from tests.conftest import make_personas
 from tests.factories import (
     ClaimFactory,
+    LinkEvidenceFactory,
     MembershipFactory,
     SourceFactory,
     UserFactory,
@@ -78,6 +79,13 @@ def build_world() -> World:
     in_review = ClaimFactory(case=case, author=reporter, status=Claim.Status.IN_REVIEW)
     link = EvidenceLink.objects.create(
         claim=draft, evidence=photo, stance="supports", created_by=reporter
+    )
+    # A decision rests on evidence: the claim in review has a supporting link to be decided on.
+    EvidenceLink.objects.create(
+        claim=in_review,
+        evidence=LinkEvidenceFactory(case=case, collected_by=reporter),
+        stance="supports",
+        created_by=reporter,
     )
     comment = Comment.objects.create(case=case, claim=draft, author=reporter, text="Check this")
     return World(

@@ -94,3 +94,56 @@ def test_api_conforms_to_its_schema(case, world, connections_kept):  # noqa: F81
             response_schema_conformance,
         ],
     )
+
+
+STATEFUL_SCENARIOS = int(os.environ.get("SCHEMATHESIS_STATEFUL_SCENARIOS", "30"))
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_sequences_of_api_calls_give_no_server_error(world, connections_kept):  # noqa: F811
+    """Stateful: schemathesis chains the operations along the links it infers from the schema
+    (create a claim, then read, link, submit and review it; create evidence, then comment on it,
+    …), as the owner, and no step may answer 5xx. Short by design (SCHEMATHESIS_STATEFUL_SCENARIOS
+    scenarios of a few steps each); the conformance of each response is the test above's job."""
+    # Logging out would revoke the machine's own token; covered in test_tokens.
+    stateful = schema.exclude(path_regex="^/api/v1/auth/logout/")
+    owner = world.personas.owner
+
+    class Sequences(stateful.as_state_machine()):
+        def setup(self):
+            self.made = set()  # ids this scenario's own steps created or read
+
+        def before_call(self, case):
+            # An id that no step produced is a random one (a 404 that stops the sequence):
+            # point it at the world's object of that kind instead, so the steps reach services.
+            ids = real_ids(world, case.path)
+            for name, value in (case.path_parameters or {}).items():
+                if name in ids and value not in self.made:
+                    case.path_parameters[name] = ids[name]
+
+        def after_call(self, response, case):
+            try:
+                body = response.json()
+            except ValueError:
+                return
+            if isinstance(body, dict) and isinstance(body.get("id"), int):
+                self.made.add(body["id"])
+
+        def get_call_kwargs(self, case):
+            # A fresh token for every call: a step may revoke tokens (DELETE /auth/tokens/{id}/).
+            _, key = token_create(user=owner)
+            return {"headers": {"Authorization": f"Token {key}"}}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=[not_a_server_error])
+
+    Sequences.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

@@ -266,3 +266,25 @@ def test_issuing_and_revoking_tokens_is_recorded_with_prefix_and_name_never_the_
     # Revoking what is already revoked records nothing more.
     assert client.post("/api/v1/auth/logout/", {"all": True}, format="json").status_code == 401
     assert len(_record(personas.reporter)) == 3
+
+
+def test_a_new_password_revokes_every_token_with_a_row_saying_so(personas):
+    bob = personas.reporter
+    first, first_key = token_create(user=bob, name="archiver")
+    second, _ = token_create(user=bob, name="dashboard")
+    assert with_token(first_key).get("/api/v1/cases/").status_code == 200
+
+    # Any way a password is set (the pages, the admin, `changepassword`) saves it like this.
+    bob.set_password("A-new-password-for-bob-7")
+    bob.save()
+
+    response = with_token(first_key).get("/api/v1/cases/")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid, expired or revoked token."}
+    rows = AccountActivity.objects.filter(user=bob, verb="token.revoked").order_by("id")
+    assert [(r.actor, r.data) for r in rows] == [
+        (None, {"token": t.pk, "prefix": t.prefix, "name": t.name, "reason": "password_changed"})
+        for t in (first, second)
+    ]
+    # A token asked for with the new password works.
+    assert get_token("bob", "A-new-password-for-bob-7").status_code == 201

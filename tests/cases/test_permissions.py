@@ -26,6 +26,7 @@ from tests.factories import (
     ProtectedSourceFactory,
     SourceFactory,
     UserFactory,
+    evidence_linked,
 )
 from tests.outcomes import DENIED, EDITORS, HIDDEN, OK, OWNERS, WRITERS, expect
 
@@ -158,6 +159,7 @@ def test_submitting_a_claim_by_role(personas, role, outcome):
 def test_reviewing_a_claim_by_role(personas, role, outcome):
     # Written by someone else, so that only the role decides.
     claim = ClaimFactory(case=personas.case, author=personas.reporter, status="in_review")
+    evidence_linked(claim)
     if role == "reporter":
         claim.author = personas.editor
         claim.save()

@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -14,7 +16,7 @@ from cases.services import (
     membership_change,
     membership_remove,
 )
-from tests.factories import ClaimFactory, UserFactory
+from tests.factories import ClaimFactory, UserFactory, evidence_linked
 from tests.tamper import append_only_lifted
 
 pytestmark = pytest.mark.django_db
@@ -108,6 +110,7 @@ def test_review_workflow_records_every_transition(personas):
     claim_submit(actor=personas.reporter, claim=claim, note="Ready")
     claim_review(actor=personas.editor, claim=claim, decision="draft", note="Need the 25 May photo")
     claim_submit(actor=personas.reporter, claim=claim)
+    evidence_linked(claim)
     claim_review(
         actor=personas.editor,
         claim=claim,
@@ -242,3 +245,98 @@ def test_the_record_takes_only_its_verbs(personas):
         activity_record(case=personas.case, actor=personas.owner, verb="case.sneezed")
     row = activity_record(case=personas.case, actor=personas.owner, verb=Verb.CASE_UPDATED)
     assert Activity.objects.get(pk=row.pk).verb == "case.updated"
+
+
+def _decided(personas, decision="supported", stance="supports"):
+    claim = claim_create(
+        actor=personas.reporter,
+        case=personas.case,
+        statement="Never left",
+        confidence="high",
+        occurred_on=date(2026, 5, 17),
+    )
+    evidence_linked(claim, stance)
+    claim_submit(actor=personas.reporter, claim=claim)
+    claim_review(actor=personas.editor, claim=claim, decision=decision, note="Two dated photos")
+    return claim
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("confidence", "low", "the confidence from high to low"),
+        ("occurred_on", date(2026, 5, 18), "the event date from 2026-05-17 to 2026-05-18"),
+        ("occurred_on", None, "the event date from 2026-05-17 to none"),
+    ],
+)
+def test_changing_a_decided_claims_confidence_or_date_reopens_it(personas, field, value, said):
+    claim = _decided(personas)
+    claim_update(actor=personas.reporter, claim=claim, **{field: value})
+    claim.refresh_from_db()
+    assert (claim.status, getattr(claim, field), claim.reviewer) == ("in_review", value, None)
+    last = claim.transitions.order_by("-id").first()
+    assert (last.from_status, last.to_status, last.actor, last.note) == (
+        "supported",
+        "in_review",
+        personas.reporter,
+        f"The claim changed after the decision: bob changed {said}",
+    )
+    verbs = list(Activity.objects.filter(case=personas.case).values_list("verb", flat=True))
+    assert verbs[-2:] == ["claim.updated", "claim.reopened"]
+
+
+def test_the_same_confidence_again_or_a_claim_in_review_is_not_reopened(personas):
+    claim = _decided(personas)
+    claim_update(actor=personas.reporter, claim=claim, confidence="high")
+    claim.refresh_from_db()
+    assert claim.status == "supported"
+    in_review = claim_create(actor=personas.reporter, case=personas.case, statement="Arrived")
+    claim_submit(actor=personas.reporter, claim=in_review)
+    claim_update(actor=personas.reporter, claim=in_review, confidence="low")
+    in_review.refresh_from_db()
+    assert (in_review.status, in_review.confidence) == ("in_review", "low")
+
+
+@pytest.mark.parametrize(
+    ("decision", "stances", "refusal"),
+    [
+        (
+            "supported",
+            [],
+            "A claim can be supported only on evidence: link at least one piece of supporting "
+            "evidence to it first.",
+        ),
+        (
+            "supported",
+            ["contradicts", "context"],
+            "A claim can be supported only on evidence: link at least one piece of supporting "
+            "evidence to it first.",
+        ),
+        (
+            "contradicted",
+            ["supports"],
+            "A claim can be contradicted only on evidence: link at least one piece of "
+            "contradicting evidence to it first.",
+        ),
+    ],
+)
+def test_a_decision_needs_evidence_with_its_stance(personas, decision, stances, refusal):
+    claim = claim_create(actor=personas.reporter, case=personas.case, statement="Never left")
+    for stance in stances:
+        evidence_linked(claim, stance)
+    claim_submit(actor=personas.reporter, claim=claim)
+    with pytest.raises(ValidationError) as refused:
+        claim_review(actor=personas.editor, claim=claim, decision=decision, note="Looks right")
+    assert refused.value.message_dict == {"decision": [refusal]}
+    claim.refresh_from_db()
+    assert claim.status == "in_review"
+    assert list(claim.transitions.values_list("to_status", flat=True)) == ["in_review"]
+
+
+@pytest.mark.parametrize("decision", ["unverified", "draft"])
+def test_unverified_or_back_to_draft_needs_no_evidence(personas, decision):
+    claim = claim_create(actor=personas.reporter, case=personas.case, statement="Shipped")
+    claim_submit(actor=personas.reporter, claim=claim)
+    claim_review(actor=personas.editor, claim=claim, decision=decision, note="Nothing yet")
+    claim.refresh_from_db()
+    assert claim.status == decision

@@ -1,14 +1,20 @@
 """docker-compose.yml describes a deployment that scales: checked by docker-compose itself and
 by reading the file (no containers are started here)."""
 
+import http.server
+import re
 import subprocess
+import threading
+import urllib.error
+import urllib.request
 
 import pytest
 import yaml
 
-from tests.deploy.conftest import ROOT, require_program
+from tests.deploy.conftest import ROOT, free_port, require_program, stop, wait_for_port
 
-LONG_RUNNING = ("db", "redis", "minio", "web", "worker", "export-worker", "beat")
+LONG_RUNNING = ("db", "redis", "minio", "proxy", "web", "worker", "export-worker", "beat")
+NGINX_TEMPLATE = ROOT / "config" / "nginx" / "casefile.conf.template"
 
 
 @pytest.fixture(scope="module")
@@ -56,4 +62,113 @@ def test_the_app_runs_in_production_mode_on_object_storage(compose):
     assert env["DEBUG"] == "0"
     assert env["STORAGE_ENDPOINT_URL"].endswith("http://minio:9000}")
     assert "gunicorn" in " ".join(compose["web"]["command"])
+    assert env["TRUSTED_PROXY_COUNT"] == "${TRUSTED_PROXY_COUNT:-1}"  # nginx appends the client
     assert compose["web"]["depends_on"]["bucket"]["condition"] == "service_completed_successfully"
+
+
+def test_only_the_proxy_is_published_and_it_is_a_maintained_nginx(compose):
+    proxy = compose["proxy"]
+    assert re.fullmatch(r"nginx:1\.\d+-alpine", proxy["image"])  # the official image, pinned
+    assert proxy["ports"] == ["${WEB_PORT:-8000}:8080"]
+    assert proxy["volumes"] == [
+        "./config/nginx/casefile.conf.template:/etc/nginx/templates/default.conf.template:ro"
+    ]
+    assert proxy["environment"]["PROXY_MAX_BODY_SIZE"] == "${PROXY_MAX_BODY_SIZE:-51m}"
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+    published = [name for name, service in compose.items() if "ports" in service]
+    assert published == ["proxy"]  # gunicorn is reached through the proxy only
+    assert compose["web"]["expose"] == ["8000"]
+
+
+def test_gunicorn_runs_threads_that_a_slow_client_cannot_pin(compose):
+    command = " ".join(compose["web"]["command"])
+    assert "--worker-class gthread" in command and "--threads $${WEB_THREADS:-4}" in command
+    assert "--timeout 120" in command
+
+
+def test_the_proxy_buffers_limits_and_times_out(compose):
+    conf = NGINX_TEMPLATE.read_text()
+    directives = dict(re.findall(r"^\s*([a-z_]+)\s+([^;\n]+);", conf, re.M))
+    assert directives["client_max_body_size"] == "${PROXY_MAX_BODY_SIZE}"
+    assert directives["proxy_request_buffering"] == "on"
+    assert directives["proxy_buffering"] == "on"
+    for timeout in ("client_header_timeout", "client_body_timeout", "send_timeout"):
+        assert int(directives[timeout].rstrip("s")) <= 60, timeout
+    # nginx waits for gunicorn exactly as long as gunicorn lets a request run.
+    assert directives["proxy_read_timeout"] == "120s"
+    assert "server web:8000;" in conf
+
+
+class _Backend(http.server.BaseHTTPRequestHandler):
+    seen: list = []
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        type(self).seen.append((self.command, self.path, dict(self.headers)))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def nginx_in_front(tmp_path):
+    """The compose proxy's own configuration, filled in as the image does, run by a real nginx
+    in front of a small backend standing in for gunicorn."""
+    program = require_program("nginx")
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Backend)
+    _Backend.seen = []
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    port = free_port()
+    server = (
+        NGINX_TEMPLATE.read_text()
+        .replace("${PROXY_MAX_BODY_SIZE}", "1m")
+        .replace("server web:8000;", f"server 127.0.0.1:{backend.server_address[1]};")
+        .replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    )
+    (tmp_path / "casefile.conf").write_text(server)
+    tmp_path.chmod(0o777)
+    (tmp_path / "nginx.conf").write_text(
+        f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        "events {}\n"
+        f"http {{\n  access_log off;\n  client_body_temp_path {tmp_path}/body;\n"
+        f"  proxy_temp_path {tmp_path}/proxy;\n  include {tmp_path}/casefile.conf;\n}}\n"
+    )
+    check = subprocess.run(  # noqa: S603
+        [program, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert check.returncode == 0, check.stderr
+    process = subprocess.Popen(  # noqa: S603
+        [program, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+        backend.shutdown()
+
+
+def test_the_proxy_refuses_a_body_over_its_limit_and_passes_the_client_on(nginx_in_front):
+    url = nginx_in_front + "/login/"
+    too_big = urllib.request.Request(url, data=b"x" * (2 * 1024 * 1024))  # noqa: S310
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(too_big, timeout=10)  # noqa: S310 - our own local nginx
+    assert refused.value.code == 413
+    assert _Backend.seen == []  # gunicorn never saw a byte of it
+
+    with urllib.request.urlopen(nginx_in_front + "/cases/", timeout=10) as answer:  # noqa: S310
+        assert answer.status == 200
+    ((method, path, headers),) = _Backend.seen
+    assert (method, path) == ("GET", "/cases/")
+    assert headers["X-Forwarded-For"] == "127.0.0.1"
+    assert headers["X-Forwarded-Proto"] == "http"
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"])

@@ -5,6 +5,7 @@ import re
 import pytest
 from django.conf import settings
 
+from config.lockout import PasswordAttemptThrottle
 from tests.factories import UserFactory
 
 PASSWORD = "pass-word-123"  # noqa: S105 - tests.factories.UserFactory's password
@@ -131,3 +132,28 @@ def test_the_session_expires_after_the_idle_timeout_and_each_request_extends_it(
     response = client.get("/login/")
     assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == 900
     assert 0 < client.session.get_expiry_age() <= 900
+
+
+@pytest.fixture
+def login_rate(monkeypatch):
+    monkeypatch.setattr(PasswordAttemptThrottle, "THROTTLE_RATES", {"login": "3/minute"})
+
+
+def test_the_web_login_is_limited_per_address_across_usernames(client, olivia, login_rate):
+    # One password tried on many accounts from one address: axes (per username) never trips.
+    answers = [web_login(client, f"user{n}", "Summer2024!").status_code for n in range(5)]
+    assert answers == [200, 200, 200, 429, 429]
+    locked = web_login(client, "olivia", PASSWORD)
+    assert locked.status_code == 429
+    assert "Too many sign-in attempts from your address" in locked.content.decode()
+    assert 0 < int(locked["Retry-After"]) <= 60
+    # Another address is counted on its own.
+    assert web_login(client, "olivia", PASSWORD, REMOTE_ADDR="198.51.100.7").status_code == 302
+
+
+def test_the_web_login_and_the_token_view_share_one_count_per_address(client, olivia, login_rate):
+    for n in range(2):
+        web_login(client, f"user{n}", "wrong")
+    assert api_login(client, "user9", "wrong").status_code == 400
+    assert api_login(client, "olivia", PASSWORD).status_code == 429
+    assert web_login(client, "olivia", PASSWORD).status_code == 429

@@ -144,7 +144,7 @@ def test_one_service_opens_an_original_records_it_and_gives_the_facts_of_its_hea
     with original.file:
         body = original.file.read()
     assert (original.filename, original.content_type, original.size, original.sha256) == (
-        photo.original_name,
+        "loaded-train.jpg",
         photo.content_type,
         len(body),
         hashlib.sha256(body).hexdigest(),
@@ -163,7 +163,7 @@ def test_both_doors_serve_an_original_with_the_same_facts(personas, things):
     web = page.get(reverse("web:evidence_original", kwargs={"evidence_id": photo.pk}))
     for response in (api, web):
         assert response.status_code == 200
-        assert response["Content-Disposition"] == (f'attachment; filename="{photo.original_name}"')
+        assert response["Content-Disposition"] == 'attachment; filename="loaded-train.jpg"'
         assert response["Content-Type"] == photo.content_type
         assert response["Content-Length"] == str(photo.size)
         assert response["X-Content-SHA256"] == photo.sha256
@@ -481,3 +481,64 @@ def test_viewers_and_unprotected_sources_leave_no_reveal(personas, things):
     editor.force_login(personas.editor)
     editor.get(reverse("web:evidence_detail", kwargs={"evidence_id": things.public_photo.pk}))
     assert not Activity.objects.filter(verb="source.revealed").exists()
+
+
+@pytest.mark.parametrize(
+    ("uploaded_as", "offered_as"),
+    [
+        ("report.html", "report.jpg"),
+        ("IMG_0412.JPEG", "IMG_0412.jpg"),
+        (".htaccess", "htaccess.jpg"),
+    ],
+)
+def test_a_download_takes_its_extension_from_the_type_told_at_ingest(
+    personas, uploaded_as, offered_as
+):
+    # A JPEG whose bytes are also a web page, uploaded under a page's name.
+    data = jpeg_bytes(seed=41) + b"<html><script>alert(document.cookie)</script></html>"
+    evidence, _ = photo_ingest(
+        actor=personas.reporter, case=personas.case, file=upload(data, uploaded_as)
+    )
+    api = token_client(personas.editor).get(
+        reverse("api:evidence-original", kwargs={"pk": evidence.pk})
+    )
+    page = Client()
+    page.force_login(personas.editor)
+    web = page.get(reverse("web:evidence_original", kwargs={"evidence_id": evidence.pk}))
+    for response in (api, web):
+        assert response["Content-Disposition"] == f'attachment; filename="{offered_as}"'
+        assert response["Content-Type"] == "image/jpeg"
+        assert response["X-Content-Type-Options"] == "nosniff"
+    # The name the reporter gave stays in the record.
+    evidence.refresh_from_db()
+    assert evidence.original_name == uploaded_as
+
+
+def test_every_download_through_either_door_is_kept_by_no_cache(
+    personas, things, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        export = export_request(
+            actor=personas.owner, case=personas.case, originals=False, reveal_protected=False
+        )
+    photo = things.public_photo.pk
+    api = token_client(personas.owner)
+    page = Client()
+    page.force_login(personas.owner)
+    answers = {
+        "api original": api.get(reverse("api:evidence-original", kwargs={"pk": photo})),
+        "api thumbnail": api.get(reverse("api:evidence-thumbnail", kwargs={"pk": photo})),
+        "api preview": api.get(reverse("api:evidence-preview", kwargs={"pk": photo})),
+        "api export": api.get(reverse("api:export-download", kwargs={"pk": export.pk})),
+        "web original": page.get(reverse("web:evidence_original", args=[photo])),
+        "web thumbnail": page.get(reverse("web:photo_thumbnail", args=[photo])),
+        "web preview": page.get(reverse("web:photo_preview", args=[photo])),
+        "web export": page.get(reverse("web:export_download", args=[export.pk])),
+    }
+    assert {name: r.status_code for name, r in answers.items()} == dict.fromkeys(answers, 200)
+    assert {name: r["Cache-Control"] for name, r in answers.items()} == dict.fromkeys(
+        answers, "private, no-store"
+    )
+    assert {name: r["X-Content-Type-Options"] for name, r in answers.items()} == dict.fromkeys(
+        answers, "nosniff"
+    )

@@ -183,10 +183,12 @@ def test_empty_comment_is_refused(personas):
 
 
 def decided_claim(personas, status="supported"):
-    """A claim bob wrote with one supporting web link, which erin decided."""
+    """A claim bob wrote with one web link (supporting; contradicting for a contradicted claim,
+    which a decision needs), which erin decided."""
     claim = claim_create(actor=personas.reporter, case=personas.case, statement="Never left")
     evidence = LinkEvidenceFactory(case=personas.case, title="Dandong station, 25 May")
-    link = evidence_link(actor=personas.reporter, claim=claim, evidence=evidence, stance="supports")
+    stance = "contradicts" if status == "contradicted" else "supports"
+    link = evidence_link(actor=personas.reporter, claim=claim, evidence=evidence, stance=stance)
     claim_submit(actor=personas.reporter, claim=claim)
     claim_review(actor=personas.editor, claim=claim, decision=status, note="Two dated photos")
     return claim, link
@@ -355,7 +357,9 @@ def test_purging_deleted_evidence_changes_no_claim(personas):
 def test_deleting_evidence_reopens_every_decided_claim_resting_on_it(personas):
     first, link = decided_claim(personas)
     second = claim_create(actor=personas.reporter, case=personas.case, statement="Arrived")
-    evidence_link(actor=personas.reporter, claim=second, evidence=link.evidence, stance="context")
+    evidence_link(
+        actor=personas.reporter, claim=second, evidence=link.evidence, stance="contradicts"
+    )
     claim_submit(actor=personas.reporter, claim=second)
     claim_review(actor=personas.editor, claim=second, decision="contradicted", note="Photos")
     draft = claim_create(actor=personas.reporter, case=personas.case, statement="Trucked")

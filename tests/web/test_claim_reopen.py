@@ -88,3 +88,26 @@ def test_deleting_evidence_tells_the_editor_which_claims_are_back_in_review(
     supported.refresh_from_db()
     assert supported.status == "in_review"
     assert supported.transitions.last().actor == world.personas.owner
+
+
+def test_changing_a_decided_claims_event_date_reopens_it_and_says_so(world, client_for, supported):
+    response = client_for(world.personas.reporter).post(
+        reverse("web:claim_edit", args=[supported.pk]),
+        {
+            "statement": supported.statement,
+            "details": supported.details,
+            "occurred_on": "2026-05-18",
+        },
+        follow=True,
+    )
+    assert messages_of(response) == [
+        "Claim saved.",
+        "The claim was supported; it is back in review because its event date changed.",
+    ]
+    before = supported.occurred_on
+    supported.refresh_from_db()
+    assert supported.status == "in_review" and str(supported.occurred_on) == "2026-05-18"
+    assert (
+        f"The claim changed after the decision: bob changed the event date from "
+        f"{before or 'none'} to 2026-05-18" in response.content.decode()
+    )

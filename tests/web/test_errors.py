@@ -80,3 +80,24 @@ def test_the_server_error_page_is_styled_and_needs_no_context(db):
     html = response.content.decode()
     assert response.status_code == 500 and "Something went wrong" in html
     assert_csp_clean(html)
+
+
+def test_a_nul_byte_in_the_link_search_is_400_naming_the_parameter(world, client_for):
+    client = client_for(world.personas.reporter)
+    response = client.get(
+        reverse("web:claim_link_options", args=[world.draft.pk]), {"q": "Dandong\x00"}
+    )
+    assert response.status_code == 400
+    assert "The parameter &#x27;q&#x27; contains a NUL byte." in response.content.decode()
+    assert_csp_clean(response.content.decode())
+
+
+def test_a_nul_byte_in_a_deletion_reason_is_refused_and_nothing_is_deleted(world, client_for):
+    client = client_for(world.personas.editor)
+    response = client.post(
+        reverse("web:evidence_delete", args=[world.link.pk]), {"reason": "Wrong\x00case"}
+    )
+    assert response.status_code == 400
+    assert "The reason contains a NUL byte: type it again." in response.content.decode()
+    world.link.refresh_from_db()
+    assert world.link.deleted_at is None

@@ -72,12 +72,14 @@ def claim_edit(request, claim_id):
     initial["occurred_on"] = claim.occurred_on
     form = forms.ClaimForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
+        was = claim.status
         try:
             case_services.claim_update(actor=request.user, claim=claim, **form.cleaned_data)
         except ValidationError as exc:
             forms.add_service_errors(form, exc)
         else:
             messages.success(request, "Claim saved.")
+            _say_if_reopened(request, claim, was, because="its event date changed")
             return redirect("web:claim_detail", claim_id=claim.pk)
     return render(
         request, "web/claim_form.html", case_context(request, case, form=form, claim=claim)
@@ -178,14 +180,17 @@ def link_remove(request, link_id):
     return redirect(reverse("web:claim_detail", args=[claim.pk]) + "#evidence")
 
 
-def _say_if_reopened(request, claim: Claim, was: str) -> None:
-    """Tell whoever changed a decided claim's evidence that the claim is back in review (the
-    service moved it, and updated `claim` in place)."""
+def _say_if_reopened(
+    request, claim: Claim, was: str, *, because: str = "its evidence changed"
+) -> None:
+    """Tell whoever changed what a decided claim's decision covered (its evidence, its event
+    date) that the claim is back in review (the service moved it, and updated `claim` in
+    place)."""
     if was in Claim.DECIDED and claim.status == Claim.Status.IN_REVIEW:
         messages.warning(
             request,
             f"The claim was {Claim.Status(was).label.lower()}; it is back in review because "
-            "its evidence changed.",
+            f"{because}.",
         )
 
 

@@ -9,7 +9,6 @@ renders.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -19,6 +18,7 @@ from cases.models import Claim
 from cases.policy import can, require
 from cases.selectors import case_for_user
 from evidence import custody
+from evidence.downloads import download_response
 from evidence.models import Export
 from evidence.reader import Reader, reader_for
 from evidence.selectors import evidence_for_user, export_for_user, exports_for_user
@@ -167,11 +167,9 @@ def export_download(request, export_id):
         return redirect(
             reverse("web:case_dashboard", kwargs={"case_id": bundle.case_id}) + "#exports"
         )
-    response = FileResponse(
+    return download_response(
         handle,
         as_attachment=True,
         filename=export_services.export_filename(bundle),
         content_type="application/zip",
     )
-    response["Cache-Control"] = "private, no-store"
-    return response

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -20,7 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cases.policy import require
 from cases.selectors import case_for_user
+from config.limits import answers_json
 from config.refusals import refusal_status
+from evidence.downloads import download_response
 from evidence.models import Evidence, Photo
 from evidence.reader import reader_for
 from evidence.selectors import (
@@ -92,6 +94,7 @@ def evidence_gallery(request, case_id):
     return render(request, "web/evidence_gallery.html", ctx)
 
 
+@answers_json
 @login_required
 @require_POST
 def evidence_upload(request, case_id):
@@ -295,9 +298,12 @@ def photo_derivative(request, evidence_id, which):
     if not field or not field.name or not default_storage.exists(field.name):
         raise Http404("Not processed yet.")
     content_type = mimetypes.guess_type(field.name)[0] or "image/jpeg"
-    response = FileResponse(default_storage.open(field.name, "rb"), content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return download_response(
+        default_storage.open(field.name, "rb"),
+        content_type=content_type,
+        filename=f"{which}-{photo.pk}",
+        as_attachment=False,
+    )
 
 
 @login_required
@@ -306,14 +312,12 @@ def evidence_original(request, evidence_id):
     """The original file, as an attachment, to editors and owners; every download is recorded."""
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
     original = original_download(actor=request.user, evidence=evidence, via="page")
-    response = FileResponse(
+    response = download_response(
         original.file,
         as_attachment=True,
         filename=original.filename,
         content_type=original.content_type,
     )
-    # An original keeps its metadata: no cache keeps a copy.
-    response["Cache-Control"] = "private, no-store"
     response["X-Content-SHA256"] = original.sha256
     return response
 
