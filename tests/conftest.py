@@ -30,6 +30,10 @@ ROLES = ("owner", "editor", "reporter", "viewer", "outsider")
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Temporary files of each test's own (an export's spool among them): the workers' recovery
+    # removes abandoned ones it finds, and the processes of `make test` share the machine.
+    (tmp_path / "spool").mkdir(exist_ok=True)
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "spool")
     # Real password hashing costs a quarter of a second per user; tests make hundreds.
     settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
 

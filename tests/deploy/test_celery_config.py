@@ -57,11 +57,11 @@ def test_workers_recycle_children_and_stop_runaway_tasks():
     assert app.conf.worker_hijack_root_logger is False
 
 
-def test_beat_only_expires_old_exports_every_worker_recovers_jobs_itself():
+def test_beat_only_expires_old_exports_and_signs_checkpoints_workers_recover_jobs_themselves():
     from evidence.tasks import RecoveryStep
 
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert tasks == {"evidence.tasks.exports_expire_task"}
+    assert tasks == {"evidence.tasks.exports_expire_task", "evidence.tasks.checkpoints_write_task"}
     assert RecoveryStep in app.steps["consumer"]
 
 

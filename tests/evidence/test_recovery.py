@@ -5,7 +5,6 @@ In-process tasks (a sent task runs here); the real workers are in test_faults.py
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
 
@@ -87,7 +86,7 @@ def test_an_abandoned_export_is_taken_over_and_finished(personas, settings):
 def test_stale_export_files_are_removed_and_a_live_attempts_file_is_kept(
     personas, settings, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spool = tmp_path / "spool"  # where every test spools (tests/conftest.py)
     host = export_service._host()
     running = _export(personas, status="running", attempts=2, heartbeat_at=timezone.now())
     done = _export(personas)
@@ -103,10 +102,10 @@ def test_stale_export_files_are_removed_and_a_live_attempts_file_is_kept(
         "not ours": "something-else.zip",
     }
     for name in names.values():
-        (tmp_path / name).write_bytes(b"PK")
+        (spool / name).write_bytes(b"PK")
     removed = export_temp_files_remove()
     assert sorted(removed) == sorted(names[k] for k in ("superseded", "dead writer", "not running"))
-    left = {p.name for p in tmp_path.iterdir()}
+    left = {p.name for p in spool.iterdir()}
     assert left == {names["live"], names["other host"], names["not ours"]}
 
 
