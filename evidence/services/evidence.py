@@ -40,6 +40,14 @@ EVIDENCE_FIELDS = (
 )
 
 
+def _new_evidence(*, case: Case, actor, title: str, place_name: str, **fields) -> Evidence:
+    """An unsaved item of `case` collected by `actor`, its title and place trimmed: what both
+    ways of adding evidence (`evidence_create`, `evidence_ingest`) make."""
+    return Evidence(
+        case=case, collected_by=actor, title=title.strip(), place_name=place_name.strip(), **fields
+    )
+
+
 def _check_source(case: Case, source: Source | None) -> None:
     if source is not None and source.case_id != case.pk:
         raise ValidationError({"source": "That source belongs to another case."})
@@ -76,15 +84,15 @@ def evidence_create(
         if not text.strip():
             raise ValidationError({"text": "Testimony needs what the source said."})
     _check_source(case, source)
-    evidence = Evidence(
+    evidence = _new_evidence(
         case=case,
+        actor=actor,
         kind=kind,
-        title=title.strip(),
+        title=title,
         description=description,
         source=source,
-        collected_by=actor,
         observed_at=observed_at,
-        place_name=place_name.strip(),
+        place_name=place_name,
         latitude=latitude,
         longitude=longitude,
         url=url.strip() if kind == Evidence.Kind.LINK else "",
@@ -257,15 +265,15 @@ def evidence_ingest(
     existing = Evidence.objects.filter(case=case, sha256=sha256, deleted_at__isnull=True).first()
     if existing is not None:
         return _uploaded_again(actor=actor, evidence=existing, original_name=original_name), False
-    evidence = Evidence(
+    evidence = _new_evidence(
         case=case,
+        actor=actor,
         kind=kind,
-        title=title.strip(),
+        title=title,
         description=description,
         source=source,
-        collected_by=actor,
         observed_at=observed_at,
-        place_name=place_name.strip(),
+        place_name=place_name,
         latitude=latitude,
         longitude=longitude,
         original_name=original_name,
