@@ -73,6 +73,12 @@ class Worker:
     def __init__(self, *, env: dict, queue: str | None, log: Path, concurrency: int = 1):
         self.log_path = log
         self.log = log.open("ab")
+        if "TMPDIR" not in env:
+            # Its temporary files (an export's spool) apart: every worker's recovery removes
+            # abandoned ones it finds, and other tests' workers may be running meanwhile.
+            temp = log.parent / "worker-tmp"
+            temp.mkdir(exist_ok=True)
+            env = {**env, "TMPDIR": str(temp)}
         self.process = subprocess.Popen(  # noqa: S603 - our own virtualenv's celery
             [
                 str(Path(sys.executable).with_name("celery")),
