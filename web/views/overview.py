@@ -139,7 +139,12 @@ def photo_compare(request, case_id):
             ("Title", a.label, b.label),
             ("Source", reader.source_name(a.source), reader.source_name(b.source)),
         ]
-        rows += [(label, va, vb) for (label, va), (_, vb) in zip(ra, rb, strict=True)]
+        # What neither file says (no caption on either, say) is left out of the comparison.
+        rows += [
+            (label, va, vb)
+            for (label, va), (_, vb) in zip(ra, rb, strict=True)
+            if va not in (None, "") or vb not in (None, "")
+        ]
         rows.append(("SHA-256", a.sha256, b.sha256))
         if pa is not None and pb is not None:
             distances = {
