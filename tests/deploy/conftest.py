@@ -1,5 +1,6 @@
 """Helpers for the deployment tests: free ports, real servers in subprocesses, production env."""
 
+import base64
 import os
 import secrets
 import shutil
@@ -77,6 +78,8 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "CSRF_TRUSTED_ORIGINS": "https://casefile.example.org",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         "MEDIA_ROOT": str(tmp_path / "media"),
+        # The newsroom's signing key (cases/signing.py): base64 of a raw Ed25519 private key.
+        "CASEFILE_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}

@@ -79,6 +79,15 @@ def test_doctor_reports_weak_production_settings(migrated_env):
     assert "CSRF_TRUSTED_ORIGINS is empty" in out
 
 
+def test_doctor_fails_a_server_without_a_signing_key_and_says_how_to_make_one(migrated_env):
+    code, out = doctor(migrated_env())
+    assert "ok   Signing key " in out  # production_env's key, by its fingerprint
+    code, out = doctor(migrated_env(CASEFILE_SIGNING_KEY=None))
+    assert code == 1
+    assert "FAIL No signing key: exports and checkpoints cannot be signed" in out
+    assert "casefile_key generate" in out
+
+
 def test_doctor_checks_the_bucket_and_that_it_is_private(migrated_env, moto_server):
     bucket = f"casefile-{uuid.uuid4().hex[:12]}"
     s3_client(moto_server).create_bucket(Bucket=bucket)

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from cases import signing
 from config.celery import app
 from config.health import broker_check, cache_check
 from config.settings import DEVELOPMENT_SECRET_KEY
@@ -112,6 +114,7 @@ class Command(BaseCommand):
                         "failed', set it to your site's origin, e.g. https://casefile.example.org.",
                     )
                 )
+        found.append(self._signing_finding())
         found.extend(self._static_findings())
         # Django's own deployment checklist (`check --deploy`), in its words.
         before = len(found)
@@ -126,6 +129,33 @@ class Command(BaseCommand):
         if len(found) == before:
             found.append(Finding(OK, "Django's deployment checklist passes."))
         return found
+
+    def _signing_finding(self) -> Finding:
+        """The newsroom key that signs checkpoints and exports: without one, with DEBUG off,
+        every export fails. Never generates one (the doctor changes nothing)."""
+        path = signing.key_path()
+        if settings.CASEFILE_SIGNING_KEY or path.exists():
+            try:
+                key = signing.signing_key()
+            except (ImproperlyConfigured, OSError) as exc:
+                return Finding(FAIL, f"The signing key cannot be read: {exc}")
+            return Finding(
+                OK,
+                f"Signing key {signing.fingerprint(key.public_key())} (published at "
+                "/.well-known/casefile-signing-key; keep a backup of the private key).",
+            )
+        if settings.CASEFILE_SIGNING_KEY_GENERATE:
+            return Finding(
+                OK if settings.DEBUG else WARN,
+                f"No signing key yet: one is generated at {path} on first use. On a server, "
+                "make it yourself and back it up: `python manage.py casefile_key generate`.",
+            )
+        return Finding(
+            FAIL,
+            f"No signing key: exports and checkpoints cannot be signed. Run `python manage.py "
+            f"casefile_key generate` (it writes {path}), or set CASEFILE_SIGNING_KEY_FILE or "
+            "CASEFILE_SIGNING_KEY.",
+        )
 
     def _static_findings(self) -> list[Finding]:
         from django.contrib.staticfiles.storage import staticfiles_storage
