@@ -414,9 +414,7 @@ def activity_chain_problems(*, case: Case) -> list[str]:
         positions={c["rows"] for c in checkpoints},
     )
     problems = chain_problems(heads)
-    return problems + checkpoint_problems(
-        checkpoints, heads=heads, key=signing.signing_key().public_key()
-    )
+    return problems + checkpoint_problems(checkpoints, heads=heads, key=signing.public_key())
 
 
 def redacted_rows(chain: Iterable[dict]) -> int:

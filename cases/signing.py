@@ -113,6 +113,11 @@ def signing_key() -> Ed25519PrivateKey:
     return _parsed(path.read_bytes(), str(path))
 
 
+def public_key() -> Ed25519PublicKey:
+    """The newsroom's public key: what checkpoints and bundles are checked against."""
+    return signing_key().public_key()
+
+
 @lru_cache(maxsize=8)
 def _parsed(data: str | bytes, where: str) -> Ed25519PrivateKey:
     try:

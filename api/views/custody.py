@@ -130,7 +130,7 @@ class EvidenceCustody(ObjectChildView):
             "checkpoints": custody.custody_checkpoints(evidence=evidence, entries=events),
             "signing": {
                 "algorithm": signing.ALGORITHM,
-                "key_fingerprint": signing.fingerprint(signing.signing_key().public_key()),
+                "key_fingerprint": signing.fingerprint(signing.public_key()),
                 "public_key_url": request.build_absolute_uri(reverse("signing_key")),
             },
         }

@@ -45,7 +45,9 @@ def triggers_create(apps, schema_editor):
                     f"'casefile: {table} is append-only: {operation} refused'); END"
                 )
         else:
-            raise NotImplementedError(f"No append-only triggers for {vendor}.")
+            # Casefile runs on PostgreSQL and SQLite only: on anything else the record would not
+            # be append-only, so the migration refuses rather than pretend it is.
+            raise RuntimeError(f"Casefile supports PostgreSQL and SQLite, not {vendor}.")
 
 
 def triggers_drop(apps, schema_editor):

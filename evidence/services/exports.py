@@ -627,7 +627,7 @@ class BundleWriter:
                 )
             manifest["report"] = {"file": "report.html", **self.files["report.html"]}
             if self.signed:
-                key = signing.signing_key().public_key()
+                key = signing.public_key()
                 self.add_bytes(KEY_FILE, signing.public_pem(key), content_type="text/plain")
                 manifest["signing"] = {
                     "algorithm": signing.ALGORITHM,

@@ -47,7 +47,7 @@ def evidence_custody(request, evidence_id):
         source_name=reader.source_name(evidence.source),
         entries=custody_history(evidence=evidence, reader=reader, entries=record),
         checkpoints=checkpoint_rows(evidence=evidence, entries=record),
-        key_fingerprint=signing.fingerprint(signing.signing_key().public_key()),
+        key_fingerprint=signing.fingerprint(signing.public_key()),
     )
     return render(request, "exports/evidence_custody.html", context)
 

@@ -10,7 +10,7 @@ from cases import signing
 def signing_key(request):
     """`/.well-known/casefile-signing-key`: the public key (PEM) that signs every checkpoint
     and export, for anyone (no sign-in); its fingerprint in a header."""
-    key = signing.signing_key().public_key()
+    key = signing.public_key()
     response = HttpResponse(signing.public_pem(key), content_type="text/plain; charset=utf-8")
     response["X-Casefile-Key-Fingerprint"] = signing.fingerprint(key)
     return response
