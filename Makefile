@@ -67,11 +67,13 @@ audit: install
 worker: install
 	$(VENV)/bin/celery -A config worker -l info
 
-# What the benchmarks need from Debian: wrk (API load) and real photographs of 12–24 megapixels
+# What the benchmarks need from Debian: wrk (API load), nginx (the sustained load goes through
+# the compose proxy's configuration) and real photographs of 12–24 megapixels
 # (lomiri-wallpapers-16.04 and -20.04).
 bench-tools:
 	@missing=""; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	[ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	[ -e /usr/share/backgrounds/sunset_by_Aitzol_Berasategi.jpg ] || missing="$$missing lomiri-wallpapers-16.04"; \
 	[ -e /usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg ] || missing="$$missing lomiri-wallpapers-20.04"; \
 	if [ -n "$$missing" ]; then \

@@ -30,6 +30,15 @@ RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/6"
 RUNS = max(5, int(os.environ.get("BENCH_RUNS", "5")))
+BACKGROUNDS = Path("/usr/share/backgrounds")
+# The photographs of 12–24 megapixels in Debian's lomiri-wallpapers-16.04 and -20.04 (the others
+# of that size there are a digital painting and a render): real camera JPEGs, `make bench-tools`.
+PHOTOGRAPHS = [
+    "sunset_by_Aitzol_Berasategi.jpg",  # 4272×2848, progressive
+    "Dragonfly_by_Bolly.jpg",  # 4224×3168, progressive
+    "seeding_by_Clements_Engelhardt.jpg",  # 5312×2988, progressive
+    "Kleiber_by_Lukas_Baubkus.jpg",  # 6028×3391, baseline
+]
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -180,10 +189,16 @@ def rows_clone(model, *, template_pk: int, source_sql: str, overrides: dict[str,
 
 
 def gunicorn_start(
-    database_url: str, *, port: int, workers: int, environ: dict[str, str] | None = None
+    database_url: str,
+    *,
+    port: int,
+    workers: int,
+    environ: dict[str, str] | None = None,
+    options: Sequence[str] = (),
 ) -> subprocess.Popen:
     """The app under gunicorn as a deployment runs it (DEBUG off, plain HTTP on loopback), with
-    the benchmark URLconf (benchmarks/_api_urls.py: the app's URLs plus baselines)."""
+    the benchmark URLconf (benchmarks/_api_urls.py: the app's URLs plus baselines). `options`
+    are more of gunicorn's command-line options (a worker class, threads)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -210,6 +225,7 @@ def gunicorn_start(
             "300",
             "--log-level",
             "warning",
+            *options,
         ],
         cwd=ROOT,
         env=env,

@@ -49,7 +49,15 @@ import imagehash  # noqa: E402
 from django.conf import settings  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-from benchmarks._common import RUNS, median, record, table, timed  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    BACKGROUNDS,
+    PHOTOGRAPHS,
+    RUNS,
+    median,
+    record,
+    table,
+    timed,
+)
 from evidence.imaging.decode import (  # noqa: E402
     PREVIEW_EDGE,
     THUMBNAIL_EDGE,
@@ -58,15 +66,6 @@ from evidence.imaging.decode import (  # noqa: E402
     image_memory_pool,
 )
 
-BACKGROUNDS = Path("/usr/share/backgrounds")
-# The photographs of 12–24 megapixels in lomiri-wallpapers-16.04 and -20.04 (the others of that
-# size there are a digital painting and a render).
-PHOTOGRAPHS = [
-    "sunset_by_Aitzol_Berasategi.jpg",  # 4272×2848, progressive
-    "Dragonfly_by_Bolly.jpg",  # 4224×3168, progressive
-    "seeding_by_Clements_Engelhardt.jpg",  # 5312×2988, progressive
-    "Kleiber_by_Lukas_Baubkus.jpg",  # 6028×3391, baseline
-]
 MAX_PIXELS = 60_000_000
 SYNTHETIC = [
     # name, stored size, orientation

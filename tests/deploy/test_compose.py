@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from tests.deploy.conftest import ROOT, free_port, require_program, stop, wait_for_port
+from tests.nginx import TEMPLATE as NGINX_TEMPLATE
+from tests.nginx import nginx_config
 
 LONG_RUNNING = ("db", "redis", "minio", "proxy", "web", "worker", "export-worker", "beat")
-NGINX_TEMPLATE = ROOT / "config" / "nginx" / "casefile.conf.template"
 
 
 @pytest.fixture(scope="module")
@@ -124,29 +125,18 @@ def nginx_in_front(tmp_path):
     _Backend.seen = []
     threading.Thread(target=backend.serve_forever, daemon=True).start()
     port = free_port()
-    server = (
-        NGINX_TEMPLATE.read_text()
-        .replace("${PROXY_MAX_BODY_SIZE}", "1m")
-        .replace("server web:8000;", f"server 127.0.0.1:{backend.server_address[1]};")
-        .replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    )
-    (tmp_path / "casefile.conf").write_text(server)
-    tmp_path.chmod(0o777)
-    (tmp_path / "nginx.conf").write_text(
-        f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        "events {}\n"
-        f"http {{\n  access_log off;\n  client_body_temp_path {tmp_path}/body;\n"
-        f"  proxy_temp_path {tmp_path}/proxy;\n  include {tmp_path}/casefile.conf;\n}}\n"
+    config = nginx_config(
+        tmp_path, port=port, upstream_port=backend.server_address[1], max_body_size="1m"
     )
     check = subprocess.run(  # noqa: S603
-        [program, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        [program, "-t", "-p", str(tmp_path), "-c", str(config)],
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert check.returncode == 0, check.stderr
     process = subprocess.Popen(  # noqa: S603
-        [program, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        [program, "-p", str(tmp_path), "-c", str(config)],
         stderr=subprocess.DEVNULL,
     )
     try:
