@@ -61,7 +61,7 @@ from _common import (
 
 DATABASE = "casefile_bench_load"
 SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "600"))
-WARMUP = int(os.environ.get("BENCH_LOAD_WARMUP", "30"))
+WARMUP = int(os.environ.get("BENCH_LOAD_WARMUP", "60"))
 CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "20"))
 THINK = float(os.environ.get("BENCH_LOAD_THINK", "1.0"))
 MIX = {"upload": 0.08, "page": 0.42, "list": 0.35, "claim": 0.15}
