@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
-from cases import timestamps
+import cases.timestamps as timestamps
 from cases.timestamps import TokenInfo
 from evidence.bundle.manifest import TIMESTAMP_FILE, TSA_CERTIFICATES_FILE
 
