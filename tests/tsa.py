@@ -10,6 +10,7 @@ on 127.0.0.1. Nothing is mocked: the app's client posts a DER query and gets Ope
 from __future__ import annotations
 
 import datetime
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from cases.timestamps import timestamp_query
 from tests.needs import unavailable
 
 TSA_NAME = "Casefile Test TSA"
@@ -175,6 +177,12 @@ class TestTsa:
                 return None
             self.replies += 1
             return (Path(work) / "reply.tsr").read_bytes()
+
+    def reply_for(self, digest: bytes) -> bytes:
+        """A genuine reply of this TSA over `digest` (a SHA-256), asked directly."""
+        reply = self.reply(timestamp_query(digest, secrets.randbits(63)))
+        assert reply is not None
+        return reply
 
     def __enter__(self) -> TestTsa:
         tsa = self
