@@ -97,17 +97,17 @@ def timestamp_query(digest: bytes, nonce: int) -> bytes:
     return _der(0x30, _der_integer(1) + imprint + _der_integer(nonce) + b"\x01\x01\xff")
 
 
-def token_fetch(digest: bytes) -> bytes:
+def token_fetch(digest: bytes, *, timeout: float | None = None) -> bytes:
     """Ask the configured TSA for a token over `digest` (a SHA-256); return its reply (DER),
     checked: granted, over this digest, with our nonce, and signed (`token_problems`).
-    TimestampUnavailable otherwise, within the configured timeouts."""
+    TimestampUnavailable otherwise, within the configured timeouts (or `timeout` for both)."""
     url = tsa_url()
     if not url:
         raise TimestampUnavailable(NO_TIMESTAMP + " (CASEFILE_TSA_URL is not set)")
     nonce = secrets.randbits(63)
     timeout = urllib3.Timeout(
-        connect=float(getattr(settings, "CASEFILE_TSA_CONNECT_TIMEOUT", 3)),
-        read=float(getattr(settings, "CASEFILE_TSA_TIMEOUT", 10)),
+        connect=timeout or float(getattr(settings, "CASEFILE_TSA_CONNECT_TIMEOUT", 3)),
+        read=timeout or float(getattr(settings, "CASEFILE_TSA_TIMEOUT", 10)),
     )
     try:
         response = urllib3.request(
