@@ -26,7 +26,8 @@ from evidence.services.timestamps import FILL_THROTTLE_KEY, timestamps_fill_due
 from evidence.tasks import checkpoints_write_task
 from tests.custody_case import custody_fixtures
 from tests.evidence.test_export import _bundle, _export, _members
-from tests.evidence.test_signed_bundles import _write
+from tests.evidence.test_signed_bundles import _import_refused, _write
+from tests.factories import UserFactory
 from tests.images import jpeg_bytes, upload
 from tests.needs import unavailable
 from tests.tamper import append_only_lifted
@@ -228,6 +229,26 @@ def test_an_edited_export_token_fails_verify_export_and_is_named(stamped_bundle,
     code, out = _command("verify_export", str(forged), "--tsa-ca", str(tsa.ca_file))
     assert code == 1
     assert f"BROKEN {TIMESTAMP_FILE}: not a valid trusted timestamp of manifest.json.sig" in out
+    # import_case refuses what verify_export refuses.
+    UserFactory(username="charlie")
+    assert TIMESTAMP_FILE in _import_refused(forged)
+
+
+def test_an_original_s_token_moved_to_another_item_fails_verify_export(stamped_bundle, tsa):
+    """The manifest re-signed is out of a forger's reach; this checks the token check itself:
+    with the signature left alone the manifest's edit fails too, and the token is named."""
+    members = _members(stamped_bundle)
+    manifest = json.loads(members["manifest.json"])
+    stamped = [e for e in manifest["evidence"] if e["timestamp"]]
+    stamped[0]["timestamp"], stamped[1]["timestamp"] = (
+        stamped[1]["timestamp"],
+        stamped[0]["timestamp"],
+    )
+    forged = _write(stamped_bundle, {**members, "manifest.json": json.dumps(manifest).encode()})
+    code, out = _command("verify_export", str(forged), "--tsa-ca", str(tsa.ca_file))
+    assert code == 1
+    label = f"evidence {stamped[0]['id']} ({stamped[0]['label']})"
+    assert f"BROKEN {label}: its trusted timestamp from ingest does not hold (it timestamps" in out
 
 
 def test_a_token_over_another_digest_fails_verify_export(stamped_bundle, tsa):
