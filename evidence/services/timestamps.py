@@ -93,10 +93,12 @@ def timestamps_requeue_missing() -> int:
     cache). Returns 1 if it was sent."""
     if not timestamps.tsa_configured():
         return 0
+    # The throttle first: the recovery runs every few seconds, the look for what is missing
+    # (an anti-join over every original) only once a period.
+    if not cache.add(FILL_THROTTLE_KEY, 1, timeout=settings.CASEFILE_TSA_RETRY_SECONDS):
+        return 0
     evidence, checkpoints = _missing()
     if not (checkpoints.exists() or evidence.exists()):
-        return 0
-    if not cache.add(FILL_THROTTLE_KEY, 1, timeout=settings.CASEFILE_TSA_RETRY_SECONDS):
         return 0
     return 1 if enqueue.task_send(enqueue.TIMESTAMPS_FILL) else 0
 
