@@ -41,8 +41,8 @@ from django.db.models import F, Model, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cases import signing
-from cases.models import Activity, ActivityCheckpoint, ActivitySecret, Case
+from cases import signing, timestamps
+from cases.models import Activity, ActivityCheckpoint, ActivitySecret, Case, TrustedTimestamp
 
 
 class Verb(StrEnum):
@@ -408,7 +408,7 @@ def chain_problems(chain: Iterable[dict]) -> list[str]:
 def activity_chain_problems(*, case: Case) -> list[str]:
     """Check the case's chain in the database, every secret against its commitment, and the
     chain against every signed checkpoint of the case (`checkpoint_problems`)."""
-    checkpoints = [checkpoint_entry(c) for c in case.checkpoints.order_by("id")]
+    checkpoints = checkpoint_entries(case.checkpoints.order_by("id"))
     heads = ChainHeads(
         _entries(Activity.objects.filter(case=case).order_by("id")),
         positions={c["rows"] for c in checkpoints},
@@ -466,10 +466,22 @@ def checkpoint_statement(entry: dict) -> bytes:
     return json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
 
 
-def checkpoint_entry(checkpoint: ActivityCheckpoint) -> dict:
+def checkpoint_entries(checkpoints) -> list[dict]:
+    """`checkpoint_entry` of each checkpoint, with its trusted timestamp (one query for all)."""
+    checkpoints = list(checkpoints)
+    tokens = dict(
+        TrustedTimestamp.objects.filter(
+            subject=TrustedTimestamp.Subject.CHECKPOINT,
+            object_id__in=[c.pk for c in checkpoints],
+        ).values_list("object_id", "token")
+    )
+    return [checkpoint_entry(c, token=tokens.get(c.pk)) for c in checkpoints]
+
+
+def checkpoint_entry(checkpoint: ActivityCheckpoint, *, token: bytes | None = None) -> dict:
     """A checkpoint as plain data (what an export carries and the custody record shows).
-    `timestamp` is the RFC 3161 token (base64) when there is one."""
-    token = checkpoint.timestamp_token
+    `timestamp` is its RFC 3161 token (base64 of the TSA's DER reply, over the SHA-256 of the
+    raw signature) when it has one (`token`: see `checkpoint_entries`)."""
     return {
         "id": checkpoint.pk,
         "case": checkpoint.case_id,
@@ -505,6 +517,15 @@ def checkpoint_write(*, case: Case, reason: str) -> ActivityCheckpoint:
         checkpoint.signature = base64.b64encode(key.sign(statement)).decode()
         checkpoint.save()
     return checkpoint
+
+
+def checkpoint_digest(entry: dict) -> bytes | None:
+    """What a checkpoint's trusted timestamp is over: the SHA-256 of its raw signature (None if
+    the signature is not base64)."""
+    try:
+        return timestamps.sha256(base64.b64decode(str(entry.get("signature")), validate=True))
+    except (binascii.Error, ValueError):
+        return None
 
 
 def checkpoints_write_due() -> list[int]:
@@ -543,13 +564,40 @@ class ChainHeads:
             yield row
 
 
+def checkpoint_timestamp_problems(entry: dict, *, roots=None) -> list[str]:
+    """Why a checkpoint's trusted timestamp (if it has one) does not hold: a token that is not
+    over its signature, not signed by a TSA chaining to `roots` (`timestamps.token_problems`),
+    or dated before the checkpoint itself."""
+    token = entry.get("timestamp")
+    if token is None:
+        return []
+    name = f"checkpoint of {entry.get('at')}"
+    digest = checkpoint_digest(entry)
+    try:
+        data = base64.b64decode(str(token), validate=True)
+    except (binascii.Error, ValueError):
+        return [f"{name}: its trusted timestamp is not base64"]
+    if digest is None:
+        return [f"{name}: its trusted timestamp covers no readable signature"]
+    found = timestamps.token_problems(data, digest=digest, roots=roots)
+    if found:
+        return [f"{name}: its trusted timestamp does not hold: {found[0]}"]
+    at = parse_datetime(str(entry.get("at")))
+    stamped = timestamps.token_read(data).at
+    # The TSA's clock and ours: a token cannot predate what it stamps by more than a minute.
+    if at is not None and (at - stamped).total_seconds() > 60:
+        return [f"{name}: its trusted timestamp ({stamped.isoformat()}) predates it"]
+    return []
+
+
 def checkpoint_problems(
-    checkpoints: Iterable[dict], *, heads: ChainHeads, key: Ed25519PublicKey
+    checkpoints: Iterable[dict], *, heads: ChainHeads, key: Ed25519PublicKey, tsa_roots=None
 ) -> list[str]:
     """Compare a chain (already read through `heads`) with signed checkpoints: a sentence for
     every checkpoint that is not signed by `key`, and for every one the chain no longer
     matches (its tail deleted, or a row at or before the checkpoint's head rewritten, removed
-    or reordered — even with every later hash recomputed)."""
+    or reordered — even with every later hash recomputed); and for every trusted timestamp of
+    a checkpoint that does not hold (`checkpoint_timestamp_problems`, against `tsa_roots`)."""
     problems = []
     ours = signing.fingerprint(key)
     for entry in checkpoints:
@@ -567,6 +615,7 @@ def checkpoint_problems(
         if not signing.signature_valid(key, signature, checkpoint_statement(entry)):
             problems.append(f"{name}: its signature does not verify (the checkpoint was altered)")
             continue
+        problems.extend(checkpoint_timestamp_problems(entry, roots=tsa_roots))
         rows = entry.get("rows")
         if not isinstance(rows, int) or rows < 0:
             problems.append(f"{name}: its row count is not a count")

@@ -264,11 +264,10 @@ class ActivityCheckpoint(models.Model):
     created_at = models.DateTimeField()
     reason = models.CharField(max_length=16, choices=Reason.choices)
     key_fingerprint = models.CharField(max_length=64)
-    # Base64 of the raw Ed25519 signature of `cases.activity.checkpoint_statement`.
+    # Base64 of the raw Ed25519 signature of `cases.activity.checkpoint_statement`. Its
+    # trusted timestamp, when there is one, is a `TrustedTimestamp` (taken after the row is
+    # written, from outside the lock the row is written under).
     signature = models.CharField(max_length=100)
-    # An RFC 3161 token over the signature, when a timestamp authority is configured (taken
-    # before the row is written: the row is never updated). None: no trusted timestamp.
-    timestamp_token = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["case", "id"]
@@ -281,6 +280,45 @@ class ActivityCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"case {self.case_id}: {self.rows} rows at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TrustedTimestamp(models.Model):
+    """An RFC 3161 token from the configured timestamp authority (`cases.timestamps`): proof
+    that `digest` existed at `generated_at`. One per checkpoint (over the SHA-256 of its raw
+    signature) and per original (its SHA-256, at ingest). Taken by a worker after the thing it
+    timestamps was committed, so a TSA that is slow or down never holds up or fails the work;
+    what has none yet is filled in later (`cases.services.timestamps_fill_due`).
+
+    `tsa`, `generated_at` and `serial` are read from the token when it is stored (for lists);
+    checks read the token itself. Append-only, like the record it vouches for."""
+
+    class Subject(models.TextChoices):
+        CHECKPOINT = "checkpoint", "Checkpoint"
+        EVIDENCE = "evidence", "Original at ingest"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="timestamps")
+    subject = models.CharField(max_length=16, choices=Subject.choices)
+    object_id = models.BigIntegerField()
+    # Hex SHA-256 the token timestamps.
+    digest = models.CharField(max_length=64)
+    # The TSA's whole reply, DER (what `openssl ts -verify -in` reads).
+    token = models.BinaryField()
+    tsa = models.CharField(max_length=255)
+    generated_at = models.DateTimeField()
+    serial = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "object_id"], name="timestamp_one_each"),
+            models.CheckConstraint(
+                condition=Q(subject__in=["checkpoint", "evidence"]), name="timestamp_subject_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.object_id}: {self.tsa} at {self.generated_at:%Y-%m-%d %H:%M}"
 
 
 class ApiToken(models.Model):

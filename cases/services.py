@@ -9,8 +9,17 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from cases.activity import Verb, activity_record
-from cases.models import Case, Claim, ClaimTransition, Membership, Role
+from cases import timestamps
+from cases.activity import Verb, activity_record, checkpoint_digest, checkpoint_entry
+from cases.models import (
+    ActivityCheckpoint,
+    Case,
+    Claim,
+    ClaimTransition,
+    Membership,
+    Role,
+    TrustedTimestamp,
+)
 from cases.policy import require
 from cases.tokens import tokens_revoke_if_no_case
 
@@ -386,3 +395,49 @@ def claim_reopen(*, actor, claim: Claim, change: str, what: str = "Evidence") ->
         data={"from": decision, "to": Claim.Status.IN_REVIEW, "note": note},
     )
     return decision
+
+
+# --- Trusted timestamps (RFC 3161, issue #13) --------------------------------------------------
+
+
+def timestamp_take(
+    *, case_id: int, subject: str, object_id: int, digest: bytes
+) -> TrustedTimestamp | None:
+    """Ask the configured TSA for a token over `digest` (a SHA-256) and store it as the trusted
+    timestamp of `subject` `object_id`; return it (the one stored already, if any: safe to run
+    twice). None when no TSA is configured. Raises `timestamps.TimestampUnavailable` when the
+    TSA cannot give one (the caller leaves it for `timestamps_fill_due`).
+
+    Called by workers only, outside any transaction: the TSA is asked while no lock is held."""
+    existing = TrustedTimestamp.objects.filter(subject=subject, object_id=object_id).first()
+    if existing is not None or not timestamps.tsa_configured():
+        return existing
+    token = timestamps.token_fetch(digest)
+    info = timestamps.token_read(token)
+    stamp, _ = TrustedTimestamp.objects.get_or_create(
+        subject=subject,
+        object_id=object_id,
+        defaults={
+            "case_id": case_id,
+            "digest": digest.hex(),
+            "token": token,
+            "tsa": info.tsa[:255],
+            "generated_at": info.at,
+            "serial": info.serial[:64],
+        },
+    )
+    return stamp
+
+
+def checkpoint_timestamp(*, checkpoint: ActivityCheckpoint) -> TrustedTimestamp | None:
+    """The trusted timestamp of a checkpoint (over the SHA-256 of its raw signature), taken
+    now if it has none (`timestamp_take`)."""
+    digest = checkpoint_digest(checkpoint_entry(checkpoint))
+    if digest is None:
+        return None
+    return timestamp_take(
+        case_id=checkpoint.case_id,
+        subject=TrustedTimestamp.Subject.CHECKPOINT,
+        object_id=checkpoint.pk,
+        digest=digest,
+    )

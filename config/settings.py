@@ -456,6 +456,16 @@ for _name in (
 CASEFILE_SIGNING_KEY = os.environ.get("CASEFILE_SIGNING_KEY", "")
 CASEFILE_SIGNING_KEY_FILE = os.environ.get("CASEFILE_SIGNING_KEY_FILE", "")
 CASEFILE_SIGNING_KEY_GENERATE = env_bool("CASEFILE_SIGNING_KEY_GENERATE", DEBUG)
+# RFC 3161 trusted timestamps (cases/timestamps.py) of checkpoints, originals at ingest and
+# exports, from this timestamp authority (none: nothing is timestamped, custody records say "no
+# trusted timestamp"). CA_FILE: PEM roots a token must chain to (and that bundles carry).
+# Taken by workers, never by a request; what a TSA that was down left without a timestamp is
+# filled in by the workers' recovery, at most every RETRY seconds.
+CASEFILE_TSA_URL = os.environ.get("CASEFILE_TSA_URL", "")
+CASEFILE_TSA_CA_FILE = os.environ.get("CASEFILE_TSA_CA_FILE", "")
+CASEFILE_TSA_CONNECT_TIMEOUT = env_float("CASEFILE_TSA_CONNECT_TIMEOUT", 3.0)
+CASEFILE_TSA_TIMEOUT = env_float("CASEFILE_TSA_TIMEOUT", 10.0)
+CASEFILE_TSA_RETRY_SECONDS = env_int("CASEFILE_TSA_RETRY_SECONDS", 300)
 CASEFILE_MAP_TILE_URL = (
     os.environ.get("CASEFILE_MAP_TILE_URL") or "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 )

@@ -10,11 +10,12 @@ only, each row chained to the previous one by its hash), read per item by
 from __future__ import annotations
 
 from cases.activity import (
-    checkpoint_entry,
+    checkpoint_entries,
     disclose,
     secrets_of,
 )
-from cases.models import ActivityCheckpoint
+from cases.models import ActivityCheckpoint, TrustedTimestamp
+from cases.timestamps import NO_TIMESTAMP
 from evidence.models import Evidence
 from evidence.reader import Reader
 from evidence.selectors import REVEAL_VERB, custody_of
@@ -133,13 +134,45 @@ def custody_checkpoints(*, evidence: Evidence, entries: list[dict]) -> list[dict
     hiding from any member."""
     own = [e["id"] for e in entries if not e["carried_over"] and e.get("id") is not None]
     newest = max(own, default=None)
+    latest = list(
+        ActivityCheckpoint.objects.filter(case_id=evidence.case_id).order_by("-id")[
+            :CHECKPOINTS_SHOWN
+        ]
+    )
+    stamps = {
+        s.object_id: s
+        for s in TrustedTimestamp.objects.filter(
+            subject=TrustedTimestamp.Subject.CHECKPOINT, object_id__in=[c.pk for c in latest]
+        )
+    }
     shown = []
-    for checkpoint in ActivityCheckpoint.objects.filter(case_id=evidence.case_id).order_by("-id")[
-        :CHECKPOINTS_SHOWN
-    ]:
-        entry = checkpoint_entry(checkpoint)
+    for checkpoint, entry in zip(latest, checkpoint_entries(latest), strict=True):
         entry["covers_latest_event"] = (
             newest is not None and checkpoint.head_id is not None and checkpoint.head_id >= newest
         )
+        entry["trusted_timestamp"] = timestamp_shown(stamps.get(checkpoint.pk))
         shown.append(entry)
     return shown
+
+
+def timestamp_shown(stamp: TrustedTimestamp | None) -> dict | None:
+    """A stored RFC 3161 token as a custody record shows it: the TSA that signed it, the time
+    it vouches for and its serial number (None: no trusted timestamp). Nothing of a source: a
+    token is over a SHA-256 only."""
+    if stamp is None:
+        return None
+    return {"tsa": stamp.tsa, "at": stamp.generated_at.isoformat(), "serial": stamp.serial}
+
+
+def custody_timestamp(*, evidence: Evidence) -> dict:
+    """The trusted timestamp of an item's original at ingest, as the custody record shows it:
+    `timestamp` (see `timestamp_shown`) and `text` ("no trusted timestamp" without one)."""
+    stamp = TrustedTimestamp.objects.filter(
+        subject=TrustedTimestamp.Subject.EVIDENCE, object_id=evidence.pk
+    ).first()
+    shown = timestamp_shown(stamp)
+    if shown is None:
+        text = NO_TIMESTAMP if evidence.sha256 else "no file to timestamp"
+    else:
+        text = f"timestamped by {shown['tsa']} at {shown['at']} (serial {shown['serial']})"
+    return {"timestamp": shown, "text": text}

@@ -9,11 +9,15 @@ from celery.signals import worker_init
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
+from cases import timestamps
 from cases.activity import checkpoints_write_due
+from cases.models import ActivityCheckpoint
+from cases.services import checkpoint_timestamp
 from evidence.imaging.decode import image_memory_pool
 from evidence.services.exports import export_build, exports_expire
 from evidence.services.photos import StorageUnavailable, photo_process
 from evidence.services.recovery import jobs_recover
+from evidence.services.timestamps import evidence_timestamp, timestamps_fill_due
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +107,38 @@ def checkpoints_write_task() -> int:
         return 0
     if ids:
         logger.info("Signed %d checkpoint(s)", len(ids))
+    # Once the checkpoints are committed, and outside their lock: a TSA that is slow or down
+    # delays nothing but their timestamps (filled in later by timestamps_fill_task).
+    try:
+        for checkpoint in ActivityCheckpoint.objects.filter(pk__in=ids).order_by("pk"):
+            checkpoint_timestamp(checkpoint=checkpoint)
+    except timestamps.TimestampUnavailable as exc:
+        logger.warning("Checkpoints left without a trusted timestamp for now: %s", exc)
+    except DatabaseError:
+        logger.warning("Could not store a checkpoint's trusted timestamp", exc_info=True)
     return len(ids)
+
+
+# --- Trusted timestamps (RFC 3161, issue #13) -------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def evidence_timestamp_task(evidence_id: int) -> bool:
+    """Timestamp a new original's SHA-256 (queued by the ingest, on commit). A TSA that fails is
+    not retried here: the item is ready regardless, and the recovery's timestamps_fill_task
+    fills the timestamp in once the TSA answers again. Returns whether it has one now."""
+    try:
+        return evidence_timestamp(evidence_id=evidence_id) is not None
+    except timestamps.TimestampUnavailable as exc:
+        logger.warning("Evidence %s left without a trusted timestamp for now: %s", evidence_id, exc)
+        return False
+
+
+@shared_task(acks_late=True)
+def timestamps_fill_task() -> int:
+    """Take the trusted timestamps a TSA that was down left out (sent by the workers'
+    recovery); safe to run twice. Returns how many were taken."""
+    return timestamps_fill_due()
 
 
 # --- Recovery, in every worker ----------------------------------------------------------------

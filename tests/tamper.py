@@ -9,7 +9,12 @@ from contextlib import contextmanager
 
 from django.db import connection
 
-TABLES = ("cases_activity", "cases_activitysecret", "cases_activitycheckpoint")
+TABLES = (
+    "cases_activity",
+    "cases_activitysecret",
+    "cases_activitycheckpoint",
+    "cases_trustedtimestamp",
+)
 
 
 @contextmanager

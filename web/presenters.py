@@ -225,8 +225,12 @@ def checkpoint_rows(*, evidence, entries: list[dict]) -> list[dict]:
             **checkpoint,
             "when": report.when_text(checkpoint["at"], seconds=True),
             "reason_label": "at an export" if checkpoint["reason"] == "export" else "scheduled",
-            "timestamp_text": "trusted timestamp attached"
-            if checkpoint["timestamp"]
+            "timestamp_text": (
+                f"timestamped by {checkpoint['trusted_timestamp']['tsa']} at "
+                f"{report.when_text(checkpoint['trusted_timestamp']['at'], seconds=True)}, "
+                f"serial {checkpoint['trusted_timestamp']['serial']}"
+            )
+            if checkpoint["trusted_timestamp"]
             else "no trusted timestamp",
         }
         for checkpoint in custody.custody_checkpoints(evidence=evidence, entries=entries)

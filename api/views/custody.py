@@ -33,6 +33,19 @@ class CustodyEventSerializer(serializers.Serializer):
     carried_over = serializers.BooleanField()
 
 
+class TrustedTimestampSerializer(serializers.Serializer):
+    tsa = serializers.CharField(help_text="The timestamp authority that signed the token.")
+    at = serializers.CharField(help_text="The time the TSA vouches for (ISO 8601).")
+    serial = serializers.CharField(help_text="The token's serial number (hex).")
+
+
+class ItemTimestampSerializer(serializers.Serializer):
+    timestamp = TrustedTimestampSerializer(
+        allow_null=True, help_text="The original's SHA-256, timestamped at ingest; null: none."
+    )
+    text = serializers.CharField(help_text='For people: "no trusted timestamp" without one.')
+
+
 class CheckpointSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     case = serializers.IntegerField()
@@ -45,6 +58,9 @@ class CheckpointSerializer(serializers.Serializer):
     signature = serializers.CharField(help_text="Base64 Ed25519 signature of the statement.")
     timestamp = serializers.CharField(
         allow_null=True, help_text="RFC 3161 token (base64); null: no trusted timestamp."
+    )
+    trusted_timestamp = TrustedTimestampSerializer(
+        allow_null=True, help_text="What the token says; null: no trusted timestamp."
     )
     covers_latest_event = serializers.BooleanField()
 
@@ -93,6 +109,9 @@ class CustodySerializer(serializers.Serializer):
     sha256 = serializers.CharField()
     deleted = serializers.SerializerMethodField(help_text="Deleted evidence: its tombstone.")
     events = CustodyEventSerializer(many=True)
+    trusted_timestamp = ItemTimestampSerializer(
+        help_text="RFC 3161 timestamp of the original's SHA-256 at ingest."
+    )
     checkpoints = CheckpointSerializer(
         many=True, help_text="The case's latest signed checkpoints, newest first."
     )
@@ -127,6 +146,7 @@ class EvidenceCustody(ObjectChildView):
             "sha256": evidence.sha256,
             "deleted": deleted,
             "events": events,
+            "trusted_timestamp": custody.custody_timestamp(evidence=evidence),
             "checkpoints": custody.custody_checkpoints(evidence=evidence, entries=events),
             "signing": {
                 "algorithm": signing.ALGORITHM,

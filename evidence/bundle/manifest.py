@@ -19,8 +19,13 @@ KEY_FILE = "signing-key.pem"
 # SHA256SUMS lists manifest.json.sig (the manifest cannot list its own signature).
 SIGNATURE_FILE = "manifest.json.sig"
 SUMS_SIGNATURE_FILE = "SHA256SUMS.sig"
-# Reserved for an RFC 3161 token over manifest.json.sig (a trusted time for the export).
+# The TSA's RFC 3161 reply (DER) over the SHA-256 of manifest.json.sig: a trusted time for the
+# export (`openssl ts -verify -data manifest.json.sig -in manifest.json.sig.tsr -CAfile
+# tsa-certificates.pem`). Absent when no TSA was configured or it failed at export time.
 TIMESTAMP_FILE = "manifest.json.sig.tsr"
+# The TSA roots the bundle's tokens are checked with (PEM), listed in the manifest like any file:
+# compare its fingerprint with the one the TSA publishes.
+TSA_CERTIFICATES_FILE = "tsa-certificates.pem"
 # Members the manifest does not list: itself, the sums, and what signs them.
 UNLISTED = frozenset(
     {"manifest.json", "SHA256SUMS", SIGNATURE_FILE, SUMS_SIGNATURE_FILE, TIMESTAMP_FILE}

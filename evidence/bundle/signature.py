@@ -17,6 +17,7 @@ from cases.activity import ChainHeads, checkpoint_problems
 from cases.signing import fingerprint as key_fingerprint
 from cases.signing import public_key_parse, signature_valid
 from evidence.bundle.manifest import KEY_FILE, SIGNATURE_FILE, SIGNED_SINCE, SUMS_SIGNATURE_FILE
+from evidence.bundle.timestamps import TimestampCheck, bundle_roots, timestamps_check
 
 # A key or a signature is tiny: anything larger is not one, and is not read whole.
 SMALL = 16 * 1024
@@ -34,6 +35,8 @@ class SignatureCheck:
     checkpoints: int = 0
     latest_checkpoint: dict | None = None
     problems: list[str] = field(default_factory=list)
+    # The trusted timestamps: the export's, the originals', and the roots they were checked with.
+    timestamps: TimestampCheck | None = None
 
 
 def _read(archive: zipfile.ZipFile, name: str, limit: int) -> bytes | None:
@@ -58,6 +61,7 @@ def signature_check(
     *,
     key: Ed25519PublicKey | None = None,
     fingerprint: str | None = None,
+    tsa_roots: list | None = None,
 ) -> SignatureCheck:
     """Who signed the bundle, and whether every signature holds. `key` (or `fingerprint`, the
     hex SHA-256 of a raw public key) is the key the reader trusts; without either, the key the
@@ -119,6 +123,7 @@ def signature_check(
             "(the manifest was changed after signing, or the signature replaced)"
         )
     _sums_check(archive, trusted, check)
+    roots = bundle_roots(archive, tsa_roots, check.problems)
     activity = manifest.get("activity") if isinstance(manifest.get("activity"), dict) else {}
     checkpoints = activity.get("checkpoints")
     chain = activity.get("chain")
@@ -130,9 +135,13 @@ def signature_check(
         )
         for _ in heads:
             pass
-        check.problems.extend(checkpoint_problems(checkpoints, heads=heads, key=trusted))
+        check.problems.extend(
+            checkpoint_problems(checkpoints, heads=heads, key=trusted, tsa_roots=roots)
+        )
         check.checkpoints = len(checkpoints)
         check.latest_checkpoint = checkpoints[-1] if isinstance(checkpoints[-1], dict) else None
+    check.timestamps = timestamps_check(archive, manifest, signature=signature, roots=roots)
+    check.problems.extend(check.timestamps.problems)
     if check.problems:
         check.state = "broken"
     return check

@@ -36,11 +36,16 @@ class BundleCheck:
 
 
 def bundle_verify(
-    path, *, key: Ed25519PublicKey | None = None, fingerprint: str | None = None
+    path,
+    *,
+    key: Ed25519PublicKey | None = None,
+    fingerprint: str | None = None,
+    tsa_roots: list | None = None,
 ) -> BundleCheck:
     """Check every file of a bundle against its manifest, the originals against the evidence
     SHA-256, the manifest against SHA256SUMS, the activity chain the manifest carries, and its
-    signatures and checkpoints (by `key`, or the key of `fingerprint`, when given). Reads the
+    signatures, checkpoints and trusted timestamps (by `key`, or the key of `fingerprint`, when
+    given; the timestamps against `tsa_roots`, else the TSA roots it carries). Reads the
     bundle as untrusted input (`evidence.bundle.reading`): limits first, files in chunks;
     needs no database."""
     with ExitStack() as opened:
@@ -99,7 +104,12 @@ def bundle_verify(
             if name != "manifest.json" and actual.get(name) not in (None, digest):
                 check.problems.append(f"{name}: does not match its SHA-256 in SHA256SUMS")
         check.signature = signature_check(
-            bundle.archive, manifest_bytes, manifest, key=key, fingerprint=fingerprint
+            bundle.archive,
+            manifest_bytes,
+            manifest,
+            key=key,
+            fingerprint=fingerprint,
+            tsa_roots=tsa_roots,
         )
         check.problems.extend(check.signature.problems)
     # The manifest's shape was checked on loading (`evidence.bundle.schema`).

@@ -20,13 +20,14 @@ from cases.activity import (
     activity_chain_problems,
     activity_record,
 )
-from cases.models import ActivityCheckpoint, Case
+from cases.models import ActivityCheckpoint, Case, TrustedTimestamp
 from cases.policy import require
 from cases.services import claim_reopen, claims_lock
 from evidence.imaging.sniff import download_name
 from evidence.models import Evidence, Photo
 from evidence.selectors import custody_of, exports_carrying
 from evidence.services.evidence import original_open
+from evidence.services.timestamps import evidence_timestamp_problems, evidence_timestamps
 
 
 def original_view_record(*, actor, evidence: Evidence, via: str, download: bool = True) -> None:
@@ -219,6 +220,8 @@ class ItemCheck:
     # not held (imported without its original)
     state: str
     problems: list[str] = field(default_factory=list)
+    # The original's trusted timestamp at ingest, when it has one that holds.
+    timestamp: TrustedTimestamp | None = None
 
 
 @dataclass
@@ -231,6 +234,8 @@ class CaseCheck:
     # The case's signed checkpoints the chain was compared with, and the latest of them.
     checkpoints: int = 0
     latest_checkpoint: ActivityCheckpoint | None = None
+    # The latest checkpoint's trusted timestamp (checked with the chain), when it has one.
+    latest_timestamp: TrustedTimestamp | None = None
 
     @property
     def intact(self) -> bool:
@@ -240,7 +245,8 @@ class CaseCheck:
 def custody_verify(*, case: Case) -> CaseCheck:
     """Recompute the SHA-256 of every original of the case (deleted evidence included, until
     it is purged) and the case's activity chain, compare the chain with the case's signed
-    checkpoints; say, per item, whether it is intact."""
+    checkpoints and every trusted timestamp (RFC 3161: a token over the digest it claims,
+    signed by a TSA chaining to CASEFILE_TSA_CA_FILE); say, per item, whether it is intact."""
     chain = activity_chain_problems(case=case)
     bad_rows = {int(m.group(1)) for p in chain if (m := _ROW.match(p))}
     check = CaseCheck(
@@ -251,7 +257,12 @@ def custody_verify(*, case: Case) -> CaseCheck:
         checkpoints=case.checkpoints.count(),
         latest_checkpoint=case.checkpoints.order_by("-id").first(),
     )
+    if check.latest_checkpoint is not None:
+        check.latest_timestamp = TrustedTimestamp.objects.filter(
+            subject=TrustedTimestamp.Subject.CHECKPOINT, object_id=check.latest_checkpoint.pk
+        ).first()
     exports = exports_carrying(case_id=case.pk)
+    stamps = evidence_timestamps(case.evidence.values_list("pk", flat=True))
     for evidence in Evidence.objects.filter(case=case).select_related("source").order_by("id"):
         item = ItemCheck(
             evidence_id=evidence.pk,
@@ -287,6 +298,11 @@ def custody_verify(*, case: Case) -> CaseCheck:
         )
         for pk in altered:
             item.problems.append(f"its custody record was altered (activity {pk})")
+        stamp = stamps.get(evidence.pk)
+        if stamp is not None:
+            found = evidence_timestamp_problems(evidence, stamp)
+            item.problems.extend(found)
+            item.timestamp = None if found else stamp
         if item.problems:
             item.state = "broken"
         check.items.append(item)

@@ -22,6 +22,7 @@ from evidence.imaging.sniff import IMAGE_TYPES, file_kind
 from evidence.models import Evidence, Photo, Source
 from evidence.services.photos import photo_queue
 from evidence.services.sources import full_clean
+from evidence.services.timestamps import evidence_timestamp_queue
 
 # --- Evidence -------------------------------------------------------------------------------
 
@@ -312,6 +313,8 @@ def evidence_ingest(
     if kind == Evidence.Kind.PHOTO:
         Photo.objects.create(evidence=evidence)
         photo_queue(evidence.pk)
+    # The original's SHA-256, timestamped by a worker after the commit (never by this request).
+    evidence_timestamp_queue(evidence)
     return evidence, True
 
 

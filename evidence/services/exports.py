@@ -49,17 +49,18 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cases import signing
+from cases import signing, timestamps
 from cases.activity import (
     Verb,
     activity_chain_problems,
     activity_record,
-    checkpoint_entry,
+    checkpoint_entries,
     checkpoint_write,
 )
 from cases.models import Activity, Case, Claim
 from cases.policy import require
 from cases.selectors import members_of
+from cases.services import checkpoint_timestamp
 from evidence import enqueue
 from evidence.bundle.manifest import (
     CHUNK,
@@ -69,6 +70,8 @@ from evidence.bundle.manifest import (
     SIGNATURE_FILE,
     STORED_TYPES,
     SUMS_SIGNATURE_FILE,
+    TIMESTAMP_FILE,
+    TSA_CERTIFICATES_FILE,
     BundleError,
     Hashing,
     file_sha256,
@@ -80,6 +83,7 @@ from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, EvidenceLink, Export, Photo, Source
 from evidence.reader import Reader
 from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
+from evidence.services.timestamps import evidence_timestamps
 
 logger = logging.getLogger(__name__)
 
@@ -554,6 +558,12 @@ class BundleWriter:
         self.thumbnail_at: dict[int, tuple[int, int]] = {}
         # Read once for every item's custody record.
         self.exports = exports_carrying(case_id=export.case_id)
+        # The originals' trusted timestamps, read once (signed bundles only).
+        self.timestamps = {}
+        if signed:
+            self.timestamps = evidence_timestamps(
+                Evidence.objects.filter(case=self.case).values_list("pk", flat=True)
+            )
 
     # Files of the bundle.
 
@@ -636,6 +646,7 @@ class BundleWriter:
                     "signature": SIGNATURE_FILE,
                     "sums_signature": SUMS_SIGNATURE_FILE,
                 }
+                manifest["timestamps"] = self._tsa_certificates(manifest)
             manifest["files"] = dict(sorted(self.files.items()))
             data = json.dumps(
                 manifest, cls=DjangoJSONEncoder, indent=1, ensure_ascii=False
@@ -643,9 +654,14 @@ class BundleWriter:
             self.add_bytes("manifest.json", data, content_type="application/json")
             if self.signed:
                 # Listed in SHA256SUMS, so that `sha256sum -c` vouches for it too.
-                self.add_bytes(
-                    SIGNATURE_FILE, signing.sign(data), content_type="application/octet-stream"
-                )
+                signature = signing.sign(data)
+                self.add_bytes(SIGNATURE_FILE, signature, content_type="application/octet-stream")
+                token = self._export_timestamp(signature)
+                if token is not None:
+                    # In SHA256SUMS too (the manifest cannot list it: it stamps its signature).
+                    self.add_bytes(
+                        TIMESTAMP_FILE, token, content_type="application/timestamp-reply"
+                    )
             sums = "".join(f"{entry['sha256']}  {name}\n" for name, entry in self.files.items())
             with self.zip.open(self._info("SHA256SUMS", "text/plain"), "w") as out:
                 out.write(sums.encode())
@@ -655,6 +671,36 @@ class BundleWriter:
                     out.write(signing.sign(sums.encode()))
         self.progress(99)
         return written
+
+    def _export_timestamp(self, signature: bytes) -> bytes | None:
+        """The TSA's token over the SHA-256 of the manifest's signature (None without a TSA, or
+        when it fails: the bundle is then signed, without a trusted time)."""
+        if not timestamps.tsa_configured():
+            return None
+        try:
+            return timestamps.token_fetch(timestamps.sha256(signature))
+        except timestamps.TimestampUnavailable as exc:
+            logger.warning("Export %s left without a trusted timestamp: %s", self.export.pk, exc)
+            return None
+
+    def _tsa_certificates(self, manifest: dict) -> dict:
+        """The certificates a reader checks the bundle's trusted timestamps with, written as
+        TSA_CERTIFICATES_FILE (the configured CASEFILE_TSA_CA_FILE, else the self-signed roots
+        the bundle's tokens carry), and the manifest's word on them."""
+        certificates = timestamps.tsa_certificates()
+        if not certificates:
+            for entry in manifest["activity"]["checkpoints"]:
+                if entry.get("timestamp"):
+                    info = timestamps.token_read(base64.b64decode(entry["timestamp"]))
+                    certificates += [c for c in info.certificates if c.issuer == c.subject]
+        if not certificates:
+            return {"certificates": None, "export_token": TIMESTAMP_FILE}
+        self.add_bytes(
+            TSA_CERTIFICATES_FILE,
+            timestamps.certificates_pem(certificates),
+            content_type="text/plain",
+        )
+        return {"certificates": TSA_CERTIFICATES_FILE, "export_token": TIMESTAMP_FILE}
 
     def _evidence(self, evidence: Evidence, written: Written) -> dict:
         hide = not self.reader.shows_place(evidence)
@@ -728,6 +774,10 @@ class BundleWriter:
         row["custody"] = custody_entries(
             evidence=evidence, reader=self.reader, exports=self.exports
         )
+        if self.signed:
+            # The original's SHA-256, timestamped at ingest (base64 of the TSA's reply).
+            stamp = self.timestamps.get(evidence.pk)
+            row["timestamp"] = base64.b64encode(bytes(stamp.token)).decode() if stamp else None
         return row
 
     def _thumbnail(self, evidence_id: int) -> str | None:
@@ -803,7 +853,11 @@ class BundleWriter:
             )
         if self.signed:
             # The head as it stands now, signed: the chain below holds at least these rows.
-            checkpoint_write(case=case, reason="export")
+            checkpoint = checkpoint_write(case=case, reason="export")
+            try:
+                checkpoint_timestamp(checkpoint=checkpoint)
+            except timestamps.TimestampUnavailable as exc:
+                logger.warning("Export checkpoint without a trusted timestamp: %s", exc)
         problems = activity_chain_problems(case=case)
         # Every row as chained; the values it commits to (a source's name, an item's place)
         # disclosed beside it only where this export may show them.
@@ -889,7 +943,7 @@ class BundleWriter:
                 "intact_when_exported": not problems,
                 "problems_when_exported": problems,
                 "chain": activity,
-                "checkpoints": [checkpoint_entry(c) for c in case.checkpoints.order_by("id")]
+                "checkpoints": checkpoint_entries(case.checkpoints.order_by("id"))
                 if self.signed
                 else [],
             },

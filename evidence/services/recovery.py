@@ -4,7 +4,9 @@ CASEFILE_RECOVERY_INTERVAL_SECONDS after (evidence.tasks.RecoveryStep), with or 
 - the outbox is drained: tasks whose transaction committed while the broker was away are sent;
 - photos and exports whose worker died (the lease ran out) are queued again, as are those
   whose task was lost; exports that never started are given up (`exports_requeue_stale`);
-- half-written export bundles left behind by a dead worker are removed.
+- half-written export bundles left behind by a dead worker are removed;
+- trusted timestamps a TSA that was down left out are filled in (`timestamps_fill_task`, sent
+  at most every CASEFILE_TSA_RETRY_SECONDS).
 
 Every step is safe in several workers at once (conditional updates, skipped locks) and with
 the broker or the database away (it logs and leaves the rest for the next run): each job
@@ -21,6 +23,7 @@ from django.db import DatabaseError
 from evidence.enqueue import outbox_drain
 from evidence.services.exports import export_temp_files_remove, exports_requeue_stale
 from evidence.services.photos import photos_requeue_stale
+from evidence.services.timestamps import timestamps_requeue_missing
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +34,14 @@ class Recovered:
     photos: list[int] = field(default_factory=list)
     exports: list[int] = field(default_factory=list)
     temp_files: list[str] = field(default_factory=list)
+    # 1 when the task that fills in missing trusted timestamps was sent.
+    timestamps: int = 0
     failed: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.outbox or self.photos or self.exports or self.temp_files)
+        return bool(
+            self.outbox or self.photos or self.exports or self.temp_files or self.timestamps
+        )
 
 
 def jobs_recover() -> Recovered:
@@ -46,6 +53,7 @@ def jobs_recover() -> Recovered:
         ("photos", photos_requeue_stale),
         ("exports", exports_requeue_stale),
         ("temp_files", export_temp_files_remove),
+        ("timestamps", timestamps_requeue_missing),
     )
     for name, step in steps:
         try:

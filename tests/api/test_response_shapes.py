@@ -30,12 +30,14 @@ from cases.services import claim_submit
 from evidence.models import PhotoMatch
 from evidence.services.comments import comment_create
 from evidence.services.evidence import photo_ingest
+from evidence.services.timestamps import timestamps_fill_due
 from tests.api.conftest import token_client
 from tests.c2pa_signing import signed_jpeg, tampered
 from tests.conftest import Personas
 from tests.custody_case import custody_case
 from tests.factories import CaseFactory, MembershipFactory, UserFactory
 from tests.images import history_xmp, jpeg_bytes, mpo_bytes, upload, with_iptc
+from tests.tsa import TestTsa
 
 # The database is set up for the tests that ask for it: these do (the module's world needs it).
 pytestmark = pytest.mark.django_db
@@ -365,6 +367,13 @@ def _call_everything(seen: Seen) -> None:
         )
     with capture(execute=True):
         call("editor", "POST", "/api/v1/cases/{case_id}/exports/", status=202, body={})
+    # Trusted timestamps from a real TSA (tests/tsa.py) for every checkpoint and original, so
+    # that the custody records render them.
+    with (
+        TestTsa() as tsa,
+        override_settings(CASEFILE_TSA_URL=tsa.url, CASEFILE_TSA_CA_FILE=str(tsa.ca_file)),
+    ):
+        assert timestamps_fill_due() > 0
 
     # Reads, hidden and revealed.
     read("/api/v1/auth/tokens/")

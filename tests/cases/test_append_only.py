@@ -5,7 +5,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from cases.activity import activity_record, checkpoint_write
-from cases.models import Activity, ActivityCheckpoint, ActivitySecret
+from cases.models import Activity, ActivityCheckpoint, ActivitySecret, TrustedTimestamp
 from evidence.services.sources import source_create
 from tests.needs import unavailable
 
@@ -16,6 +16,8 @@ STATEMENTS = [
     ("cases_activitysecret", "DELETE FROM cases_activitysecret WHERE id = %s"),
     ("cases_activitycheckpoint", "UPDATE cases_activitycheckpoint SET rows = 0 WHERE id = %s"),
     ("cases_activitycheckpoint", "DELETE FROM cases_activitycheckpoint WHERE id = %s"),
+    ("cases_trustedtimestamp", "UPDATE cases_trustedtimestamp SET serial = '1' WHERE id = %s"),
+    ("cases_trustedtimestamp", "DELETE FROM cases_trustedtimestamp WHERE id = %s"),
 ]
 
 
@@ -27,7 +29,19 @@ def rows(personas):
     plain = activity_record(case=personas.case, actor=personas.owner, verb="case.updated")
     checkpoint = checkpoint_write(case=personas.case, reason="schedule")
     secret = ActivitySecret.objects.filter(activity__target_id=source.pk).first()
+    # A row as a TSA's token would be stored (the token's bytes do not matter to the trigger).
+    stamp = TrustedTimestamp.objects.create(
+        case=personas.case,
+        subject="checkpoint",
+        object_id=checkpoint.pk,
+        digest="0" * 64,
+        token=b"token",
+        tsa="A TSA",
+        generated_at=checkpoint.created_at,
+        serial="2a",
+    )
     return {
+        "cases_trustedtimestamp": stamp.pk,
         "cases_activity": secret.activity_id,
         "cases_activitysecret": secret.pk,
         "cases_activitycheckpoint": checkpoint.pk,
@@ -76,5 +90,10 @@ def test_postgresql_refuses_update_and_delete_of_the_record(rows):
             "WHERE t.tgname = 'casefile_append_only' AND t.tgenabled = 'O' ORDER BY 1"
         )
         assert [r[0] for r in cursor.fetchall()] == sorted(
-            ["cases_activity", "cases_activitysecret", "cases_activitycheckpoint"]
+            [
+                "cases_activity",
+                "cases_activitysecret",
+                "cases_activitycheckpoint",
+                "cases_trustedtimestamp",
+            ]
         )

@@ -8,6 +8,7 @@ import pytest
 
 from tests.deploy.conftest import REDIS_DB, free_port, manage, production_env
 from tests.deploy.test_storage import CREDENTIALS, s3_client, s3_env
+from tests.tsa import TestTsa, closed_port_url
 
 
 def doctor(env):
@@ -54,6 +55,7 @@ def test_doctor_explains_a_one_machine_setup_without_failing_it(migrated_env):
     assert "no user accounts yet" in out
     assert "Every migration is applied." in out
     assert "Static files are collected." in out
+    assert "No timestamp authority configured (CASEFILE_TSA_URL)" in out
 
 
 def test_doctor_reports_an_unreachable_broker(migrated_env):
@@ -125,3 +127,18 @@ def test_doctor_reports_static_files_that_were_never_collected(migrated_env, tmp
     assert code == 1
     assert "Static files are not collected" in out
     assert "collectstatic" in out
+
+
+def test_doctor_reports_the_timestamp_authority_reachable_or_not(migrated_env, tmp_path):
+    with TestTsa(tmp_path / "tsa") as tsa:
+        url = tsa.url
+        code, out = doctor(
+            migrated_env(CASEFILE_TSA_URL=url, CASEFILE_TSA_CA_FILE=str(tsa.ca_file))
+        )
+    assert code == 0, out
+    assert f"Timestamp authority {url} reachable: a token from Casefile Test TSA at " in out
+    assert "checked against CASEFILE_TSA_CA_FILE (1 certificate(s))" in out
+    down = closed_port_url()
+    code, out = doctor(migrated_env(CASEFILE_TSA_URL=down))
+    assert code == 0, out
+    assert f"Timestamp authority configured but not usable now: the TSA at {down} cannot" in out

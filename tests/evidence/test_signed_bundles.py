@@ -318,8 +318,10 @@ def test_the_custody_record_shows_the_checkpoints_and_the_key(bundle, personas, 
         "key": fingerprint,
         "signature": latest.signature,
         "timestamp": None,
+        "trusted_timestamp": None,  # no TSA configured
         "covers_latest_event": False,  # the export's own row came after its checkpoint
     }
+    assert body["trusted_timestamp"] == {"timestamp": None, "text": "no trusted timestamp"}
     page = client.get(f"/evidence/{things.public_photo.pk}/custody/").content.decode()
     assert "Signed checkpoints" in page and fingerprint in page
     assert "no trusted timestamp" in page and latest.signature[:16] in page

@@ -48,6 +48,7 @@ def evidence_custody(request, evidence_id):
         entries=custody_history(evidence=evidence, reader=reader, entries=record),
         checkpoints=checkpoint_rows(evidence=evidence, entries=record),
         key_fingerprint=signing.fingerprint(signing.public_key()),
+        trusted_timestamp=custody.custody_timestamp(evidence=evidence),
     )
     return render(request, "exports/evidence_custody.html", context)
 

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from cases import signing
+from cases import signing, timestamps
 from config.celery import app
 from config.health import broker_check, cache_check
 from config.settings import DEVELOPMENT_SECRET_KEY
@@ -115,6 +115,7 @@ class Command(BaseCommand):
                     )
                 )
         found.append(self._signing_finding())
+        found.append(self._tsa_finding())
         found.extend(self._static_findings())
         # Django's own deployment checklist (`check --deploy`), in its words.
         before = len(found)
@@ -155,6 +156,45 @@ class Command(BaseCommand):
             f"No signing key: exports and checkpoints cannot be signed. Run `python manage.py "
             f"casefile_key generate` (it writes {path}), or set CASEFILE_SIGNING_KEY_FILE or "
             "CASEFILE_SIGNING_KEY.",
+        )
+
+    def _tsa_finding(self) -> Finding:
+        """The timestamp authority (RFC 3161): not configured, or configured and whether it
+        gives a valid token now (over the SHA-256 of a fixed text: nothing of a case)."""
+        url = timestamps.tsa_url()
+        if not url:
+            return Finding(
+                OK,
+                "No timestamp authority configured (CASEFILE_TSA_URL): checkpoints, originals "
+                'and exports are signed but not timestamped; custody records say "no trusted '
+                'timestamp". Set CASEFILE_TSA_URL (and CASEFILE_TSA_CA_FILE) to add them.',
+            )
+        try:
+            roots = timestamps.tsa_certificates()
+        except (OSError, ValueError) as exc:
+            return Finding(
+                FAIL, f"CASEFILE_TSA_CA_FILE {settings.CASEFILE_TSA_CA_FILE} cannot be read: {exc}"
+            )
+        try:
+            token = timestamps.token_fetch(
+                timestamps.sha256(b"casefile doctor"), timeout=self.timeout
+            )
+        except timestamps.TimestampUnavailable as exc:
+            return Finding(
+                WARN,
+                f"Timestamp authority configured but not usable now: {exc}. Nothing fails for "
+                "it; what is left without a timestamp is filled in once it answers.",
+            )
+        info = timestamps.token_read(token)
+        pinned = (
+            f"checked against CASEFILE_TSA_CA_FILE ({len(roots)} certificate(s))"
+            if roots
+            else "checked against the root it carries: set CASEFILE_TSA_CA_FILE to pin the root"
+        )
+        return Finding(
+            OK if roots else WARN,
+            f"Timestamp authority {url} reachable: a token from {info.tsa} at "
+            f"{info.at.isoformat()}, {pinned}.",
         )
 
     def _static_findings(self) -> list[Finding]:

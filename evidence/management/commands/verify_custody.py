@@ -6,6 +6,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from cases.models import Case
+from cases.timestamps import NO_TIMESTAMP
 from evidence.services.custody import custody_verify
 
 
@@ -43,13 +44,18 @@ class Command(BaseCommand):
                     f"{latest.rows} rows at {latest.created_at.isoformat()}, key "
                     f"{latest.key_fingerprint})"
                 )
+            if latest is not None:
+                self.stdout.write(f"  latest checkpoint: {_stamped(check.latest_timestamp)}")
             for problem in check.problems:
                 self.stdout.write(f"  BROKEN {problem}")
             for item in check.items:
                 items += 1
                 state = "BROKEN" if item.state == "broken" else item.state
                 digest = f" sha256 {item.sha256}" if item.sha256 else ""
-                self.stdout.write(f"  evidence {item.evidence_id} “{item.label}”: {state}{digest}")
+                stamped = f"; {_stamped(item.timestamp)}" if item.sha256 else ""
+                self.stdout.write(
+                    f"  evidence {item.evidence_id} “{item.label}”: {state}{digest}{stamped}"
+                )
                 for problem in item.problems:
                     self.stdout.write(f"    - {problem}")
             if not check.intact:
@@ -58,3 +64,9 @@ class Command(BaseCommand):
             self.stderr.write(f"Custody check FAILED: {broken} case(s) with a mismatch.")
             sys.exit(1)
         self.stdout.write(self.style.SUCCESS(f"Custody intact: {items} item(s) checked."))
+
+
+def _stamped(stamp) -> str:
+    if stamp is None:
+        return NO_TIMESTAMP
+    return f"timestamped by {stamp.tsa} at {stamp.generated_at.isoformat()} (serial {stamp.serial})"

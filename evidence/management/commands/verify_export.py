@@ -3,9 +3,10 @@
 import sys
 from pathlib import Path
 
+from cryptography import x509
 from django.core.management.base import BaseCommand, CommandError
 
-from cases import signing
+from cases import signing, timestamps
 from cases.activity import redacted_rows
 from evidence.bundle.reading import one_line
 from evidence.bundle.verify import bundle_verify
@@ -16,7 +17,8 @@ class Command(BaseCommand):
         "Verify a case export (ZIP): the signatures of its manifest and SHA256SUMS, every file "
         "against the SHA-256 in its manifest, every original against its evidence's SHA-256, "
         "the manifest against SHA256SUMS, the activity chain it carries and the signed "
-        "checkpoints of that chain. Needs no database. Exits with status 1 on any mismatch, "
+        "checkpoints of that chain, and the RFC 3161 trusted timestamps of the export, of the "
+        "checkpoints and of the originals. Needs no database. Exits with status 1 on any mismatch, "
         "and on an unsigned bundle unless --accept-unsigned."
     )
     requires_system_checks = []
@@ -31,6 +33,11 @@ class Command(BaseCommand):
         trust.add_argument(
             "--fingerprint",
             help="The hex SHA-256 of the signer's raw public key the bundle must be signed with.",
+        )
+        parser.add_argument(
+            "--tsa-ca",
+            help="PEM file of the TSA root(s) the timestamps must chain to (default: the "
+            "tsa-certificates.pem the bundle carries, whose fingerprint is printed).",
         )
         parser.add_argument(
             "--accept-unsigned",
@@ -48,7 +55,13 @@ class Command(BaseCommand):
                 key = signing.public_key_parse(Path(options["key"]).read_bytes())
             except (OSError, ValueError) as exc:
                 raise CommandError(f"--key {options['key']}: {exc}") from None
-        check = bundle_verify(path, key=key, fingerprint=options["fingerprint"])
+        roots = None
+        if options["tsa_ca"]:
+            try:
+                roots = x509.load_pem_x509_certificates(Path(options["tsa_ca"]).read_bytes())
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"--tsa-ca {options['tsa_ca']}: {exc}") from None
+        check = bundle_verify(path, key=key, fingerprint=options["fingerprint"], tsa_roots=roots)
         if check.manifest is None:
             # Refused before its files were checked: one line, what is wrong with it.
             self.stderr.write(f"BROKEN: {one_line(check.problems[0])}")
@@ -98,4 +111,30 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Compare that fingerprint with the newsroom's published one (or pass --key or "
                 "--fingerprint): anyone can sign a bundle with a key of their own."
+            )
+        self._timestamps(signature, manifest, pinned=roots is not None)
+
+    def _timestamps(self, signature, manifest: dict, *, pinned: bool) -> None:
+        stamps = signature.timestamps
+        export = stamps.export if stamps is not None else None
+        if export is None:
+            self.stdout.write(f"Export: {timestamps.NO_TIMESTAMP}.")
+        else:
+            self.stdout.write(
+                f"Export timestamped by {export.tsa} at {export.at.isoformat()} "
+                f"(serial {export.serial}): manifest.json.sig existed then."
+            )
+        checkpoints = manifest["activity"].get("checkpoints") or []
+        stamped = sum(1 for c in checkpoints if isinstance(c, dict) and c.get("timestamp"))
+        items = [e for e in manifest["evidence"] if e.get("sha256")]
+        self.stdout.write(
+            f"Trusted timestamps verified: {stamped} of {len(checkpoints)} checkpoint(s), "
+            f"{stamps.items if stamps else 0} of {len(items)} original(s) at ingest "
+            f"(the others: {timestamps.NO_TIMESTAMP})."
+        )
+        if stamps is not None and stamps.roots and (export or stamped or stamps.items):
+            where = "the roots given" if pinned else "the roots the bundle carries"
+            self.stdout.write(
+                f"TSA root(s) checked against ({where}): SHA-256 {', '.join(stamps.roots)}"
+                + ("" if pinned else " — compare with the TSA's published root, or pass --tsa-ca.")
             )
