@@ -38,7 +38,8 @@ from django.db.backends.signals import connection_created
 from django.db.models import Expression, F, Func, IntegerField, QuerySet, Value
 from django.db.models.expressions import RawSQL
 
-from evidence.models import Photo
+from evidence.imaging.hashes import CANDIDATE_DISTANCE, WHOLE_KINDS, WINDOW_DISTANCE
+from evidence.models import Photo, PhotoHash
 
 BITS = 64
 PART_BITS = 16
@@ -227,3 +228,77 @@ def photos_within_scan(
     if case_id is not None:
         queryset = queryset.filter(evidence__case_id=case_id)
     return queryset.order_by("distance", "pk")
+
+
+# --- Every near-duplicate hash of a photo (evidence.models.PhotoHash) ----------------------------
+
+
+def _hash_probe_sql(value: int, radius: int, *, whole_only: bool, using: str) -> tuple[str, list]:
+    """One query hash: the photos with a stored hash within `radius` bits, from the four part
+    indexes of PhotoHash (the same pigeonhole as `_candidate_ids`), each candidate checked
+    exactly on the index's copy of the value."""
+    parts = probes(value, radius)
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    table = quote(PhotoHash._meta.db_table)
+    photo, column, whole = (
+        quote(PhotoHash._meta.get_field(name).column) for name in ("photo", "value", "whole")
+    )
+    postgres = connection.vendor == "postgresql"
+    distance = (
+        f"bit_count(({column} # %s)::bit(64))" if postgres else f"casefile_hamming({column}, %s)"
+    )
+    restrict = f" AND {whole}" if whole_only else ""
+    scans, params = [], []
+    for field, values in parts:
+        part = quote(PhotoHash._meta.get_field(field.replace("phash_", "")).column)
+        if postgres:
+            member = f"{part} = ANY(%s)"
+            params.append(values)
+        else:
+            member = f"{part} IN ({', '.join(['%s'] * len(values))})"
+            params.extend(values)
+        scans.append(
+            f"SELECT {photo} FROM {table} WHERE {member} AND {distance} <= %s{restrict}"  # noqa: S608  # nosec B608
+        )
+        params.extend([value, radius])
+    return " UNION ".join(scans), params
+
+
+def hash_matches(
+    *,
+    hashes: dict[str, int],
+    case_id: int | None = None,
+    exclude: int | None = None,
+    using: str = "default",
+) -> dict[int, dict[str, int]]:
+    """The photos (in one case, or in all) that some hash of `hashes` could match by
+    `evidence.imaging.hashes.hashes_compare`, each with all its stored hashes by kind: whole
+    hashes within reach of any stored hash, windows within reach of a stored whole hash.
+    Exact (every pair within the radii is found) and answered from the part indexes; the
+    decision is `hashes_compare`'s, on what this returns."""
+    reach = max(CANDIDATE_DISTANCE, WINDOW_DISTANCE)
+    scans, params = [], []
+    for kind, value in hashes.items():
+        whole = kind in WHOLE_KINDS
+        sql, values = _hash_probe_sql(
+            to_signed(value),
+            reach if whole else WINDOW_DISTANCE,
+            whole_only=not whole,
+            using=using,
+        )
+        scans.append(sql)
+        params.extend(values)
+    if not scans:
+        return {}
+    # Only our own identifiers and placeholders go into the text; every value is a parameter.
+    candidates = RawSQL(" UNION ".join(scans), params)  # noqa: S611  # nosec B611
+    rows = PhotoHash.objects.using(using).filter(photo_id__in=candidates)
+    if case_id is not None:
+        rows = rows.filter(photo__evidence__case_id=case_id)
+    if exclude is not None:
+        rows = rows.exclude(photo_id=exclude)
+    found: dict[int, dict[str, int]] = {}
+    for photo_id, kind, value in rows.values_list("photo_id", "kind", "value"):
+        found.setdefault(photo_id, {})[kind] = value
+    return found
