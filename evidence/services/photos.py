@@ -34,7 +34,13 @@ from evidence import enqueue
 from evidence.imaging.decode import Analysis, PhotoRejected, analyse, processing_software
 from evidence.imaging.descriptive import DESCRIBED_FIELDS
 from evidence.imaging.flags import METADATA_FLAGS, consistency_flags
-from evidence.imaging.hashes import WHOLE_KINDS, MatchKind, hashes_compare, orb_agreement
+from evidence.imaging.hashes import (
+    WHOLE_KINDS,
+    MatchKind,
+    hashes_compare,
+    near_duplicate_hashes,
+    orb_agreement,
+)
 from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, Photo, PhotoFlag, PhotoHash, PhotoMatch
 from evidence.similarity import hash_matches
@@ -491,6 +497,57 @@ def _sync_duplicate_flag(photo_id: int) -> None:
     PhotoFlag.objects.update_or_create(
         photo_id=photo_id, code=code, defaults={"message": message[:500]}
     )
+
+
+# --- Photos processed before the near-duplicate hashes ----------------------------------------
+
+
+def photos_without_hashes():
+    """Ready photos that have no near-duplicate hashes: processed before evidence.imaging.hashes
+    gave them (or whose hashes were lost), oldest first."""
+    return (
+        Photo.objects.filter(status=Photo.Status.READY, near_hashes__isnull=True)
+        .exclude(thumbnail="")
+        .order_by("evidence_id")
+    )
+
+
+def photo_hashes_backfill(*, photo_id: int) -> int | None:
+    """Give one ready photo its near-duplicate hashes, from its stored thumbnail (the image they
+    are computed from at processing), and record the near-duplicates they find; one activity
+    row. Returns the number of matches, or None when there was nothing to do (not ready, hashed
+    meanwhile, or the thumbnail unreadable: that photo is left for `photo_reprocess`). Safe to
+    run twice: hashes are one row per kind and matches one row per pair."""
+    photo = (
+        Photo.objects.select_related("evidence__case", "evidence__source")
+        .filter(pk=photo_id, status=Photo.Status.READY)
+        .first()
+    )
+    if photo is None or photo.near_hashes.exists():
+        return None
+    thumbnail = _thumbnail_image(photo.pk)
+    if thumbnail is None:
+        return None
+    hashes = near_duplicate_hashes(thumbnail.convert("RGB")).hashes
+    with transaction.atomic():
+        photo_hashes_store(photo_id=photo.pk, hashes=hashes)
+    buffer = io.BytesIO()
+    thumbnail.convert("RGB").save(buffer, "JPEG", quality=95)
+    found = near_duplicates_find(photo=photo, hashes=hashes, thumbnail=buffer.getvalue())
+    with transaction.atomic():
+        matches = _record_matches(photo, found)
+        activity_record(
+            case=photo.evidence.case,
+            actor=None,
+            verb=Verb.PHOTO_HASHED,
+            target=photo.evidence,
+            data={
+                "near_duplicates": matches,
+                "hashes": sorted(hashes),
+                "software": {"imagehash": processing_software()["imagehash"]},
+            },
+        )
+    return matches
 
 
 # --- Recovery ---------------------------------------------------------------------------------
