@@ -449,4 +449,14 @@ def processing_software() -> dict[str, str]:
         "imagehash": getattr(imagehash, "__version__", ""),
         "numpy": numpy.__version__,
         "c2pa": c2pa_version(),
+        # ORB, for the near-duplicates the hashes alone are unsure of (evidence.imaging.hashes).
+        "opencv": _opencv_version(),
     }
+
+
+def _opencv_version() -> str:
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - opencv-python-headless is a runtime requirement
+        return ""
+    return cv2.__version__

@@ -13,22 +13,30 @@ whole picture (`full`) each picture gets:
 - `content` and `content_mirror`: the same two for the picture with its uniform borders
   trimmed (`content_box`: letterbox and pillarbox bars, a caption bar's plain background, the
   flat margins and bars of a screenshot), present only when something was trimmed;
-- `window0` … `window4`: the pHash of five windows of the content, 86 % of each side, at the
-  centre and the four corners. A copy cropped by 10–15 % is close to one of them: its `full`
-  lands near the original's window, or, when the crop came first, the original's window lands
-  near the crop's `full`.
+- `window0` … `window8`: the pHash of nine windows of the content, 86 % of each side, on a
+  3 × 3 grid (corners, edge centres, centre). A copy cropped by 10–15 % is close to one of them:
+  its `full` lands near the original's window, or, when the crop came first, the original's
+  window lands near the crop's `full`.
 
-Every hash is 64 bits, so one multi-index search (evidence/similarity.py) answers all of them
-from indexes, exactly. A pair is a near-duplicate when a whole-picture hash (`full`, `mirror`,
-`content`, `content_mirror`) of one is within the radius of any hash of the other; a pair that
-only windows connect, or that is only just within reach, is checked with local features
-(`orb_agreement`: OpenCV's ORB keypoints, matched and fitted with a RANSAC similarity), which
-also tells a crop from an unrelated picture with the same layout. PDQ (`pdq`, Meta's 256-bit
-hash, as ThreatExchange and Check use it) is kept beside them as a second opinion on the
-candidates and for exchange with other tools.
+Every hash is 64 bits, so one multi-index search (evidence/similarity.py, `hash_matches`)
+answers all of them from indexes, exactly. `hashes_compare` decides: whole-picture hashes
+(`full`, `mirror`, `content`, `content_mirror`) within SURE_DISTANCE of each other, or a whole
+hash within SURE_WINDOW_DISTANCE of a window, are the same picture; whole against whole up to
+CANDIDATE_DISTANCE, or against a window up to WINDOW_DISTANCE, is a candidate checked with local
+features (`orb_agreement`: OpenCV's ORB keypoints on both pictures without their borders,
+matched and fitted with one RANSAC similarity transform), which tells a crop from an unrelated
+picture that happens to be near. Window against window never counts.
 
-All of it is computed from one small greyscale image made once from the thumbnail the pipeline
-already has (`near_duplicate_hashes(image)`, a PIL image of any size): a few milliseconds.
+Why not PDQ (Meta's 256-bit hash, as Check uses it): measured beside these in
+benchmarks/near_dup_quality.py, PDQ of the whole frame (its dihedral hashes included) finds
+what the whole-frame pHash finds and, like it, neither crops nor framed copies; a 256-bit hash
+would also need a multi-index of its own (16 parts) for an exact indexed search at radius 31.
+What finds those copies is trimming, windows and ORB, and they work with the 64-bit pHash the
+search already indexes.
+
+All of it is computed from the thumbnail the pipeline already has (`near_duplicate_hashes(image)`,
+any PIL image: a video keyframe too): borders found at its size, the thirteen 32×32 reductions
+taken from a 128-pixel copy and hashed in one matrix product, about 2 ms.
 """
 
 from __future__ import annotations
@@ -37,23 +45,20 @@ from dataclasses import dataclass
 
 import imagehash
 import numpy as np
-import scipy.fftpack
 from PIL import Image
 
-# The working size: the thumbnail reduced so its long edge is this many pixels; the borders are
-# found and the windows cut on it.
-WORK_EDGE = 400
+# The hashes are taken from the picture (or its content) reduced so that its long edge is this
+# many pixels: enough for a 32×32 reduction, a tenth of the work of the thumbnail itself.
+WORK_EDGE = 128
 # Windows: this fraction of each side of the content, at the centre and the four corners.
 WINDOW_SCALE = 0.86
 WINDOW_KINDS = tuple(f"window{i}" for i in range(9))
 WHOLE_KINDS = ("full", "mirror", "content", "content_mirror")
 KINDS = WHOLE_KINDS + WINDOW_KINDS
 
-# A row or column is plain (part of a border) when its pixels' spread stays within this many
-# grey levels (robust to JPEG noise around a flat colour).
-PLAIN_SPREAD = 10.0
-# Plain runs this short (in pixels of the thumbnail) inside busy content are bridged.
-BRIDGE = 1
+# A row or column is plain (part of a border) when its pixels' standard deviation is at most
+# this many grey levels (JPEG noise around a flat colour stays well below it, text does not).
+PLAIN_STD = 4.0
 # Trimming stops short of leaving less than this fraction of a side.
 MIN_CONTENT = 0.2
 
@@ -73,41 +78,21 @@ def hamming(a: int, b: int) -> int:
 
 def _plain(lines: np.ndarray) -> np.ndarray:
     """For each row of `lines` (rows × pixels), whether it is a flat colour."""
-    low, high = np.percentile(lines, [4, 96], axis=1)
-    return (high - low) <= PLAIN_SPREAD
+    return lines.std(axis=1) <= PLAIN_STD
 
 
 def _busiest_run(plain: np.ndarray) -> tuple[int, int]:
-    """The longest run of non-plain lines, as (start, stop). Plain runs inside the picture (a
-    flat sky, a uniform wall) cut it only when they reach an edge or are longer than 2 % of the
-    side: shorter ones are bridged."""
-    n = len(plain)
+    """The longest run of non-plain lines, as (start, stop). A single plain line between busy
+    ones (a flat line inside the picture) is bridged; longer plain runs cut."""
     busy = ~plain
-    bridge = BRIDGE
-    # Bridge short plain gaps between busy lines.
     filled = busy.copy()
-    index = 0
-    while index < n:
-        if not busy[index]:
-            end = index
-            while end < n and not busy[end]:
-                end += 1
-            if index > 0 and end < n and end - index <= bridge:
-                filled[index:end] = True
-            index = end
-        else:
-            index += 1
-    best, start = (0, n), None
-    best_length = 0
-    for i in range(n + 1):
-        if i < n and filled[i]:
-            if start is None:
-                start = i
-        elif start is not None:
-            if i - start > best_length:
-                best, best_length = (start, i), i - start
-            start = None
-    return best if best_length else (0, n)
+    filled[1:-1] |= busy[:-2] & busy[2:]
+    edges = np.diff(np.concatenate(([0], filled.astype(np.int8), [0])))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if not len(starts):
+        return 0, len(plain)
+    longest = int(np.argmax(stops - starts))
+    return int(starts[longest]), int(stops[longest])
 
 
 def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
@@ -128,47 +113,29 @@ def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
 # --- Hashes --------------------------------------------------------------------------------------
 
 
-def _phash(grey: Image.Image) -> int:
-    """imagehash's pHash (32×32 DCT, the 8×8 lowest frequencies against their median), from a
-    greyscale image, as a signed 64-bit integer."""
-    pixels = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
-    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:8, :8]
-    bits = (dct > np.median(dct)).flatten()
-    value = 0
-    for bit in bits:
-        value = (value << 1) | int(bit)
-    return signed64(value)
+# The 8 lowest rows of the 32-point DCT-II as scipy.fftpack.dct computes it (unnormalised):
+# the low 8×8 of the 2-D DCT of X is D @ X @ D.T.
+_DCT = 2 * np.cos(np.pi * np.outer(np.arange(8), 2 * np.arange(32) + 1) / 64)
 
 
-def _pair(grey: Image.Image) -> tuple[int, int]:
-    return _phash(grey), _phash(grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+def _phashes(stack: np.ndarray) -> list[int]:
+    """imagehash's pHash of each 32×32 grey array of `stack` (the DCT's 8×8 lowest frequencies
+    against their median), as signed 64-bit integers, in one pass."""
+    low = (_DCT @ stack @ _DCT.T).reshape(len(stack), 64)
+    bits = np.packbits(low > np.median(low, axis=1, keepdims=True), axis=1)
+    return [signed64(int.from_bytes(row.tobytes(), "big")) for row in bits]
 
 
-def working_image(image: Image.Image) -> Image.Image:
-    """The greyscale working copy: long edge at most WORK_EDGE pixels (never enlarged)."""
-    grey = image.convert("L")
-    scale = WORK_EDGE / max(grey.size)
-    if scale < 1:
-        size = (max(1, round(grey.width * scale)), max(1, round(grey.height * scale)))
-        grey = grey.resize(size, Image.Resampling.BOX)
-    return grey
+def _reduction(image: Image.Image, box=None) -> np.ndarray:
+    return np.asarray(image.resize((32, 32), Image.Resampling.BILINEAR, box=box), np.float64)
 
 
-def pdq(image: Image.Image) -> tuple[str, int]:
-    """Meta's PDQ hash of an RGB image, as 64 hex digits, and its quality (0–100; below 50 the
-    picture is too flat for the hash to mean much)."""
-    import pdqhash  # a compiled extension: loaded once, on first use
-
-    pixels = np.asarray(image.convert("RGB"))
-    bits, quality = pdqhash.compute(pixels)
-    value = 0
-    for bit in bits:
-        value = (value << 1) | int(bit)
-    return f"{value:064x}", int(quality)
-
-
-def pdq_distance(a: str, b: str) -> int:
-    return (int(a, 16) ^ int(b, 16)).bit_count()
+def _reduced(grey: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """A box of the picture, reduced (box filter) so that its long edge is WORK_EDGE."""
+    width, height = box[2] - box[0], box[3] - box[1]
+    scale = min(1.0, WORK_EDGE / max(width, height))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return grey.resize(size, Image.Resampling.BOX, box=box)
 
 
 @dataclass(frozen=True)
@@ -183,24 +150,31 @@ class NearDuplicateHashes:
 
 def near_duplicate_hashes(image: Image.Image) -> NearDuplicateHashes:
     """Every near-duplicate hash of a picture (a PIL image of any mode and size: a photo's
-    thumbnail, a video keyframe). A few milliseconds for a 400-pixel thumbnail."""
-    grey = working_image(image)
+    thumbnail, a video keyframe). About a millisecond or two for a 400-pixel thumbnail: the
+    borders are found at the thumbnail's size, the hashes taken from reductions of it to
+    WORK_EDGE pixels."""
+    grey = image.convert("L")
     width, height = grey.size
     box = content_box(np.asarray(grey, dtype=np.float32))
-    hashes: dict[str, int] = {}
-    hashes["full"], hashes["mirror"] = _pair(grey)
     trimmed = box != (0, 0, width, height)
-    content = grey.crop(box) if trimmed else grey
+    # The 32×32 reductions, mirrors read right to left (the filter is symmetric), hashed at once.
+    kinds, stack = [], []
+    whole = _reduction(_reduced(grey, (0, 0, width, height)))
+    kinds += ["full", "mirror"]
+    stack += [whole, whole[:, ::-1]]
+    content = _reduced(grey, box)
     if trimmed:
-        hashes["content"], hashes["content_mirror"] = _pair(content)
+        inside = _reduction(content)
+        kinds += ["content", "content_mirror"]
+        stack += [inside, inside[:, ::-1]]
     cw, ch = content.size
-    ww, wh = max(1, round(cw * WINDOW_SCALE)), max(1, round(ch * WINDOW_SCALE))
-    origins = [((cw - ww) * i // 2, (ch - wh) * j // 2) for j in range(3) for i in range(3)]
-    for kind, (x, y) in zip(WINDOW_KINDS, origins, strict=True):
-        hashes[kind] = _phash(content.crop((x, y, x + ww, y + wh)))
-    scale = image.width / width
-    full_box = tuple(round(v * scale) for v in box)
-    return NearDuplicateHashes(hashes=hashes, trimmed=trimmed, box=full_box)
+    ww, wh = cw * WINDOW_SCALE, ch * WINDOW_SCALE
+    for index, kind in enumerate(WINDOW_KINDS):
+        x, y = (cw - ww) * (index % 3) / 2, (ch - wh) * (index // 3) / 2
+        kinds.append(kind)
+        stack.append(_reduction(content, (x, y, x + ww, y + wh)))
+    hashes = dict(zip(kinds, _phashes(np.stack(stack)), strict=True))
+    return NearDuplicateHashes(hashes=hashes, trimmed=trimmed, box=box)
 
 
 # --- Local features ------------------------------------------------------------------------------
@@ -209,8 +183,8 @@ ORB_FEATURES = 500
 # FAST's corner threshold: lower than OpenCV's 20, so that smooth pictures get keypoints too.
 ORB_FAST_THRESHOLD = 8
 # Agreement: at least this many keypoint matches consistent with one similarity transform.
-ORB_MIN_INLIERS = 20
-ORB_MIN_RATIO = 0.25
+ORB_MIN_INLIERS = 12
+ORB_MIN_RATIO = 0.15
 
 
 @dataclass(frozen=True)
@@ -256,14 +230,23 @@ def _orb_fit(cv2, orb, matcher, a_desc, a_points, b: np.ndarray) -> tuple[int, i
     return int(mask.sum()), len(good), scale
 
 
+def _trimmed(image: Image.Image) -> Image.Image:
+    """The picture without its uniform borders (`content_box`), so that two screenshots of one
+    app, or two photos with the same caption bar, are not matched by their shared frame."""
+    box = content_box(np.asarray(image.convert("L"), dtype=np.float32))
+    return image.crop(box) if box != (0, 0, *image.size) else image
+
+
 def orb_agreement(a: Image.Image, b: Image.Image) -> Agreement:
-    """Whether two pictures show the same picture, by ORB keypoints: matched with Lowe's ratio
-    test and fitted with one similarity transform (rotation, uniform scale, shift) by RANSAC;
-    tried against `b` and `b` mirrored. Tens of milliseconds for two 400-pixel thumbnails."""
+    """Whether two pictures show the same picture, by ORB keypoints on each without its
+    borders: matched with Lowe's ratio test and fitted with one similarity transform
+    (rotation, uniform scale, shift) by RANSAC; tried against `b` and `b` mirrored. Tens of
+    milliseconds for two 400-pixel thumbnails."""
     import cv2  # OpenCV is large: loaded only when a candidate needs checking
 
     orb = cv2.ORB_create(nfeatures=ORB_FEATURES, fastThreshold=ORB_FAST_THRESHOLD)
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    a, b = _trimmed(a), _trimmed(b)
     a_grey = _orb_grey(a)
     a_points, a_desc = orb.detectAndCompute(a_grey, None)
     if a_desc is None or len(a_points) < 8:
@@ -290,6 +273,10 @@ SURE_DISTANCE = 8
 # Within this many bits (whole against whole, or whole against a window): a candidate, decided
 # by local features. The database search uses this radius.
 CANDIDATE_DISTANCE = 12
+# A whole-picture hash within this many bits of a window of the other: a crop, sure without
+# local features (flat pictures give ORB too few keypoints). Among the benchmark's unrelated
+# pairs no whole hash came nearer than 14 bits to a window.
+SURE_WINDOW_DISTANCE = 6
 # A whole-picture hash against a window of the other (a crop): candidates within this many bits.
 WINDOW_DISTANCE = 14
 
@@ -354,7 +341,9 @@ def hashes_compare(a: dict[str, int], b: dict[str, int]) -> Candidate | None:
                 framed and not kind_a.startswith("content") and not kind_b.startswith("content")
             )
             # Prefer what is sure, then the nearest, then whole-picture pairs.
-            sure = whole and distance <= SURE_DISTANCE and not frames
+            sure = (whole and distance <= SURE_DISTANCE and not frames) or (
+                not whole and distance <= SURE_WINDOW_DISTANCE
+            )
             rank = (0 if sure else 1, distance, 0 if whole else 1)
             if best is None or rank < best[0]:
                 best = (rank, kind_a, kind_b)

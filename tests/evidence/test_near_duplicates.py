@@ -82,9 +82,9 @@ def test_every_social_media_copy_is_found_with_its_kind_and_unrelated_photos_are
         found[name] = match.kind
         assert match.distance <= WINDOW_DISTANCE
     assert found == EXPECTED
-    # The crop needed local features to be sure; a plain resize did not.
-    assert _match(original, copies["crop 10–15 %"]).verified
+    # The hashes were sure of these without local features.
     assert not _match(original, copies["resize"]).verified
+    assert not _match(original, copies["mirror"]).verified
     for other in unrelated:
         assert not PhotoMatch.objects.filter(photo_a=other).exists()
         assert not PhotoMatch.objects.filter(photo_b=other).exists()
@@ -94,6 +94,24 @@ def test_every_social_media_copy_is_found_with_its_kind_and_unrelated_photos_are
     )
     assert {"full", "mirror", "content", "content_mirror", "window0", "window8"} <= kinds
     assert not PhotoHash.objects.filter(photo=original, kind="content").exists()
+
+
+def test_a_crop_the_hashes_are_unsure_of_is_confirmed_by_local_features(process, personas):
+    picture = scene(21, (1200, 800))
+    original = process(jpeg(picture, 92), "original.jpg")
+    # This crop's nearest hashes are 10 bits apart: a candidate, not sure (checked below).
+    changed, quality = TRANSFORMS["crop 10–15 %"](picture, random.Random(6))  # noqa: S311
+    crop = process(jpeg(changed, quality), "crop.jpg")
+    candidate = hashes_compare(
+        dict(original.near_hashes.values_list("kind", "value")),
+        dict(crop.near_hashes.values_list("kind", "value")),
+    )
+    assert candidate.kind == "cropped" and not candidate.sure
+    match = _match(original, crop)
+    assert (match.kind, match.verified, match.distance) == ("cropped", True, candidate.distance)
+    # An unrelated picture is matched with neither.
+    other = process(jpeg(scene(33, (1200, 800)), 90), "other.jpg")
+    assert _match(original, other) is None and _match(crop, other) is None
 
 
 def test_trimming_finds_the_picture_inside_a_caption_bar_letterbox_and_screenshot():
