@@ -410,7 +410,7 @@ class PhotoHash(models.Model):
 
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="near_hashes")
     kind = models.CharField(max_length=16)
-    # A hash of the whole picture (full, mirror, content, content_mirror), not of a window.
+    # A hash of the whole picture (full, content), not of a window.
     whole = models.BooleanField()
     value = models.BigIntegerField()
     part0 = _hash_part(0)
@@ -423,6 +423,14 @@ class PhotoHash(models.Model):
         indexes = [
             # On PostgreSQL these also carry value, whole and photo (INCLUDE): index-only probes.
             *(models.Index(fields=[f"part{i}"], name=f"photohash_part{i}") for i in range(4)),
+            # The whole frames and contents alone (a tenth of the rows): what most of a new
+            # photo's hashes are compared with.
+            *(
+                models.Index(
+                    fields=[f"part{i}"], name=f"photohash_whole_part{i}", condition=Q(whole=True)
+                )
+                for i in range(4)
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["photo", "kind"], name="photohash_unique_kind"),

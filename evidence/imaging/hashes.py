@@ -55,6 +55,22 @@ WINDOW_SCALE = 0.86
 WINDOW_KINDS = tuple(f"window{i}" for i in range(9))
 WHOLE_KINDS = ("full", "mirror", "content", "content_mirror")
 KINDS = WHOLE_KINDS + WINDOW_KINDS
+# What is stored of a photo's hashes (evidence.models.PhotoHash): not the mirrored ones, since
+# a mirrored copy is found by its own `mirror` against the stored `full` (whichever came
+# first); the windows are, since the crop may come after the original or before it.
+STORED_WHOLE_KINDS = ("full", "content")
+STORED_KINDS = STORED_WHOLE_KINDS + WINDOW_KINDS
+# The stored kinds that each kind of a new photo's hashes is compared with: its whole frame and
+# content with everything (a window of the other is a crop of it), the rest with whole frames.
+COMPARED_WITH = {
+    kind: STORED_KINDS if kind in STORED_WHOLE_KINDS else STORED_WHOLE_KINDS for kind in KINDS
+}
+
+
+def stored(hashes: dict[str, int]) -> dict[str, int]:
+    """The hashes of a photo that are kept for the photos that come after it."""
+    return {kind: value for kind, value in hashes.items() if kind in STORED_KINDS}
+
 
 # A row or column is plain (part of a border) when its pixels' standard deviation is at most
 # this many grey levels (JPEG noise around a flat colour stays well below it, text does not).
@@ -272,13 +288,13 @@ def orb_agreement(a: Image.Image, b: Image.Image) -> Agreement:
 SURE_DISTANCE = 8
 # Within this many bits (whole against whole, or whole against a window): a candidate, decided
 # by local features. The database search uses this radius.
-CANDIDATE_DISTANCE = 12
+CANDIDATE_DISTANCE = 10
 # A whole-picture hash within this many bits of a window of the other: a crop, sure without
 # local features (flat pictures give ORB too few keypoints). Among the benchmark's unrelated
 # pairs no whole hash came nearer than 14 bits to a window.
 SURE_WINDOW_DISTANCE = 6
 # A whole-picture hash against a window of the other (a crop): candidates within this many bits.
-WINDOW_DISTANCE = 14
+WINDOW_DISTANCE = 10
 
 
 class MatchKind:
@@ -319,21 +335,23 @@ class Candidate:
     sure: bool
 
 
-def hashes_compare(a: dict[str, int], b: dict[str, int]) -> Candidate | None:
-    """The best reason to think two pictures (their `near_duplicate_hashes(...).hashes`) are
-    the same, or None when no pair of their hashes is within reach: whole against whole within
-    CANDIDATE_DISTANCE, whole against a window within WINDOW_DISTANCE. Window against window
-    never counts (two crops of unrelated pictures look alike too often). Sure: whole against
-    whole within SURE_DISTANCE, unless it is the full frames of two pictures that both had
-    borders (two screenshots of one app share their frame, not their picture)."""
-    framed = "content" in a and "content" in b
-    best: tuple[int, int, str, str] | None = None
-    for kind_a, value_a in a.items():
-        whole_a = kind_a in WHOLE_KINDS
-        for kind_b, value_b in b.items():
-            whole = whole_a and kind_b in WHOLE_KINDS
-            if not whole_a and kind_b not in WHOLE_KINDS:
+def hashes_compare(new: dict[str, int], earlier: dict[str, int]) -> Candidate | None:
+    """The best reason to think two pictures are the same: `new`, every hash of the photo
+    being processed (`near_duplicate_hashes(...).hashes`), against `earlier`, the stored hashes
+    of one that came before (`stored(...)`); None when no pair is within reach: whole against
+    whole within CANDIDATE_DISTANCE, whole against a window within WINDOW_DISTANCE. Window
+    against window never counts (two crops of unrelated pictures look alike too often). Sure:
+    whole against whole within SURE_DISTANCE, unless it is the full frames of two pictures that
+    both had borders (two screenshots of one app share their frame, not their picture), or a
+    whole frame within SURE_WINDOW_DISTANCE of a window."""
+    framed = "content" in new and "content" in earlier
+    best: tuple[tuple[int, int, int], str, str] | None = None
+    for kind_a, value_a in new.items():
+        for kind_b in COMPARED_WITH[kind_a]:
+            value_b = earlier.get(kind_b)
+            if value_b is None:
                 continue
+            whole = kind_a in WHOLE_KINDS and kind_b in WHOLE_KINDS
             distance = hamming(value_a, value_b)
             if distance > (CANDIDATE_DISTANCE if whole else WINDOW_DISTANCE):
                 continue

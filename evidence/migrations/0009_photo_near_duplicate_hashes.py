@@ -14,11 +14,16 @@ def create_indexes(apps, schema_editor):
     for i in range(4):
         name, column = quote(f"photohash_part{i}"), quote(f"part{i}")
         schema_editor.execute(f"CREATE INDEX {name} ON {table} ({column}){include}")
+        name = quote(f"photohash_whole_part{i}")
+        schema_editor.execute(
+            f"CREATE INDEX {name} ON {table} ({column}){include} WHERE {quote('whole')}"
+        )
 
 
 def drop_indexes(apps, schema_editor):
     for i in range(4):
-        schema_editor.execute(f"DROP INDEX {schema_editor.quote_name(f'photohash_part{i}')}")
+        for name in (f"photohash_part{i}", f"photohash_whole_part{i}"):
+            schema_editor.execute(f"DROP INDEX {schema_editor.quote_name(name)}")
 
 
 class Migration(migrations.Migration):
@@ -159,6 +164,17 @@ class Migration(migrations.Migration):
                 migrations.AddIndex(
                     model_name="photohash",
                     index=models.Index(fields=[f"part{i}"], name=f"photohash_part{i}"),
+                )
+                for i in range(4)
+            ]
+            + [
+                migrations.AddIndex(
+                    model_name="photohash",
+                    index=models.Index(
+                        condition=models.Q(("whole", True)),
+                        fields=[f"part{i}"],
+                        name=f"photohash_whole_part{i}",
+                    ),
                 )
                 for i in range(4)
             ],

@@ -35,11 +35,12 @@ from evidence.imaging.decode import Analysis, PhotoRejected, analyse, processing
 from evidence.imaging.descriptive import DESCRIBED_FIELDS
 from evidence.imaging.flags import METADATA_FLAGS, consistency_flags
 from evidence.imaging.hashes import (
-    WHOLE_KINDS,
+    STORED_WHOLE_KINDS,
     MatchKind,
     hashes_compare,
     near_duplicate_hashes,
     orb_agreement,
+    stored,
 )
 from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, Photo, PhotoFlag, PhotoHash, PhotoMatch
@@ -316,7 +317,7 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
         wanted = consistency_flags(metadata=analysis.metadata, evidence=evidence)
         _sync_flags(photo, wanted, managed=set(wanted) | METADATA_FLAGS)
         hashes = analysis.near_duplicates.hashes if analysis.near_duplicates else {}
-        photo_hashes_store(photo_id=photo.pk, hashes=hashes)
+        photo_hashes_store(photo_id=photo.pk, hashes=stored(hashes))
     # 2. Near-duplicates in the case (the unsure ones checked with local features, outside any
     # transaction: it reads the other photo's thumbnail), then ready.
     found = near_duplicates_find(photo=photo, hashes=hashes, thumbnail=analysis.thumbnail)
@@ -374,7 +375,7 @@ def photo_hashes_store(*, photo_id: int, hashes: dict[str, int]) -> None:
         PhotoHash.objects.update_or_create(
             photo_id=photo_id,
             kind=kind,
-            defaults={"value": value, "whole": kind in WHOLE_KINDS},
+            defaults={"value": value, "whole": kind in STORED_WHOLE_KINDS},
         )
 
 
@@ -530,7 +531,7 @@ def photo_hashes_backfill(*, photo_id: int) -> int | None:
         return None
     hashes = near_duplicate_hashes(thumbnail.convert("RGB")).hashes
     with transaction.atomic():
-        photo_hashes_store(photo_id=photo.pk, hashes=hashes)
+        photo_hashes_store(photo_id=photo.pk, hashes=stored(hashes))
     buffer = io.BytesIO()
     thumbnail.convert("RGB").save(buffer, "JPEG", quality=95)
     found = near_duplicates_find(photo=photo, hashes=hashes, thumbnail=buffer.getvalue())
