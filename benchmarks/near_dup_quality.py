@@ -289,7 +289,7 @@ def main() -> None:
             f"the whole frame within {TODAY_DISTANCE} bits. *New*: `hashes_compare` "
             "(whole-frame, mirrored, border-trimmed and windowed pHashes; a copy processed "
             "after the original, all its hashes against the original's stored ones: whole "
-            "frames within 8 bits or a window within 6 sure, up to 10 bits checked with ORB; "
+            "frames within 8 bits or a window within 6 sure, up to 12 bits checked with ORB; "
             "the next column the other way round). *PDQ alone*, for comparison: Meta's "
             f"PDQ of the same thumbnail within {PDQ_DISTANCE} of 256 bits, any of its 8 "
             "dihedral variants (so mirrors count), as ThreatExchange matches.",

@@ -288,13 +288,13 @@ def orb_agreement(a: Image.Image, b: Image.Image) -> Agreement:
 SURE_DISTANCE = 8
 # Within this many bits (whole against whole, or whole against a window): a candidate, decided
 # by local features. The database search uses this radius.
-CANDIDATE_DISTANCE = 10
+CANDIDATE_DISTANCE = 12
 # A whole-picture hash within this many bits of a window of the other: a crop, sure without
 # local features (flat pictures give ORB too few keypoints). Among the benchmark's unrelated
 # pairs no whole hash came nearer than 14 bits to a window.
 SURE_WINDOW_DISTANCE = 6
 # A whole-picture hash against a window of the other (a crop): candidates within this many bits.
-WINDOW_DISTANCE = 10
+WINDOW_DISTANCE = 12
 
 
 class MatchKind:
