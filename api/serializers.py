@@ -19,7 +19,7 @@ from cases.policy import role_of
 from evidence.imaging.credentials import credentials_text
 from evidence.imaging.descriptive import DESCRIBED_FIELDS
 from evidence.imaging.metadata import capture_time_text
-from evidence.models import Comment, Evidence, EvidenceLink, Photo, Source
+from evidence.models import Comment, Evidence, EvidenceLink, Photo, PhotoMatch, Source
 from evidence.selectors import evidence_of, sources_of
 
 MAX_ID = 2**63 - 1
@@ -610,6 +610,10 @@ class SimilarPhotoSerializer(serializers.Serializer):
     title = serializers.CharField()
     source_name = serializers.CharField(allow_null=True)
     distance = serializers.IntegerField()
+    # What kind of copy it is (same frame, mirrored, borders/caption/screenshot, cropped), and
+    # whether local features confirmed what the hashes alone were unsure of.
+    kind = serializers.ChoiceField(choices=PhotoMatch.Kind.choices)
+    verified = serializers.BooleanField()
     cross_source = serializers.BooleanField()
     status = serializers.ChoiceField(choices=Photo.Status.choices)
     thumbnail_url = serializers.URLField(allow_null=True)

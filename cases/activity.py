@@ -80,6 +80,8 @@ class Verb(StrEnum):
     MEMBER_REMOVED = "member.removed"
     MEMBER_ROLE_CHANGED = "member.role_changed"
     PHOTO_FAILED = "photo.failed"
+    # Near-duplicate hashes computed afterwards for a photo processed before they existed.
+    PHOTO_HASHED = "photo.hashed"
     PHOTO_PROCESSED = "photo.processed"
     PHOTO_REPROCESS_REQUESTED = "photo.reprocess_requested"
     SOURCE_CREATED = "source.created"

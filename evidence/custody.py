@@ -30,6 +30,7 @@ EVENT_LABELS = {
     "evidence.updated": "Details edited",
     "photo.processed": "Processed",
     "photo.failed": "Processing failed",
+    "photo.hashed": "Near-duplicate hashes added",
     "photo.reprocess_requested": "Processing requested again",
     "evidence.original_viewed": "Original viewed",
     "evidence.original_downloaded": "Original downloaded",

@@ -393,8 +393,62 @@ class PhotoFlag(models.Model):
         return f"{self.code}: {self.message}"
 
 
+def _hash_part(index: int) -> models.GeneratedField:
+    shift = 48 - 16 * index
+    return models.GeneratedField(
+        expression=models.F("value").bitrightshift(shift).bitand(0xFFFF) - 0x8000,
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
+
+
+class PhotoHash(models.Model):
+    """One of a photo's near-duplicate hashes (`evidence.imaging.hashes.near_duplicate_hashes`):
+    the whole frame, mirrored, with its borders trimmed, or a window of it. Split into four
+    16-bit parts, indexed, like `Photo.phash`, so that the search (evidence/similarity.py,
+    `hash_matches`) is answered from indexes and exactly."""
+
+    photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="near_hashes")
+    kind = models.CharField(max_length=16)
+    # A hash of the whole picture (full, content), not of a window.
+    whole = models.BooleanField()
+    value = models.BigIntegerField()
+    part0 = _hash_part(0)
+    part1 = _hash_part(1)
+    part2 = _hash_part(2)
+    part3 = _hash_part(3)
+
+    class Meta:
+        ordering = ["photo", "kind"]
+        indexes = [
+            # On PostgreSQL these also carry value, whole and photo (INCLUDE): index-only probes.
+            *(models.Index(fields=[f"part{i}"], name=f"photohash_part{i}") for i in range(4)),
+            # The whole frames and contents alone (a tenth of the rows): what most of a new
+            # photo's hashes are compared with.
+            *(
+                models.Index(
+                    fields=[f"part{i}"], name=f"photohash_whole_part{i}", condition=Q(whole=True)
+                )
+                for i in range(4)
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["photo", "kind"], name="photohash_unique_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.photo_id} {self.kind}"
+
+
 class PhotoMatch(models.Model):
     """Two photos of one case within a small Hamming distance of each other, recorded once."""
+
+    class Kind(models.TextChoices):
+        # evidence.imaging.hashes.MatchKind
+        SAME = "same", "Same frame"
+        MIRRORED = "mirrored", "Mirrored"
+        FRAMED = "framed", "Borders, caption or screenshot"
+        CROPPED = "cropped", "Cropped"
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
     photo_a = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
@@ -402,6 +456,10 @@ class PhotoMatch(models.Model):
     distance = models.PositiveSmallIntegerField()
     # The two photos came from different sources: they are not independent confirmations.
     cross_source = models.BooleanField(default=False)
+    # What kind of copy one is of the other, and whether local features (ORB) confirmed it
+    # (the hashes alone were unsure: a crop, or only just within reach).
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SAME)
+    verified = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -410,6 +468,10 @@ class PhotoMatch(models.Model):
             models.UniqueConstraint(fields=["photo_a", "photo_b"], name="photomatch_unique_pair"),
             models.CheckConstraint(
                 condition=Q(photo_a__lt=models.F("photo_b")), name="photomatch_ordered_pair"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["same", "mirrored", "framed", "cropped"]),
+                name="photomatch_kind_valid",
             ),
         ]
 

@@ -187,3 +187,9 @@ def export_for_user(*, user, export_id) -> Export:
     export = get_for_member(Export.objects.select_related("requested_by"), user=user, pk=export_id)
     require(user, export.case, "export.see")
     return export
+
+
+def photo_match_between(*, a: Photo, b: Photo) -> PhotoMatch | None:
+    """The recorded near-duplicate match of two photos, if any (for the compare view)."""
+    low, high = sorted((a.pk, b.pk))
+    return PhotoMatch.objects.filter(photo_a_id=low, photo_b_id=high).first()

@@ -253,6 +253,7 @@ VERBS = {
     "evidence.original_downloaded": "downloaded the original of",
     "photo.processed": "processed",
     "photo.failed": "could not process",
+    "photo.hashed": "looked again for near-duplicates of",
     "photo.reprocess_requested": "asked to process again",
     "link.created": "linked evidence to a claim",
     "link.updated": "changed a link",

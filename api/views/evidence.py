@@ -143,6 +143,8 @@ class EvidenceSimilar(ListMixin, EvidenceDetail):
                     "title": other_evidence.label,
                     "source_name": reader.source_name(other_evidence.source),
                     "distance": match.distance,
+                    "kind": match.kind,
+                    "verified": match.verified,
                     "cross_source": match.cross_source,
                     "status": other.status,
                     "thumbnail_url": (

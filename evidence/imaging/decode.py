@@ -18,7 +18,7 @@ from django.conf import settings
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from evidence.imaging.credentials import c2pa_version, read_credentials
-from evidence.imaging.hashes import signed64
+from evidence.imaging.hashes import NearDuplicateHashes, near_duplicate_hashes, signed64
 from evidence.imaging.metadata import read_metadata
 from evidence.imaging.mpf import embedded_end, embedded_images, jpeg_size
 from evidence.imaging.sniff import IMAGE_TYPES, file_kind
@@ -152,6 +152,8 @@ class Analysis:
     preview: bytes
     phash: int
     dhash: int
+    # The hashes that find copies changed on social media (evidence.imaging.hashes).
+    near_duplicates: NearDuplicateHashes | None = None
     trailing_bytes: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -229,6 +231,7 @@ def analyse(file, *, max_pixels: int) -> Analysis:
     # format of the original (hashing the full image costs ~40× and differs by 0–2 bits).
     phash = signed64(imagehash.phash(thumbnail))
     dhash = signed64(imagehash.dhash(thumbnail))
+    near_duplicates = near_duplicate_hashes(thumbnail)
     trailing = trailing_bytes(file, image_format=metadata["format"])
     if trailing and embedded:
         # The embedded images are accounted for: only what follows the last one is unknown.
@@ -251,6 +254,7 @@ def analyse(file, *, max_pixels: int) -> Analysis:
         preview=_jpeg(preview),
         phash=phash,
         dhash=dhash,
+        near_duplicates=near_duplicates,
         trailing_bytes=trailing,
     )
 
@@ -445,4 +449,14 @@ def processing_software() -> dict[str, str]:
         "imagehash": getattr(imagehash, "__version__", ""),
         "numpy": numpy.__version__,
         "c2pa": c2pa_version(),
+        # ORB, for the near-duplicates the hashes alone are unsure of (evidence.imaging.hashes).
+        "opencv": _opencv_version(),
     }
+
+
+def _opencv_version() -> str:
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - opencv-python-headless is a runtime requirement
+        return ""
+    return cv2.__version__

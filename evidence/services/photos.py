@@ -13,6 +13,7 @@ attempt still owns the claim. A worker holds the claim by a lease it renews (evi
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
+from PIL import Image, UnidentifiedImageError
 
 from cases.activity import Verb, activity_record
 from cases.policy import require
@@ -32,14 +34,20 @@ from evidence import enqueue
 from evidence.imaging.decode import Analysis, PhotoRejected, analyse, processing_software
 from evidence.imaging.descriptive import DESCRIBED_FIELDS
 from evidence.imaging.flags import METADATA_FLAGS, consistency_flags
+from evidence.imaging.hashes import (
+    STORED_WHOLE_KINDS,
+    MatchKind,
+    hashes_compare,
+    near_duplicate_hashes,
+    orb_agreement,
+    stored,
+)
 from evidence.leases import expired_before, lease_kept
-from evidence.models import Evidence, Photo, PhotoFlag, PhotoMatch
-from evidence.similarity import photos_within
+from evidence.models import Evidence, Photo, PhotoFlag, PhotoHash, PhotoMatch
+from evidence.similarity import hash_matches
 
 logger = logging.getLogger(__name__)
 
-# Two photos whose pHashes differ in at most this many of 64 bits are near-duplicates.
-NEAR_DUPLICATE_DISTANCE = 10
 # A photo whose processing was interrupted this many times (its worker died each time) fails
 # for good instead of taking down worker after worker.
 MAX_ATTEMPTS = 5
@@ -308,9 +316,13 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
             return Outcome(Photo.Status.PROCESSING)
         wanted = consistency_flags(metadata=analysis.metadata, evidence=evidence)
         _sync_flags(photo, wanted, managed=set(wanted) | METADATA_FLAGS)
-    # 2. Near-duplicates in the case, then ready.
+        hashes = analysis.near_duplicates.hashes if analysis.near_duplicates else {}
+        photo_hashes_store(photo_id=photo.pk, hashes=stored(hashes))
+    # 2. Near-duplicates in the case (the unsure ones checked with local features, outside any
+    # transaction: it reads the other photo's thumbnail), then ready.
+    found = near_duplicates_find(photo=photo, hashes=hashes, thumbnail=analysis.thumbnail)
     with transaction.atomic():
-        matches = _record_matches(photo, analysis.phash)
+        matches = _record_matches(photo, found)
         done = Photo.objects.filter(
             pk=photo.pk, status=Photo.Status.PROCESSING, attempts=attempt
         ).update(
@@ -356,46 +368,110 @@ def _sync_flags(photo: Photo, wanted: dict[str, str], *, managed: set[str]) -> N
         PhotoFlag.objects.update_or_create(photo=photo, code=code, defaults={"message": message})
 
 
-def _record_matches(photo: Photo, phash: int) -> int:
-    """Record every photo of the case within the near-duplicate distance, once per pair, and
-    flag both photos of a pair that came from different sources.
+def photo_hashes_store(*, photo_id: int, hashes: dict[str, int]) -> None:
+    """Keep exactly these near-duplicate hashes for the photo (one row per kind)."""
+    PhotoHash.objects.filter(photo_id=photo_id).exclude(kind__in=list(hashes)).delete()
+    for kind, value in hashes.items():
+        PhotoHash.objects.update_or_create(
+            photo_id=photo_id,
+            kind=kind,
+            defaults={"value": value, "whole": kind in STORED_WHOLE_KINDS},
+        )
 
-    The search is answered from the phash part indexes (evidence/similarity.py), so its cost
-    does not grow with the size of the case."""
+
+@dataclass
+class Found:
+    """A near-duplicate of the photo being processed: the other photo, the distance of the
+    nearest pair of hashes, the kind of copy, and whether ORB had to confirm it."""
+
+    other_id: int
+    distance: int
+    kind: str
+    verified: bool
+
+
+def _thumbnail_image(photo_id: int):
+    """The stored thumbnail of another photo, decoded; None when it cannot be read."""
+    name = Photo.objects.filter(pk=photo_id).values_list("thumbnail", flat=True).first()
+    if not name:
+        return None
+    try:
+        with default_storage.open(name, "rb") as file:
+            image = Image.open(io.BytesIO(file.read()))
+            image.load()
+            return image
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+
+
+def near_duplicates_find(*, photo: Photo, hashes: dict[str, int], thumbnail: bytes) -> list[Found]:
+    """The photos of the case that are near-duplicates of this one by its hashes
+    (`evidence.imaging.hashes.hashes_compare`); where the hashes alone are unsure, ORB on the
+    two thumbnails decides (`orb_agreement`). The search is answered from the part indexes
+    (evidence/similarity.py, `hash_matches`), so its cost does not grow with the case."""
     evidence = photo.evidence
-    others = photos_within(
-        phash=phash,
-        max_distance=NEAR_DUPLICATE_DISTANCE,
-        case_id=evidence.case_id,
-        exclude=photo.pk,
+    candidates = hash_matches(hashes=hashes, case_id=evidence.case_id, exclude=photo.pk)
+    live = set(
+        Photo.objects.filter(
+            pk__in=list(candidates), evidence__deleted_at__isnull=True
+        ).values_list("pk", flat=True)
     )
-    # A deleted photo (a tombstone) is no longer evidence of anything: no match, no flag.
-    others = others.filter(evidence__deleted_at__isnull=True).values_list(
-        "pk", "distance", "evidence__source_id"
+    found, own = [], None
+    for other_id, theirs in sorted(candidates.items()):
+        if other_id not in live:  # a tombstone is no longer evidence of anything
+            continue
+        candidate = hashes_compare(hashes, theirs)
+        if candidate is None:
+            continue
+        if candidate.sure:
+            found.append(Found(other_id, candidate.distance, candidate.kind, False))
+            continue
+        other = _thumbnail_image(other_id)
+        if other is None:
+            continue
+        if own is None:
+            own = Image.open(io.BytesIO(thumbnail))
+        agreement = orb_agreement(own, other)
+        if agreement.same:
+            kind = MatchKind.MIRRORED if agreement.mirrored else candidate.kind
+            found.append(Found(other_id, candidate.distance, kind, True))
+    return found
+
+
+def _record_matches(photo: Photo, found: list[Found]) -> int:
+    """Record the near-duplicates found, once per pair, and flag both photos of a pair that
+    came from different sources."""
+    evidence = photo.evidence
+    sources = dict(
+        Photo.objects.filter(pk__in=[f.other_id for f in found]).values_list(
+            "pk", "evidence__source_id"
+        )
     )
-    found = []
-    for other_id, distance, other_source in others:
-        if distance <= NEAR_DUPLICATE_DISTANCE:
-            cross = (
-                evidence.source_id is not None
-                and other_source is not None
-                and other_source != evidence.source_id
+    rows = []
+    for match in found:
+        other_source = sources.get(match.other_id)
+        cross = (
+            evidence.source_id is not None
+            and other_source is not None
+            and other_source != evidence.source_id
+        )
+        a, b = sorted((photo.pk, match.other_id))
+        rows.append(
+            PhotoMatch(
+                case_id=evidence.case_id,
+                photo_a_id=a,
+                photo_b_id=b,
+                distance=match.distance,
+                cross_source=cross,
+                kind=match.kind,
+                verified=match.verified,
             )
-            a, b = sorted((photo.pk, other_id))
-            found.append(
-                PhotoMatch(
-                    case_id=evidence.case_id,
-                    photo_a_id=a,
-                    photo_b_id=b,
-                    distance=distance,
-                    cross_source=cross,
-                )
-            )
-    PhotoMatch.objects.bulk_create(found, ignore_conflicts=True)
-    involved = {photo.pk} | {m.photo_a_id for m in found} | {m.photo_b_id for m in found}
+        )
+    PhotoMatch.objects.bulk_create(rows, ignore_conflicts=True)
+    involved = {photo.pk} | {m.photo_a_id for m in rows} | {m.photo_b_id for m in rows}
     for photo_id in involved:
         _sync_duplicate_flag(photo_id)
-    return len(found)
+    return len(rows)
 
 
 def _sync_duplicate_flag(photo_id: int) -> None:
@@ -422,6 +498,57 @@ def _sync_duplicate_flag(photo_id: int) -> None:
     PhotoFlag.objects.update_or_create(
         photo_id=photo_id, code=code, defaults={"message": message[:500]}
     )
+
+
+# --- Photos processed before the near-duplicate hashes ----------------------------------------
+
+
+def photos_without_hashes():
+    """Ready photos that have no near-duplicate hashes: processed before evidence.imaging.hashes
+    gave them (or whose hashes were lost), oldest first."""
+    return (
+        Photo.objects.filter(status=Photo.Status.READY, near_hashes__isnull=True)
+        .exclude(thumbnail="")
+        .order_by("evidence_id")
+    )
+
+
+def photo_hashes_backfill(*, photo_id: int) -> int | None:
+    """Give one ready photo its near-duplicate hashes, from its stored thumbnail (the image they
+    are computed from at processing), and record the near-duplicates they find; one activity
+    row. Returns the number of matches, or None when there was nothing to do (not ready, hashed
+    meanwhile, or the thumbnail unreadable: that photo is left for `photo_reprocess`). Safe to
+    run twice: hashes are one row per kind and matches one row per pair."""
+    photo = (
+        Photo.objects.select_related("evidence__case", "evidence__source")
+        .filter(pk=photo_id, status=Photo.Status.READY)
+        .first()
+    )
+    if photo is None or photo.near_hashes.exists():
+        return None
+    thumbnail = _thumbnail_image(photo.pk)
+    if thumbnail is None:
+        return None
+    hashes = near_duplicate_hashes(thumbnail.convert("RGB")).hashes
+    with transaction.atomic():
+        photo_hashes_store(photo_id=photo.pk, hashes=stored(hashes))
+    buffer = io.BytesIO()
+    thumbnail.convert("RGB").save(buffer, "JPEG", quality=95)
+    found = near_duplicates_find(photo=photo, hashes=hashes, thumbnail=buffer.getvalue())
+    with transaction.atomic():
+        matches = _record_matches(photo, found)
+        activity_record(
+            case=photo.evidence.case,
+            actor=None,
+            verb=Verb.PHOTO_HASHED,
+            target=photo.evidence,
+            data={
+                "near_duplicates": matches,
+                "hashes": sorted(hashes),
+                "software": {"imagehash": processing_software()["imagehash"]},
+            },
+        )
+    return matches
 
 
 # --- Recovery ---------------------------------------------------------------------------------

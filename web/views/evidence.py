@@ -250,6 +250,8 @@ def evidence_detail(request, evidence_id):
                     "e": other.evidence,
                     "photo": other,
                     "distance": match.distance,
+                    "kind": match.get_kind_display(),
+                    "verified": match.verified,
                     "cross_source": match.cross_source,
                     "source_name": reader.source_name(other.evidence.source),
                 }

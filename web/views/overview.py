@@ -16,7 +16,7 @@ from cases.selectors import case_for_user, claims_of
 from evidence.imaging.hashes import hamming
 from evidence.models import Evidence
 from evidence.reader import reader_for
-from evidence.selectors import evidence_of
+from evidence.selectors import evidence_of, photo_match_between
 from web.presenters import camera_zone, card_context, metadata_rows, when
 from web.views.base import case_context
 
@@ -130,7 +130,7 @@ def photo_compare(request, case_id):
     b = by_id.get(request.GET.get("b", ""))
     if a is None and b is None and len(photos) >= 2:
         a, b = photos[0], photos[1]
-    rows, distances = [], {}
+    rows, distances, match = [], {}, None
     if a is not None and b is not None:
         pa, pb = a.photo_or_none, b.photo_or_none
         ra = metadata_rows(a, pa, reader)
@@ -151,6 +151,7 @@ def photo_compare(request, case_id):
                 "phash": _hamming(pa.phash, pb.phash),
                 "dhash": _hamming(pa.dhash, pb.dhash),
             }
+            match = photo_match_between(a=pa, b=pb) if pa.pk != pb.pk else None
     ctx = case_context(
         request,
         case,
@@ -161,5 +162,6 @@ def photo_compare(request, case_id):
         pb=b.photo_or_none if b else None,
         rows=rows,
         distances=distances,
+        match=match,
     )
     return render(request, "web/photo_compare.html", ctx)
