@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import serializers
+from api.params import KnownParams
 from api.throttles import LoginThrottle
 from api.views.base import ThrottleRefusals, as_id
 from cases.models import ApiToken
@@ -23,7 +24,7 @@ from cases.tokens import (
 )
 
 
-class TokenCreateView(APIView):
+class TokenCreateView(KnownParams, APIView):
     """Exchange a username and password for an API token."""
 
     authentication_classes = []
@@ -58,7 +59,7 @@ class TokenCreateView(APIView):
         )
 
 
-class LogoutView(ThrottleRefusals, APIView):
+class LogoutView(KnownParams, ThrottleRefusals, APIView):
     """Revoke the token this request was made with (or all of yours); end a browser session."""
 
     permission_classes = [IsAuthenticated]
@@ -76,7 +77,7 @@ class LogoutView(ThrottleRefusals, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TokenList(ThrottleRefusals, generics.ListAPIView):
+class TokenList(KnownParams, ThrottleRefusals, generics.ListAPIView):
     """Your live tokens (prefix, name, when created, last used, expiring)."""
 
     serializer_class = serializers.ApiTokenSerializer
@@ -96,7 +97,7 @@ class TokenList(ThrottleRefusals, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class TokenDetail(ThrottleRefusals, APIView):
+class TokenDetail(KnownParams, ThrottleRefusals, APIView):
     """Revoke one of your tokens (a lost laptop, a leaked script): any other id is 404."""
 
     permission_classes = [IsAuthenticated]
