@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cases.activity import Verb, activity_record
 from cases.models import Case, Claim, ClaimTransition, Membership, Role
-from cases.policy import require
+from cases.policy import require, require_any_case
 from cases.tokens import tokens_revoke_if_no_case
 
 User = get_user_model()
@@ -30,6 +30,7 @@ def case_create(*, actor, title: str, summary: str = "") -> Case:
     """Open a new case; its creator becomes its owner."""
     if not actor.is_authenticated or not actor.is_active:
         raise PermissionDenied("Sign in to create a case.")
+    require_any_case(actor)
     case = _validated(Case(title=title.strip(), summary=summary, created_by=actor))
     case.save()
     Membership.objects.create(case=case, user=actor, role=Role.OWNER, added_by=actor)

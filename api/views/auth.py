@@ -1,5 +1,7 @@
 """Signing in and out of the API, and one's own tokens."""
 
+from datetime import timedelta
+
 from django.contrib.auth import authenticate, logout
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -52,9 +54,23 @@ class TokenCreateView(KnownParams, APIView):
                 {"detail": "Unable to sign in with this username and password."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        token, key = token_create(user=user, name=data.validated_data.get("name", ""))
+        given = data.validated_data
+        seconds = given.get("expires_in")
+        token, key = token_create(
+            user=user,
+            name=given.get("name", ""),
+            scope=given["scope"],
+            cases=given.get("cases"),
+            expires_in=None if seconds is None else timedelta(seconds=seconds),
+        )
         return Response(
-            {"token": key, "prefix": token.prefix, "expires": token.expires},
+            {
+                "token": key,
+                "prefix": token.prefix,
+                "expires": token.expires,
+                "scope": token.scope,
+                "cases": None if token.all_cases else sorted(token.case_ids),
+            },
             status=status.HTTP_201_CREATED,
         )
 

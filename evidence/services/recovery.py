@@ -4,7 +4,9 @@ CASEFILE_RECOVERY_INTERVAL_SECONDS after (evidence.tasks.RecoveryStep), with or 
 - the outbox is drained: tasks whose transaction committed while the broker was away are sent;
 - photos and exports whose worker died (the lease ran out) are queued again, as are those
   whose task was lost; exports that never started are given up (`exports_requeue_stale`);
-- half-written export bundles left behind by a dead worker are removed.
+- half-written export bundles left behind by a dead worker are removed;
+- webhook deliveries that are due (a retry's backoff ran out, a lost task, a dead worker's
+  attempt) are sent again (evidence.webhooks).
 
 Every step is safe in several workers at once (conditional updates, skipped locks) and with
 the broker or the database away (it logs and leaves the rest for the next run): each job
@@ -21,6 +23,7 @@ from django.db import DatabaseError
 from evidence.enqueue import outbox_drain
 from evidence.services.exports import export_temp_files_remove, exports_requeue_stale
 from evidence.services.photos import photos_requeue_stale
+from evidence.webhooks import webhooks_requeue_due
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +34,11 @@ class Recovered:
     photos: list[int] = field(default_factory=list)
     exports: list[int] = field(default_factory=list)
     temp_files: list[str] = field(default_factory=list)
+    webhooks: list[int] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.outbox or self.photos or self.exports or self.temp_files)
+        return bool(self.outbox or self.photos or self.exports or self.temp_files or self.webhooks)
 
 
 def jobs_recover() -> Recovered:
@@ -46,6 +50,7 @@ def jobs_recover() -> Recovered:
         ("photos", photos_requeue_stale),
         ("exports", exports_requeue_stale),
         ("temp_files", export_temp_files_remove),
+        ("webhooks", webhooks_requeue_due),
     )
     for name, step in steps:
         try:
@@ -56,10 +61,11 @@ def jobs_recover() -> Recovered:
     if done:
         logger.info(
             "Recovery: %d task(s) sent from the outbox, photos %s and exports %s queued again, "
-            "%d stale export file(s) removed",
+            "%d stale export file(s) removed, webhook deliveries %s sent",
             done.outbox,
             done.photos[:20],
             done.exports[:20],
             len(done.temp_files),
+            done.webhooks[:20],
         )
     return done

@@ -27,6 +27,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from api.schema import FREE_FORM
 from cases.models import Role
 from cases.services import claim_submit
+from cases.tokens import token_create
 from evidence.models import PhotoMatch
 from evidence.services.comments import comment_create
 from evidence.services.evidence import photo_ingest
@@ -366,7 +367,9 @@ def _call_everything(seen: Seen) -> None:
     with capture(execute=True):
         call("editor", "POST", "/api/v1/cases/{case_id}/exports/", status=202, body={})
 
-    # Reads, hidden and revealed.
+    # Reads, hidden and revealed; each persona also holds a token limited to the case.
+    for role in Role.values:
+        token_create(user=personas.by_role(role), cases=[case.pk], scope="read")
     read("/api/v1/auth/tokens/")
     read("/api/v1/cases/")
     read("/api/v1/cases/{case_id}/")
