@@ -228,7 +228,7 @@ def event_payload(*, case: Case, row: Activity, event: str, owner) -> dict:
     elif row.target_type == "claim":
         claim = Claim.objects.filter(pk=row.target_id).first()
         if claim is not None:
-            obj.update(title=claim.title, status=claim.status)
+            obj.update(statement=claim.statement[:300], status=claim.status)
     elif row.target_type == "comment":
         comment = Comment.objects.filter(pk=row.target_id).first()
         if comment is not None:
@@ -391,7 +391,7 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> str:
         started = time.monotonic()
         answer = http_post(webhook.url, body, headers)
         delivery.duration_ms = int((time.monotonic() - started) * 1000)
-    _settle(delivery, attempt=attempt, answer=answer, now=timezone.now())
+    _settle(delivery, attempt=attempt, answer=answer, now=now)
     return delivery.status
 
 
