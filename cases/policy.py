@@ -95,6 +95,7 @@ ACTIONS: dict[str, Rule] = {
     # A webhook posts the case's events to an address outside Casefile; allowed in a closed
     # case (switching one off must stay possible).
     "webhook.manage": _reads(Role.OWNER, "manage webhooks", writes=True),
+    "webhook.see": _reads(Role.OWNER, "see webhooks and their deliveries"),
     # A bulk import adds many items at once, each as its own service would.
     "import.run": _writes(Role.REPORTER, "import rows from a spreadsheet"),
     "export.download_revealing": _reads(Role.OWNER, "download an export with protected identities"),

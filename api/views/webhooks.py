@@ -84,7 +84,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 
 class _Owners(CaseChildView):
-    actions = {"GET": MANAGE, "POST": MANAGE, "PATCH": MANAGE, "DELETE": MANAGE}
+    actions = {"GET": "webhook.see", "POST": MANAGE, "PATCH": MANAGE, "DELETE": MANAGE}
 
     def get_webhook(self) -> Webhook:
         webhook = (

@@ -282,6 +282,13 @@ def _float(value: str) -> float:
 
 
 def _datetime(value: str) -> datetime:
+    try:
+        return _datetime_parsed(value)
+    except ValueError:
+        raise ValueError("must be a date-time such as 2024-05-25T16:40:00+08:00") from None
+
+
+def _datetime_parsed(value: str) -> datetime:
     parsed = (
         parse_datetime(value.replace(" ", "T", 1)) if "T" not in value else parse_datetime(value)
     )
@@ -296,7 +303,10 @@ def _datetime(value: str) -> datetime:
 
 
 def _date(value: str) -> date:
-    parsed = parse_date(value)
+    try:
+        parsed = parse_date(value)
+    except ValueError:
+        parsed = None
     if parsed is None:
         raise ValueError("must be a date such as 2024-05-25")
     return parsed
@@ -323,7 +333,11 @@ class _Sources:
         self.by_id = {source.pk: source for source in sources}
         self.by_label: dict[str, list[Source]] = {}
         for source in sources:
-            self.by_label.setdefault(reader.source_name(source).strip().lower(), []).append(source)
+            labels = {reader.source_name(source)}
+            if source.protected and source.pseudonym:
+                labels.add(source.pseudonym)
+            for label in labels:
+                self.by_label.setdefault(label.strip().lower(), []).append(source)
 
     def find(self, value: str) -> Source:
         text = value.strip()
