@@ -229,15 +229,17 @@ def table_read(file, *, name: str = "") -> tuple[list[str], list[list[str]], str
 
 
 def mapping_resolve(kind: str, header: list[str], mapping: dict | None) -> dict[str, int]:
-    """{field: column index}. Without a mapping, a column named like a field fills it."""
+    """{field: column index}. A column named like a field fills it, unless the mapping puts
+    another column there (or none: an empty name)."""
     if kind not in KINDS:
         raise ImportRefused(f"Import links, testimony or sources, not {kind!r}.", code="invalid")
     fields = FIELDS[kind]
     by_name = {name.lower(): index for index, name in enumerate(header) if name}
-    if not mapping:
-        mapping = {name: name for name in fields if name in by_name}
+    if mapping is None:
+        mapping = {}
     if not isinstance(mapping, dict):
         raise ImportRefused("The mapping names a column for each field.", code="invalid")
+    mapping = {**{name: name for name in fields if name in by_name}, **mapping}
     unknown = sorted(set(mapping) - set(fields))
     if unknown:
         raise ImportRefused(

@@ -82,7 +82,8 @@ def bulk_import(request, case_id: int):
             except ValidationError as exc:
                 forms.add_service_errors(form, exc)
             else:
-                status = 400 if result.errors else 200
+                # The file was read: its rows' errors are the preview's answer, not a refusal.
+                status = 200
                 if result.applied:
                     messages.success(request, f"Imported {len(result.created)} rows.")
     return render(
