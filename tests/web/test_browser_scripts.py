@@ -40,7 +40,7 @@ def _no_sideways_scroll(visitor, path):
 
 
 @pytest.mark.parametrize("viewport_name", ["laptop", "phone"])
-def test_tokens_webhooks_and_import_pages(personas, visit, receiver, tmp_path, viewport_name):
+def test_tokens_webhooks_and_import_pages(personas, visit, receiver, tmp_path, viewport_name):  # noqa: F811
     from playwright.sync_api import expect
 
     c = personas.case.pk
@@ -138,7 +138,7 @@ def test_tokens_webhooks_and_import_pages(personas, visit, receiver, tmp_path, v
         assert Evidence.objects.filter(case=personas.case).count() == 2
 
 
-def test_reporters_see_import_but_not_webhooks(personas, visit):
+def test_reporters_see_import_but_not_webhooks(personas, visit):  # noqa: F811
     reporter = visit("reporter")
     reporter.sign_in("bob")
     reporter.goto(f"/cases/{personas.case.pk}/", "dashboard")
