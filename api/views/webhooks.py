@@ -9,6 +9,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from api.parsers import JSONParser
+from api.schema import FreeFormField
 from api.views.base import CaseChildView, ListMixin, as_id
 from evidence import webhooks
 from evidence.models import Webhook, WebhookDelivery
@@ -65,6 +66,12 @@ class WebhookUpdateSerializer(serializers.Serializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    payload = FreeFormField(
+        reason="The event as it is posted (README, Webhooks): its object's keys depend on "
+        "the event.",
+        read_only=True,
+    )
+
     class Meta:
         model = WebhookDelivery
         fields = [
@@ -180,11 +187,13 @@ class ImportErrorSerializer(serializers.Serializer):
 class ImportResultSerializer(serializers.Serializer):
     kind = serializers.CharField()
     columns = serializers.ListField(child=serializers.CharField())
-    mapping = serializers.DictField(child=serializers.CharField())
+    mapping = FreeFormField(reason="The column of each field, keyed by the kind's field names.")
     rows = serializers.IntegerField()
     applied = serializers.BooleanField()
     errors = ImportErrorSerializer(many=True)
-    preview = serializers.ListField(child=serializers.DictField())
+    preview = serializers.ListField(
+        child=FreeFormField(reason="A row as the service receives it, keyed by field names.")
+    )
     created = serializers.ListField(child=serializers.IntegerField())
     sha256 = serializers.CharField()
 
