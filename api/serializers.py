@@ -898,12 +898,38 @@ class TokenRequestSerializer(serializers.Serializer):
     name = serializers.CharField(
         max_length=100, required=False, allow_blank=True, help_text="What the token is for."
     )
+    cases = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        allow_null=True,
+        max_length=1000,
+        help_text="The ids of the cases the token may reach (each one you are a member of); "
+        "leave it out, or null, for all of your cases.",
+    )
+    scope = serializers.ChoiceField(
+        choices=ApiToken.Scope.choices,
+        required=False,
+        default=ApiToken.Scope.WRITE,
+        help_text="`read`: the token may only read; `write`: it may also change what your "
+        "role allows.",
+    )
+    expires_in = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=10**9,
+        help_text="Seconds until the token expires; at most CASEFILE_TOKEN_TTL_DAYS days "
+        "(also the default).",
+    )
 
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
     prefix = serializers.CharField()
     expires = serializers.DateTimeField()
+    scope = serializers.ChoiceField(choices=ApiToken.Scope.choices)
+    cases = serializers.ListField(
+        child=serializers.IntegerField(), allow_null=True, help_text="Null: all of your cases."
+    )
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
@@ -913,8 +939,25 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiToken
-        fields = ["id", "prefix", "name", "created", "expires", "last_used", "current"]
+        fields = [
+            "id",
+            "prefix",
+            "name",
+            "scope",
+            "cases",
+            "created",
+            "expires",
+            "last_used",
+            "current",
+        ]
         read_only_fields = fields
+
+    cases = serializers.SerializerMethodField(help_text="The case ids; null: all of yours.")
+
+    def get_cases(self, token: ApiToken) -> list[int] | None:
+        if token.all_cases:
+            return None
+        return sorted(case.pk for case in token.cases.all())
 
     def get_current(self, token: ApiToken) -> bool:
         request = self.context.get("request")

@@ -14,6 +14,7 @@ from api.views import (
     evidence,
     exports,
     sources,
+    webhooks,
 )
 
 app_name = "api"
@@ -76,6 +77,19 @@ v1 = [
     path("claims/<int:pk>/comments/", comments.ClaimComments.as_view(), name="claim-comments"),
     path("links/<int:pk>/", claims.LinkDetail.as_view(), name="link-detail"),
     path("comments/<int:pk>/", comments.CommentDetail.as_view(), name="comment-detail"),
+    # Scripts (issue #17): webhooks and bulk import.
+    path("cases/<int:case_id>/webhooks/", webhooks.WebhookList.as_view(), name="case-webhooks"),
+    path(
+        "cases/<int:case_id>/webhooks/<int:pk>/",
+        webhooks.WebhookDetail.as_view(),
+        name="webhook-detail",
+    ),
+    path(
+        "cases/<int:case_id>/webhooks/<int:pk>/deliveries/",
+        webhooks.WebhookDeliveries.as_view(),
+        name="webhook-deliveries",
+    ),
+    path("cases/<int:case_id>/imports/", webhooks.CaseImport.as_view(), name="case-imports"),
     # Last: a JSON 404 for anything else under v1/.
     re_path(r"^.*$", base.NotFoundView.as_view(), name="not-found"),
 ]

@@ -50,6 +50,11 @@ class Verb(StrEnum):
 
     CASE_CREATED = "case.created"
     CASE_EXPORTED = "case.exported"
+    # What the webhooks' deliveries write (evidence.webhooks).
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_DELETED = "webhook.deleted"
+    WEBHOOK_DISABLED = "webhook.disabled"
+    CASE_BULK_IMPORTED = "case.bulk_imported"
     CASE_IMPORTED = "case.imported"
     CASE_UPDATED = "case.updated"
     CLAIM_CREATED = "claim.created"
@@ -292,7 +297,23 @@ def activity_record_many(
         for row, found in zip(rows, hidden, strict=True)
         for path, (salt, value) in found.items()
     )
+    for listener in RECORDED:
+        listener(case=case, rows=rows)
     return rows
+
+
+# What else happens, in the same transaction, when rows are appended: the one place every
+# change of every door passes through. `cases` imports no other app, so the apps that need to
+# hear of rows (evidence.webhooks: an event for each case's webhooks) register a function
+# `listener(*, case, rows)` here from their AppConfig.ready(). Explicit and synchronous: a
+# listener writes rows in the caller's transaction (and queues work on its commit).
+RECORDED: list = []
+
+
+def activity_listen(listener) -> None:
+    """Call `listener(case=…, rows=[…])` after every append (once per listener)."""
+    if listener not in RECORDED:
+        RECORDED.append(listener)
 
 
 # --- Reading ----------------------------------------------------------------------------------

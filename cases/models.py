@@ -325,9 +325,19 @@ class ApiToken(models.Model):
     """A key for the REST API. Only the key's SHA-256 is stored: a copy of the database cannot
     be used to sign in. The prefix (the key's first characters) identifies it to its owner."""
 
+    class Scope(models.TextChoices):
+        # A read token may do what the table calls a read (cases.policy.Rule.writes False).
+        READ = "read", "Read"
+        WRITE = "write", "Read and write"
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
+    # What the token may reach: every case of its user (`all_cases`), or the cases named. A
+    # token narrows its user's role, never widens it (cases.policy asks both).
+    all_cases = models.BooleanField(default=True)
+    cases = models.ManyToManyField("Case", blank=True, related_name="+")
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.WRITE)
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=12)
     name = models.CharField(max_length=100, blank=True)
@@ -342,6 +352,20 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+    @property
+    def case_ids(self) -> frozenset[int]:
+        """The ids of the cases the token names (read once per token instance)."""
+        if "_case_ids" not in self.__dict__:
+            self.__dict__["_case_ids"] = frozenset(self.cases.values_list("pk", flat=True))
+        return self.__dict__["_case_ids"]
+
+    def covers(self, case_id: int) -> bool:
+        return self.all_cases or case_id in self.case_ids
+
+    @property
+    def read_only(self) -> bool:
+        return self.scope == self.Scope.READ
 
 
 class AccountActivity(models.Model):

@@ -10,6 +10,11 @@ every module and fails on a role comparison outside this module and `cases.model
 - A member whose role is too weak gets PermissionDenied with the action's words, which name
   the role it needs ("To review claims you need the editor role in this case.").
 - An action that changes the case is refused in a case that is not open.
+- An API token narrows its user's role, never widens it: a case the token does not name is
+  answered as for a non-member (404), and a `read` token is refused (403) every action the
+  table marks `writes`. The token rides on the user object the API authenticated
+  (`user.api_token`, set by `api.authentication`), so services asking `require(actor, …)` ask
+  it too, whichever door the actor came through.
 """
 
 from dataclasses import dataclass
@@ -29,6 +34,9 @@ class Rule:
     role: Role
     doing: str
     changes_case: bool
+    # Whether the action makes or changes anything (a `read` token may not do it). Every
+    # `_writes` action does; a few `_reads` (allowed in a closed case) do too.
+    writes: bool = False
 
     @property
     def refusal(self) -> str:
@@ -36,12 +44,12 @@ class Rule:
         return f"To {self.doing} you need the {self.role.label.lower()} role in this case."
 
 
-def _reads(role: Role, doing: str) -> Rule:
-    return Rule(role=role, doing=doing, changes_case=False)
+def _reads(role: Role, doing: str, *, writes: bool = False) -> Rule:
+    return Rule(role=role, doing=doing, changes_case=False, writes=writes)
 
 
 def _writes(role: Role, doing: str) -> Rule:
-    return Rule(role=role, doing=doing, changes_case=True)
+    return Rule(role=role, doing=doing, changes_case=True, writes=True)
 
 
 # Every action a member may take, by noun. The comment on a rule says why it is not the
@@ -50,7 +58,7 @@ ACTIONS: dict[str, Rule] = {
     "case.see": _reads(Role.VIEWER, "see this case"),
     "case.update": _writes(Role.EDITOR, "edit the case"),
     # An owner reopens a closed case: a change of status is allowed whatever the status.
-    "case.status": _reads(Role.OWNER, "close or reopen the case"),
+    "case.status": _reads(Role.OWNER, "close or reopen the case", writes=True),
     "member.manage": _writes(Role.OWNER, "manage members"),
     "source.add": _writes(Role.REPORTER, "add sources"),
     "source.edit": _writes(Role.REPORTER, "edit sources"),
@@ -79,9 +87,17 @@ ACTIONS: dict[str, Rule] = {
     "claim.review": _writes(Role.EDITOR, "review claims"),
     # Exports carry originals and the whole record; a closed case can still be exported.
     "export.see": _reads(Role.EDITOR, "see exports"),
-    "export.create": _reads(Role.EDITOR, "export the case"),
+    "export.create": _reads(Role.EDITOR, "export the case", writes=True),
     "export.download": _reads(Role.EDITOR, "download exports"),
-    "export.create_revealing": _reads(Role.OWNER, "include protected identities in an export"),
+    "export.create_revealing": _reads(
+        Role.OWNER, "include protected identities in an export", writes=True
+    ),
+    # A webhook posts the case's events to an address outside Casefile; allowed in a closed
+    # case (switching one off must stay possible).
+    "webhook.manage": _reads(Role.OWNER, "manage webhooks", writes=True),
+    "webhook.see": _reads(Role.OWNER, "see webhooks and their deliveries"),
+    # A bulk import adds many items at once, each as its own service would.
+    "import.run": _writes(Role.REPORTER, "import rows from a spreadsheet"),
     "export.download_revealing": _reads(Role.OWNER, "download an export with protected identities"),
 }
 
@@ -102,9 +118,27 @@ def rule(action: str) -> Rule:
 # --- The member's role ----------------------------------------------------------------------
 
 
+# Refusals, not passwords (S105).
+TOKEN_READ_ONLY = (
+    "This API token may only read (its scope is read): make a token with the write scope."  # noqa: S105
+)
+TOKEN_LIMITED = (
+    "This API token is limited to some cases: sign in or use a token for all your cases."  # noqa: S105
+)
+
+
+def token_of(user):
+    """The API token the request authenticated `user` with (None: a browser session, a task)."""
+    return getattr(user, "api_token", None)
+
+
 def role_of(*, user, case: Case) -> Role | None:
-    """The user's role in the case, or None for a non-member. Cached on the case instance."""
+    """The user's role in the case, or None for a non-member (or a case the user's API token
+    does not name). Cached on the case instance."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    token = token_of(user)
+    if token is not None and not token.covers(case.pk):
         return None
     cache = case.__dict__.setdefault("_roles", {})
     if user.pk not in cache:
@@ -138,6 +172,8 @@ def require(actor, case: Case, action: str, *, changes_case: bool | None = None)
         raise Http404("No such case.")
     if not role.at_least(wanted.role):
         raise PermissionDenied(wanted.refusal)
+    if wanted.writes and _token_read_only(actor):
+        raise PermissionDenied(TOKEN_READ_ONLY)
     if changes_case is None:
         changes_case = wanted.changes_case
     if changes_case and not case.is_open:
@@ -156,7 +192,26 @@ def can(actor_or_role, case: Case | None, action: str) -> bool:
         role = None if case is None else role_of(user=actor_or_role, case=case)
     if role is None or not Role(role).at_least(wanted.role):
         return False
+    if wanted.writes and _token_read_only(actor_or_role):
+        return False
     return not (wanted.changes_case and case is not None and not case.is_open)
+
+
+def _token_read_only(actor) -> bool:
+    token = token_of(actor)
+    return token is not None and token.read_only
+
+
+def require_any_case(actor) -> None:
+    """For what no case's role covers (creating a case): an API token limited to some cases,
+    or to reading, may not do it (403)."""
+    token = token_of(actor)
+    if token is None:
+        return
+    if token.read_only:
+        raise PermissionDenied(TOKEN_READ_ONLY)
+    if not token.all_cases:
+        raise PermissionDenied(TOKEN_LIMITED)
 
 
 def roles_that_may(action: str) -> list[Role]:
@@ -168,7 +223,14 @@ def roles_that_may(action: str) -> list[Role]:
 def cases_where(user, action: str) -> QuerySet:
     """The ids of the cases in which `user`'s role may do `action` (for a query across cases,
     such as search; whether each case is open is not looked at)."""
-    return Membership.objects.filter(user=user, role__in=roles_that_may(action)).values("case_id")
+    memberships = Membership.objects.filter(user=user, role__in=roles_that_may(action))
+    token = token_of(user)
+    if token is not None:
+        if rule(action).writes and token.read_only:
+            return memberships.none().values("case_id")
+        if not token.all_cases:
+            memberships = memberships.filter(case_id__in=token.case_ids)
+    return memberships.values("case_id")
 
 
 class Allowed:

@@ -9,14 +9,19 @@ from django.db.models import F, Model, QuerySet
 from django.http import Http404
 
 from cases.models import Activity, Case, Claim, Membership
-from cases.policy import can, role_remember
+from cases.policy import can, role_remember, token_of
 
 
 def cases_visible_to(user) -> QuerySet[Case]:
     """The cases `user` is a member of (none for anonymous or deactivated users)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Case.objects.none()
-    return Case.objects.filter(memberships__user=user)
+    cases = Case.objects.filter(memberships__user=user)
+    token = token_of(user)
+    if token is not None and not token.all_cases:
+        # An API token limited to some cases sees only those (cases.policy.role_of).
+        cases = cases.filter(pk__in=token.case_ids)
+    return cases
 
 
 def case_for_user(*, user, case_id) -> Case:
@@ -54,6 +59,9 @@ def get_for_member(queryset: QuerySet, *, user, pk, case_path: str = "case") -> 
     case = obj
     for step in case_path.split("__") if case_path else ():
         case = getattr(case, step)
+    token = token_of(user)
+    if token is not None and not token.covers(case.pk):
+        raise Http404("Not found.")
     role_remember(case=case, user=user, role=obj.member_role)
     return obj
 

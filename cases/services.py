@@ -20,7 +20,7 @@ from cases.models import (
     Role,
     TrustedTimestamp,
 )
-from cases.policy import require
+from cases.policy import require, require_any_case
 from cases.tokens import tokens_revoke_if_no_case
 
 User = get_user_model()
@@ -39,6 +39,7 @@ def case_create(*, actor, title: str, summary: str = "") -> Case:
     """Open a new case; its creator becomes its owner."""
     if not actor.is_authenticated or not actor.is_active:
         raise PermissionDenied("Sign in to create a case.")
+    require_any_case(actor)
     case = _validated(Case(title=title.strip(), summary=summary, created_by=actor))
     case.save()
     Membership.objects.create(case=case, user=actor, role=Role.OWNER, added_by=actor)

@@ -9,9 +9,11 @@ activity in the case as usual.
 import hashlib
 import json
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import QuerySet
@@ -20,6 +22,8 @@ from django.utils import timezone
 from cases.models import AccountActivity, ApiToken, Membership
 
 PREFIX_LENGTH = 8
+# The shortest lifetime a token may be given (a minute: enough for one script's run).
+MIN_LIFETIME = timedelta(seconds=60)
 # How often `last_used` is written: a client making a request every second must not make a
 # database write every second.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -54,24 +58,79 @@ def _described(token: ApiToken) -> dict:
     return {"token": token.pk, "prefix": token.prefix, "name": token.name}
 
 
+def token_lifetime_max() -> timedelta:
+    return timedelta(days=settings.CASEFILE_TOKEN_TTL_DAYS)
+
+
 @transaction.atomic
-def token_create(*, user, name: str = "") -> tuple[ApiToken, str]:
+def token_create(
+    *,
+    user,
+    name: str = "",
+    scope: str = ApiToken.Scope.WRITE,
+    cases: Iterable[int] | None = None,
+    expires_in: timedelta | None = None,
+) -> tuple[ApiToken, str]:
     """Issue a new token for `user`; return it and the key, which is shown once and never
-    stored. Recorded in the user's account record."""
+    stored. Recorded in the user's account record.
+
+    `cases`: the ids of the cases it may reach (each one the user is a member of), None for
+    all of the user's cases (those they join later too); `scope`: `read` or `write`;
+    `expires_in`: its lifetime, at most CASEFILE_TOKEN_TTL_DAYS (the default). The token
+    narrows the user's role in each case (cases.policy), never widens it.
+    """
+    if scope not in ApiToken.Scope.values:
+        raise ValidationError({"scope": f"Must be one of: {', '.join(ApiToken.Scope.values)}."})
+    longest = token_lifetime_max()
+    if expires_in is None:
+        expires_in = longest
+    if expires_in > longest or expires_in < MIN_LIFETIME:
+        raise ValidationError(
+            {
+                "expires_in": (
+                    f"A token lives between {int(MIN_LIFETIME.total_seconds())} seconds and "
+                    f"{settings.CASEFILE_TOKEN_TTL_DAYS} days "
+                    f"({int(longest.total_seconds())} seconds)."
+                )
+            }
+        )
+    case_ids: list[int] = []
+    if cases is not None:
+        case_ids = sorted(set(cases))
+        if not case_ids:
+            raise ValidationError({"cases": "Name at least one case, or leave it out for all."})
+        mine = set(
+            Membership.objects.filter(user=user, case_id__in=case_ids).values_list(
+                "case_id", flat=True
+            )
+        )
+        missing = [pk for pk in case_ids if pk not in mine]
+        if missing:
+            raise ValidationError(
+                {"cases": f"You are not a member of a case with id {missing[0]}."}
+            )
     key = secrets.token_urlsafe(32)
-    ttl = timedelta(days=settings.CASEFILE_TOKEN_TTL_DAYS)
     token = ApiToken.objects.create(
         user=user,
         key_hash=token_hash(key),
         prefix=key[:PREFIX_LENGTH],
         name=name[:100],
-        expires=timezone.now() + ttl,
+        expires=timezone.now() + expires_in,
+        scope=scope,
+        all_cases=cases is None,
     )
+    if case_ids:
+        token.cases.set(case_ids)
     account_activity_record(
         user=user,
         actor=user,
         verb="token.created",
-        data={**_described(token), "expires": token.expires},
+        data={
+            **_described(token),
+            "expires": token.expires,
+            "scope": scope,
+            "cases": case_ids if cases is not None else "all",
+        },
     )
     return token, key
 
@@ -105,9 +164,11 @@ def token_authenticate(*, key: str) -> ApiToken | None:
 
 def tokens_of(*, user) -> QuerySet[ApiToken]:
     """The user's live tokens (neither revoked nor expired), newest first."""
-    return ApiToken.objects.filter(
-        user=user, revoked__isnull=True, expires__gt=timezone.now()
-    ).order_by("-created", "-id")
+    return (
+        ApiToken.objects.filter(user=user, revoked__isnull=True, expires__gt=timezone.now())
+        .prefetch_related("cases")
+        .order_by("-created", "-id")
+    )
 
 
 # Why a token was revoked, in its `token.revoked` row.

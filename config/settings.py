@@ -348,13 +348,19 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or "casefile"
 # `celery -A config worker` consumes all of them; `-Q ingest` (or any subset) narrows it.
 CELERY_INGEST_QUEUE = os.environ.get("CELERY_INGEST_QUEUE") or "ingest"
 CELERY_EXPORT_QUEUE = os.environ.get("CELERY_EXPORT_QUEUE") or "exports"
+# Webhook deliveries wait on other people's servers: a queue of their own, so a slow receiver
+# never holds up photos or exports.
+CELERY_WEBHOOK_QUEUE = os.environ.get("CELERY_WEBHOOK_QUEUE") or "webhooks"
 CELERY_WORKER_QUEUES = list(
-    dict.fromkeys([CELERY_INGEST_QUEUE, CELERY_EXPORT_QUEUE, CELERY_TASK_DEFAULT_QUEUE])
+    dict.fromkeys(
+        [CELERY_INGEST_QUEUE, CELERY_EXPORT_QUEUE, CELERY_WEBHOOK_QUEUE, CELERY_TASK_DEFAULT_QUEUE]
+    )
 )
 CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in CELERY_WORKER_QUEUES]
 CELERY_TASK_ROUTES = {
     "evidence.tasks.photo_process_task": {"queue": CELERY_INGEST_QUEUE},
     "*export*": {"queue": CELERY_EXPORT_QUEUE},
+    "evidence.tasks.webhook_deliver_task": {"queue": CELERY_WEBHOOK_QUEUE},
 }
 # Our JSON log configuration stays in charge in the worker too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -428,6 +434,21 @@ CASEFILE_PIPELINE_TEST_DELAY_SECONDS = float(
 # --- Casefile -------------------------------------------------------------------------------
 
 CASEFILE_TOKEN_TTL_DAYS = env_int("CASEFILE_TOKEN_TTL_DAYS", 30)
+
+# Webhooks (evidence.webhooks). host:port pairs a webhook may reach although they are not on
+# the public internet (a receiver on this machine in tests, an intranet service).
+CASEFILE_WEBHOOK_ALLOW_HOSTS = os.environ.get("CASEFILE_WEBHOOK_ALLOW_HOSTS", "")
+# Seconds to connect and for each read; a delivery takes at most three times this.
+CASEFILE_WEBHOOK_TIMEOUT_SECONDS = env_float("CASEFILE_WEBHOOK_TIMEOUT_SECONDS", 5)
+# Attempts per delivery, the first retry's wait (doubling after each failure, at most an
+# hour), and how many deliveries in a row may fail for good before the webhook is disabled.
+CASEFILE_WEBHOOK_MAX_ATTEMPTS = env_int("CASEFILE_WEBHOOK_MAX_ATTEMPTS", 6)
+CASEFILE_WEBHOOK_BACKOFF_SECONDS = env_float("CASEFILE_WEBHOOK_BACKOFF_SECONDS", 30)
+CASEFILE_WEBHOOK_DISABLE_AFTER = env_int("CASEFILE_WEBHOOK_DISABLE_AFTER", 3)
+# Bulk import (evidence.services.bulk_import): rows per file, bytes per file and per cell.
+CASEFILE_IMPORT_MAX_ROWS = env_int("CASEFILE_IMPORT_MAX_ROWS", 10_000)
+CASEFILE_IMPORT_MAX_BYTES = env_int("CASEFILE_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+CASEFILE_IMPORT_MAX_CELL = env_int("CASEFILE_IMPORT_MAX_CELL", 10_000)
 # Days an export's bundle is kept after it is written; then its file is deleted and the export
 # marked expired (its row and activity stay).
 CASEFILE_EXPORT_RETENTION_DAYS = env_int("CASEFILE_EXPORT_RETENTION_DAYS", 7)

@@ -643,3 +643,66 @@ class OutboxTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}{tuple(self.args)!r}"
+
+
+# --- Webhooks (issue #17) ----------------------------------------------------------------------
+
+
+class Webhook(models.Model):
+    """An address a case's owner asked to be told of its events (evidence.webhooks): each
+    event is a `WebhookDelivery`, signed with `secret`, delivered by a worker. Disabled after
+    CASEFILE_WEBHOOK_DISABLE_AFTER deliveries in a row failed for good."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="webhooks")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(default=list)
+    # The HMAC-SHA256 key of the signature; shown to the owner once, when the webhook is made.
+    secret = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    # Deliveries in a row that failed for good; a success sets it back to 0.
+    failures_in_row = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"webhook {self.pk} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook: its payload (fixed when the event happened), its attempts
+    and the last answer. A worker claims it (`heartbeat_at`, evidence.leases), posts it, and
+    either marks it delivered or schedules the next attempt (`next_attempt_at`, backing off)
+    until CASEFILE_WEBHOOK_MAX_ATTEMPTS, then marks it failed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    response_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} → webhook {self.webhook_id} ({self.status})"

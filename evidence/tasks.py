@@ -18,6 +18,7 @@ from evidence.services.exports import export_build, exports_expire
 from evidence.services.photos import StorageUnavailable, photo_process
 from evidence.services.recovery import jobs_recover
 from evidence.services.timestamps import evidence_timestamp, timestamps_fill_due
+from evidence.webhooks import webhook_deliver
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,13 @@ def photo_process_task(self, photo_id: int) -> str:
 def case_export_task(self, export_id: int) -> str:
     """Write the ZIP bundle of one export; returns its status afterwards."""
     return export_build(export_id=export_id, keep_lease=not self.request.is_eager)
+
+
+@shared_task(acks_late=True)
+def webhook_deliver_task(delivery_id: int) -> str:
+    """One attempt at a webhook delivery (claimed first: a second run does nothing). A failed
+    attempt is scheduled again by the delivery itself, with backoff, and sent by recovery."""
+    return webhook_deliver(delivery_id=delivery_id)
 
 
 @shared_task(acks_late=True)

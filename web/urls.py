@@ -3,7 +3,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from web.views import accounts, cases, claims, custody, evidence, overview, search, sources
+from web.views import (
+    accounts,
+    cases,
+    claims,
+    custody,
+    evidence,
+    imports,
+    overview,
+    search,
+    sources,
+    tokens,
+    webhooks,
+)
 
 app_name = "web"
 
@@ -37,6 +49,16 @@ urlpatterns = [
     path("", cases.case_list, name="case_list"),
     path("cases/new/", cases.case_new, name="case_new"),
     path("search/", search.search, name="search"),
+    # Scripts (issue #17): tokens, webhooks, bulk import.
+    path("account/tokens/", tokens.token_list, name="token_list"),
+    path("account/tokens/<int:token_id>/revoke/", tokens.token_revoke_view, name="token_revoke"),
+    path("cases/<int:case_id>/webhooks/", webhooks.webhook_list, name="webhook_list"),
+    path(
+        "cases/<int:case_id>/webhooks/<int:webhook_id>/",
+        webhooks.webhook_detail,
+        name="webhook_detail",
+    ),
+    path("cases/<int:case_id>/import/", imports.bulk_import, name="bulk_import"),
     path("cases/<int:case_id>/", cases.case_dashboard, name="case_dashboard"),
     path("cases/<int:case_id>/edit/", cases.case_edit, name="case_edit"),
     path("cases/<int:case_id>/members/add/", cases.member_add, name="member_add"),

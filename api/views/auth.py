@@ -1,5 +1,7 @@
 """Signing in and out of the API, and one's own tokens."""
 
+from datetime import timedelta
+
 from django.contrib.auth import authenticate, logout
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -9,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import serializers
+from api.params import KnownParams
 from api.throttles import LoginThrottle
 from api.views.base import ThrottleRefusals, as_id
 from cases.models import ApiToken
@@ -23,7 +26,7 @@ from cases.tokens import (
 )
 
 
-class TokenCreateView(APIView):
+class TokenCreateView(KnownParams, APIView):
     """Exchange a username and password for an API token."""
 
     authentication_classes = []
@@ -51,14 +54,28 @@ class TokenCreateView(APIView):
                 {"detail": "Unable to sign in with this username and password."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        token, key = token_create(user=user, name=data.validated_data.get("name", ""))
+        given = data.validated_data
+        seconds = given.get("expires_in")
+        token, key = token_create(
+            user=user,
+            name=given.get("name", ""),
+            scope=given["scope"],
+            cases=given.get("cases"),
+            expires_in=None if seconds is None else timedelta(seconds=seconds),
+        )
         return Response(
-            {"token": key, "prefix": token.prefix, "expires": token.expires},
+            {
+                "token": key,
+                "prefix": token.prefix,
+                "expires": token.expires,
+                "scope": token.scope,
+                "cases": None if token.all_cases else sorted(token.case_ids),
+            },
             status=status.HTTP_201_CREATED,
         )
 
 
-class LogoutView(ThrottleRefusals, APIView):
+class LogoutView(KnownParams, ThrottleRefusals, APIView):
     """Revoke the token this request was made with (or all of yours); end a browser session."""
 
     permission_classes = [IsAuthenticated]
@@ -76,7 +93,7 @@ class LogoutView(ThrottleRefusals, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TokenList(ThrottleRefusals, generics.ListAPIView):
+class TokenList(KnownParams, ThrottleRefusals, generics.ListAPIView):
     """Your live tokens (prefix, name, when created, last used, expiring)."""
 
     serializer_class = serializers.ApiTokenSerializer
@@ -96,7 +113,7 @@ class TokenList(ThrottleRefusals, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class TokenDetail(ThrottleRefusals, APIView):
+class TokenDetail(KnownParams, ThrottleRefusals, APIView):
     """Revoke one of your tokens (a lost laptop, a leaked script): any other id is 404."""
 
     permission_classes = [IsAuthenticated]

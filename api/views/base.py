@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.params import KnownParams
 from api.permissions import CaseRole, action_for
 from api.throttles import AnonThrottle
 from cases.models import Case
@@ -36,7 +37,7 @@ class ThrottleRefusals:
             raise
 
 
-class CaseScopedView(ThrottleRefusals, generics.GenericAPIView):
+class CaseScopedView(KnownParams, ThrottleRefusals, generics.GenericAPIView):
     """A view of something in one case.
 
     `actions` maps a method to the action of `cases.policy` it is; a method not listed is a

@@ -163,6 +163,8 @@ class EvidenceDetailWithDelete(EvidenceDetail):
 
     actions = {**EvidenceDetail.actions, "DELETE": "evidence.delete"}
     http_method_names = ["get", "patch", "delete", "head", "options"]
+    # The reason of a DELETE may come in the query string (clients that send no body).
+    extra_query_params = ("reason",)
 
     @extend_schema(request=DeleteSerializer, responses={200: TombstoneSerializer})
     def delete(self, request, pk):

@@ -6,7 +6,9 @@ CASEFILE_RECOVERY_INTERVAL_SECONDS after (evidence.tasks.RecoveryStep), with or 
   whose task was lost; exports that never started are given up (`exports_requeue_stale`);
 - half-written export bundles left behind by a dead worker are removed;
 - trusted timestamps a TSA that was down left out are filled in (`timestamps_fill_task`, sent
-  at most every CASEFILE_TSA_RETRY_SECONDS).
+  at most every CASEFILE_TSA_RETRY_SECONDS);
+- webhook deliveries that are due (a retry's backoff ran out, a lost task, a dead worker's
+  attempt) are sent again (evidence.webhooks).
 
 Every step is safe in several workers at once (conditional updates, skipped locks) and with
 the broker or the database away (it logs and leaves the rest for the next run): each job
@@ -16,7 +18,7 @@ still runs exactly once in effect, since every attempt claims its job before it 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from django.db import DatabaseError
 
@@ -24,6 +26,7 @@ from evidence.enqueue import outbox_drain
 from evidence.services.exports import export_temp_files_remove, exports_requeue_stale
 from evidence.services.photos import photos_requeue_stale
 from evidence.services.timestamps import timestamps_requeue_missing
+from evidence.webhooks import webhooks_requeue_due
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +39,12 @@ class Recovered:
     temp_files: list[str] = field(default_factory=list)
     # 1 when the task that fills in missing trusted timestamps was sent.
     timestamps: int = 0
+    webhooks: list[int] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(
-            self.outbox or self.photos or self.exports or self.temp_files or self.timestamps
-        )
+        """Whether any step did something (a failed step did not)."""
+        return any(getattr(self, f.name) for f in fields(self) if f.name != "failed")
 
 
 def jobs_recover() -> Recovered:
@@ -54,6 +57,7 @@ def jobs_recover() -> Recovered:
         ("exports", exports_requeue_stale),
         ("temp_files", export_temp_files_remove),
         ("timestamps", timestamps_requeue_missing),
+        ("webhooks", webhooks_requeue_due),
     )
     for name, step in steps:
         try:
@@ -64,10 +68,11 @@ def jobs_recover() -> Recovered:
     if done:
         logger.info(
             "Recovery: %d task(s) sent from the outbox, photos %s and exports %s queued again, "
-            "%d stale export file(s) removed",
+            "%d stale export file(s) removed, webhook deliveries %s sent",
             done.outbox,
             done.photos[:20],
             done.exports[:20],
             len(done.temp_files),
+            done.webhooks[:20],
         )
     return done

@@ -282,7 +282,38 @@ RULES = {
     ),
     ("export-detail", "GET"): Rule(kwargs=lambda w: {"pk": _ready_export(w).pk}, role="editor"),
     ("export-download", "GET"): Rule(kwargs=lambda w: {"pk": _ready_export(w).pk}, role="editor"),
+    # Scripts (issue #17): webhooks are the owners'; a bulk import is a reporter's (a JSON body
+    # without a file is a 400 once the role is checked).
+    ("case-webhooks", "GET"): Rule(kwargs=case_id, role="owner"),
+    ("case-webhooks", "POST"): Rule(
+        kwargs=case_id,
+        status=201,
+        role="owner",
+        body=lambda w, u: {"url": "https://93.184.215.14/hook", "events": ["claim.reviewed"]},
+    ),
+    ("webhook-detail", "GET"): Rule(kwargs=lambda w: _webhook(w), role="owner"),
+    ("webhook-detail", "PATCH"): Rule(
+        kwargs=lambda w: _webhook(w), role="owner", body=lambda w, u: {"active": False}
+    ),
+    ("webhook-detail", "DELETE"): Rule(kwargs=lambda w: _webhook(w), status=204, role="owner"),
+    ("webhook-deliveries", "GET"): Rule(kwargs=lambda w: _webhook(w), role="owner"),
+    ("case-imports", "POST"): Rule(
+        kwargs=case_id, status=400, role="reporter", body=lambda w, u: {"kind": "link"}
+    ),
 }
+
+
+def _webhook(w):
+    from evidence.models import Webhook
+
+    hook = Webhook.objects.create(
+        case=w.personas.case,
+        created_by=w.personas.owner,
+        url="https://93.184.215.14/hook",
+        events=["claim.reviewed"],
+        secret="s" * 64,
+    )
+    return {"case_id": w.personas.case.pk, "pk": hook.pk}
 
 
 def _ready_export(w):

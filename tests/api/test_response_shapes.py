@@ -27,6 +27,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from api.schema import FREE_FORM
 from cases.models import Role
 from cases.services import claim_submit
+from cases.tokens import token_create
 from evidence.models import PhotoMatch
 from evidence.services.comments import comment_create
 from evidence.services.evidence import photo_ingest
@@ -375,7 +376,47 @@ def _call_everything(seen: Seen) -> None:
     ):
         assert timestamps_fill_due() > 0
 
-    # Reads, hidden and revealed.
+    # Scripts (issue #17): a token for one case; a webhook, switched off and on (its log
+    # holds the delivery of the comment below); imports, a preview with errors and one applied.
+    body = {"username": "alice", "password": "pass-word-123", "cases": [case.pk], "scope": "read"}
+    call("owner", "POST", "/api/v1/auth/token/", status=201, body=body)
+    with override_settings(CASEFILE_WEBHOOK_ALLOW_HOSTS="127.0.0.1:9"):
+        hook = call(
+            "owner",
+            "POST",
+            "/api/v1/cases/{case_id}/webhooks/",
+            status=201,
+            body={"url": "http://127.0.0.1:9/hook", "events": ["comment.created"]},
+        )
+    hook_url = "/api/v1/cases/{case_id}/webhooks/{id}/"
+    call("owner", "PATCH", hook_url, body={"active": False}, id=hook["id"])
+    call("owner", "PATCH", hook_url, body={"active": True}, id=hook["id"])
+    call("owner", "GET", hook_url, id=hook["id"])
+    comment_create(actor=personas.reporter, claim=things.arrived, text="For the webhook")
+    call("owner", "GET", "/api/v1/cases/{case_id}/webhooks/")
+    call("owner", "GET", hook_url + "deliveries/", id=hook["id"])
+    rows = "url,title\nhttps://example.org/a,A page\nnot a url,=1+1\n"
+    for role, apply, code, text in (
+        ("reporter", "false", 200, rows),
+        ("editor", "false", 200, rows),
+        ("editor", "true", 201, "url,title\nhttps://example.org/b,B page\n"),
+    ):
+        call(
+            role,
+            "POST",
+            "/api/v1/cases/{case_id}/imports/",
+            status=code,
+            files=True,
+            body={
+                "file": SimpleUploadedFile("rows.csv", text.encode()),
+                "kind": "link",
+                "apply": apply,
+            },
+        )
+
+    # Reads, hidden and revealed; each persona also holds a token limited to the case.
+    for role in Role.values:
+        token_create(user=personas.by_role(role), cases=[case.pk], scope="read")
     read("/api/v1/auth/tokens/")
     read("/api/v1/cases/")
     read("/api/v1/cases/{case_id}/")
@@ -440,7 +481,16 @@ def seen(django_db_setup, django_db_blocker, tmp_path_factory) -> Seen:
 
 
 # Seen only revealed: no reader below editor gets an answer with them.
-REVEALED_ONLY = {"Export", "PaginatedExportList"}
+REVEALED_ONLY = {
+    "Export",
+    "PaginatedExportList",
+    # Webhooks are their owners'.
+    "Webhook",
+    "WebhookCreated",
+    "PaginatedWebhookList",
+    "Delivery",
+    "PaginatedDeliveryList",
+}
 
 
 @pytest.mark.parametrize("component", response_components())

@@ -19,7 +19,7 @@ def sign_in(username: str) -> APIClient:
         "/api/v1/auth/token/", {"username": username, "password": PASSWORD}, format="json"
     )
     assert response.status_code == 201, response.content
-    assert set(response.json()) == {"token", "prefix", "expires"}
+    assert set(response.json()) == {"token", "prefix", "expires", "scope", "cases"}
     client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     return client
 

@@ -223,6 +223,9 @@ def test_the_table_holds_the_rules_the_readme_states():
         "export.download": "editor",
         "export.create_revealing": "owner",
         "export.download_revealing": "owner",
+        "webhook.manage": "owner",
+        "webhook.see": "owner",
+        "import.run": "reporter",
     }
     # What a closed case still allows: reading, reopening it, and taking it out of Casefile.
     assert {action for action, rule in ACTIONS.items() if not rule.changes_case} == {
@@ -235,7 +238,13 @@ def test_the_table_holds_the_rules_the_readme_states():
         "export.download",
         "export.create_revealing",
         "export.download_revealing",
+        "webhook.manage",
+        "webhook.see",
     }
+    # What a read-only API token may not do although the role may: every write.
+    assert {action for action, rule in ACTIONS.items() if rule.writes} == {
+        action for action, rule in ACTIONS.items() if rule.changes_case
+    } | {"case.status", "export.create", "export.create_revealing", "webhook.manage"}
 
 
 @pytest.mark.django_db
