@@ -13,6 +13,7 @@ from api.views import (
     custody,
     evidence,
     exports,
+    search,
     sources,
 )
 
@@ -76,6 +77,8 @@ v1 = [
     path("claims/<int:pk>/comments/", comments.ClaimComments.as_view(), name="claim-comments"),
     path("links/<int:pk>/", claims.LinkDetail.as_view(), name="link-detail"),
     path("comments/<int:pk>/", comments.CommentDetail.as_view(), name="comment-detail"),
+    path("search/", search.SearchView.as_view(), name="search"),
+    path("search/image/", search.ImageSearchView.as_view(), name="search-image"),
     # Last: a JSON 404 for anything else under v1/.
     re_path(r"^.*$", base.NotFoundView.as_view(), name="not-found"),
 ]

@@ -20,6 +20,7 @@ from config.uploads import megabytes
 from evidence.imaging.decode import PhotoRejected, open_image
 from evidence.imaging.sniff import IMAGE_TYPES, file_kind
 from evidence.models import Evidence, Photo, Source
+from evidence.search import search_index_evidence
 from evidence.services.photos import photo_queue
 from evidence.services.sources import full_clean
 
@@ -108,6 +109,7 @@ def evidence_create(
         target=evidence,
         data={"kind": kind, "source": source.pk if source else None},
     )
+    search_index_evidence(evidence)
     return evidence
 
 
@@ -145,6 +147,7 @@ def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
         target=evidence,
         data={"fields": sorted(changed), "values": data},
     )
+    search_index_evidence(evidence)
     return evidence
 
 
@@ -204,7 +207,7 @@ def _file_size(file) -> int:
     return size
 
 
-def _check_size(file) -> int:
+def upload_size_check(file) -> int:
     """Refuse an empty file or one over CASEFILE_MAX_UPLOAD_BYTES before reading it."""
     size = _file_size(file)
     limit = settings.CASEFILE_MAX_UPLOAD_BYTES
@@ -257,7 +260,7 @@ def evidence_ingest(
     """
     require(actor, case, "evidence.add")
     _check_source(case, source)
-    _check_size(file)
+    upload_size_check(file)
     kind, content_type = upload_type(file, kind=kind)
     sha256, size = file_sha256(file)
     original_name = os.path.basename(getattr(file, "name", "") or "")[-255:]
@@ -312,6 +315,7 @@ def evidence_ingest(
     if kind == Evidence.Kind.PHOTO:
         Photo.objects.create(evidence=evidence)
         photo_queue(evidence.pk)
+    search_index_evidence(evidence)
     return evidence, True
 
 

@@ -34,6 +34,7 @@ from evidence.imaging.descriptive import DESCRIBED_FIELDS
 from evidence.imaging.flags import METADATA_FLAGS, consistency_flags
 from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, Photo, PhotoFlag, PhotoMatch
+from evidence.search import search_index_photo
 from evidence.similarity import photos_within
 
 logger = logging.getLogger(__name__)
@@ -244,6 +245,7 @@ def _fail(photo: Photo, attempt: int, reason: str) -> Outcome:
                 target=photo.evidence,
                 data={"reason": reason[:500], "attempt": attempt},
             )
+            search_index_photo(photo.pk)
     return Outcome(Photo.Status.FAILED)
 
 
@@ -308,6 +310,7 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
             return Outcome(Photo.Status.PROCESSING)
         wanted = consistency_flags(metadata=analysis.metadata, evidence=evidence)
         _sync_flags(photo, wanted, managed=set(wanted) | METADATA_FLAGS)
+        search_index_photo(photo.pk)  # what the file says: camera, caption, keywords
     # 2. Near-duplicates in the case, then ready.
     with transaction.atomic():
         matches = _record_matches(photo, analysis.phash)
@@ -320,6 +323,7 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
             processed_at=dj_timezone.now(),
         )
         if done:
+            search_index_photo(photo.pk)
             activity_record(
                 case=evidence.case,
                 actor=None,

@@ -269,8 +269,10 @@ def test_a_search_on_the_place_a_protected_photo_names_finds_it_only_for_editors
         client = Client()
         client.force_login(personas.by_role(role))
         for q in ("Kwaksa", "Namsi", "Tongri", "Ri Kwang"):
-            hits = client.get(reverse("web:search"), {"q": q}).context["results"]["evidence"]
-            assert hits == expected, (role, q)
+            results = client.get(reverse("web:search"), {"q": q}).context["results"]
+            hits = [h.object_id for h in results.hits if h.type == "evidence"]
+            assert hits == [e.pk for e in expected], (role, q)
+            assert results.total == len(expected), (role, q)
 
 
 def test_a_guess_of_a_protected_name_gets_the_same_answer_as_any_pseudonym(personas, world):
