@@ -355,9 +355,8 @@ def _render(request, entries: list[SearchEntry], terms: list[str], *, via: str) 
         if entry.type == "claim" and entry.object_id in claims:
             title, url = claims[entry.object_id].statement, _url("claim", entry.object_id)
         elif entry.type == "evidence" and entry.object_id in evidence:
+            # Its place and byline, for an editor, as the item's page shows them (no reveal).
             item = evidence[entry.object_id]
-            if entry.private and _mentions(entry.private, terms):
-                reader.shows_identity(item.source)  # noted: the hit rests on what is hidden
             title, url = item.label, _url("evidence", item.pk)
         elif entry.type == "comment" and entry.object_id in comments:
             comment = comments[entry.object_id]
@@ -397,11 +396,6 @@ def _url(type: str, pk: int) -> str:
     if type == "claim":
         return reverse("web:claim_detail", args=[pk])
     return reverse("web:evidence_detail", args=[pk])
-
-
-def _mentions(text: str, terms: list[str]) -> bool:
-    lower = text.lower()
-    return any(term in lower for term in terms)
 
 
 # --- Snippets -----------------------------------------------------------------------------

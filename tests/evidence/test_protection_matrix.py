@@ -184,10 +184,11 @@ def urls(personas, world) -> tuple[list[str], list[str]]:
         reverse("web:source_edit", kwargs={"source_id": late.pk}),
         reverse("web:source_edit", kwargs={"source_id": things.protected.pk}),
     ]
+    guesses = ("Kim", "Sinuiju", "yard", "customs", "Kwaksa", "Ri Kwang")
     pages += [
-        reverse("web:search") + f"?q={q}"
-        for q in ("Kim", "Sinuiju", "yard", "customs", "Kwaksa", "Ri Kwang")
+        reverse(name) + f"?q={q}" for q in guesses for name in ("web:search", "web:search_quick")
     ]
+    api += [reverse("api:search") + f"?q={q}" for q in guesses]
     return api, pages
 
 

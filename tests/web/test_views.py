@@ -37,6 +37,9 @@ def page_urls(w):
         ("preview", reverse("web:photo_preview", args=[w.photo14.pk])),
         ("claim", reverse("web:claim_detail", args=[w.in_review.pk])),
         ("link options", reverse("web:claim_link_options", args=[w.draft.pk]) + "?q=train"),
+        ("search in the case", reverse("web:search") + f"?q=train&case={c}"),
+        ("quick search in the case", reverse("web:search_quick") + f"?q=train&case={c}"),
+        ("image search by a photo", reverse("web:search_image") + f"?evidence={w.photo14.pk}"),
     ]
 
 
