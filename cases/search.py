@@ -113,19 +113,45 @@ def terms_of(q: str) -> list[str]:
 
 
 def entries_matching(
-    *, terms: list[str], visible, revealing: list[int], where: Q | None = None
+    *,
+    terms: list[str],
+    visible,
+    revealing: list[int],
+    where: Q | None = None,
+    inside_words: bool = False,
 ) -> QuerySet[SearchEntry]:
-    """The entries of the `visible` cases (a queryset of cases or their ids) in which every
-    term matches text the reader may search (`private` only in `revealing`), annotated with
-    `rank`, best first. Empty terms match nothing."""
-    queryset = SearchEntry.objects.filter(case__in=visible)
+    """The entries of the `visible` cases (case ids) in which every term matches text the
+    reader may search (`private` only in `revealing`), annotated with `rank`, best first.
+    Empty terms match nothing.
+
+    On PostgreSQL a term matches the start of a word (the GIN-indexed tsvector), or anywhere
+    inside words with `inside_words` (pg_trgm); Korean, Chinese and Japanese terms always match
+    inside (the parser does not split those scripts into words). SQLite's trigram FTS5 always
+    matches inside words."""
+    queryset = SearchEntry.objects.filter(case_id__in=visible)
     if where is not None:
         queryset = queryset.filter(where)
     if not terms:
         return queryset.none()
-    backend = _postgres if connection.vendor == "postgresql" else _sqlite
-    match, rank = backend(terms, list(revealing))
+    if connection.vendor == "postgresql":
+        match, rank = _postgres(terms, list(revealing), inside_words=inside_words)
+    else:
+        match, rank = _sqlite(terms, list(revealing))
     return queryset.filter(match).annotate(rank=rank).order_by("-rank", "-occurred", "-id")
+
+
+def matches_inside_words_only() -> bool:
+    """Whether this database's word search already matches inside words (SQLite)."""
+    return connection.vendor != "postgresql"
+
+
+# Scripts written without spaces between words: Han, Hiragana, Katakana, Hangul.
+_UNSPLIT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def unsplit(term: str) -> bool:
+    """Whether a term is (partly) in a script PostgreSQL's parsers do not split into words."""
+    return bool(_UNSPLIT.search(term))
 
 
 def _like(term: str) -> str:
@@ -146,38 +172,53 @@ _T = "cases_searchentry"
 _PUBLIC_PG = f"({_T}.title || ' ' || {_T}.body)"
 
 
-def _postgres(terms: list[str], revealing: list[int]) -> tuple[RawSQL, RawSQL]:
-    public, public_params, private, private_params = [], [], [], []
-    for term in terms:
-        public.append(
-            f"({_T}.document @@ to_tsquery('simple', %s) OR {_PUBLIC_PG} ILIKE %s)"  # nosec B608
-        )
-        public_params += [_lexeme(term), _like(term)]
-        private.append(
-            f"({_T}.document @@ to_tsquery('simple', %s) OR {_PUBLIC_PG} ILIKE %s "
-            f"OR {_T}.private_document @@ to_tsquery('simple', %s) OR {_T}.private ILIKE %s)"
-        )
-        private_params += [_lexeme(term), _like(term), _lexeme(term), _like(term)]
+def _postgres(
+    terms: list[str], revealing: list[int], *, inside_words: bool
+) -> tuple[RawSQL, RawSQL]:
+    """Word terms: one tsquery of their prefixes, ANDed (one GIN lookup answers it exactly),
+    or with `inside_words` each a pg_trgm substring; unsplit-script terms always substrings.
+    In `revealing`, rows with private text match on all their text (their own indexes)."""
+    words = [t for t in terms if not unsplit(t) and not inside_words]
+    inside = [t for t in terms if t not in words]
+    tsquery = " & ".join(_lexeme(t) for t in words)
+
+    def condition(document: str, text: str) -> tuple[str, list]:
+        parts, params = [], []
+        if words:
+            parts.append(f"{document} @@ to_tsquery('simple', %s)")
+            params.append(tsquery)
+        for term in inside:
+            parts.append(f"{text} ILIKE %s")
+            params.append(_like(term))
+        return " AND ".join(parts), params
+
+    public_sql, public_params = condition(f"{_T}.document", _PUBLIC_PG)
     any_term = " | ".join(_lexeme(t) for t in terms)
     if not revealing:
-        match = _condition(" AND ".join(public), public_params)
-        rank = RawSQL(  # noqa: S611  # nosec B611
-            f"ts_rank({_T}.document, to_tsquery('simple', %s))",
-            [any_term],
-            output_field=FloatField(),
+        return (
+            _condition(public_sql, public_params),
+            RawSQL(  # noqa: S611  # nosec B611
+                f"ts_rank({_T}.document, to_tsquery('simple', %s))",
+                [any_term],
+                output_field=FloatField(),
+            ),
         )
-        return match, rank
-    match = _condition(
-        f"(({' AND '.join(public)}) OR ({_T}.case_id = ANY(%s) AND {' AND '.join(private)}))",
-        [*public_params, revealing, *private_params],
+    private_sql, private_params = condition(
+        f"{_T}.private_document", f"({_PUBLIC_PG} || ' ' || {_T}.private)"
     )
-    rank = RawSQL(  # noqa: S611  # nosec B611
-        f"ts_rank({_T}.document, to_tsquery('simple', %s)) + CASE WHEN {_T}.case_id = ANY(%s) "
-        f"THEN ts_rank({_T}.private_document, to_tsquery('simple', %s)) ELSE 0 END",
-        [any_term, revealing, any_term],
-        output_field=FloatField(),
+    revealed = f"({_T}.private <> '' AND {_T}.case_id = ANY(%s))"
+    return (
+        _condition(
+            f"(({public_sql}) OR ({revealed} AND {private_sql}))",
+            [*public_params, revealing, *private_params],
+        ),
+        RawSQL(  # noqa: S611  # nosec B611
+            f"ts_rank(CASE WHEN {revealed} THEN {_T}.private_document ELSE {_T}.document END, "
+            "to_tsquery('simple', %s))",
+            [revealing, any_term],
+            output_field=FloatField(),
+        ),
     )
-    return match, rank
 
 
 def _fts5(terms: list[str], columns: str) -> str:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from cases.policy import cases_where
 from cases.selectors import cases_visible_to
 from evidence.imaging.decode import PhotoRejected, analyse
 from evidence.models import Evidence, Photo
@@ -59,20 +60,21 @@ def image_matches(
 ) -> list[dict]:
     """The photos within `max_distance` bits of `phash` in the user's cases, nearest first,
     each as its case's reader may see it."""
+    user = request.user
+    # Ids, not a subquery: the few matches are filtered by them, after the index found them.
+    visible = list(cases_visible_to(user).values_list("pk", flat=True))
+    revealing = set(cases_where(user, "identity.see").values_list("case_id", flat=True))
     photos = (
         photos_within(phash=phash, max_distance=max_distance, exclude=exclude)
-        .filter(
-            evidence__case__in=cases_visible_to(request.user),
-            evidence__deleted_at__isnull=True,
-        )
+        .filter(evidence__case_id__in=visible, evidence__deleted_at__isnull=True)
         .select_related("evidence__case", "evidence__source")[:limit]
     )
-    return [_match(request, photo, via=via) for photo in photos]
+    return [_match(request, photo, via=via, revealing=revealing) for photo in photos]
 
 
-def _match(request, photo: Photo, *, via: str) -> dict:
+def _match(request, photo: Photo, *, via: str, revealing: set[int]) -> dict:
     evidence = photo.evidence
-    reader = reader_for(request, evidence.case, via=via)
+    reader = reader_for(request, evidence.case, via=via, reveal=evidence.case_id in revealing)
     shown = reader.shows_place(evidence)
     api = via == "api"
     return {

@@ -29,7 +29,9 @@ from cases.search import (
     entries_remove,
     entry_put,
     joined,
+    matches_inside_words_only,
     terms_of,
+    unsplit,
 )
 from cases.selectors import cases_visible_to
 from evidence.models import Comment, Evidence, EvidenceLink, Photo, PhotoFlag, Source
@@ -270,6 +272,8 @@ class Results:
     counts: dict[str, int]
     page: int
     per_page: int
+    # Whether the words matched inside words (nothing matched at their start).
+    inside_words: bool = False
 
     @property
     def pages(self) -> int:
@@ -314,15 +318,27 @@ def search(*, request, query: SearchQuery, page: int = 1, per_page: int = PER_PA
     hit the user may see (never of text they may not search)."""
     user = request.user
     terms = query.terms
-    visible = cases_visible_to(user)
+    # Ids, not a subquery: the planner then knows how many rows the cases hold.
+    visible = list(cases_visible_to(user).values_list("pk", flat=True))
     revealing = list(cases_where(user, "identity.see").values_list("case_id", flat=True))
-    matching = entries_matching(
-        terms=terms, visible=visible, revealing=revealing, where=_filters(query)
-    )
-    counts = dict.fromkeys(TYPES, 0)
-    if terms:
-        for row in matching.order_by().values("type").annotate(n=Count("id")):
-            counts[row["type"]] = row["n"]
+    where = _filters(query)
+    # Words first (where they start); when nothing matches that way, inside words too.
+    inside_words = matches_inside_words_only()
+    while True:
+        matching = entries_matching(
+            terms=terms,
+            visible=visible,
+            revealing=revealing,
+            where=where,
+            inside_words=inside_words,
+        )
+        counts = dict.fromkeys(TYPES, 0)
+        if terms:
+            for row in matching.order_by().values("type").annotate(n=Count("id")):
+                counts[row["type"]] = row["n"]
+        if inside_words or any(counts.values()) or all(unsplit(t) for t in terms):
+            break
+        inside_words = True
     selected = [t for t in TYPES if t in query.types] or list(TYPES)
     total = sum(counts[t] for t in selected)
     page = max(1, min(page, max(1, -(-total // per_page))))
@@ -332,11 +348,20 @@ def search(*, request, query: SearchQuery, page: int = 1, per_page: int = PER_PA
             matching = matching.filter(type__in=selected)
         start = (page - 1) * per_page
         entries = list(matching.select_related("case")[start : start + per_page])
-        hits = _render(request, entries, terms, via=via)
-    return Results(hits=hits, total=total, counts=counts, page=page, per_page=per_page)
+        hits = _render(request, entries, terms, via=via, revealing=set(revealing))
+    return Results(
+        hits=hits,
+        total=total,
+        counts=counts,
+        page=page,
+        per_page=per_page,
+        inside_words=inside_words and not matches_inside_words_only(),
+    )
 
 
-def _render(request, entries: list[SearchEntry], terms: list[str], *, via: str) -> list[Hit]:
+def _render(
+    request, entries: list[SearchEntry], terms: list[str], *, via: str, revealing: set[int]
+) -> list[Hit]:
     """The entries as hits, each read from its item as this user's reader sees it."""
     ids: dict[str, list[int]] = {t: [] for t in TYPES}
     for entry in entries:
@@ -348,7 +373,7 @@ def _render(request, entries: list[SearchEntry], terms: list[str], *, via: str) 
     sources = Source.objects.in_bulk(ids["source"])
     hits = []
     for entry in entries:
-        reader = reader_for(request, entry.case, via=via)
+        reader = reader_for(request, entry.case, via=via, reveal=entry.case_id in revealing)
         text = entry.body
         if entry.private and reader.reveal:
             text = joined(entry.body, entry.private)

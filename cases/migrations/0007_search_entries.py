@@ -4,31 +4,38 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 # The full-text indexes, by database (cases.search reads them):
-# - PostgreSQL: stored tsvector columns generated from the text ('simple': no stemming, the
-#   cases mix languages), each with a GIN index, and pg_trgm GIN indexes on the same text for
-#   partial words and for Korean, Chinese and Japanese, which PostgreSQL's parsers do not split.
+# - PostgreSQL: a stored tsvector column generated from the public text ('simple': no
+#   stemming, the cases mix languages) with a GIN index, and a pg_trgm GIN index on the same
+#   text for partial words and for Korean, Chinese and Japanese, which PostgreSQL's parsers do
+#   not split. The few rows with private text (a protected source's identity, its evidence's
+#   place) have a second vector of all their text and a trigram index of it, both partial.
 #   Generated columns, so the database keeps them right whoever writes the row.
 # - SQLite: an FTS5 table (trigram tokenizer: substrings, any script) over the entries, kept
 #   by triggers, as the generated columns are on PostgreSQL.
+_VECTOR = (
+    "setweight(to_tsvector('simple'::regconfig, title), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, body), 'B')"
+)
 POSTGRES = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "ALTER TABLE cases_searchentry ADD COLUMN document tsvector GENERATED ALWAYS AS ("
-    "setweight(to_tsvector('simple'::regconfig, title), 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, body), 'B')) STORED",
+    f"ALTER TABLE cases_searchentry ADD COLUMN document tsvector GENERATED ALWAYS AS ({_VECTOR}) "
+    "STORED",
     "ALTER TABLE cases_searchentry ADD COLUMN private_document tsvector GENERATED ALWAYS AS ("
-    "to_tsvector('simple'::regconfig, private)) STORED",
+    f"CASE WHEN private = '' THEN NULL ELSE {_VECTOR} || "
+    "setweight(to_tsvector('simple'::regconfig, private), 'B') END) STORED",
     "CREATE INDEX searchentry_document ON cases_searchentry USING gin (document)",
-    "CREATE INDEX searchentry_private_document ON cases_searchentry USING gin (private_document)",
+    "CREATE INDEX searchentry_private_document ON cases_searchentry USING gin (private_document) "
+    "WHERE private <> ''",
     "CREATE INDEX searchentry_trigrams ON cases_searchentry "
     "USING gin ((title || ' ' || body) gin_trgm_ops)",
     "CREATE INDEX searchentry_private_trigrams ON cases_searchentry "
-    "USING gin (private gin_trgm_ops)",
+    "USING gin ((title || ' ' || body || ' ' || private) gin_trgm_ops) WHERE private <> ''",
 ]
 POSTGRES_REVERSE = [
-    "ALTER TABLE cases_searchentry DROP COLUMN IF EXISTS document",
-    "ALTER TABLE cases_searchentry DROP COLUMN IF EXISTS private_document",
     "DROP INDEX IF EXISTS searchentry_trigrams",
     "DROP INDEX IF EXISTS searchentry_private_trigrams",
+    "ALTER TABLE cases_searchentry DROP COLUMN IF EXISTS document",
+    "ALTER TABLE cases_searchentry DROP COLUMN IF EXISTS private_document",
 ]
 SQLITE = [
     "CREATE VIRTUAL TABLE cases_searchentry_fts USING fts5(title, body, private, "

@@ -346,7 +346,6 @@ def test_postgres_indexes_are_gin_over_tsvector_and_trigrams(world):
         assert cursor.fetchone()[0] >= 2  # the generated column is filled by the database
     assert "USING gin (document)" in indexes["searchentry_document"]
     assert "gin_trgm_ops" in indexes["searchentry_trigrams"]
-    assert "gin_trgm_ops" in indexes["searchentry_private_trigrams"]
 
 
 @pytest.mark.postgres
