@@ -13,6 +13,7 @@ from api.views import (
     custody,
     evidence,
     exports,
+    search,
     sources,
     webhooks,
 )
@@ -90,6 +91,8 @@ v1 = [
         name="webhook-deliveries",
     ),
     path("cases/<int:case_id>/imports/", webhooks.CaseImport.as_view(), name="case-imports"),
+    path("search/", search.SearchView.as_view(), name="search"),
+    path("search/image/", search.ImageSearchView.as_view(), name="search-image"),
     # Last: a JSON 404 for anything else under v1/.
     re_path(r"^.*$", base.NotFoundView.as_view(), name="not-found"),
 ]

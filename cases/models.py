@@ -394,3 +394,50 @@ class AccountActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.user}: {self.verb}"
+
+
+class SearchEntry(models.Model):
+    """One searchable item of a case (a claim, a piece of evidence, a comment, a link's note, a
+    source), as `cases.search` indexes it: the text every member may search (`title`, `body`)
+    and the text only those who see protected identities there may (`private`: a protected
+    source's name and notes, its evidence's place and byline). Written by the services that
+    write the item (`cases.search.entry_put`), never by save() or a signal.
+
+    The full-text indexes are the database's own: on PostgreSQL, stored tsvector columns
+    generated from these columns with GIN indexes beside pg_trgm indexes; on SQLite, an FTS5
+    table kept by triggers (both made by the migration, `cases.search`)."""
+
+    class Type(models.TextChoices):
+        CLAIM = "claim", "Claim"
+        EVIDENCE = "evidence", "Evidence"
+        COMMENT = "comment", "Comment"
+        LINK = "link", "Link note"
+        SOURCE = "source", "Source"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    type = models.CharField(max_length=16, choices=Type.choices)
+    object_id = models.BigIntegerField()
+    # What the filters read: the evidence kind, the claim's or photo's status, the item's date,
+    # its source (ids only: `cases` knows nothing of evidence's models).
+    kind = models.CharField(max_length=16, blank=True)
+    status = models.CharField(max_length=16, blank=True)
+    occurred = models.DateTimeField(null=True, blank=True)
+    source_id = models.BigIntegerField(null=True, blank=True)
+    evidence_id = models.BigIntegerField(null=True, blank=True)
+    claim_id = models.BigIntegerField(null=True, blank=True)
+    title = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    private = models.TextField(blank=True)
+    indexed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["type", "object_id"], name="searchentry_one_per_item")
+        ]
+        indexes = [
+            models.Index(fields=["case", "type"], name="searchentry_case_type"),
+            models.Index(fields=["evidence_id"], name="searchentry_evidence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.object_id}"

@@ -21,6 +21,7 @@ from cases.models import (
     TrustedTimestamp,
 )
 from cases.policy import require, require_any_case
+from cases.search import claim_index
 from cases.tokens import tokens_revoke_if_no_case
 
 User = get_user_model()
@@ -200,6 +201,7 @@ def claim_create(
     )
     claim.save()
     activity_record(case=case, actor=actor, verb=Verb.CLAIM_CREATED, target=claim)
+    claim_index(claim)
     return claim
 
 
@@ -237,6 +239,7 @@ def claim_update(*, actor, claim: Claim, **changes) -> Claim:
     activity_record(
         case=claim.case, actor=actor, verb=Verb.CLAIM_UPDATED, target=claim, data=changed
     )
+    claim_index(claim)
     decided = [field for field in DECIDED_FIELDS if field in changed]
     if decided:
         what = "; ".join(
@@ -276,6 +279,7 @@ def claim_submit(*, actor, claim: Claim, note: str = "") -> Claim:
     _claim_move(actor=actor, claim=claim, to=Claim.Status.IN_REVIEW, note=note)
     claim.save(update_fields=["status", "updated_at"])
     activity_record(case=claim.case, actor=actor, verb=Verb.CLAIM_SUBMITTED, target=claim)
+    claim_index(claim)
     return claim
 
 
@@ -318,6 +322,7 @@ def claim_review(
         target=claim,
         data={"from": old, "to": decision, "note": note},
     )
+    claim_index(claim)
     return claim
 
 
@@ -395,6 +400,7 @@ def claim_reopen(*, actor, claim: Claim, change: str, what: str = "Evidence") ->
         target=claim,
         data={"from": decision, "to": Claim.Status.IN_REVIEW, "note": note},
     )
+    claim_index(claim)
     return decision
 
 

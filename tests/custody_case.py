@@ -217,6 +217,11 @@ def content(response) -> bytes:
     return response.content
 
 
+# Searches for a protected source's name, its contact details and place, its pseudonym, and
+# what everyone may find.
+SEARCHES = ("Zhang", "Wei", "555", "tea house", "Source in China", "train", "40.11", "Dandong")
+
+
 def api_urls(personas, things) -> list[str]:
     case = personas.case.pk
     urls = [
@@ -238,6 +243,8 @@ def api_urls(personas, things) -> list[str]:
     for claim in (things.never_left, things.arrived):
         for name in ("claim-detail", "claim-links", "claim-history", "claim-comments"):
             urls.append(reverse(f"api:{name}", kwargs={"pk": claim.pk}))
+    for q in SEARCHES:
+        urls.append(reverse("api:search") + f"?q={q}")
     return urls
 
 
@@ -259,8 +266,11 @@ def page_urls(personas, things) -> list[str]:
         urls.append(reverse("web:evidence_card", kwargs={"evidence_id": item.pk}))
     for claim in (things.never_left, things.arrived):
         urls.append(reverse("web:claim_detail", kwargs={"claim_id": claim.pk}))
-    for q in ("Zhang", "Wei", "555", "tea house", "Source in China", "train", "40.11", "Dandong"):
+    for q in SEARCHES:
         urls.append(reverse("web:search") + f"?q={q}")
+        urls.append(reverse("web:search_quick") + f"?q={q}")
+    for item in (things.secret_photo, things.public_photo):
+        urls.append(reverse("web:search_image") + f"?evidence={item.pk}")
     return urls
 
 

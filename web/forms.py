@@ -5,9 +5,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from cases.models import Case, Claim, Role
-from evidence.models import Evidence, EvidenceLink, Source
+from cases.models import Case, Claim, Role, SearchEntry
+from evidence.models import Evidence, EvidenceLink, PhotoFlag, Source
 from evidence.reader import Reader
+from evidence.search import SEARCH_STATUS_CHOICES
 
 
 class DateInput(forms.DateInput):
@@ -280,4 +281,25 @@ class SourceSafeForm(Form):
 
 
 class SearchForm(Form):
+    """The search page's words and filters (`evidence.search.SearchQuery`)."""
+
     q = forms.CharField(required=False, max_length=200, label="Search")
+    case = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Case")
+    type = forms.MultipleChoiceField(required=False, choices=SearchEntry.Type.choices, label="Type")
+    kind = forms.MultipleChoiceField(required=False, choices=Evidence.Kind.choices, label="Kind")
+    status = forms.MultipleChoiceField(
+        required=False, choices=SEARCH_STATUS_CHOICES, label="Status"
+    )
+    date_from = forms.DateField(required=False, label="From", widget=DateInput())
+    date_to = forms.DateField(required=False, label="To", widget=DateInput())
+    source = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Source")
+    flag = forms.ChoiceField(
+        required=False, choices=[("", "Any flag"), *PhotoFlag.Code.choices], label="Flag"
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=10_000, label="Page")
+
+
+class ImageSearchForm(Form):
+    """An image to search with (checked as an upload is by `evidence.image_search`)."""
+
+    file = forms.FileField(label="Image")

@@ -48,7 +48,6 @@ urlpatterns = [
     ),
     path("", cases.case_list, name="case_list"),
     path("cases/new/", cases.case_new, name="case_new"),
-    path("search/", search.search, name="search"),
     # Scripts (issue #17): tokens, webhooks, bulk import.
     path("account/tokens/", tokens.token_list, name="token_list"),
     path("account/tokens/<int:token_id>/revoke/", tokens.token_revoke_view, name="token_revoke"),
@@ -59,6 +58,9 @@ urlpatterns = [
         name="webhook_detail",
     ),
     path("cases/<int:case_id>/import/", imports.bulk_import, name="bulk_import"),
+    path("search/", search.search_page, name="search"),
+    path("search/quick/", search.search_quick, name="search_quick"),
+    path("search/image/", search.search_image, name="search_image"),
     path("cases/<int:case_id>/", cases.case_dashboard, name="case_dashboard"),
     path("cases/<int:case_id>/edit/", cases.case_edit, name="case_edit"),
     path("cases/<int:case_id>/members/add/", cases.member_add, name="member_add"),

@@ -10,6 +10,7 @@ from cases.activity import Verb, activity_record
 from cases.models import Claim
 from cases.policy import require
 from evidence.models import Comment, CommentRevision, Evidence
+from evidence.search import search_index_comment
 
 # --- Comments -------------------------------------------------------------------------------
 
@@ -36,6 +37,7 @@ def comment_create(
         target=comment,
         data={"on": "claim" if claim else "evidence", "id": (claim or evidence).pk},
     )
+    search_index_comment(comment)
     return comment
 
 
@@ -55,4 +57,5 @@ def comment_edit(*, actor, comment: Comment, text: str) -> Comment:
     comment.text, comment.edited_at = text, timezone.now()
     comment.save(update_fields=["text", "edited_at"])
     activity_record(case=case, actor=actor, verb=Verb.COMMENT_EDITED, target=comment)
+    search_index_comment(comment)
     return comment

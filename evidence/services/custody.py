@@ -25,6 +25,7 @@ from cases.policy import require
 from cases.services import claim_reopen, claims_lock
 from evidence.imaging.sniff import download_name
 from evidence.models import Evidence, Photo
+from evidence.search import search_index_evidence
 from evidence.selectors import custody_of, exports_carrying
 from evidence.services.evidence import original_open
 from evidence.services.timestamps import evidence_timestamp_problems, evidence_timestamps
@@ -146,6 +147,7 @@ def evidence_delete(*, actor, evidence: Evidence, reason: str) -> Evidence:
             "links_removed": removed,
         },
     )
+    search_index_evidence(evidence)
     return evidence
 
 

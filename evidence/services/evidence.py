@@ -20,6 +20,7 @@ from config.uploads import megabytes
 from evidence.imaging.decode import PhotoRejected, open_image
 from evidence.imaging.sniff import IMAGE_TYPES, file_kind
 from evidence.models import Evidence, Photo, Source
+from evidence.search import search_index_evidence
 from evidence.services.photos import photo_queue
 from evidence.services.sources import full_clean
 from evidence.services.timestamps import evidence_timestamp_queue
@@ -109,6 +110,7 @@ def evidence_create(
         target=evidence,
         data={"kind": kind, "source": source.pk if source else None},
     )
+    search_index_evidence(evidence)
     return evidence
 
 
@@ -146,6 +148,7 @@ def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
         target=evidence,
         data={"fields": sorted(changed), "values": data},
     )
+    search_index_evidence(evidence)
     return evidence
 
 
@@ -205,7 +208,7 @@ def _file_size(file) -> int:
     return size
 
 
-def _check_size(file) -> int:
+def upload_size_check(file) -> int:
     """Refuse an empty file or one over CASEFILE_MAX_UPLOAD_BYTES before reading it."""
     size = _file_size(file)
     limit = settings.CASEFILE_MAX_UPLOAD_BYTES
@@ -258,7 +261,7 @@ def evidence_ingest(
     """
     require(actor, case, "evidence.add")
     _check_source(case, source)
-    _check_size(file)
+    upload_size_check(file)
     kind, content_type = upload_type(file, kind=kind)
     sha256, size = file_sha256(file)
     original_name = os.path.basename(getattr(file, "name", "") or "")[-255:]
@@ -315,6 +318,7 @@ def evidence_ingest(
         photo_queue(evidence.pk)
     # The original's SHA-256, timestamped by a worker after the commit (never by this request).
     evidence_timestamp_queue(evidence)
+    search_index_evidence(evidence)
     return evidence, True
 
 

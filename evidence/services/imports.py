@@ -26,6 +26,7 @@ from evidence.bundle.reading import DERIVATIVE_MAX_BYTES, bundle_open, image_che
 from evidence.bundle.verify import bundle_verify
 from evidence.imaging.decode import PREVIEW_EDGE, THUMBNAIL_EDGE
 from evidence.models import Evidence, EvidenceLink, Photo, PhotoFlag, Source
+from evidence.search import search_reindex
 from evidence.services.evidence import original_storage_name, original_store
 
 DERIVATIVE_EDGES = {"preview": PREVIEW_EDGE, "thumbnail": THUMBNAIL_EDGE}
@@ -243,6 +244,7 @@ def _case_import(path, manifest: dict, owner, stored: list[str], signature: dict
             target=claim,
             data={"from_id": row["id"]},
         )
+    search_reindex(case=case)
     case.processing = [enqueue.task_on_commit(enqueue.PHOTO_PROCESS, pk) for pk in queue]
     return case
 

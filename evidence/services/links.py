@@ -11,6 +11,7 @@ from cases.models import Claim
 from cases.policy import require
 from cases.services import claim_reopen, claims_lock
 from evidence.models import Evidence, EvidenceLink
+from evidence.search import search_index_link, search_unindex_link
 
 # --- Links ----------------------------------------------------------------------------------
 
@@ -40,6 +41,7 @@ def evidence_link(
         target=link,
         data={"claim": claim.pk, "evidence": evidence.pk, "stance": stance},
     )
+    search_index_link(link)
     claim_reopen(
         actor=actor, claim=claim, change=f"{actor.get_username()} linked {evidence} ({stance})"
     )
@@ -70,6 +72,7 @@ def link_update(
         setattr(link, field, value)
     link.save()
     activity_record(case=case, actor=actor, verb=Verb.LINK_UPDATED, target=link, data=changed)
+    search_index_link(link)
     if "stance" in changed:
         claim_reopen(
             actor=actor,
@@ -95,5 +98,6 @@ def link_remove(*, actor, link: EvidenceLink) -> None:
         data={"claim": link.claim_id, "evidence": link.evidence_id, "stance": link.stance},
     )
     change = f"{actor.get_username()} unlinked {link.evidence} ({link.stance})"
+    search_unindex_link(link.pk)
     link.delete()
     claim_reopen(actor=actor, claim=link.claim, change=change)

@@ -44,6 +44,7 @@ from evidence.imaging.hashes import (
 )
 from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, Photo, PhotoFlag, PhotoHash, PhotoMatch
+from evidence.search import search_index_photo
 from evidence.similarity import hash_matches
 
 logger = logging.getLogger(__name__)
@@ -252,6 +253,7 @@ def _fail(photo: Photo, attempt: int, reason: str) -> Outcome:
                 target=photo.evidence,
                 data={"reason": reason[:500], "attempt": attempt},
             )
+            search_index_photo(photo.pk)
     return Outcome(Photo.Status.FAILED)
 
 
@@ -318,6 +320,7 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
         _sync_flags(photo, wanted, managed=set(wanted) | METADATA_FLAGS)
         hashes = analysis.near_duplicates.hashes if analysis.near_duplicates else {}
         photo_hashes_store(photo_id=photo.pk, hashes=stored(hashes))
+        search_index_photo(photo.pk)  # what the file says: camera, caption, keywords
     # 2. Near-duplicates in the case (the unsure ones checked with local features, outside any
     # transaction: it reads the other photo's thumbnail), then ready.
     found = near_duplicates_find(photo=photo, hashes=hashes, thumbnail=analysis.thumbnail)
@@ -332,6 +335,7 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
             processed_at=dj_timezone.now(),
         )
         if done:
+            search_index_photo(photo.pk)
             activity_record(
                 case=evidence.case,
                 actor=None,

@@ -10,6 +10,7 @@ from cases.activity import Verb, activity_record
 from cases.models import Case
 from cases.policy import require
 from evidence.models import Source
+from evidence.search import search_index_source
 
 # --- Sources --------------------------------------------------------------------------------
 
@@ -56,6 +57,7 @@ def source_create(
         target=source,
         data={"kind": kind, "protected": protected, "reliability": reliability},
     )
+    search_index_source(source)
     return source
 
 
@@ -86,6 +88,7 @@ def source_update(*, actor, source: Source, **changes) -> Source:
     if not source.protected:
         data["values"] = {k: v for k, v in changed.items() if k != "notes"}
     activity_record(case=case, actor=actor, verb=Verb.SOURCE_UPDATED, target=source, data=data)
+    search_index_source(source, evidence="protected" in changed)
     return source
 
 

@@ -210,6 +210,17 @@ RULES = {
         kwargs=lambda w: {"pk": w.photo.pk}, role="reporter", body=lambda w, u: {"title": "New"}
     ),
     ("evidence-similar", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
+    # Search answers every signed-in user, from the cases they are members of; an outsider's
+    # search by one of the case's photos is 404, as the photo is (for members, 400: this
+    # world's photo is not processed, so it has no hash to search with).
+    ("search", "GET"): Rule(kwargs=lambda w: {}, anyone=True, body=lambda w, user: {"q": "train"}),
+    ("search-image", "POST"): Rule(
+        kwargs=lambda w: {},
+        anyone=True,
+        body=lambda w, user: {"evidence": w.photo.pk},
+        status=400,
+        statuses={"outsider": 404},
+    ),
     ("evidence-original", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}, role="editor"),
     ("evidence-thumbnail", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
     ("evidence-preview", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),

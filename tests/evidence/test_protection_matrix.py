@@ -184,10 +184,11 @@ def urls(personas, world) -> tuple[list[str], list[str]]:
         reverse("web:source_edit", kwargs={"source_id": late.pk}),
         reverse("web:source_edit", kwargs={"source_id": things.protected.pk}),
     ]
+    guesses = ("Kim", "Sinuiju", "yard", "customs", "Kwaksa", "Ri Kwang")
     pages += [
-        reverse("web:search") + f"?q={q}"
-        for q in ("Kim", "Sinuiju", "yard", "customs", "Kwaksa", "Ri Kwang")
+        reverse(name) + f"?q={q}" for q in guesses for name in ("web:search", "web:search_quick")
     ]
+    api += [reverse("api:search") + f"?q={q}" for q in guesses]
     return api, pages
 
 
@@ -269,8 +270,10 @@ def test_a_search_on_the_place_a_protected_photo_names_finds_it_only_for_editors
         client = Client()
         client.force_login(personas.by_role(role))
         for q in ("Kwaksa", "Namsi", "Tongri", "Ri Kwang"):
-            hits = client.get(reverse("web:search"), {"q": q}).context["results"]["evidence"]
-            assert hits == expected, (role, q)
+            results = client.get(reverse("web:search"), {"q": q}).context["results"]
+            hits = [h.object_id for h in results.hits if h.type == "evidence"]
+            assert hits == [e.pk for e in expected], (role, q)
+            assert results.total == len(expected), (role, q)
 
 
 def test_a_guess_of_a_protected_name_gets_the_same_answer_as_any_pseudonym(personas, world):

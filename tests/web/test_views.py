@@ -37,6 +37,9 @@ def page_urls(w):
         ("preview", reverse("web:photo_preview", args=[w.photo14.pk])),
         ("claim", reverse("web:claim_detail", args=[w.in_review.pk])),
         ("link options", reverse("web:claim_link_options", args=[w.draft.pk]) + "?q=train"),
+        ("search in the case", reverse("web:search") + f"?q=train&case={c}"),
+        ("quick search in the case", reverse("web:search_quick") + f"?q=train&case={c}"),
+        ("image search by a photo", reverse("web:search_image") + f"?evidence={w.photo14.pk}"),
     ]
 
 
@@ -1366,26 +1369,32 @@ def test_map_keeps_a_protected_sources_place_from_viewers(world, client_for):
     assert "Longkou" not in response.content.decode()
 
 
+def _hits(response, type):
+    return [hit.object_id for hit in response.context["results"].hits if hit.type == type]
+
+
 def test_search_finds_claims_sources_and_evidence_of_the_users_cases(world, client_for):
     response = client_for(world.personas.reporter).get("/search/?q=Longkou")
-    results = response.context["results"]
-    assert [c.pk for c in results["claims"]] == [world.in_review.pk]
-    assert world.testimony.pk in [e.pk for e in results["evidence"]]
+    assert _hits(response, "claim") == [world.in_review.pk]
+    assert world.testimony.pk in _hits(response, "evidence")
 
 
 def test_search_never_reveals_a_protected_identity_below_editor(world, client_for):
     reporter = client_for(world.personas.reporter).get("/search/?q=Zhang")
-    assert reporter.context["results"]["sources"] == []
+    assert reporter.context["results"].total == 0
+    assert reporter.context["results"].hits == []
     assert "Zhang Min" not in reporter.content.decode()
     pseudonym = client_for(world.personas.reporter).get("/search/?q=Source in China")
-    assert [name for _s, name in pseudonym.context["results"]["sources"]] == ["Source in China"]
+    assert [h.label for h in pseudonym.context["results"].hits if h.type == "source"] == [
+        "Source in China"
+    ]
     editor = client_for(world.personas.editor).get("/search/?q=Zhang")
-    assert [name for _s, name in editor.context["results"]["sources"]] == ["Zhang Min"]
+    assert [h.label for h in editor.context["results"].hits if h.type == "source"] == ["Zhang Min"]
 
 
 def test_search_is_empty_for_a_non_member(world, client_for):
     response = client_for(world.personas.outsider).get("/search/?q=train")
-    assert response.context["total"] == 0
+    assert response.context["results"].total == 0
 
 
 # --- Content-Security-Policy and markup -----------------------------------------------------
