@@ -247,6 +247,30 @@ class Evidence(models.Model):
         return self.stated_on
 
 
+class Provenance(models.Model):
+    """One arrival of an item: who brought it in, when, under which file name, from which
+    source. An item's first provenance is its own collection; the same bytes sent again (by
+    another source, or by the same one again) are another provenance of the same item, never
+    dropped (`evidence.services.evidence.evidence_ingest`)."""
+
+    evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="provenances")
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="provenances"
+    )
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    received_at = models.DateTimeField()
+    original_name = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["evidence", "received_at", "id"]
+        indexes = [models.Index(fields=["evidence", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.evidence_id} from {self.source} at {self.received_at:%Y-%m-%d %H:%M}"
+
+
 def _phash_part(index: int) -> models.GeneratedField:
     shift = 48 - 16 * index
     return models.GeneratedField(
@@ -366,17 +390,23 @@ class PhotoFlag(models.Model):
     """A consistency warning raised by the pipeline, with an explanation a reporter can read."""
 
     class Code(models.TextChoices):
-        DATE_MISMATCH = flags.Code.DATE_MISMATCH, "EXIF date differs from the stated date"
-        PLACE_MISMATCH = flags.Code.PLACE_MISMATCH, "EXIF location far from the stated place"
-        EDITING_SOFTWARE = flags.Code.EDITING_SOFTWARE, "Edited with software"
-        NO_CAMERA_METADATA = flags.Code.NO_CAMERA_METADATA, "No camera metadata"
+        DATE_MISMATCH = flags.Code.DATE_MISMATCH, flags.LABELS[flags.Code.DATE_MISMATCH]
+        PLACE_MISMATCH = flags.Code.PLACE_MISMATCH, flags.LABELS[flags.Code.PLACE_MISMATCH]
+        EDITING_SOFTWARE = flags.Code.EDITING_SOFTWARE, flags.LABELS[flags.Code.EDITING_SOFTWARE]
+        NO_CAMERA_METADATA = (
+            flags.Code.NO_CAMERA_METADATA,
+            flags.LABELS[flags.Code.NO_CAMERA_METADATA],
+        )
         DUPLICATE_OTHER_SOURCE = (
             flags.Code.DUPLICATE_OTHER_SOURCE,
-            "Near-duplicate from another source",
+            flags.LABELS[flags.Code.DUPLICATE_OTHER_SOURCE],
         )
-        TRAILING_DATA = flags.Code.TRAILING_DATA, "Data after the end of the image"
-        AI_GENERATED = flags.Code.AI_GENERATED, "Content Credentials say AI-generated"
-        CREDENTIALS_INVALID = flags.Code.CREDENTIALS_INVALID, "Content Credentials invalid"
+        TRAILING_DATA = flags.Code.TRAILING_DATA, flags.LABELS[flags.Code.TRAILING_DATA]
+        AI_GENERATED = flags.Code.AI_GENERATED, flags.LABELS[flags.Code.AI_GENERATED]
+        CREDENTIALS_INVALID = (
+            flags.Code.CREDENTIALS_INVALID,
+            flags.LABELS[flags.Code.CREDENTIALS_INVALID],
+        )
 
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="flags")
     code = models.CharField(max_length=32, choices=Code.choices)

@@ -16,6 +16,7 @@ from evidence.models import (
     Export,
     Photo,
     PhotoMatch,
+    Provenance,
     Source,
 )
 
@@ -34,7 +35,13 @@ def evidence_queryset(*, include_deleted: bool = False) -> QuerySet[Evidence]:
     Deleted evidence (a tombstone) is left out unless asked for: only its custody record and
     the owners' purge still reach it."""
     queryset = Evidence.objects.select_related("source", "collected_by", "photo").prefetch_related(
-        Prefetch("photo__flags")
+        Prefetch("photo__flags"),
+        Prefetch(
+            "provenances",
+            queryset=Provenance.objects.select_related("source", "received_by").order_by(
+                "received_at", "id"
+            ),
+        ),
     )
     if not include_deleted:
         queryset = queryset.filter(deleted_at__isnull=True)
@@ -77,6 +84,7 @@ def links_of(*, claim: Claim) -> dict[str, list[EvidenceLink]]:
     links = (
         claim.links.filter(evidence__deleted_at__isnull=True)
         .select_related("evidence", "evidence__source", "evidence__photo", "created_by")
+        .prefetch_related("evidence__photo__flags")
         .order_by("id")
     )
     for link in links:

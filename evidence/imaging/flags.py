@@ -25,6 +25,18 @@ class Code:
     CREDENTIALS_INVALID = "credentials_invalid"
 
 
+# What each code means, in words (the report and every page show these, never the codes).
+LABELS = {
+    Code.DATE_MISMATCH: "EXIF date differs from the stated date",
+    Code.PLACE_MISMATCH: "EXIF location far from the stated place",
+    Code.EDITING_SOFTWARE: "Edited with software",
+    Code.NO_CAMERA_METADATA: "No camera metadata",
+    Code.DUPLICATE_OTHER_SOURCE: "Near-duplicate from another source",
+    Code.TRAILING_DATA: "Data after the end of the image",
+    Code.AI_GENERATED: "Content Credentials say AI-generated",
+    Code.CREDENTIALS_INVALID: "Content Credentials invalid",
+}
+
 DATE_TOLERANCE = timedelta(days=1)
 # A camera that recorded no UTC offset wrote local time, which may be up to 14 hours from UTC.
 UNKNOWN_OFFSET_SLACK = timedelta(hours=14)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from cases.activity import Verb, activity_record
 from cases.models import Case
@@ -19,7 +20,7 @@ from cases.policy import require
 from config.uploads import megabytes
 from evidence.imaging.decode import PhotoRejected, open_image
 from evidence.imaging.sniff import IMAGE_TYPES, file_kind
-from evidence.models import Evidence, Photo, Source
+from evidence.models import Evidence, Photo, Provenance, Source
 from evidence.services.photos import photo_queue
 from evidence.services.sources import full_clean
 
@@ -101,6 +102,7 @@ def evidence_create(
         sensitive=sensitive,
     )
     full_clean(evidence).save()
+    _provenance_add(evidence=evidence, actor=actor, source=source, original_name="")
     activity_record(
         case=case,
         actor=actor,
@@ -264,7 +266,9 @@ def evidence_ingest(
     # A deleted item's tombstone does not stand in for the same bytes collected again.
     existing = Evidence.objects.filter(case=case, sha256=sha256, deleted_at__isnull=True).first()
     if existing is not None:
-        return _uploaded_again(actor=actor, evidence=existing, original_name=original_name), False
+        return _uploaded_again(
+            actor=actor, evidence=existing, source=source, original_name=original_name
+        ), False
     evidence = _new_evidence(
         case=case,
         actor=actor,
@@ -294,7 +298,10 @@ def evidence_ingest(
         ).first()
         if existing is None:
             raise
-        return _uploaded_again(actor=actor, evidence=existing, original_name=original_name), False
+        return _uploaded_again(
+            actor=actor, evidence=existing, source=source, original_name=original_name
+        ), False
+    _provenance_add(evidence=evidence, actor=actor, source=source, original_name=original_name)
     activity_record(
         case=case,
         actor=actor,
@@ -315,13 +322,36 @@ def evidence_ingest(
     return evidence, True
 
 
-def _uploaded_again(*, actor, evidence: Evidence, original_name: str) -> Evidence:
+def _provenance_add(*, evidence: Evidence, actor, source: Source | None, original_name: str):
+    return Provenance.objects.create(
+        evidence=evidence,
+        source=source,
+        received_by=actor,
+        received_at=timezone.now(),
+        original_name=original_name,
+    )
+
+
+def _uploaded_again(
+    *, actor, evidence: Evidence, source: Source | None, original_name: str
+) -> Evidence:
+    """The same bytes again: another provenance of the item (who, when, file name, source),
+    never dropped. The item keeps its own source; corroboration counts both sources, and counts
+    the item once (`evidence.corroboration`)."""
+    provenance = _provenance_add(
+        evidence=evidence, actor=actor, source=source, original_name=original_name
+    )
     activity_record(
         case=evidence.case,
         actor=actor,
         verb=Verb.EVIDENCE_UPLOADED_AGAIN,
         target=evidence,
-        data={"original_name": original_name, "sha256": evidence.sha256},
+        data={
+            "original_name": original_name,
+            "sha256": evidence.sha256,
+            "source": source.pk if source else None,
+            "provenance": provenance.pk,
+        },
     )
     return evidence
 

@@ -30,6 +30,7 @@ from cases.services import claim_submit
 from evidence.models import PhotoMatch
 from evidence.services.comments import comment_create
 from evidence.services.evidence import photo_ingest
+from evidence.services.links import evidence_link
 from tests.api.conftest import token_client
 from tests.c2pa_signing import signed_jpeg, tampered
 from tests.conftest import Personas
@@ -207,6 +208,23 @@ def _call_everything(seen: Seen) -> None:
                 tampered(signed_jpeg(jpeg_bytes(seed=23), ai=True, ingredient=jpeg_bytes(seed=24))),
                 "generated.jpg",
             ),
+        )
+    # The same bytes as the loaded train from another source (a second provenance); the
+    # near-duplicate and the phone photo support "arrived": a claim whose corroboration has a
+    # line of near-duplicates, a flagged item and a file from two sources.
+    again, created = photo_ingest(
+        actor=personas.editor,
+        case=case,
+        file=upload(
+            jpeg_bytes(seed=2, taken_at="2024:05:14 09:30:00", offset="+08:00", make="Nikon"),
+            "copy.jpg",
+        ),
+        source=things.protected,
+    )
+    assert again == things.public_photo and not created
+    for item in (duplicate, things.public_photo, phone):
+        evidence_link(
+            actor=personas.reporter, claim=things.arrived, evidence=item, stance="supports"
         )
     claim_submit(actor=personas.reporter, claim=things.arrived)
     comment = comment_create(actor=personas.reporter, claim=things.arrived, text="Check this")

@@ -19,6 +19,7 @@ from cases.selectors import (
     claim_for_user,
     claims_of,
 )
+from evidence.corroboration import claim_corroboration
 from evidence.models import EvidenceLink
 from evidence.reader import Reader, reader_for
 from evidence.selectors import comment_for_user, comments_on, evidence_of, link_for_user, links_of
@@ -108,6 +109,8 @@ def _claim_page(request, claim: Claim, *, link_form=None, review_form=None, stat
         for link in links:
             link.source_name = reader.source_name(link.evidence.source)
             link.photo = link.evidence.photo_or_none
+            link.flags = list(link.photo.flags.all()) if link.photo is not None else []
+    corroboration = claim_corroboration(claim=claim, reader=reader)
     options = _link_options(claim, "", reader)
     ctx = case_context(
         request,
@@ -116,6 +119,11 @@ def _claim_page(request, claim: Claim, *, link_form=None, review_form=None, stat
         supports=grouped["supports"],
         contradicts=grouped["contradicts"],
         context_links=grouped["context"],
+        corroboration=corroboration,
+        corroboration_sides=[
+            ({"key": "supports", "data": corroboration["supports"]}, "Supporting"),
+            ({"key": "contradicts", "data": corroboration["contradicts"]}, "Contradicting"),
+        ],
         link_form=link_form or forms.ClaimLinkForm(claim=claim, auto_id="link_%s"),
         options=options,
         review_form=review_form or forms.ReviewForm(auto_id="review_%s"),

@@ -273,6 +273,15 @@ def evidence_detail(request, evidence_id):
         tile_url=settings.CASEFILE_MAP_TILE_URL,
         attribution=settings.CASEFILE_MAP_ATTRIBUTION,
         similar=similar,
+        provenance=[
+            {
+                "source_name": reader.source_name(p.source),
+                "by": p.received_by.username,
+                "at": p.received_at,
+                "original_name": p.original_name,
+            }
+            for p in evidence.provenances.all()
+        ],
         links=links,
         history=history[:HISTORY_SHOWN],
         history_earlier=max(0, len(history) - HISTORY_SHOWN),
