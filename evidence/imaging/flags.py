@@ -60,8 +60,11 @@ def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
 
 
-def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
-    """The flags a photo deserves from its metadata and what the reporter said, code → message."""
+def stated_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
+    """The flags of what the file says against what the reporter stated (its date and place):
+    what is computed again whenever the stated date or place changes
+    (`evidence.services.signals`). `metadata` needs taken_at, taken_at_offset, gps_latitude
+    and gps_longitude."""
     flags: dict[str, str] = {}
     taken_at: datetime | None = metadata.get("taken_at")
     if taken_at and evidence.observed_at:
@@ -92,6 +95,12 @@ def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
             flags[Code.PLACE_MISMATCH] = (
                 f"The GPS position in the file is {distance:,.0f} km from the place given."
             )
+    return flags
+
+
+def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
+    """The flags a photo deserves from its metadata and what the reporter said, code → message."""
+    flags = stated_flags(metadata=metadata, evidence=evidence)
     tools = [metadata.get("software") or "", *metadata.get("creator_tools", [])]
     edited = next((tool for tool in tools if tool and EDITING_SOFTWARE.search(tool)), None)
     if edited:
@@ -134,6 +143,9 @@ def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
         )
     return flags
 
+
+# The codes `stated_flags` owns.
+STATED_FLAGS = {Code.DATE_MISMATCH, Code.PLACE_MISMATCH}
 
 # The codes these flags own: a code no longer deserved is removed.
 METADATA_FLAGS = {
