@@ -107,6 +107,25 @@ def comments_on(*, claim: Claim | None = None, evidence: Evidence | None = None)
     return Comment.objects.filter(**target).select_related("author").prefetch_related("revisions")
 
 
+def near_duplicate_counts(*, evidence_ids: list[int]) -> dict[int, int]:
+    """How many near-duplicates (not deleted) each of these photos has in its case: the stack
+    a gallery card shows."""
+    counts: dict[int, int] = {}
+    if not evidence_ids:
+        return counts
+    rows = PhotoMatch.objects.filter(
+        Q(photo_a__in=evidence_ids) | Q(photo_b__in=evidence_ids),
+        photo_a__evidence__deleted_at__isnull=True,
+        photo_b__evidence__deleted_at__isnull=True,
+    ).values_list("photo_a", "photo_b")
+    wanted = set(evidence_ids)
+    for a, b in rows:
+        for mine in (a, b):
+            if mine in wanted:
+                counts[mine] = counts.get(mine, 0) + 1
+    return counts
+
+
 def similar_photos(*, photo: Photo) -> list[tuple[Photo, PhotoMatch]]:
     """The photo's near-duplicates in its case, nearest first."""
     matches = PhotoMatch.objects.filter(

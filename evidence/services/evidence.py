@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from cases.activity import Verb, activity_record
 from cases.models import Case
-from cases.policy import require
+from cases.policy import can, require
 from config.uploads import megabytes
 from evidence.imaging.decode import PhotoRejected, open_image
 from evidence.imaging.sniff import IMAGE_TYPES, file_kind
@@ -208,6 +208,19 @@ def evidence_bulk_update(
     missing = [pk for pk in ids if pk not in found]
     if missing:
         raise ValidationError({"evidence": f"Not in this case: {', '.join(map(str, missing))}."})
+    if {"place_name", "latitude", "longitude"} & set(changes) and not can(
+        actor, case, "identity.see"
+    ):
+        hidden = [pk for pk in ids if found[pk].source_id and found[pk].source.protected]
+        if hidden:
+            # Its place is the editors' and owners' (as on the edit page, which does not offer
+            # it): a reporter's bulk edit does not overwrite what they cannot see.
+            raise ValidationError(
+                {
+                    "place_name": "The place of a protected source’s evidence is for editors: "
+                    f"leave the place empty or unselect {_plural_items(len(hidden))}."
+                }
+            )
     prefix = (changes.pop("title_prefix", "") or "").strip()
     batch = uuid.uuid4().hex[:12]
     done = []
@@ -390,6 +403,10 @@ def evidence_ingest(
         Photo.objects.create(evidence=evidence)
         photo_queue(evidence.pk)
     return evidence, True
+
+
+def _plural_items(n: int) -> str:
+    return f"{n} item" if n == 1 else f"{n} items"
 
 
 def _provenance_add(*, evidence: Evidence, actor, source: Source | None, original_name: str):
