@@ -594,6 +594,119 @@ class Export(models.Model):
         return self.finished_at + timedelta(days=settings.CASEFILE_EXPORT_RETENTION_DAYS)
 
 
+class Assignment(models.Model):
+    """Who a claim or a piece of evidence is given to: one member at a time (the latest row
+    is the current one; a row with no assignee ends the assignment). Kept as rows rather than
+    a column, so that `cases` stays free of the desk and every assignment is kept."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    claim = models.ForeignKey(
+        Claim, null=True, blank=True, on_delete=models.CASCADE, related_name="assignments"
+    )
+    evidence = models.ForeignKey(
+        Evidence, null=True, blank=True, on_delete=models.CASCADE, related_name="assignments"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["assignee", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(claim__isnull=False, evidence__isnull=True)
+                | Q(claim__isnull=True, evidence__isnull=False),
+                name="assignment_on_exactly_one_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id or self.evidence_id} → {self.assignee_id}"
+
+
+class Notification(models.Model):
+    """Something a member should know: a mention, an assignment.
+    It holds what happened and to what (ids), never text: what it says is rendered when it is
+    read, through the recipient's reader (`evidence.services.notifications`), so that no
+    protected identity reaches someone below editor, in the page or in an email."""
+
+    class Kind(models.TextChoices):
+        MENTION = "mention", "Mentioned you"
+        ASSIGNED = "assigned", "Assigned to you"
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    claim = models.ForeignKey(
+        Claim, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    evidence = models.ForeignKey(
+        Evidence, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # Where the mention was: a comment, or a link's note.
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    link = models.ForeignKey(
+        EvidenceLink, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"]),
+            models.Index(fields=["emailed_at", "created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["mention", "assigned"]),
+                name="notification_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.recipient_id}"
+
+
+class NotificationSettings(models.Model):
+    """How a person wants to hear of their notifications by email."""
+
+    class Email(models.TextChoices):
+        IMMEDIATE = "immediate", "At once"
+        DAILY = "daily", "A daily summary"
+        OFF = "off", "Never (only in Casefile)"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    email = models.CharField(max_length=16, choices=Email.choices, default=Email.DAILY)
+    last_digest_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(email__in=["immediate", "daily", "off"]),
+                name="notificationsettings_email_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.email}"
+
+
 class OutboxTask(models.Model):
     """A task to hand to the broker, written in the same transaction as the work it asks for
     (a transactional outbox, evidence.enqueue): sent and deleted once that transaction commits,

@@ -4,7 +4,8 @@ CASEFILE_RECOVERY_INTERVAL_SECONDS after (evidence.tasks.RecoveryStep), with or 
 - the outbox is drained: tasks whose transaction committed while the broker was away are sent;
 - photos and exports whose worker died (the lease ran out) are queued again, as are those
   whose task was lost; exports that never started are given up (`exports_requeue_stale`);
-- half-written export bundles left behind by a dead worker are removed.
+- half-written export bundles left behind by a dead worker are removed;
+- notification emails that are due are sent (evidence.services.notifications).
 
 Every step is safe in several workers at once (conditional updates, skipped locks) and with
 the broker or the database away (it logs and leaves the rest for the next run): each job
@@ -20,6 +21,7 @@ from django.db import DatabaseError
 
 from evidence.enqueue import outbox_drain
 from evidence.services.exports import export_temp_files_remove, exports_requeue_stale
+from evidence.services.notifications import notifications_email
 from evidence.services.photos import photos_requeue_stale
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ class Recovered:
     photos: list[int] = field(default_factory=list)
     exports: list[int] = field(default_factory=list)
     temp_files: list[str] = field(default_factory=list)
+    emails: int = 0
     failed: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -46,6 +49,7 @@ def jobs_recover() -> Recovered:
         ("photos", photos_requeue_stale),
         ("exports", exports_requeue_stale),
         ("temp_files", export_temp_files_remove),
+        ("emails", notifications_email),
     )
     for name, step in steps:
         try:
