@@ -963,6 +963,49 @@ class ActivitySerializer(serializers.ModelSerializer):
 # --- Authentication -------------------------------------------------------------------------
 
 
+class NotificationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["mention", "assigned"])
+    case = serializers.IntegerField()
+    case_title = serializers.CharField()
+    text = serializers.CharField(help_text="In words, as you may read it.")
+    path = serializers.CharField(help_text="The page it is about.")
+    actor = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    read = serializers.BooleanField()
+
+
+class NotificationsReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=1000
+    )
+
+
+class NotificationsReadResultSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()
+    unread = serializers.IntegerField()
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = serializers.CharField(allow_null=True, allow_blank=True, max_length=150)
+
+
+class AssignmentSerializer(serializers.Serializer):
+    assignee = serializers.CharField(allow_null=True)
+
+
+class ReviewInboxItemSerializer(serializers.Serializer):
+    claim = serializers.IntegerField()
+    case = serializers.IntegerField()
+    case_title = serializers.CharField()
+    statement = serializers.CharField()
+    author = serializers.CharField()
+    submitted_at = serializers.DateTimeField()
+    assignee = serializers.CharField(allow_null=True)
+    flagged_items = serializers.IntegerField(help_text="Linked items that carry flags.")
+    corroboration = CorroborationSerializer()
+
+
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)

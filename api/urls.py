@@ -11,6 +11,7 @@ from api.views import (
     claims,
     comments,
     custody,
+    desk,
     evidence,
     exports,
     sources,
@@ -76,6 +77,11 @@ v1 = [
     path("claims/<int:pk>/comments/", comments.ClaimComments.as_view(), name="claim-comments"),
     path("links/<int:pk>/", claims.LinkDetail.as_view(), name="link-detail"),
     path("comments/<int:pk>/", comments.CommentDetail.as_view(), name="comment-detail"),
+    path("notifications/", desk.NotificationList.as_view(), name="notifications"),
+    path("notifications/read/", desk.NotificationsRead.as_view(), name="notifications-read"),
+    path("review/", desk.ReviewInbox.as_view(), name="review-inbox"),
+    path("claims/<int:pk>/assign/", desk.ClaimAssign.as_view(), name="claim-assign"),
+    path("evidence/<int:pk>/assign/", desk.EvidenceAssign.as_view(), name="evidence-assign"),
     # Last: a JSON 404 for anything else under v1/.
     re_path(r"^.*$", base.NotFoundView.as_view(), name="not-found"),
 ]

@@ -384,6 +384,34 @@ def _call_everything(seen: Seen) -> None:
     with capture(execute=True):
         call("editor", "POST", "/api/v1/cases/{case_id}/exports/", status=202, body={})
 
+    # The desk: assignments (each notifies), a mention, the notifications and the inbox.
+    call(
+        "reporter",
+        "POST",
+        "/api/v1/claims/{id}/assign/",
+        body={"assignee": "victor"},
+        id=things.arrived.pk,
+    )
+    call(
+        "reporter",
+        "POST",
+        "/api/v1/evidence/{id}/assign/",
+        body={"assignee": "erin"},
+        id=things.secret_photo.pk,
+    )
+    call(
+        "editor",
+        "POST",
+        "/api/v1/evidence/{id}/assign/",
+        body={"assignee": "bob"},
+        id=things.link.pk,
+    )
+    comment_create(actor=personas.reporter, claim=things.arrived, text="@erin @victor see this")
+    read("/api/v1/notifications/")
+    call("editor", "GET", "/api/v1/review/")
+    call("viewer", "POST", "/api/v1/notifications/read/", body={"ids": [1]})
+    call("editor", "POST", "/api/v1/notifications/read/", body={})
+
     # Reads, hidden and revealed.
     read("/api/v1/auth/tokens/")
     read("/api/v1/cases/")
@@ -449,7 +477,8 @@ def seen(django_db_setup, django_db_blocker, tmp_path_factory) -> Seen:
 
 
 # Seen only revealed: no reader below editor gets an answer with them.
-REVEALED_ONLY = {"Export", "PaginatedExportList"}
+# The review inbox is for those who review: editors and owners.
+REVEALED_ONLY = {"Export", "PaginatedExportList", "ReviewInboxItem"}
 
 
 @pytest.mark.parametrize("component", response_components())
