@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from web.views import accounts, cases, claims, custody, evidence, overview, search, sources
+from web.views import accounts, cases, claims, custody, desk, evidence, overview, search, sources
 
 app_name = "web"
 
@@ -56,6 +56,12 @@ urlpatterns = [
         "cases/<int:case_id>/evidence/new/<str:kind>/", evidence.evidence_new, name="evidence_new"
     ),
     path("cases/<int:case_id>/evidence/bulk/", evidence.evidence_bulk, name="evidence_bulk"),
+    path("cases/<int:case_id>/activity/", desk.case_activity, name="case_activity"),
+    path("notifications/", desk.notifications, name="notifications"),
+    path("notifications/count/", desk.notifications_count, name="notifications_count"),
+    path("review/", desk.review_inbox_page, name="review_inbox"),
+    path("claims/<int:claim_id>/assign/", desk.claim_assign, name="claim_assign"),
+    path("evidence/<int:evidence_id>/assign/", desk.evidence_assign, name="evidence_assign"),
     path("cases/<int:case_id>/compare/", overview.photo_compare, name="photo_compare"),
     path("cases/<int:case_id>/claims/", claims.claim_board, name="claim_board"),
     path("cases/<int:case_id>/claims/new/", claims.claim_new, name="claim_new"),

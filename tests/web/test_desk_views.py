@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from cases.models import Activity
 from evidence.models import Evidence, PhotoMatch, Provenance
-from evidence.services.evidence import evidence_update
+from evidence.services.comments import comment_create
+from evidence.services.evidence import evidence_create, evidence_update
 from tests.web.conftest import demo_photo
 
 
@@ -158,3 +159,70 @@ def test_gallery_cards_show_flags_in_words_and_near_duplicate_stacks(world, clie
     assert "1 near-duplicate" in card
     assert re.search(rf'class="[^"]*card-stacked[^"]*" id="evidence-{world.photo14.pk}"', page)
     assert "EXIF date differs from the stated date" in card
+
+
+def test_the_notifications_page_count_and_email_choice(world, client_for):
+    comment_create(actor=world.personas.reporter, claim=world.draft, text="@victor see")
+    viewer = client_for(world.personas.viewer)
+    count = viewer.get(reverse("web:notifications_count")).content.decode()
+    assert "has-unread" in count and ">1<" in count
+    page = viewer.get(reverse("web:notifications")).content.decode()
+    assert "bob mentioned you in a comment on the claim" in page and "1 unread" in page
+    viewer.post(reverse("web:notifications"), {"read": "all"})
+    assert "has-unread" not in viewer.get(reverse("web:notifications_count")).content.decode()
+    viewer.post(reverse("web:notifications"), {"email": "immediate"})
+    assert world.personas.viewer.notification_settings.email == "immediate"
+
+
+def test_assignments_from_the_claim_and_evidence_pages_notify(world, client_for):
+    reporter = client_for(world.personas.reporter)
+    response = reporter.post(
+        reverse("web:claim_assign", args=[world.draft.pk]), {"assignee": "erin"}, follow=True
+    )
+    assert "Assigned to erin." in response.content.decode()
+    assert 'option value="erin" selected' in response.content.decode()
+    response = reporter.post(
+        reverse("web:evidence_assign", args=[world.testimony.pk]),
+        {"assignee": "victor"},
+        follow=True,
+    )
+    assert "Assigned to victor." in response.content.decode()
+    page = client_for(world.personas.viewer).get(reverse("web:notifications")).content.decode()
+    # The protected source by its pseudonym to a viewer.
+    assert "(from Source in China)" in page and "Zhang Min" not in page
+    outsider = client_for(world.personas.outsider)
+    url = reverse("web:claim_assign", args=[world.draft.pk])
+    assert outsider.post(url, {"assignee": "erin"}).status_code == 404
+    viewer = client_for(world.personas.viewer)
+    assert viewer.post(url, {"assignee": "erin"}).status_code == 403
+
+
+def test_the_review_inbox_page(world, client_for):
+    page = client_for(world.personas.editor).get(reverse("web:review_inbox")).content.decode()
+    # Erin reviews Bob's claim, not her own.
+    assert "The cargo was trucked to Longkou" in page
+    assert "The train arrived in North Korea in April" not in page
+    assert "independent source" in page
+    page = client_for(world.personas.viewer).get(reverse("web:review_inbox")).content.decode()
+    assert "Nothing is waiting for your review." in page
+
+
+def test_the_activity_feed_groups_a_batch_and_filters_by_kind_and_person(world, client_for):
+    for n in range(30):
+        evidence_create(
+            actor=world.personas.reporter,
+            case=world.case,
+            kind="link",
+            url=f"https://news.example.org/{n}",
+        )
+    client = client_for(world.personas.viewer)
+    url = reverse("web:case_activity", args=[world.case.pk])
+    page = client.get(url).content.decode()
+    assert "and 29 more like it" in page
+    only_claims = client.get(url + "?kind=claim").content.decode()
+    assert "added evidence" not in only_claims and "wrote a claim" in only_claims
+    erin = client.get(url + "?person=erin").content.decode()
+    assert "added evidence" not in erin and ">erin<" in erin
+    dashboard = client.get(reverse("web:case_dashboard", args=[world.case.pk])).content.decode()
+    assert "and 29 more like it" in dashboard
+    assert client_for(world.personas.outsider).get(url).status_code == 404

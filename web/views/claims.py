@@ -18,6 +18,7 @@ from cases.selectors import (
     case_for_user,
     claim_for_user,
     claims_of,
+    members_of,
 )
 from evidence.corroboration import claim_corroboration
 from evidence.models import EvidenceLink
@@ -25,6 +26,7 @@ from evidence.reader import Reader, reader_for
 from evidence.selectors import comment_for_user, comments_on, evidence_of, link_for_user, links_of
 from evidence.services import comments as comment_services
 from evidence.services import links as link_services
+from evidence.services.assignments import assignee_of
 from web import forms
 from web.feedback import attempt
 from web.presenters import CLAIM_COLUMNS, card_context
@@ -133,6 +135,8 @@ def _claim_page(request, claim: Claim, *, link_form=None, review_form=None, stat
         history=claim.transitions.select_related("actor").order_by("created_at", "id"),
         comments=comments_on(claim=claim),
         comment_form=forms.CommentForm(),
+        assignee=assignee_of(claim),
+        members=[m.user.username for m in members_of(case=case)],
     )
     return render(request, "web/claim_detail.html", ctx, status=status)
 

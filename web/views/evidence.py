@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases.policy import require
-from cases.selectors import case_for_user
+from cases.selectors import case_for_user, members_of
 from config.limits import answers_json
 from config.refusals import refusal_status
 from evidence.downloads import download_response
@@ -35,6 +35,7 @@ from evidence.selectors import (
 )
 from evidence.services import evidence as evidence_services
 from evidence.services import photos as photo_services
+from evidence.services.assignments import assignee_of
 from evidence.services.custody import original_download
 from web import forms
 from web.feedback import attempt
@@ -290,6 +291,8 @@ def evidence_detail(request, evidence_id):
             for p in evidence.provenances.all()
         ],
         links=links,
+        assignee=assignee_of(evidence),
+        members=[m.user.username for m in members_of(case=case)],
         history=history[:HISTORY_SHOWN],
         history_earlier=max(0, len(history) - HISTORY_SHOWN),
         comments=comments_on(evidence=evidence),
