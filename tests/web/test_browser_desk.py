@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from evidence.services.comments import comment_create
 from evidence.services.evidence import evidence_update
 from evidence.services.links import evidence_link
 from tests.web.test_browser import (  # noqa: F401 - fixtures
@@ -165,3 +166,40 @@ def test_bulk_edit_and_use_camera_date_from_the_gallery_and_photo_page(
     expect(page.locator(".messages")).to_contain_text("now the stated date and place")
     expect(page.locator("#main")).not_to_contain_text("EXIF date differs")
     reporter.shot("photo-camera-date-used")
+
+
+@pytest.mark.parametrize("viewport_name", ["laptop", "phone"])
+def test_the_desk_pages_notifications_inbox_and_activity(
+    world,
+    visit,  # noqa: F811 - the harness's fixture
+    viewport_name,
+):
+    from playwright.sync_api import expect
+
+    with DB_LOCK:
+        comment_create(actor=world.personas.reporter, claim=world.in_review, text="@erin check")
+    editor = visit(f"editor-{viewport_name}", LAPTOP if viewport_name == "laptop" else PHONE)
+    editor.sign_in("erin")
+    page = editor.page
+    # The header's unread count comes in by itself.
+    expect(page.locator(".notif-count.has-unread")).to_have_text(re.compile(r"^1"))
+    for path, label in (
+        ("/notifications/", "notifications"),
+        ("/review/", "review-inbox"),
+        (f"/cases/{world.case.pk}/activity/", "activity"),
+        (f"/claims/{world.in_review.pk}/", "claim-assign"),
+    ):
+        editor.goto(path, label)
+        _no_sideways_scroll(page, path)
+    editor.goto("/review/", "review-inbox-again")
+    expect(page.locator(".inbox-item")).to_have_count(1)
+    expect(page.locator(".inbox-item")).to_contain_text("The cargo was trucked to Longkou")
+    editor.goto(f"/claims/{world.in_review.pk}/", "claim-assign-again")
+    page.locator("#assignee").select_option("victor")
+    page.get_by_role("button", name="Assign", exact=True).click()
+    expect(page.locator(".messages")).to_contain_text("Assigned to victor.")
+    editor.shot("claim-assigned")
+    editor.goto("/notifications/", "notifications-again")
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page.locator(".notif-count.has-unread")).to_have_count(0)
+    editor.shot("notifications-read")
