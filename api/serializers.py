@@ -282,6 +282,16 @@ class ContentCredentialsSerializer(serializers.Serializer):
     )
 
 
+class ProvenanceSerializer(serializers.Serializer):
+    source = serializers.IntegerField(allow_null=True)
+    source_name = serializers.CharField(
+        allow_null=True, help_text="A protected source's pseudonym below editor."
+    )
+    received_by = serializers.CharField()
+    received_at = serializers.DateTimeField()
+    original_name = serializers.CharField(allow_blank=True)
+
+
 class EvidenceSerializer(serializers.ModelSerializer):
     """A piece of evidence. The photo fields are null for other kinds (and until processing
     has produced them). `exif` is null below editor; a protected source's photo also hides its
@@ -349,6 +359,12 @@ class EvidenceSerializer(serializers.ModelSerializer):
     original_url = serializers.URLField(
         allow_null=True, read_only=True, help_text="Editors and owners: the original file."
     )
+    provenance = ProvenanceSerializer(
+        many=True,
+        read_only=True,
+        help_text="Every arrival of the item, oldest first: the same bytes sent again (by "
+        "another source) are another provenance.",
+    )
 
     class Meta:
         model = Evidence
@@ -400,6 +416,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "thumbnail_url",
             "preview_url",
             "original_url",
+            "provenance",
         ]
         read_only_fields = fields
 
@@ -480,6 +497,16 @@ class EvidenceSerializer(serializers.ModelSerializer):
             if evidence.has_file and reveal
             else None
         )
+        row["provenance"] = [
+            {
+                "source": p.source_id,
+                "source_name": reader.source_name(p.source),
+                "received_by": p.received_by.username,
+                "received_at": when(p.received_at),
+                "original_name": p.original_name,
+            }
+            for p in evidence.provenances.all()
+        ]
         return row
 
     def _url(self, name: str, pk: int) -> str:
@@ -748,6 +775,51 @@ class LinksByStanceSerializer(serializers.Serializer):
     context = LinkSerializer(many=True)
 
 
+class CorroborationItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Evidence.Kind.choices)
+    label = serializers.CharField()
+    flags = serializers.ListField(
+        child=serializers.CharField(), help_text="The item's warnings, in words."
+    )
+
+
+class CorroborationSourceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="A protected source's pseudonym below editor.")
+    protected = serializers.BooleanField()
+
+
+class CorroborationLineSerializer(serializers.Serializer):
+    items = CorroborationItemSerializer(many=True)
+    sources = CorroborationSourceSerializer(many=True)
+    why = serializers.ListField(
+        child=serializers.ChoiceField(choices=["same_file", "near_duplicate", "same_address"]),
+        help_text="Why its items count once: the same file from several sources, "
+        "near-duplicate photos, links to the same address.",
+    )
+
+
+class CorroborationSideSerializer(serializers.Serializer):
+    items = serializers.IntegerField()
+    photos = serializers.IntegerField()
+    independent_lines = serializers.IntegerField()
+    independent_sources = serializers.IntegerField(
+        help_text="Sources behind a shared line count once together."
+    )
+    unsourced_lines = serializers.IntegerField()
+    lines = CorroborationLineSerializer(many=True)
+
+
+class CorroborationSerializer(serializers.Serializer):
+    """Independent lines of evidence and sources on each side of a claim
+    (`evidence.corroboration`)."""
+
+    supports = CorroborationSideSerializer()
+    contradicts = CorroborationSideSerializer()
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
 class ClaimSerializer(serializers.ModelSerializer):
     # The view puts the links' rows in the context (`context["links"]`: claim id -> rows of
     # `.values(*LINK_COLUMNS)`, in the order `evidence.selectors.links_of` gives), read for a
@@ -760,6 +832,7 @@ class ClaimSerializer(serializers.ModelSerializer):
         choices=Claim.Confidence.choices, allow_blank=True, read_only=True
     )
     links = LinksByStanceSerializer(read_only=True)
+    corroboration = CorroborationSerializer(read_only=True)
 
     class Meta:
         model = Claim
@@ -778,6 +851,7 @@ class ClaimSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "links",
+            "corroboration",
         ]
         read_only_fields = fields
 
@@ -803,6 +877,7 @@ class ClaimSerializer(serializers.ModelSerializer):
             "created_at": when(claim.created_at),
             "updated_at": when(claim.updated_at),
             "links": links,
+            "corroboration": self.context["corroboration"][claim.pk],
         }
 
     def _link_serializer(self) -> LinkSerializer:
@@ -890,6 +965,49 @@ class ActivitySerializer(serializers.ModelSerializer):
 
 
 # --- Authentication -------------------------------------------------------------------------
+
+
+class NotificationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["mention", "assigned"])
+    case = serializers.IntegerField()
+    case_title = serializers.CharField()
+    text = serializers.CharField(help_text="In words, as you may read it.")
+    path = serializers.CharField(help_text="The page it is about.")
+    actor = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    read = serializers.BooleanField()
+
+
+class NotificationsReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=1000
+    )
+
+
+class NotificationsReadResultSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()
+    unread = serializers.IntegerField()
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = serializers.CharField(allow_null=True, allow_blank=True, max_length=150)
+
+
+class AssignmentSerializer(serializers.Serializer):
+    assignee = serializers.CharField(allow_null=True)
+
+
+class ReviewInboxItemSerializer(serializers.Serializer):
+    claim = serializers.IntegerField()
+    case = serializers.IntegerField()
+    case_title = serializers.CharField()
+    statement = serializers.CharField()
+    author = serializers.CharField()
+    submitted_at = serializers.DateTimeField()
+    assignee = serializers.CharField(allow_null=True)
+    flagged_items = serializers.IntegerField(help_text="Linked items that carry flags.")
+    corroboration = CorroborationSerializer()
 
 
 class TokenRequestSerializer(serializers.Serializer):

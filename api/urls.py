@@ -11,6 +11,7 @@ from api.views import (
     claims,
     comments,
     custody,
+    desk,
     evidence,
     exports,
     search,
@@ -93,6 +94,11 @@ v1 = [
     path("cases/<int:case_id>/imports/", webhooks.CaseImport.as_view(), name="case-imports"),
     path("search/", search.SearchView.as_view(), name="search"),
     path("search/image/", search.ImageSearchView.as_view(), name="search-image"),
+    path("notifications/", desk.NotificationList.as_view(), name="notifications"),
+    path("notifications/read/", desk.NotificationsRead.as_view(), name="notifications-read"),
+    path("review/", desk.ReviewInbox.as_view(), name="review-inbox"),
+    path("claims/<int:pk>/assign/", desk.ClaimAssign.as_view(), name="claim-assign"),
+    path("evidence/<int:pk>/assign/", desk.EvidenceAssign.as_view(), name="evidence-assign"),
     # Last: a JSON 404 for anything else under v1/.
     re_path(r"^.*$", base.NotFoundView.as_view(), name="not-found"),
 ]

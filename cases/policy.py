@@ -85,6 +85,7 @@ ACTIONS: dict[str, Rule] = {
     "claim.edit": _writes(Role.REPORTER, "edit claims"),
     "claim.submit": _writes(Role.REPORTER, "submit claims"),
     "claim.review": _writes(Role.EDITOR, "review claims"),
+    "work.assign": _writes(Role.REPORTER, "assign claims and evidence to members"),
     # Exports carry originals and the whole record; a closed case can still be exported.
     "export.see": _reads(Role.EDITOR, "see exports"),
     "export.create": _reads(Role.EDITOR, "export the case", writes=True),

@@ -270,6 +270,8 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "casefile@localhost"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where the links in notification emails point (evidence.services.notifications).
+CASEFILE_SITE_URL = os.environ.get("CASEFILE_SITE_URL", "http://localhost:8000")
 # Seconds a password reset link stays valid (Django's default is three days). Default: 1 hour.
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600)
 

@@ -247,6 +247,30 @@ class Evidence(models.Model):
         return self.stated_on
 
 
+class Provenance(models.Model):
+    """One arrival of an item: who brought it in, when, under which file name, from which
+    source. An item's first provenance is its own collection; the same bytes sent again (by
+    another source, or by the same one again) are another provenance of the same item, never
+    dropped (`evidence.services.evidence.evidence_ingest`)."""
+
+    evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="provenances")
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.PROTECT, related_name="provenances"
+    )
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    received_at = models.DateTimeField()
+    original_name = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["evidence", "received_at", "id"]
+        indexes = [models.Index(fields=["evidence", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.evidence_id} from {self.source} at {self.received_at:%Y-%m-%d %H:%M}"
+
+
 def _phash_part(index: int) -> models.GeneratedField:
     shift = 48 - 16 * index
     return models.GeneratedField(
@@ -366,17 +390,23 @@ class PhotoFlag(models.Model):
     """A consistency warning raised by the pipeline, with an explanation a reporter can read."""
 
     class Code(models.TextChoices):
-        DATE_MISMATCH = flags.Code.DATE_MISMATCH, "EXIF date differs from the stated date"
-        PLACE_MISMATCH = flags.Code.PLACE_MISMATCH, "EXIF location far from the stated place"
-        EDITING_SOFTWARE = flags.Code.EDITING_SOFTWARE, "Edited with software"
-        NO_CAMERA_METADATA = flags.Code.NO_CAMERA_METADATA, "No camera metadata"
+        DATE_MISMATCH = flags.Code.DATE_MISMATCH, flags.LABELS[flags.Code.DATE_MISMATCH]
+        PLACE_MISMATCH = flags.Code.PLACE_MISMATCH, flags.LABELS[flags.Code.PLACE_MISMATCH]
+        EDITING_SOFTWARE = flags.Code.EDITING_SOFTWARE, flags.LABELS[flags.Code.EDITING_SOFTWARE]
+        NO_CAMERA_METADATA = (
+            flags.Code.NO_CAMERA_METADATA,
+            flags.LABELS[flags.Code.NO_CAMERA_METADATA],
+        )
         DUPLICATE_OTHER_SOURCE = (
             flags.Code.DUPLICATE_OTHER_SOURCE,
-            "Near-duplicate from another source",
+            flags.LABELS[flags.Code.DUPLICATE_OTHER_SOURCE],
         )
-        TRAILING_DATA = flags.Code.TRAILING_DATA, "Data after the end of the image"
-        AI_GENERATED = flags.Code.AI_GENERATED, "Content Credentials say AI-generated"
-        CREDENTIALS_INVALID = flags.Code.CREDENTIALS_INVALID, "Content Credentials invalid"
+        TRAILING_DATA = flags.Code.TRAILING_DATA, flags.LABELS[flags.Code.TRAILING_DATA]
+        AI_GENERATED = flags.Code.AI_GENERATED, flags.LABELS[flags.Code.AI_GENERATED]
+        CREDENTIALS_INVALID = (
+            flags.Code.CREDENTIALS_INVALID,
+            flags.LABELS[flags.Code.CREDENTIALS_INVALID],
+        )
 
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="flags")
     code = models.CharField(max_length=32, choices=Code.choices)
@@ -624,6 +654,119 @@ class Export(models.Model):
         if self.status != self.Status.READY or self.finished_at is None:
             return None
         return self.finished_at + timedelta(days=settings.CASEFILE_EXPORT_RETENTION_DAYS)
+
+
+class Assignment(models.Model):
+    """Who a claim or a piece of evidence is given to: one member at a time (the latest row
+    is the current one; a row with no assignee ends the assignment). Kept as rows rather than
+    a column, so that `cases` stays free of the desk and every assignment is kept."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    claim = models.ForeignKey(
+        Claim, null=True, blank=True, on_delete=models.CASCADE, related_name="assignments"
+    )
+    evidence = models.ForeignKey(
+        Evidence, null=True, blank=True, on_delete=models.CASCADE, related_name="assignments"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["assignee", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(claim__isnull=False, evidence__isnull=True)
+                | Q(claim__isnull=True, evidence__isnull=False),
+                name="assignment_on_exactly_one_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id or self.evidence_id} → {self.assignee_id}"
+
+
+class Notification(models.Model):
+    """Something a member should know: a mention, an assignment.
+    It holds what happened and to what (ids), never text: what it says is rendered when it is
+    read, through the recipient's reader (`evidence.services.notifications`), so that no
+    protected identity reaches someone below editor, in the page or in an email."""
+
+    class Kind(models.TextChoices):
+        MENTION = "mention", "Mentioned you"
+        ASSIGNED = "assigned", "Assigned to you"
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    claim = models.ForeignKey(
+        Claim, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    evidence = models.ForeignKey(
+        Evidence, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # Where the mention was: a comment, or a link's note.
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    link = models.ForeignKey(
+        EvidenceLink, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"]),
+            models.Index(fields=["emailed_at", "created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["mention", "assigned"]),
+                name="notification_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.recipient_id}"
+
+
+class NotificationSettings(models.Model):
+    """How a person wants to hear of their notifications by email."""
+
+    class Email(models.TextChoices):
+        IMMEDIATE = "immediate", "At once"
+        DAILY = "daily", "A daily summary"
+        OFF = "off", "Never (only in Casefile)"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    email = models.CharField(max_length=16, choices=Email.choices, default=Email.DAILY)
+    last_digest_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(email__in=["immediate", "daily", "off"]),
+                name="notificationsettings_email_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.email}"
 
 
 class OutboxTask(models.Model):

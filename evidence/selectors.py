@@ -16,6 +16,7 @@ from evidence.models import (
     Export,
     Photo,
     PhotoMatch,
+    Provenance,
     Source,
 )
 
@@ -34,7 +35,13 @@ def evidence_queryset(*, include_deleted: bool = False) -> QuerySet[Evidence]:
     Deleted evidence (a tombstone) is left out unless asked for: only its custody record and
     the owners' purge still reach it."""
     queryset = Evidence.objects.select_related("source", "collected_by", "photo").prefetch_related(
-        Prefetch("photo__flags")
+        Prefetch("photo__flags"),
+        Prefetch(
+            "provenances",
+            queryset=Provenance.objects.select_related("source", "received_by").order_by(
+                "received_at", "id"
+            ),
+        ),
     )
     if not include_deleted:
         queryset = queryset.filter(deleted_at__isnull=True)
@@ -77,6 +84,7 @@ def links_of(*, claim: Claim) -> dict[str, list[EvidenceLink]]:
     links = (
         claim.links.filter(evidence__deleted_at__isnull=True)
         .select_related("evidence", "evidence__source", "evidence__photo", "created_by")
+        .prefetch_related("evidence__photo__flags")
         .order_by("id")
     )
     for link in links:
@@ -97,6 +105,25 @@ def links_listed() -> QuerySet[EvidenceLink]:
 def comments_on(*, claim: Claim | None = None, evidence: Evidence | None = None):
     target = {"claim": claim} if claim is not None else {"evidence": evidence}
     return Comment.objects.filter(**target).select_related("author").prefetch_related("revisions")
+
+
+def near_duplicate_counts(*, evidence_ids: list[int]) -> dict[int, int]:
+    """How many near-duplicates (not deleted) each of these photos has in its case: the stack
+    a gallery card shows."""
+    counts: dict[int, int] = {}
+    if not evidence_ids:
+        return counts
+    rows = PhotoMatch.objects.filter(
+        Q(photo_a__in=evidence_ids) | Q(photo_b__in=evidence_ids),
+        photo_a__evidence__deleted_at__isnull=True,
+        photo_b__evidence__deleted_at__isnull=True,
+    ).values_list("photo_a", "photo_b")
+    wanted = set(evidence_ids)
+    for a, b in rows:
+        for mine in (a, b):
+            if mine in wanted:
+                counts[mine] = counts.get(mine, 0) + 1
+    return counts
 
 
 def similar_photos(*, photo: Photo) -> list[tuple[Photo, PhotoMatch]]:

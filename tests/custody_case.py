@@ -20,6 +20,7 @@ from django.urls import reverse
 from cases.models import Claim
 from cases.services import claim_create, claim_review, claim_submit
 from evidence.models import Evidence, Source
+from evidence.services.assignments import work_assign
 from evidence.services.evidence import evidence_create, photo_ingest
 from evidence.services.links import evidence_link
 from evidence.services.sources import source_create
@@ -155,6 +156,9 @@ def custody_case(personas, *, capture) -> Things:
     evidence_link(actor=reporter, claim=arrived, evidence=link, stance="supports")
     claim_submit(actor=reporter, claim=never_left)
     claim_review(actor=editor, claim=never_left, decision="supported", note="Two photos agree.")
+    # Notifications naming the protected source's evidence (rendered per recipient).
+    work_assign(actor=editor, target=secret_photo, assignee=personas.viewer)
+    work_assign(actor=editor, target=testimony, assignee=reporter)
     for item in (secret_photo, public_photo):
         item.refresh_from_db()
     return Things(
@@ -233,6 +237,8 @@ def api_urls(personas, things) -> list[str]:
         reverse("api:case-claims", kwargs={"case_id": case}),
         reverse("api:case-activity", kwargs={"case_id": case}) + "?page_size=200",
         reverse("api:source-detail", kwargs={"pk": things.protected.pk}),
+        reverse("api:notifications"),
+        reverse("api:review-inbox"),
     ]
     for item in (things.secret_photo, things.public_photo, things.testimony, things.link):
         for name in ("evidence-detail", "evidence-custody", "evidence-comments"):
@@ -260,6 +266,10 @@ def page_urls(personas, things) -> list[str]:
         reverse("web:case_map", kwargs={"case_id": case}),
         reverse("web:photo_compare", kwargs={"case_id": case})
         + f"?a={things.secret_photo.pk}&b={things.public_photo.pk}",
+        reverse("web:case_activity", kwargs={"case_id": case}),
+        reverse("web:notifications"),
+        reverse("web:notifications_count"),
+        reverse("web:review_inbox"),
     ]
     for item in (things.secret_photo, things.public_photo, things.testimony, things.link):
         urls.append(reverse("web:evidence_detail", kwargs={"evidence_id": item.pk}))

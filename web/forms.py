@@ -169,13 +169,84 @@ class EvidenceEditForm(_LocatedForm):
         self.order_fields(self.field_order)
 
 
-class UploadForm(Form):
+class UploadForm(_LocatedForm):
+    """One file of a batch, with what the batch states of every file: its source, title,
+    stated date and place (each photo's own date and GPS can be taken from its file later,
+    "use camera date and GPS")."""
+
     # An empty file is the ingest service's to refuse, in the same words as the API's.
     file = forms.FileField(allow_empty_file=True)
+    title = forms.CharField(max_length=300, required=False)
+    observed_at = forms.DateTimeField(
+        required=False, label="Stated date", widget=DateTimeInput(), help_text="In {zone}."
+    )
+    sensitive = forms.BooleanField(required=False, label="Sensitive (blurred)")
+
+    # What the batch states, in the order the page lays it out (the file comes from the drop).
+    BATCH_FIELDS = (
+        "source",
+        "title",
+        "observed_at",
+        "place_name",
+        "latitude",
+        "longitude",
+        "sensitive",
+    )
 
     def __init__(self, *args, reader: Reader, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["source"] = SourceChoiceField(reader=reader, required=False)
+        for name in self.BATCH_FIELDS:
+            self.fields[name].widget.attrs["data-batch"] = ""
+
+    def details(self) -> dict:
+        """What `evidence_ingest` takes besides the file."""
+        return {name: self.cleaned_data[name] for name in self.BATCH_FIELDS} | {
+            "title": self.cleaned_data["title"] or "",
+            "place_name": self.cleaned_data["place_name"] or "",
+        }
+
+
+class BulkEditForm(_LocatedForm):
+    """What a bulk edit sets on every selected item: only the fields filled in (a blank field
+    leaves each item's own value alone)."""
+
+    evidence = forms.CharField(widget=forms.MultipleHiddenInput, required=False)
+    title_prefix = forms.CharField(max_length=100, required=False, label="Put before each title")
+    observed_at = forms.DateTimeField(
+        required=False, label="Stated date", widget=DateTimeInput(), help_text="In {zone}."
+    )
+    sensitive = forms.ChoiceField(
+        required=False,
+        label="Sensitive",
+        choices=[("", "Leave as it is"), ("yes", "Mark sensitive"), ("no", "Not sensitive")],
+    )
+
+    def __init__(self, *args, reader: Reader, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"] = SourceChoiceField(
+            reader=reader, required=False, empty_label="Leave as it is"
+        )
+        self.order_fields(
+            ["source", "sensitive", "title_prefix", "observed_at", "place_name", "latitude"]
+        )
+
+    def changes(self) -> dict:
+        data = self.cleaned_data
+        out = {}
+        if data["source"] is not None:
+            out["source"] = data["source"]
+        if data["sensitive"]:
+            out["sensitive"] = data["sensitive"] == "yes"
+        if data["title_prefix"].strip():
+            out["title_prefix"] = data["title_prefix"]
+        if data["observed_at"] is not None:
+            out["observed_at"] = data["observed_at"]
+        if data["place_name"].strip():
+            out["place_name"] = data["place_name"].strip()
+        if data["latitude"] is not None:
+            out["latitude"], out["longitude"] = data["latitude"], data["longitude"]
+        return out
 
 
 class GalleryFilterForm(Form):

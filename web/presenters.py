@@ -261,6 +261,8 @@ VERBS = {
     "comment.created": "commented",
     "comment.edited": "edited a comment",
     "claim.created": "wrote a claim",
+    "claim.assigned": "assigned a claim",
+    "evidence.assigned": "assigned evidence",
     "claim.updated": "edited a claim",
     "claim.submitted": "submitted for review",
     "claim.reviewed": "reviewed",

@@ -8,6 +8,7 @@ from web.views import (
     cases,
     claims,
     custody,
+    desk,
     evidence,
     imports,
     overview,
@@ -79,6 +80,13 @@ urlpatterns = [
     path(
         "cases/<int:case_id>/evidence/new/<str:kind>/", evidence.evidence_new, name="evidence_new"
     ),
+    path("cases/<int:case_id>/evidence/bulk/", evidence.evidence_bulk, name="evidence_bulk"),
+    path("cases/<int:case_id>/activity/", desk.case_activity, name="case_activity"),
+    path("notifications/", desk.notifications, name="notifications"),
+    path("notifications/count/", desk.notifications_count, name="notifications_count"),
+    path("review/", desk.review_inbox_page, name="review_inbox"),
+    path("claims/<int:claim_id>/assign/", desk.claim_assign, name="claim_assign"),
+    path("evidence/<int:evidence_id>/assign/", desk.evidence_assign, name="evidence_assign"),
     path("cases/<int:case_id>/compare/", overview.photo_compare, name="photo_compare"),
     path("cases/<int:case_id>/claims/", claims.claim_board, name="claim_board"),
     path("cases/<int:case_id>/claims/new/", claims.claim_new, name="claim_new"),
@@ -104,6 +112,11 @@ urlpatterns = [
         "evidence/<int:evidence_id>/original/", evidence.evidence_original, name="evidence_original"
     ),
     path("evidence/<int:evidence_id>/retry/", evidence.photo_retry, name="photo_retry"),
+    path(
+        "evidence/<int:evidence_id>/use-camera/",
+        evidence.evidence_use_camera,
+        name="evidence_use_camera",
+    ),
     path("evidence/<int:evidence_id>/comment/", evidence.evidence_comment, name="evidence_comment"),
     path("claims/<int:claim_id>/", claims.claim_detail, name="claim_detail"),
     path("claims/<int:claim_id>/edit/", claims.claim_edit, name="claim_edit"),

@@ -9,6 +9,7 @@ from api.views.base import CaseChildView, ListMixin, ObjectChildView
 from cases import services as case_services
 from cases.models import Claim, ClaimTransition
 from cases.selectors import claim_for_user, claims_of
+from evidence.corroboration import claims_corroboration
 from evidence.models import EvidenceLink
 from evidence.selectors import link_for_user, links_listed
 from evidence.services import links as link_services
@@ -33,7 +34,13 @@ class ClaimsRendered:
 
     def render_claims(self, claims, *, many: bool = False) -> serializers.ClaimSerializer:
         context = self.get_serializer_context()
-        context["links"] = _links_by_claim(claims if many else [claims])
+        listed = list(claims) if many else [claims]
+        context["links"] = _links_by_claim(listed)
+        context["corroboration"] = claims_corroboration(
+            claims=listed,
+            reader=context["reader"],
+            links=[row for rows in context["links"].values() for row in rows],
+        )
         return serializers.ClaimSerializer(claims, many=many, context=context)
 
 

@@ -11,6 +11,8 @@ from datetime import datetime
 from django.template.loader import get_template
 from django.utils.dateparse import parse_date, parse_datetime
 
+from evidence.imaging.flags import LABELS as FLAG_LABELS
+
 # Activity data keys as a reader says them.
 DETAIL_LABELS = {
     "original_name": "file name",
@@ -125,6 +127,12 @@ def _report_parts(
         evidence[item["id"]] = {
             **item,
             "observed_text": when_text(item["observed_at"]) if item["observed_at"] else "",
+            # A photo's flags in words: what each means, then what it found.
+            "flag_words": [
+                {"label": FLAG_LABELS.get(f["code"], f["code"].replace("_", " ")), **f}
+                for f in ((item.get("photo") or {}).get("flags") or [])
+            ],
+            "provenance": item.get("provenance") or [],
         }
     claims = [
         {

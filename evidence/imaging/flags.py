@@ -25,6 +25,18 @@ class Code:
     CREDENTIALS_INVALID = "credentials_invalid"
 
 
+# What each code means, in words (the report and every page show these, never the codes).
+LABELS = {
+    Code.DATE_MISMATCH: "EXIF date differs from the stated date",
+    Code.PLACE_MISMATCH: "EXIF location far from the stated place",
+    Code.EDITING_SOFTWARE: "Edited with software",
+    Code.NO_CAMERA_METADATA: "No camera metadata",
+    Code.DUPLICATE_OTHER_SOURCE: "Near-duplicate from another source",
+    Code.TRAILING_DATA: "Data after the end of the image",
+    Code.AI_GENERATED: "Content Credentials say AI-generated",
+    Code.CREDENTIALS_INVALID: "Content Credentials invalid",
+}
+
 DATE_TOLERANCE = timedelta(days=1)
 # A camera that recorded no UTC offset wrote local time, which may be up to 14 hours from UTC.
 UNKNOWN_OFFSET_SLACK = timedelta(hours=14)
@@ -48,8 +60,11 @@ def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
 
 
-def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
-    """The flags a photo deserves from its metadata and what the reporter said, code → message."""
+def stated_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
+    """The flags of what the file says against what the reporter stated (its date and place):
+    what is computed again whenever the stated date or place changes
+    (`evidence.services.signals`). `metadata` needs taken_at, taken_at_offset, gps_latitude
+    and gps_longitude."""
     flags: dict[str, str] = {}
     taken_at: datetime | None = metadata.get("taken_at")
     if taken_at and evidence.observed_at:
@@ -80,6 +95,12 @@ def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
             flags[Code.PLACE_MISMATCH] = (
                 f"The GPS position in the file is {distance:,.0f} km from the place given."
             )
+    return flags
+
+
+def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
+    """The flags a photo deserves from its metadata and what the reporter said, code → message."""
+    flags = stated_flags(metadata=metadata, evidence=evidence)
     tools = [metadata.get("software") or "", *metadata.get("creator_tools", [])]
     edited = next((tool for tool in tools if tool and EDITING_SOFTWARE.search(tool)), None)
     if edited:
@@ -122,6 +143,9 @@ def consistency_flags(*, metadata: dict[str, Any], evidence) -> dict[str, str]:
         )
     return flags
 
+
+# The codes `stated_flags` owns.
+STATED_FLAGS = {Code.DATE_MISMATCH, Code.PLACE_MISMATCH}
 
 # The codes these flags own: a code no longer deserved is removed.
 METADATA_FLAGS = {

@@ -11,6 +11,7 @@ from cases.models import Claim
 from cases.policy import require
 from evidence.models import Comment, CommentRevision, Evidence
 from evidence.search import search_index_comment
+from evidence.services.notifications import mentions_notify
 
 # --- Comments -------------------------------------------------------------------------------
 
@@ -30,13 +31,11 @@ def comment_create(
     comment = Comment.objects.create(
         case=case, claim=claim, evidence=evidence, author=actor, text=text
     )
-    activity_record(
-        case=case,
-        actor=actor,
-        verb=Verb.COMMENT_CREATED,
-        target=comment,
-        data={"on": "claim" if claim else "evidence", "id": (claim or evidence).pk},
-    )
+    data = {"on": "claim" if claim else "evidence", "id": (claim or evidence).pk}
+    mentions = mentions_notify(text=text, case=case, actor=actor, comment=comment)
+    if mentions:
+        data["mentions"] = mentions
+    activity_record(case=case, actor=actor, verb=Verb.COMMENT_CREATED, target=comment, data=data)
     search_index_comment(comment)
     return comment
 
@@ -54,8 +53,17 @@ def comment_edit(*, actor, comment: Comment, text: str) -> Comment:
     if text == comment.text:
         return comment
     CommentRevision.objects.create(comment=comment, text=comment.text)
+    before = comment.text
     comment.text, comment.edited_at = text, timezone.now()
     comment.save(update_fields=["text", "edited_at"])
-    activity_record(case=case, actor=actor, verb=Verb.COMMENT_EDITED, target=comment)
+    # Only those the edit mentions for the first time hear of it.
+    mentions = mentions_notify(text=text, before=before, case=case, actor=actor, comment=comment)
+    activity_record(
+        case=case,
+        actor=actor,
+        verb=Verb.COMMENT_EDITED,
+        target=comment,
+        data={"mentions": mentions} if mentions else None,
+    )
     search_index_comment(comment)
     return comment

@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from datetime import date, datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from cases.activity import Verb, activity_record
 from cases.models import Case
-from cases.policy import require
+from cases.policy import can, require
 from config.uploads import megabytes
 from evidence.imaging.decode import PhotoRejected, open_image
 from evidence.imaging.sniff import IMAGE_TYPES, file_kind
-from evidence.models import Evidence, Photo, Source
+from evidence.models import Evidence, Photo, Provenance, Source
 from evidence.search import search_index_evidence
 from evidence.services.photos import photo_queue
+from evidence.services.signals import STATED_FIELDS, camera_statement, evidence_signals_refresh
 from evidence.services.sources import full_clean
 from evidence.services.timestamps import evidence_timestamp_queue
 
@@ -103,6 +106,7 @@ def evidence_create(
         sensitive=sensitive,
     )
     full_clean(evidence).save()
+    _provenance_add(evidence=evidence, actor=actor, source=source, original_name="")
     activity_record(
         case=case,
         actor=actor,
@@ -115,8 +119,11 @@ def evidence_create(
 
 
 @transaction.atomic
-def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
-    """Edit what the reporter says about a piece of evidence (never its file or hashes)."""
+def evidence_update(*, actor, evidence: Evidence, batch: str | None = None, **changes) -> Evidence:
+    """Edit what the reporter says about a piece of evidence (never its file or hashes). A
+    change to the stated date or place runs the date and place checks again
+    (`evidence.services.signals`). `batch`: the bulk edit this change is part of (its
+    activity rows say so, and the feed shows them as one line)."""
     case = evidence.case
     require(actor, case, "evidence.edit")
     unknown = set(changes) - set(EVIDENCE_FIELDS)
@@ -141,15 +148,93 @@ def evidence_update(*, actor, evidence: Evidence, **changes) -> Evidence:
         # The place of a protected source's evidence (coordinates and stated place) is for
         # editors and owners: the record, which every member reads, names the fields only.
         data = {k: v for k, v in data.items() if k not in ("latitude", "longitude", "place_name")}
+    record = {"fields": sorted(changed), "values": data}
+    if STATED_FIELDS & set(changed):
+        flags = evidence_signals_refresh(evidence=evidence)
+        if flags is not None:
+            record["stated_flags"] = sorted(flags)
+    if batch:
+        record["batch"] = batch
     activity_record(
         case=case,
         actor=actor,
         verb=Verb.EVIDENCE_UPDATED,
         target=evidence,
-        data={"fields": sorted(changed), "values": data},
+        data=record,
     )
     search_index_evidence(evidence)
     return evidence
+
+
+@transaction.atomic
+def evidence_stated_from_camera(*, actor, evidence: Evidence) -> Evidence:
+    """State the item's date and place as its camera recorded them ("use camera date and
+    GPS", reporters and above): its EXIF date and GPS position, where the file has them."""
+    require(actor, evidence.case, "evidence.edit")
+    return evidence_update(actor=actor, evidence=evidence, **camera_statement(evidence))
+
+
+# What a bulk edit may set on every selected item.
+BULK_FIELDS = (
+    "source",
+    "sensitive",
+    "title_prefix",
+    "observed_at",
+    "place_name",
+    "latitude",
+    "longitude",
+)
+BULK_LIMIT = 1000
+
+
+@transaction.atomic
+def evidence_bulk_update(
+    *, actor, case: Case, evidence_ids: list[int], **changes
+) -> list[Evidence]:
+    """Apply the same changes to many items of `case` at once (reporters and above): source,
+    sensitive, a title prefix (put before each title that does not start with it yet), stated
+    date and place. All or nothing; each item gets its own activity row (through
+    `evidence_update`, which also runs the date and place checks again), marked with one batch
+    id. Returns the items changed or not, in the order asked for."""
+    require(actor, case, "evidence.edit")
+    unknown = set(changes) - set(BULK_FIELDS)
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed here." for field in unknown})
+    ids = list(dict.fromkeys(int(pk) for pk in evidence_ids))
+    if not ids:
+        raise ValidationError({"evidence": "Select at least one item."})
+    if len(ids) > BULK_LIMIT:
+        raise ValidationError({"evidence": f"At most {BULK_LIMIT} items at once."})
+    items = Evidence.objects.select_for_update(of=("self",)).filter(
+        case=case, pk__in=ids, deleted_at__isnull=True
+    )
+    found = {item.pk: item for item in items.select_related("source", "case")}
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        raise ValidationError({"evidence": f"Not in this case: {', '.join(map(str, missing))}."})
+    if {"place_name", "latitude", "longitude"} & set(changes) and not can(
+        actor, case, "identity.see"
+    ):
+        hidden = [pk for pk in ids if found[pk].source_id and found[pk].source.protected]
+        if hidden:
+            # Its place is the editors' and owners' (as on the edit page, which does not offer
+            # it): a reporter's bulk edit does not overwrite what they cannot see.
+            raise ValidationError(
+                {
+                    "place_name": "The place of a protected source’s evidence is for editors: "
+                    f"leave the place empty or unselect {_plural_items(len(hidden))}."
+                }
+            )
+    prefix = (changes.pop("title_prefix", "") or "").strip()
+    batch = uuid.uuid4().hex[:12]
+    done = []
+    for pk in ids:
+        item = found[pk]
+        fields = dict(changes)
+        if prefix and not item.title.startswith(prefix):
+            fields["title"] = f"{prefix} {item.title or item.label}".strip()[:300]
+        done.append(evidence_update(actor=actor, evidence=item, batch=batch, **fields))
+    return done
 
 
 def original_storage_name(sha256: str) -> str:
@@ -268,7 +353,9 @@ def evidence_ingest(
     # A deleted item's tombstone does not stand in for the same bytes collected again.
     existing = Evidence.objects.filter(case=case, sha256=sha256, deleted_at__isnull=True).first()
     if existing is not None:
-        return _uploaded_again(actor=actor, evidence=existing, original_name=original_name), False
+        return _uploaded_again(
+            actor=actor, evidence=existing, source=source, original_name=original_name
+        ), False
     evidence = _new_evidence(
         case=case,
         actor=actor,
@@ -298,7 +385,10 @@ def evidence_ingest(
         ).first()
         if existing is None:
             raise
-        return _uploaded_again(actor=actor, evidence=existing, original_name=original_name), False
+        return _uploaded_again(
+            actor=actor, evidence=existing, source=source, original_name=original_name
+        ), False
+    _provenance_add(evidence=evidence, actor=actor, source=source, original_name=original_name)
     activity_record(
         case=case,
         actor=actor,
@@ -322,13 +412,40 @@ def evidence_ingest(
     return evidence, True
 
 
-def _uploaded_again(*, actor, evidence: Evidence, original_name: str) -> Evidence:
+def _plural_items(n: int) -> str:
+    return f"{n} item" if n == 1 else f"{n} items"
+
+
+def _provenance_add(*, evidence: Evidence, actor, source: Source | None, original_name: str):
+    return Provenance.objects.create(
+        evidence=evidence,
+        source=source,
+        received_by=actor,
+        received_at=timezone.now(),
+        original_name=original_name,
+    )
+
+
+def _uploaded_again(
+    *, actor, evidence: Evidence, source: Source | None, original_name: str
+) -> Evidence:
+    """The same bytes again: another provenance of the item (who, when, file name, source),
+    never dropped. The item keeps its own source; corroboration counts both sources, and counts
+    the item once (`evidence.corroboration`)."""
+    provenance = _provenance_add(
+        evidence=evidence, actor=actor, source=source, original_name=original_name
+    )
     activity_record(
         case=evidence.case,
         actor=actor,
         verb=Verb.EVIDENCE_UPLOADED_AGAIN,
         target=evidence,
-        data={"original_name": original_name, "sha256": evidence.sha256},
+        data={
+            "original_name": original_name,
+            "sha256": evidence.sha256,
+            "source": source.pk if source else None,
+            "provenance": provenance.pk,
+        },
     )
     return evidence
 

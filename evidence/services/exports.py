@@ -77,6 +77,7 @@ from evidence.bundle.manifest import (
     file_sha256,
 )
 from evidence.bundle.report import report_write
+from evidence.corroboration import claims_corroboration
 from evidence.custody import custody_entries
 from evidence.imaging.metadata import capture_time_text
 from evidence.leases import expired_before, lease_kept
@@ -599,7 +600,7 @@ class BundleWriter:
         items = list(
             Evidence.objects.filter(case=self.case, deleted_at__isnull=True)
             .select_related("source", "collected_by", "photo")
-            .prefetch_related("photo__flags")
+            .prefetch_related("photo__flags", "provenances__source", "provenances__received_by")
             .order_by("observed_at", "stated_on", "id")
         )
         tombstones = list(
@@ -771,6 +772,16 @@ class BundleWriter:
                         else:
                             self.add_stream(name, handle, content_type="image/jpeg")
                     row[kind] = name
+        row["provenance"] = [
+            {
+                "source": p.source_id,
+                "source_name": self.reader.source_name(p.source),
+                "by": _user(p.received_by),
+                "at": _iso(p.received_at),
+                "original_name": p.original_name,
+            }
+            for p in sorted(evidence.provenances.all(), key=lambda p: (p.received_at, p.pk))
+        ]
         row["custody"] = custody_entries(
             evidence=evidence, reader=self.reader, exports=self.exports
         )
@@ -851,6 +862,7 @@ class BundleWriter:
                     "at": _iso(link.created_at),
                 }
             )
+        corroboration = claims_corroboration(claims=claims, reader=self.reader)
         if self.signed:
             # The head as it stands now, signed: the chain below holds at least these rows.
             checkpoint = checkpoint_write(case=case, reason="export")
@@ -934,6 +946,7 @@ class BundleWriter:
                         for t in c.transitions.all()
                     ],
                     "links": links[c.pk],
+                    "corroboration": corroboration[c.pk],
                 }
                 for c in claims
             ],

@@ -25,7 +25,7 @@ from evidence.bundle.manifest import BundleError, file_sha256
 from evidence.bundle.reading import DERIVATIVE_MAX_BYTES, bundle_open, image_check
 from evidence.bundle.verify import bundle_verify
 from evidence.imaging.decode import PREVIEW_EDGE, THUMBNAIL_EDGE
-from evidence.models import Evidence, EvidenceLink, Photo, PhotoFlag, Source
+from evidence.models import Evidence, EvidenceLink, Photo, PhotoFlag, Provenance, Source
 from evidence.search import search_reindex
 from evidence.services.evidence import original_storage_name, original_store
 
@@ -287,6 +287,14 @@ def _import_evidence(
             if fresh:
                 stored.append(name)
     _saved(evidence)
+    # Its provenance here: imported by the owner, from its source, under its file name.
+    Provenance.objects.create(
+        evidence=evidence,
+        source=evidence.source,
+        received_by=owner,
+        received_at=evidence.created_at,
+        original_name=evidence.original_name,
+    )
     process = False
     photo_row = row.get("photo")
     if evidence.kind == Evidence.Kind.PHOTO:

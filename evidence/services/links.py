@@ -12,6 +12,7 @@ from cases.policy import require
 from cases.services import claim_reopen, claims_lock
 from evidence.models import Evidence, EvidenceLink
 from evidence.search import search_index_link, search_unindex_link
+from evidence.services.notifications import mentions_notify
 
 # --- Links ----------------------------------------------------------------------------------
 
@@ -34,13 +35,11 @@ def evidence_link(
     link = EvidenceLink.objects.create(
         claim=claim, evidence=evidence, stance=stance, note=note, created_by=actor
     )
-    activity_record(
-        case=case,
-        actor=actor,
-        verb=Verb.LINK_CREATED,
-        target=link,
-        data={"claim": claim.pk, "evidence": evidence.pk, "stance": stance},
-    )
+    data = {"claim": claim.pk, "evidence": evidence.pk, "stance": stance}
+    mentions = mentions_notify(text=note, case=case, actor=actor, link=link)
+    if mentions:
+        data["mentions"] = mentions
+    activity_record(case=case, actor=actor, verb=Verb.LINK_CREATED, target=link, data=data)
     search_index_link(link)
     claim_reopen(
         actor=actor, claim=claim, change=f"{actor.get_username()} linked {evidence} ({stance})"
@@ -65,13 +64,20 @@ def link_update(
         changed["note"] = note
     if not changed:
         return link
-    old_stance = link.stance
+    old_stance, old_note = link.stance, link.note
     if "stance" in changed:
         claims_lock(claim_ids=[link.claim_id])
     for field, value in changed.items():
         setattr(link, field, value)
     link.save()
-    activity_record(case=case, actor=actor, verb=Verb.LINK_UPDATED, target=link, data=changed)
+    data = dict(changed)
+    if "note" in changed:
+        mentions = mentions_notify(
+            text=link.note, before=old_note, case=case, actor=actor, link=link
+        )
+        if mentions:
+            data["mentions"] = mentions
+    activity_record(case=case, actor=actor, verb=Verb.LINK_UPDATED, target=link, data=data)
     search_index_link(link)
     if "stance" in changed:
         claim_reopen(

@@ -316,8 +316,10 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
         )
         if not owned:  # another attempt took over (this one was thought dead): leave it be
             return Outcome(Photo.Status.PROCESSING)
+        # What the reporter states now (an edit while this ran re-ran only the photo it saw).
+        evidence.refresh_from_db(fields=["observed_at", "latitude", "longitude", "place_name"])
         wanted = consistency_flags(metadata=analysis.metadata, evidence=evidence)
-        _sync_flags(photo, wanted, managed=set(wanted) | METADATA_FLAGS)
+        photo_flags_sync(photo, wanted, managed=set(wanted) | METADATA_FLAGS)
         hashes = analysis.near_duplicates.hashes if analysis.near_duplicates else {}
         photo_hashes_store(photo_id=photo.pk, hashes=stored(hashes))
         search_index_photo(photo.pk)  # what the file says: camera, caption, keywords
@@ -365,7 +367,7 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
     return Outcome(Photo.Status.READY if done else Photo.Status.PROCESSING)
 
 
-def _sync_flags(photo: Photo, wanted: dict[str, str], *, managed: set[str]) -> None:
+def photo_flags_sync(photo: Photo, wanted: dict[str, str], *, managed: set[str]) -> None:
     """Make the photo's flags among `managed` codes exactly `wanted`, one row per code."""
     photo.flags.filter(code__in=managed).exclude(code__in=wanted).delete()
     for code, message in wanted.items():

@@ -8,7 +8,8 @@ CASEFILE_RECOVERY_INTERVAL_SECONDS after (evidence.tasks.RecoveryStep), with or 
 - trusted timestamps a TSA that was down left out are filled in (`timestamps_fill_task`, sent
   at most every CASEFILE_TSA_RETRY_SECONDS);
 - webhook deliveries that are due (a retry's backoff ran out, a lost task, a dead worker's
-  attempt) are sent again (evidence.webhooks).
+  attempt) are sent again (evidence.webhooks);
+- notification emails that are due are sent (evidence.services.notifications).
 
 Every step is safe in several workers at once (conditional updates, skipped locks) and with
 the broker or the database away (it logs and leaves the rest for the next run): each job
@@ -24,6 +25,7 @@ from django.db import DatabaseError
 
 from evidence.enqueue import outbox_drain
 from evidence.services.exports import export_temp_files_remove, exports_requeue_stale
+from evidence.services.notifications import notifications_email
 from evidence.services.photos import photos_requeue_stale
 from evidence.services.timestamps import timestamps_requeue_missing
 from evidence.webhooks import webhooks_requeue_due
@@ -40,6 +42,7 @@ class Recovered:
     # 1 when the task that fills in missing trusted timestamps was sent.
     timestamps: int = 0
     webhooks: list[int] = field(default_factory=list)
+    emails: int = 0
     failed: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -58,6 +61,7 @@ def jobs_recover() -> Recovered:
         ("temp_files", export_temp_files_remove),
         ("timestamps", timestamps_requeue_missing),
         ("webhooks", webhooks_requeue_due),
+        ("emails", notifications_email),
     )
     for name, step in steps:
         try:

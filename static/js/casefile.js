@@ -33,12 +33,36 @@
     }
   });
 
-  // Sensitive images stay blurred until asked for.
+  // Sensitive images stay blurred behind their overlay until asked for ("Show", or a click on
+  // the image), and can be blurred again ("Hide again": inside the image's frame, or a control
+  // elsewhere naming the frame's id in data-sensitive-hide).
+  function hideControl(media) {
+    var inside = media.querySelector(":scope > [data-sensitive-hide]");
+    return inside || (media.id && document.querySelector('[data-sensitive-hide="' + media.id + '"]'));
+  }
   document.addEventListener("click", function (event) {
-    var media = event.target.closest && event.target.closest(".sensitive");
+    if (!event.target.closest) return;
+    var hide = event.target.closest("[data-sensitive-hide]");
+    if (hide) {
+      event.preventDefault();
+      event.stopPropagation();
+      var named = hide.getAttribute("data-sensitive-hide");
+      var frame = named ? document.getElementById(named) : hide.closest(".sensitive");
+      if (frame) frame.classList.remove("revealed");
+      hide.hidden = true;
+      var show = frame && frame.querySelector("[data-sensitive-show]");
+      if (show) show.focus();
+      return;
+    }
+    var media = event.target.closest(".sensitive");
     if (media && !media.classList.contains("revealed")) {
       event.preventDefault();
       media.classList.add("revealed");
+      var control = hideControl(media);
+      if (control) {
+        control.hidden = false;
+        if (event.target.closest("[data-sensitive-show]")) control.focus();
+      }
     }
   });
 

@@ -95,8 +95,14 @@
       var ui = item.ui;
       var data = new FormData();
       data.append("file", item.file, item.file.name);
-      var source = form.querySelector("[name=source]");
-      if (source && source.value) data.append("source", source.value);
+      // What the batch states of every file (source, title, stated date and place).
+      form.querySelectorAll("[data-batch]").forEach(function (field) {
+        if (field.type === "checkbox") {
+          if (field.checked) data.append(field.name, "on");
+        } else if (field.value) {
+          data.append(field.name, field.value);
+        }
+      });
       data.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
       var xhr = new XMLHttpRequest();
       xhr.open("POST", form.action);

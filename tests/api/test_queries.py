@@ -104,6 +104,7 @@ def test_an_object_its_case_and_the_members_role_come_in_one_query(
     client = as_role("viewer")
     claim = big_case.claims.first()
     client.get(f"/api/v1/claims/{claim.pk}/")  # the token's last_used is written on first use
-    # The token, the claim with its case and the member's role, the claim's links.
-    with django_assert_num_queries(3):
+    # The token, the claim with its case and the member's role, the claim's links; its
+    # corroboration: the provenances, near-duplicates and flags of the linked items.
+    with django_assert_num_queries(6):
         assert client.get(f"/api/v1/claims/{claim.pk}/").status_code == 200

@@ -31,6 +31,7 @@ from cases.tokens import token_create
 from evidence.models import PhotoMatch
 from evidence.services.comments import comment_create
 from evidence.services.evidence import photo_ingest
+from evidence.services.links import evidence_link
 from evidence.services.timestamps import timestamps_fill_due
 from tests.api.conftest import token_client
 from tests.c2pa_signing import signed_jpeg, tampered
@@ -211,6 +212,23 @@ def _call_everything(seen: Seen) -> None:
                 "generated.jpg",
             ),
         )
+    # The same bytes as the loaded train from another source (a second provenance); the
+    # near-duplicate and the phone photo support "arrived": a claim whose corroboration has a
+    # line of near-duplicates, a flagged item and a file from two sources.
+    again, created = photo_ingest(
+        actor=personas.editor,
+        case=case,
+        file=upload(
+            jpeg_bytes(seed=2, taken_at="2024:05:14 09:30:00", offset="+08:00", make="Nikon"),
+            "copy.jpg",
+        ),
+        source=things.protected,
+    )
+    assert again == things.public_photo and not created
+    for item in (duplicate, things.public_photo, phone):
+        evidence_link(
+            actor=personas.reporter, claim=things.arrived, evidence=item, stance="supports"
+        )
     claim_submit(actor=personas.reporter, claim=things.arrived)
     comment = comment_create(actor=personas.reporter, claim=things.arrived, text="Check this")
     comment_create(actor=personas.reporter, evidence=things.secret_photo, text="Same cars?")
@@ -376,6 +394,34 @@ def _call_everything(seen: Seen) -> None:
     ):
         assert timestamps_fill_due() > 0
 
+    # The desk: assignments (each notifies), a mention, the notifications and the inbox.
+    call(
+        "reporter",
+        "POST",
+        "/api/v1/claims/{id}/assign/",
+        body={"assignee": "victor"},
+        id=things.arrived.pk,
+    )
+    call(
+        "reporter",
+        "POST",
+        "/api/v1/evidence/{id}/assign/",
+        body={"assignee": "erin"},
+        id=things.secret_photo.pk,
+    )
+    call(
+        "editor",
+        "POST",
+        "/api/v1/evidence/{id}/assign/",
+        body={"assignee": "bob"},
+        id=things.link.pk,
+    )
+    comment_create(actor=personas.reporter, claim=things.arrived, text="@erin @victor see this")
+    read("/api/v1/notifications/")
+    call("editor", "GET", "/api/v1/review/")
+    call("viewer", "POST", "/api/v1/notifications/read/", body={"ids": [1]})
+    call("editor", "POST", "/api/v1/notifications/read/", body={})
+
     # Scripts (issue #17): a token for one case; a webhook, switched off and on (its log
     # holds the delivery of the comment below); imports, a preview with errors and one applied.
     body = {"username": "alice", "password": "pass-word-123", "cases": [case.pk], "scope": "read"}
@@ -481,15 +527,16 @@ def seen(django_db_setup, django_db_blocker, tmp_path_factory) -> Seen:
 
 
 # Seen only revealed: no reader below editor gets an answer with them.
+# Webhooks are their owners'; the review inbox is for those who review: editors and owners.
 REVEALED_ONLY = {
     "Export",
     "PaginatedExportList",
-    # Webhooks are their owners'.
     "Webhook",
     "WebhookCreated",
     "PaginatedWebhookList",
     "Delivery",
     "PaginatedDeliveryList",
+    "ReviewInboxItem",
 }
 
 

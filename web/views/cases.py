@@ -22,6 +22,7 @@ from cases.selectors import (
     get_for_member,
     members_of,
 )
+from evidence.desk import activity_grouped
 from evidence.models import Evidence, Photo, Source
 from evidence.reader import activity_rows, reader_for
 from evidence.selectors import evidence_of
@@ -96,7 +97,7 @@ def case_new(request):
     return render(request, "web/case_new.html", {"form": form})
 
 
-def _activity_with_links(case: Case, rows) -> list[Activity]:
+def activity_with_links(case: Case, rows) -> list[Activity]:
     """Names what each link row joined ("linked <evidence> to <claim>"), from the ids the row
     recorded, in two queries for the whole list. An item deleted since keeps the plain verb."""
     rows = list(rows)
@@ -150,7 +151,9 @@ def case_dashboard(request, case_id):
         columns=columns,
         recent_claims=claims.order_by("-updated_at")[:6],
         unfinished=[card_context(e, reader) for e in unfinished[:12]],
-        activity=_activity_with_links(case, reader.activity(activity_of(case=case)[:15])),
+        lines=activity_grouped(
+            activity_with_links(case, reader.activity(activity_of(case=case)[:300]))
+        )[:10],
         members=members_of(case=case),
         counts=counts,
         add_form=forms.MemberAddForm(),

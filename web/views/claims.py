@@ -18,12 +18,15 @@ from cases.selectors import (
     case_for_user,
     claim_for_user,
     claims_of,
+    members_of,
 )
+from evidence.corroboration import claim_corroboration
 from evidence.models import EvidenceLink
 from evidence.reader import Reader, reader_for
 from evidence.selectors import comment_for_user, comments_on, evidence_of, link_for_user, links_of
 from evidence.services import comments as comment_services
 from evidence.services import links as link_services
+from evidence.services.assignments import assignee_of
 from web import forms
 from web.feedback import attempt
 from web.presenters import CLAIM_COLUMNS, card_context
@@ -108,6 +111,8 @@ def _claim_page(request, claim: Claim, *, link_form=None, review_form=None, stat
         for link in links:
             link.source_name = reader.source_name(link.evidence.source)
             link.photo = link.evidence.photo_or_none
+            link.flags = list(link.photo.flags.all()) if link.photo is not None else []
+    corroboration = claim_corroboration(claim=claim, reader=reader)
     options = _link_options(claim, "", reader)
     ctx = case_context(
         request,
@@ -116,6 +121,11 @@ def _claim_page(request, claim: Claim, *, link_form=None, review_form=None, stat
         supports=grouped["supports"],
         contradicts=grouped["contradicts"],
         context_links=grouped["context"],
+        corroboration=corroboration,
+        corroboration_sides=[
+            ({"key": "supports", "data": corroboration["supports"]}, "Supporting"),
+            ({"key": "contradicts", "data": corroboration["contradicts"]}, "Contradicting"),
+        ],
         link_form=link_form or forms.ClaimLinkForm(claim=claim, auto_id="link_%s"),
         options=options,
         review_form=review_form or forms.ReviewForm(auto_id="review_%s"),
@@ -125,6 +135,8 @@ def _claim_page(request, claim: Claim, *, link_form=None, review_form=None, stat
         history=claim.transitions.select_related("actor").order_by("created_at", "id"),
         comments=comments_on(claim=claim),
         comment_form=forms.CommentForm(),
+        assignee=assignee_of(claim),
+        members=[m.user.username for m in members_of(case=case)],
     )
     return render(request, "web/claim_detail.html", ctx, status=status)
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases.policy import require
-from cases.selectors import case_for_user
+from cases.selectors import case_for_user, members_of
 from config.limits import answers_json
 from config.refusals import refusal_status
 from evidence.downloads import download_response
@@ -29,11 +29,13 @@ from evidence.selectors import (
     comments_on,
     evidence_for_user,
     evidence_of,
+    near_duplicate_counts,
     photo_text_matches,
     similar_photos,
 )
 from evidence.services import evidence as evidence_services
 from evidence.services import photos as photo_services
+from evidence.services.assignments import assignee_of
 from evidence.services.custody import original_download
 from web import forms
 from web.feedback import attempt
@@ -75,6 +77,7 @@ def evidence_gallery(request, case_id):
         if data["flagged"]:
             items = items.filter(photo__flags__isnull=False).distinct()
     page = Paginator(items, 48).get_page(request.GET.get("page"))
+    stacks = near_duplicate_counts(evidence_ids=[e.pk for e in page.object_list])
     query = request.GET.copy()
     query.pop("page", None)
     ctx = case_context(
@@ -83,8 +86,12 @@ def evidence_gallery(request, case_id):
         filters=filters,
         page=page,
         query=query.urlencode(),
-        cards=[card_context(e, reader) for e in page.object_list],
+        cards=[
+            {**card_context(e, reader), "near_duplicates": stacks.get(e.pk, 0)}
+            for e in page.object_list
+        ],
         upload_form=forms.UploadForm(reader=reader, auto_id="upload_%s"),
+        bulk_form=forms.BulkEditForm(reader=reader, auto_id="bulk_%s"),
         max_upload_bytes=settings.CASEFILE_MAX_UPLOAD_BYTES,
         filtered=bool(
             request.GET.get("q")
@@ -113,7 +120,7 @@ def evidence_upload(request, case_id):
     try:
         # No kind is asked for: the service tells a photo from a document by the bytes.
         evidence, created = evidence_services.evidence_ingest(
-            actor=request.user, case=case, file=upload, source=form.cleaned_data["source"]
+            actor=request.user, case=case, file=upload, **form.details()
         )
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=refusal_status(exc))
@@ -127,7 +134,8 @@ def evidence_upload(request, case_id):
             "created": created,
             "html": html,
             "message": (
-                "Already in this case: the existing copy is shown."
+                "Already in this case: recorded as another arrival of the same file "
+                "(see its provenance)."
                 if not created
                 # Only a photo goes on to be processed; a document is done once it is stored.
                 else "Uploaded — processing"
@@ -275,7 +283,18 @@ def evidence_detail(request, evidence_id):
         tile_url=settings.CASEFILE_MAP_TILE_URL,
         attribution=settings.CASEFILE_MAP_ATTRIBUTION,
         similar=similar,
+        provenance=[
+            {
+                "source_name": reader.source_name(p.source),
+                "by": p.received_by.username,
+                "at": p.received_at,
+                "original_name": p.original_name,
+            }
+            for p in evidence.provenances.all()
+        ],
         links=links,
+        assignee=assignee_of(evidence),
+        members=[m.user.username for m in members_of(case=case)],
         history=history[:HISTORY_SHOWN],
         history_earlier=max(0, len(history) - HISTORY_SHOWN),
         comments=comments_on(evidence=evidence),
@@ -333,6 +352,53 @@ def photo_retry(request, evidence_id):
         request,
         lambda: photo_services.photo_reprocess(actor=request.user, evidence=evidence),
         "Queued for processing again.",
+    )
+    return redirect("web:evidence_detail", evidence_id=evidence.pk)
+
+
+@login_required
+@require_POST
+def evidence_bulk(request, case_id):
+    """Apply the bulk edit form to the items ticked in the gallery."""
+    case = case_for_user(user=request.user, case_id=case_id)
+    require(request.user, case, "evidence.edit")
+    reader = reader_for(request, case, via="page")
+    form = forms.BulkEditForm(request.POST, reader=reader)
+    selected = request.POST.getlist("evidence")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for message in errors:
+                messages.error(request, message)
+    elif not all(pk.isdigit() for pk in selected):
+        messages.error(request, "The selection names something that is not an item.")
+    elif not form.changes():
+        messages.error(request, "Fill in at least one field to change.")
+    else:
+        attempt(
+            request,
+            lambda: evidence_services.evidence_bulk_update(
+                actor=request.user,
+                case=case,
+                evidence_ids=[int(pk) for pk in selected],
+                **form.changes(),
+            ),
+            lambda done: f"{len(done)} item{'s' if len(done) != 1 else ''} changed.",
+        )
+    return redirect("web:evidence_gallery", case_id=case.pk)
+
+
+@login_required
+@require_POST
+def evidence_use_camera(request, evidence_id):
+    """State the photo's date and place as its camera recorded them (one click)."""
+    evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
+    require(request.user, evidence.case, "evidence.edit")
+    attempt(
+        request,
+        lambda: evidence_services.evidence_stated_from_camera(
+            actor=request.user, evidence=evidence
+        ),
+        "The camera’s date and GPS position are now the stated date and place.",
     )
     return redirect("web:evidence_detail", evidence_id=evidence.pk)
 

@@ -27,16 +27,27 @@ def timeline(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
     reader = reader_for(request, case, via="page")
     entries = []
-    for e in evidence_of(case=case).filter(
-        Q(observed_at__isnull=False) | Q(stated_on__isnull=False)
-    ):
+    # By the stated date, or else by the date the camera recorded (marked which).
+    dated = Q(observed_at__isnull=False) | Q(stated_on__isnull=False)
+    camera_dated = Q(photo__taken_at__isnull=False)
+    for e in evidence_of(case=case).filter(dated | camera_dated):
+        photo = e.photo_or_none
+        stated = e.observed_at is not None or e.stated_on is not None
+        if stated:
+            day, moment = e.observed_date, e.observed_at
+            time_label = when(e.observed_at, camera_zone(photo)) if e.observed_at else ""
+        else:
+            zone = camera_zone(photo)
+            # No offset recorded: taken_at holds the camera's local time read as UTC.
+            local = photo.taken_at.astimezone(zone) if zone else photo.taken_at
+            day, moment = local.date(), photo.taken_at
+            time_label = f"{local:%Y-%m-%d %H:%M}"
         entries.append(
             {
-                "date": e.observed_date,
-                "time": e.observed_at,
-                "time_label": when(e.observed_at, camera_zone(e.photo_or_none))
-                if e.observed_at
-                else "",
+                "date": day,
+                "time": moment,
+                "time_label": time_label,
+                "dated_by": "stated" if stated else "camera",
                 "type": e.kind,
                 "type_label": e.get_kind_display(),
                 "label": e.label,
@@ -64,7 +75,7 @@ def timeline(request, case_id):
         key=lambda x: (x["date"], x["time"] is None, x["time"].timestamp() if x["time"] else 0)
     )
     days = [(day, list(items)) for day, items in groupby(entries, key=lambda x: x["date"])]
-    undated = evidence_of(case=case).filter(observed_at__isnull=True, stated_on__isnull=True)
+    undated = evidence_of(case=case).exclude(dated | camera_dated)
     return render(
         request,
         "web/timeline.html",
