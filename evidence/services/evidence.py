@@ -20,6 +20,7 @@ from config.uploads import megabytes
 from evidence.imaging.decode import PhotoRejected, open_image
 from evidence.imaging.sniff import IMAGE_TYPES, file_kind
 from evidence.models import Evidence, Photo, Source
+from evidence.services.capture_requests import capture_queue
 from evidence.services.photos import photo_queue
 from evidence.services.sources import full_clean
 
@@ -71,8 +72,9 @@ def evidence_create(
     stated_on: date | None = None,
     sensitive: bool = False,
 ) -> Evidence:
-    """Record a web link or a source's testimony (reporters and above). Files (photos and
-    documents) come in through `evidence_ingest`."""
+    """Record a web link or a source's testimony (reporters and above); a link's page is
+    captured once the transaction commits. Files (photos and documents) come in through
+    `evidence_ingest`."""
     require(actor, case, "evidence.add")
     if kind not in (Evidence.Kind.LINK, Evidence.Kind.TESTIMONY):
         raise ValidationError({"kind": "Only links and testimony are recorded without a file."})
@@ -108,6 +110,9 @@ def evidence_create(
         target=evidence,
         data={"kind": kind, "source": source.pk if source else None},
     )
+    if kind == Evidence.Kind.LINK:
+        # Links rot: the page is captured as soon as it is recorded (evidence.services.captures).
+        capture_queue(evidence=evidence, actor=actor)
     return evidence
 
 
