@@ -6,79 +6,158 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evidence', '0008_job_leases_and_outbox'),
+        ("evidence", "0008_job_leases_and_outbox"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Capture',
+            name="Capture",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('ready', 'Ready'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('failure_reason', models.CharField(blank=True, max_length=500)),
-                ('failure_kind', models.CharField(blank=True, max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('dispatched_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('captured_at', models.DateTimeField(blank=True, null=True)),
-                ('final_url', models.URLField(blank=True, max_length=2000)),
-                ('http_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('title', models.CharField(blank=True, max_length=300)),
-                ('response_headers', models.JSONField(blank=True, default=list)),
-                ('tls', models.JSONField(blank=True, null=True)),
-                ('redirects', models.JSONField(blank=True, default=list)),
-                ('refused', models.JSONField(blank=True, default=list)),
-                ('requests', models.PositiveIntegerField(default=0)),
-                ('bytes', models.BigIntegerField(default=0)),
-                ('evidence', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='captures', to='evidence.evidence')),
-                ('media', models.ManyToManyField(blank=True, related_name='found_in_captures', to='evidence.evidence')),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("ready", "Ready"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("failure_reason", models.CharField(blank=True, max_length=500)),
+                ("failure_kind", models.CharField(blank=True, max_length=16)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("dispatched_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("captured_at", models.DateTimeField(blank=True, null=True)),
+                ("final_url", models.URLField(blank=True, max_length=2000)),
+                ("http_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("title", models.CharField(blank=True, max_length=300)),
+                ("response_headers", models.JSONField(blank=True, default=list)),
+                ("tls", models.JSONField(blank=True, null=True)),
+                ("redirects", models.JSONField(blank=True, default=list)),
+                ("refused", models.JSONField(blank=True, default=list)),
+                ("requests", models.PositiveIntegerField(default=0)),
+                ("bytes", models.BigIntegerField(default=0)),
+                (
+                    "evidence",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="captures",
+                        to="evidence.evidence",
+                    ),
+                ),
+                (
+                    "media",
+                    models.ManyToManyField(
+                        blank=True, related_name="found_in_captures", to="evidence.evidence"
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['evidence', '-created_at', '-id'],
+                "ordering": ["evidence", "-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CaptureFile',
+            name="CaptureFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('screenshot', 'Screenshot (desktop)'), ('screenshot_full', 'Full-page screenshot (desktop)'), ('screenshot_phone', 'Screenshot (phone)'), ('html', 'Rendered HTML'), ('text', 'Page text'), ('pdf', 'PDF'), ('archive', 'Web archive (WARC)'), ('video', 'Video linked from the page')], max_length=16)),
-                ('name', models.CharField(max_length=100)),
-                ('file', models.FileField(max_length=300, upload_to='')),
-                ('sha256', models.CharField(max_length=64)),
-                ('size', models.BigIntegerField()),
-                ('content_type', models.CharField(max_length=100)),
-                ('source_url', models.URLField(blank=True, max_length=2000)),
-                ('capture', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='files', to='evidence.capture')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("screenshot", "Screenshot (desktop)"),
+                            ("screenshot_full", "Full-page screenshot (desktop)"),
+                            ("screenshot_phone", "Screenshot (phone)"),
+                            ("html", "Rendered HTML"),
+                            ("text", "Page text"),
+                            ("pdf", "PDF"),
+                            ("archive", "Web archive (WARC)"),
+                            ("video", "Video linked from the page"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("file", models.FileField(max_length=300, upload_to="")),
+                ("sha256", models.CharField(max_length=64)),
+                ("size", models.BigIntegerField()),
+                ("content_type", models.CharField(max_length=100)),
+                ("source_url", models.URLField(blank=True, max_length=2000)),
+                (
+                    "capture",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="files",
+                        to="evidence.capture",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['capture', 'id'],
+                "ordering": ["capture", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='capture',
-            index=models.Index(fields=['status', 'dispatched_at'], name='evidence_ca_status_632178_idx'),
+            model_name="capture",
+            index=models.Index(
+                fields=["status", "dispatched_at"], name="evidence_ca_status_632178_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='capture',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'running', 'ready', 'failed'])), name='capture_status_valid'),
+            model_name="capture",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "running", "ready", "failed"])),
+                name="capture_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='capture',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'failed'), _negated=True), models.Q(('failure_reason', ''), _negated=True), _connector='OR'), name='capture_failure_has_reason'),
+            model_name="capture",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "failed"), _negated=True),
+                    models.Q(("failure_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="capture_failure_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='capturefile',
-            constraint=models.UniqueConstraint(fields=('capture', 'name'), name='capturefile_unique_name'),
+            model_name="capturefile",
+            constraint=models.UniqueConstraint(
+                fields=("capture", "name"), name="capturefile_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='capturefile',
-            constraint=models.CheckConstraint(condition=models.Q(('sha256__regex', '^[0-9a-f]{64}$')), name='capturefile_has_sha256'),
+            model_name="capturefile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sha256__regex", "^[0-9a-f]{64}$")),
+                name="capturefile_has_sha256",
+            ),
         ),
     ]

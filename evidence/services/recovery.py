@@ -2,8 +2,8 @@
 CASEFILE_RECOVERY_INTERVAL_SECONDS after (evidence.tasks.RecoveryStep), with or without beat.
 
 - the outbox is drained: tasks whose transaction committed while the broker was away are sent;
-- photos, exports and link captures whose worker died (the lease ran out) are queued again, as are those
-  whose task was lost; exports that never started are given up (`exports_requeue_stale`);
+- photos, exports and link captures whose worker died (the lease ran out) are queued again, as
+  are those whose task was lost; exports that never started are given up (`exports_requeue_stale`);
 - half-written export bundles left behind by a dead worker are removed.
 
 Every step is safe in several workers at once (conditional updates, skipped locks) and with
