@@ -36,9 +36,7 @@ class Recovered:
     failed: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(
-            self.outbox or self.photos or self.exports or self.captures or self.temp_files
-        )
+        return bool(self.outbox or self.photos or self.exports or self.captures or self.temp_files)
 
 
 def jobs_recover() -> Recovered:
