@@ -10,6 +10,8 @@ from cases.models import Activity, Case, Claim
 from cases.policy import require
 from cases.selectors import get_for_member
 from evidence.models import (
+    Capture,
+    CaptureFile,
     Comment,
     Evidence,
     EvidenceLink,
@@ -34,7 +36,14 @@ def evidence_queryset(*, include_deleted: bool = False) -> QuerySet[Evidence]:
     Deleted evidence (a tombstone) is left out unless asked for: only its custody record and
     the owners' purge still reach it."""
     queryset = Evidence.objects.select_related("source", "collected_by", "photo").prefetch_related(
-        Prefetch("photo__flags")
+        Prefetch("photo__flags"),
+        # A link's captures, newest first (its `capture` is the latest): none for other kinds.
+        Prefetch(
+            "captures",
+            queryset=Capture.objects.select_related("requested_by").prefetch_related(
+                "files", "media"
+            ),
+        ),
     )
     if not include_deleted:
         queryset = queryset.filter(deleted_at__isnull=True)
@@ -187,3 +196,22 @@ def export_for_user(*, user, export_id) -> Export:
     export = get_for_member(Export.objects.select_related("requested_by"), user=user, pk=export_id)
     require(user, export.case, "export.see")
     return export
+
+
+def captures_of(*, evidence: Evidence) -> QuerySet[Capture]:
+    """Every capture of a link, newest first, with its files and media."""
+    return (
+        Capture.objects.filter(evidence=evidence)
+        .select_related("requested_by")
+        .prefetch_related("files", "media")
+        .order_by("-created_at", "-id")
+    )
+
+
+def capture_file_of(*, evidence: Evidence, capture_id: int, name: str):
+    """A file of one of the link's captures, or None."""
+    return (
+        CaptureFile.objects.filter(capture__evidence=evidence, capture_id=capture_id, name=name)
+        .select_related("capture")
+        .first()
+    )
