@@ -2,7 +2,7 @@
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 
 from api import serializers
@@ -55,7 +55,12 @@ class EvidenceCaptureFile(_LinkView):
 
     http_method_names = ["get", "options"]
 
-    @extend_schema(responses={(200, "*/*"): OpenApiTypes.BINARY})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("name", str, OpenApiParameter.PATH, description="e.g. page.pdf")
+        ],
+        responses={(200, "*/*"): OpenApiTypes.BINARY},
+    )
     def get(self, request, pk, capture_id, name):
         row = capture_file_of(evidence=self.link(), capture_id=capture_id, name=name)
         if row is None:
