@@ -160,8 +160,10 @@ class BrowserHost:
     """One Chromium in a thread of its own, for the captures of one process, one at a time or
     several at once (each in its own context). `run(coro_fn)` runs `coro_fn(browser)` there."""
 
-    def __init__(self, executable: str = CHROMIUM):
+    def __init__(self, executable: str = CHROMIUM, args: list[str] | None = None):
         self.executable = executable
+        # Only the benchmark's baseline passes other arguments (a browser that fetches itself).
+        self.args = CHROMIUM_ARGS if args is None else args
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="capture browser")
         self.thread.daemon = True
@@ -177,7 +179,7 @@ class BrowserHost:
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
             self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable, args=CHROMIUM_ARGS, env=browser_env()
+                executable_path=self.executable, args=self.args, env=browser_env()
             )
             return self._browser
 
