@@ -42,6 +42,8 @@ SOFTWARE = "Casefile link capture (Playwright, Chromium)"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 MAX_REDIRECTS = 20
+# After scrolling, the page counts as settled once no request has been pending this long.
+QUIET_SECONDS = 0.15
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".m4v", ".ogv", ".ogg")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -77,7 +79,7 @@ SCROLL_SCRIPT = """async (step) => {
     if (y >= height) break;
     y += step;
     window.scrollTo(0, y);
-    await pause(60);
+    await pause(20);
   }
   window.scrollTo(0, 0);
 }"""
@@ -426,7 +428,7 @@ async def _settle(page, budget: Budget, pending: set, limits: Limits) -> None:
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since >= 0.25:
+        elif time.monotonic() - quiet_since >= QUIET_SECONDS:
             break
         await asyncio.sleep(0.05)
     try:
