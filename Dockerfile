@@ -1,4 +1,4 @@
-FROM python:3.11-slim
+FROM python:3.11-slim AS app
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -32,3 +32,17 @@ HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --retries=5 \
 # lines are JSON too.
 CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--timeout", "120", \
      "--log-config-json", "config/gunicorn-logging.json"]
+
+# The capture worker's image (docker-compose's `capture-worker`): the app with Debian's
+# Chromium, which Playwright drives (no browser download), and fonts for the scripts pages use.
+FROM app AS capture
+USER root
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        chromium fonts-noto-core fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+USER casefile
+CMD ["celery", "-A", "config", "worker", "-l", "info", "-Q", "capture", "--concurrency", "1"]
+
+# The default target stays the web app.
+FROM app

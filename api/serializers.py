@@ -19,7 +19,7 @@ from cases.policy import role_of
 from evidence.imaging.credentials import credentials_text
 from evidence.imaging.descriptive import DESCRIBED_FIELDS
 from evidence.imaging.metadata import capture_time_text
-from evidence.models import Comment, Evidence, EvidenceLink, Photo, PhotoMatch, Source
+from evidence.models import Capture, Comment, Evidence, EvidenceLink, Photo, PhotoMatch, Source
 from evidence.selectors import evidence_of, sources_of
 
 MAX_ID = 2**63 - 1
@@ -292,6 +292,96 @@ class ProvenanceSerializer(serializers.Serializer):
     original_name = serializers.CharField(allow_blank=True)
 
 
+class CaptureFileSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    role = serializers.CharField()
+    sha256 = serializers.CharField()
+    size = serializers.IntegerField()
+    content_type = serializers.CharField()
+    url = serializers.URLField()
+
+
+class CaptureSerializer(serializers.Serializer):
+    """One capture of a web link's page (issue #16): what the browser saw, its files with their
+    SHA-256, and the evidence items made of the images found on the page."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Capture.Status.choices)
+    failure_reason = serializers.CharField(help_text="Empty unless failed: why, for a reporter.")
+    requested_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    captured_at = serializers.DateTimeField(allow_null=True)
+    final_url = serializers.CharField(help_text="After redirects")
+    http_status = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField()
+    redirects = serializers.ListField(child=serializers.CharField())
+    tls_subject = serializers.CharField(allow_null=True)
+    tls_issuer = serializers.CharField(allow_null=True)
+    screenshot_url = serializers.URLField(allow_null=True)
+    phone_screenshot_url = serializers.URLField(allow_null=True)
+    archive_url = serializers.URLField(allow_null=True, help_text="The WARC of every exchange")
+    pdf_url = serializers.URLField(allow_null=True)
+    files = CaptureFileSerializer(many=True)
+    media = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Evidence made of the page's images"
+    )
+
+    def to_representation(self, capture: Capture) -> dict:
+        return capture_json(capture, request=self.context.get("request"))
+
+
+def capture_json(capture: Capture, *, request) -> dict:
+    """A capture as the API gives it (also the `capture` of a link's evidence)."""
+
+    def url(name: str) -> str:
+        path = reverse(
+            "api:evidence-capture-file",
+            kwargs={"pk": capture.evidence_id, "capture_id": capture.pk, "name": name},
+        )
+        return request.build_absolute_uri(path) if request is not None else path
+
+    when = serializers.DateTimeField().to_representation
+
+    files = list(capture.files.all())
+    by_role = {row.role: row for row in files}
+
+    def file_url(role: str) -> str | None:
+        row = by_role.get(role)
+        return url(row.name) if row is not None else None
+
+    tls = capture.tls or {}
+    return {
+        "id": capture.pk,
+        "status": capture.status,
+        "failure_reason": capture.failure_reason,
+        "requested_by": capture.requested_by.username,
+        "created_at": when(capture.created_at),
+        "captured_at": when(capture.captured_at) if capture.captured_at else None,
+        "final_url": capture.final_url,
+        "http_status": capture.http_status,
+        "title": capture.title,
+        "redirects": capture.redirects,
+        "tls_subject": tls.get("subject"),
+        "tls_issuer": tls.get("issuer"),
+        "screenshot_url": file_url("screenshot"),
+        "phone_screenshot_url": file_url("screenshot_phone"),
+        "archive_url": file_url("archive"),
+        "pdf_url": file_url("pdf"),
+        "files": [
+            {
+                "name": row.name,
+                "role": row.role,
+                "sha256": row.sha256,
+                "size": row.size,
+                "content_type": row.content_type,
+                "url": url(row.name),
+            }
+            for row in files
+        ],
+        "media": sorted(m.pk for m in capture.media.all() if m.deleted_at is None),
+    }
+
+
 class EvidenceSerializer(serializers.ModelSerializer):
     """A piece of evidence. The photo fields are null for other kinds (and until processing
     has produced them). `exif` is null below editor; a protected source's photo also hides its
@@ -365,6 +455,9 @@ class EvidenceSerializer(serializers.ModelSerializer):
         help_text="Every arrival of the item, oldest first: the same bytes sent again (by "
         "another source) are another provenance.",
     )
+    capture = CaptureSerializer(
+        allow_null=True, read_only=True, help_text="Web links: the latest capture of the page."
+    )
 
     class Meta:
         model = Evidence
@@ -417,6 +510,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "preview_url",
             "original_url",
             "provenance",
+            "capture",
         ]
         read_only_fields = fields
 
@@ -507,6 +601,12 @@ class EvidenceSerializer(serializers.ModelSerializer):
             }
             for p in evidence.provenances.all()
         ]
+        row["capture"] = None
+        if evidence.kind == Evidence.Kind.LINK:
+            # Prefetched newest first by the lists (`evidence.selectors.with_captures`).
+            latest = next(iter(evidence.captures.all()), None)
+            if latest is not None:
+                row["capture"] = capture_json(latest, request=self.context.get("request"))
         return row
 
     def _url(self, name: str, pk: int) -> str:

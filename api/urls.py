@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from api.views import (
     auth,
     base,
+    captures,
     cases,
     claims,
     comments,
@@ -65,6 +66,16 @@ v1 = [
         "evidence/<int:pk>/reprocess/",
         evidence.EvidenceReprocess.as_view(),
         name="evidence-reprocess",
+    ),
+    # Link capture (issue #16).
+    path("evidence/<int:pk>/capture/", captures.EvidenceCapture.as_view(), name="evidence-capture"),
+    path(
+        "evidence/<int:pk>/captures/", captures.EvidenceCaptures.as_view(), name="evidence-captures"
+    ),
+    path(
+        "evidence/<int:pk>/captures/<int:capture_id>/files/<name>/",
+        captures.EvidenceCaptureFile.as_view(),
+        name="evidence-capture-file",
     ),
     path(
         "evidence/<int:pk>/comments/",

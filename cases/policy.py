@@ -72,6 +72,7 @@ ACTIONS: dict[str, Rule] = {
         Role.EDITOR, "move a protected source's evidence to another source"
     ),
     "evidence.reprocess": _writes(Role.REPORTER, "process photos again"),
+    "evidence.capture": _writes(Role.REPORTER, "capture web pages again"),
     "evidence.delete": _writes(Role.EDITOR, "delete evidence"),
     "evidence.purge": _writes(Role.OWNER, "purge deleted originals"),
     # An original keeps its metadata (GPS, camera serial numbers) and may name its source.

@@ -353,9 +353,17 @@ CELERY_EXPORT_QUEUE = os.environ.get("CELERY_EXPORT_QUEUE") or "exports"
 # Webhook deliveries wait on other people's servers: a queue of their own, so a slow receiver
 # never holds up photos or exports.
 CELERY_WEBHOOK_QUEUE = os.environ.get("CELERY_WEBHOOK_QUEUE") or "webhooks"
+# Link captures run Chromium: their own queue, consumed by the `capture-worker` service.
+CELERY_CAPTURE_QUEUE = os.environ.get("CELERY_CAPTURE_QUEUE") or "capture"
 CELERY_WORKER_QUEUES = list(
     dict.fromkeys(
-        [CELERY_INGEST_QUEUE, CELERY_EXPORT_QUEUE, CELERY_WEBHOOK_QUEUE, CELERY_TASK_DEFAULT_QUEUE]
+        [
+            CELERY_INGEST_QUEUE,
+            CELERY_EXPORT_QUEUE,
+            CELERY_WEBHOOK_QUEUE,
+            CELERY_CAPTURE_QUEUE,
+            CELERY_TASK_DEFAULT_QUEUE,
+        ]
     )
 )
 CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in CELERY_WORKER_QUEUES]
@@ -363,6 +371,7 @@ CELERY_TASK_ROUTES = {
     "evidence.tasks.photo_process_task": {"queue": CELERY_INGEST_QUEUE},
     "*export*": {"queue": CELERY_EXPORT_QUEUE},
     "evidence.tasks.webhook_deliver_task": {"queue": CELERY_WEBHOOK_QUEUE},
+    "evidence.tasks.link_capture_task": {"queue": CELERY_CAPTURE_QUEUE},
 }
 # Our JSON log configuration stays in charge in the worker too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -414,6 +423,18 @@ CASEFILE_STALE_AFTER_SECONDS = env_int("CASEFILE_STALE_AFTER_SECONDS", CELERY_TA
 # Beat is optional: the workers recover jobs themselves. It only deletes expired export bundles
 # (`expire_exports` does the same by hand).
 # Minutes between two signed checkpoints of a growing case's activity chain.
+# Link capture (issue #16): what one capture may spend, and the hosts it may reach although
+# they are not on the public internet ("host:port,host:port": tests, an intranet).
+CASEFILE_CAPTURE_SECONDS = env_int("CASEFILE_CAPTURE_SECONDS", 60)
+CASEFILE_CAPTURE_MAX_BYTES = env_int("CASEFILE_CAPTURE_MAX_BYTES", 100 * 1024 * 1024)
+CASEFILE_CAPTURE_MAX_REQUESTS = env_int("CASEFILE_CAPTURE_MAX_REQUESTS", 500)
+# Images whose sides are both at least this many pixels become evidence items of their own.
+CASEFILE_CAPTURE_MIN_IMAGE_SIDE = env_int("CASEFILE_CAPTURE_MIN_IMAGE_SIDE", 100)
+CASEFILE_CAPTURE_ALLOW_HOSTS = os.environ.get("CASEFILE_CAPTURE_ALLOW_HOSTS", "")
+if CASEFILE_CAPTURE_SECONDS < 5 or CASEFILE_CAPTURE_MAX_BYTES < 1024 * 1024:
+    raise ImproperlyConfigured(
+        "CASEFILE_CAPTURE_SECONDS must be at least 5, CASEFILE_CAPTURE_MAX_BYTES at least 1 MB."
+    )
 CASEFILE_CHECKPOINT_MINUTES = env_int("CASEFILE_CHECKPOINT_MINUTES", 60)
 CELERY_BEAT_SCHEDULE = {
     "exports-expire": {

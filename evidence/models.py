@@ -849,3 +849,101 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → webhook {self.webhook_id} ({self.status})"
+
+
+class Capture(models.Model):
+    """One capture of a web link's page (evidence.services.captures): what the browser saw at
+    that moment, its files kept under their hashes. Every capture is kept; "Capture again"
+    adds one."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="captures")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    # What fell short: host, refused, tls, http, timeout, size, requests, address, …
+    failure_kind = models.CharField(max_length=16, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Pending: when its task was last sent (the recovery sends a lost one again). Running: the
+    # lease, as for photos (evidence.leases).
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # What the browser saw.
+    captured_at = models.DateTimeField(null=True, blank=True)
+    final_url = models.URLField(max_length=2000, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    title = models.CharField(max_length=300, blank=True)
+    response_headers = models.JSONField(default=list, blank=True)
+    # The TLS certificate of an https page: subject, issuer, validity, protocol.
+    tls = models.JSONField(null=True, blank=True)
+    redirects = models.JSONField(default=list, blank=True)
+    # Requests refused by the address rule (config.outbound): url and reason.
+    refused = models.JSONField(default=list, blank=True)
+    requests = models.PositiveIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+    # The images of the page, each its own evidence item ("from the capture of …").
+    media = models.ManyToManyField(Evidence, blank=True, related_name="found_in_captures")
+
+    class Meta:
+        ordering = ["evidence", "-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "dispatched_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "ready", "failed"]),
+                name="capture_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(failure_reason=""),
+                name="capture_failure_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"capture {self.pk} of evidence {self.evidence_id} ({self.status})"
+
+
+class CaptureFile(models.Model):
+    """A file of a capture, stored once under its hash and never modified."""
+
+    class Role(models.TextChoices):
+        SCREENSHOT = "screenshot", "Screenshot (desktop)"
+        SCREENSHOT_FULL = "screenshot_full", "Full-page screenshot (desktop)"
+        SCREENSHOT_PHONE = "screenshot_phone", "Screenshot (phone)"
+        HTML = "html", "Rendered HTML"
+        TEXT = "text", "Page text"
+        PDF = "pdf", "PDF"
+        ARCHIVE = "archive", "Web archive (WARC)"
+        VIDEO = "video", "Video linked from the page"
+
+    capture = models.ForeignKey(Capture, on_delete=models.CASCADE, related_name="files")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    name = models.CharField(max_length=100)
+    file = models.FileField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    content_type = models.CharField(max_length=100)
+    # A video: where the page linked it.
+    source_url = models.URLField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["capture", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["capture", "name"], name="capturefile_unique_name"),
+            models.CheckConstraint(
+                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="capturefile_has_sha256"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} of capture {self.capture_id}"

@@ -10,6 +10,8 @@ from cases.models import Activity, Case, Claim
 from cases.policy import require
 from cases.selectors import get_for_member
 from evidence.models import (
+    Capture,
+    CaptureFile,
     Comment,
     Evidence,
     EvidenceLink,
@@ -40,6 +42,13 @@ def evidence_queryset(*, include_deleted: bool = False) -> QuerySet[Evidence]:
             "provenances",
             queryset=Provenance.objects.select_related("source", "received_by").order_by(
                 "received_at", "id"
+            ),
+        ),
+        # A link's captures, newest first (its `capture` is the latest): none for other kinds.
+        Prefetch(
+            "captures",
+            queryset=Capture.objects.select_related("requested_by").prefetch_related(
+                "files", "media"
             ),
         ),
     )
@@ -220,3 +229,22 @@ def photo_match_between(*, a: Photo, b: Photo) -> PhotoMatch | None:
     """The recorded near-duplicate match of two photos, if any (for the compare view)."""
     low, high = sorted((a.pk, b.pk))
     return PhotoMatch.objects.filter(photo_a_id=low, photo_b_id=high).first()
+
+
+def captures_of(*, evidence: Evidence) -> QuerySet[Capture]:
+    """Every capture of a link, newest first, with its files and media."""
+    return (
+        Capture.objects.filter(evidence=evidence)
+        .select_related("requested_by")
+        .prefetch_related("files", "media")
+        .order_by("-created_at", "-id")
+    )
+
+
+def capture_file_of(*, evidence: Evidence, capture_id: int, name: str):
+    """A file of one of the link's captures, or None."""
+    return (
+        CaptureFile.objects.filter(capture__evidence=evidence, capture_id=capture_id, name=name)
+        .select_related("capture")
+        .first()
+    )

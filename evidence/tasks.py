@@ -14,6 +14,7 @@ from cases.activity import checkpoints_write_due
 from cases.models import ActivityCheckpoint
 from cases.services import checkpoint_timestamp
 from evidence.imaging.decode import image_memory_pool
+from evidence.services.captures import link_capture
 from evidence.services.exports import export_build, exports_expire
 from evidence.services.photos import StorageUnavailable, photo_process
 from evidence.services.recovery import jobs_recover
@@ -99,6 +100,27 @@ def exports_expire_task() -> int:
     if ids:
         logger.info("Expired %d export(s): %s", len(ids), ids[:20])
     return len(ids)
+
+
+# --- Link captures (issue #16) -----------------------------------------------------------------
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=5,
+    retry_jitter=True,
+    max_retries=5,
+    # The capture bounds itself (CASEFILE_CAPTURE_SECONDS); these only catch a browser that
+    # hangs past it. Routed to the `capture` queue by CELERY_TASK_ROUTES.
+    soft_time_limit=settings.CASEFILE_CAPTURE_SECONDS + 120,
+    time_limit=settings.CASEFILE_CAPTURE_SECONDS + 180,
+)
+def link_capture_task(self, capture_id: int) -> str:
+    """Capture one web link's page; returns the capture's status afterwards."""
+    return link_capture(capture_id=capture_id, keep_lease=not self.request.is_eager)
 
 
 # --- Checkpoints of the activity record (issue #13) -------------------------------------------

@@ -246,6 +246,7 @@ def api_urls(personas, things) -> list[str]:
     for item in (things.secret_photo, things.public_photo):
         for name in ("evidence-similar", "evidence-thumbnail", "evidence-preview"):
             urls.append(reverse(f"api:{name}", kwargs={"pk": item.pk}))
+    urls.append(reverse("api:evidence-captures", kwargs={"pk": things.link.pk}))
     for claim in (things.never_left, things.arrived):
         for name in ("claim-detail", "claim-links", "claim-history", "claim-comments"):
             urls.append(reverse(f"api:{name}", kwargs={"pk": claim.pk}))

@@ -5,6 +5,7 @@ from django.urls import path, reverse_lazy
 
 from web.views import (
     accounts,
+    captures,
     cases,
     claims,
     custody,
@@ -118,6 +119,18 @@ urlpatterns = [
         name="evidence_use_camera",
     ),
     path("evidence/<int:evidence_id>/comment/", evidence.evidence_comment, name="evidence_comment"),
+    # Link capture (issue #16).
+    path("evidence/<int:evidence_id>/capture/", captures.capture_again, name="capture_again"),
+    path(
+        "evidence/<int:evidence_id>/captures/<int:capture_id>/page/",
+        captures.capture_html,
+        name="capture_html",
+    ),
+    path(
+        "evidence/<int:evidence_id>/captures/<int:capture_id>/files/<name>",
+        captures.capture_file,
+        name="capture_file",
+    ),
     path("claims/<int:claim_id>/", claims.claim_detail, name="claim_detail"),
     path("claims/<int:claim_id>/edit/", claims.claim_edit, name="claim_edit"),
     path("claims/<int:claim_id>/link/", claims.claim_link, name="claim_link"),

@@ -70,6 +70,25 @@ PHOTO = {
     "required": ["width", "height", "phash", "dhash", "flags"],
 }
 
+# A web link's capture (issue #16): its files are members of the bundle, each with the SHA-256
+# the capture recorded, which `verify_export` checks. Optional: bundles before captures lack it.
+CAPTURE_FILE = _object(
+    {"name": STRING, "role": STRING, "file": MEMBER_OR_NULL, "sha256": SHA256, "size": COUNT}
+)
+CAPTURE = _object(
+    {
+        "id": ID,
+        "status": STRING,
+        "failure_reason": STRING,
+        "captured_at": TEXT_OR_NULL,
+        "final_url": STRING,
+        "http_status": INTEGER_OR_NULL,
+        "title": STRING,
+        "files": _list(CAPTURE_FILE),
+        "media": _list(ID),
+    }
+)
+
 EVIDENCE = _object(
     {
         "id": ID,
@@ -96,7 +115,34 @@ EVIDENCE = _object(
         "thumbnail": MEMBER_OR_NULL,
         "photo": PHOTO,
         "custody": _list(CUSTODY_ENTRY),
-    }
+        "captures": _list(CAPTURE),
+    },
+    required=[
+        "id",
+        "kind",
+        "title",
+        "label",
+        "description",
+        "source",
+        "collected_by",
+        "observed_at",
+        "stated_on",
+        "place_name",
+        "latitude",
+        "longitude",
+        "url",
+        "text",
+        "sensitive",
+        "original_name",
+        "sha256",
+        "size",
+        "content_type",
+        "file",
+        "preview",
+        "thumbnail",
+        "photo",
+        "custody",
+    ],
 )
 
 # Deleted evidence travels as its tombstone, stored whole (less its custody) by the import.

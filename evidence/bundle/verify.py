@@ -1,6 +1,7 @@
 """Verifying a bundle without our database: every file against the manifest, the originals
-against the evidence SHA-256, the manifest against SHA256SUMS, the activity chain, and who
-signed it (`evidence.bundle.signature`)."""
+against the evidence SHA-256, a link's capture files against the hashes the capture recorded,
+the manifest against SHA256SUMS, the activity chain, and who signed it
+(`evidence.bundle.signature`)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,22 @@ def bundle_verify(
     for item in manifest["evidence"]:
         name = item["file"]
         label = f"evidence {item['id']} ({item['label']})"
+        # A link's captures: each file the bundle carries is the one the capture hashed.
+        for capture in item.get("captures", []):
+            for entry in capture["files"]:
+                member = entry["file"]
+                if not member:
+                    continue
+                if member not in actual:
+                    check.problems.append(
+                        f"{label}: the file {member} of capture {capture['id']} is not in the "
+                        "bundle"
+                    )
+                elif actual[member] != entry["sha256"]:
+                    check.problems.append(
+                        f"{label}: the file {member} of capture {capture['id']} does not match "
+                        f"its recorded SHA-256 {entry['sha256']}"
+                    )
         if not name:
             continue
         if name not in actual:

@@ -23,6 +23,7 @@ from evidence.imaging.decode import PhotoRejected, open_image
 from evidence.imaging.sniff import IMAGE_TYPES, file_kind
 from evidence.models import Evidence, Photo, Provenance, Source
 from evidence.search import search_index_evidence
+from evidence.services.capture_requests import capture_queue
 from evidence.services.photos import photo_queue
 from evidence.services.signals import STATED_FIELDS, camera_statement, evidence_signals_refresh
 from evidence.services.sources import full_clean
@@ -76,8 +77,9 @@ def evidence_create(
     stated_on: date | None = None,
     sensitive: bool = False,
 ) -> Evidence:
-    """Record a web link or a source's testimony (reporters and above). Files (photos and
-    documents) come in through `evidence_ingest`."""
+    """Record a web link or a source's testimony (reporters and above); a link's page is
+    captured once the transaction commits. Files (photos and documents) come in through
+    `evidence_ingest`."""
     require(actor, case, "evidence.add")
     if kind not in (Evidence.Kind.LINK, Evidence.Kind.TESTIMONY):
         raise ValidationError({"kind": "Only links and testimony are recorded without a file."})
@@ -115,6 +117,9 @@ def evidence_create(
         data={"kind": kind, "source": source.pk if source else None},
     )
     search_index_evidence(evidence)
+    if kind == Evidence.Kind.LINK:
+        # Links rot: the page is captured as soon as it is recorded (evidence.services.captures).
+        capture_queue(evidence=evidence, actor=actor)
     return evidence
 
 

@@ -83,7 +83,12 @@ from evidence.imaging.metadata import capture_time_text
 from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, EvidenceLink, Export, Photo, Source
 from evidence.reader import Reader
-from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
+from evidence.selectors import (
+    EXPORT_VERB,
+    captures_of,
+    exports_carrying,
+    exports_past_retention,
+)
 from evidence.services.timestamps import evidence_timestamps
 
 logger = logging.getLogger(__name__)
@@ -789,7 +794,50 @@ class BundleWriter:
             # The original's SHA-256, timestamped at ingest (base64 of the TSA's reply).
             stamp = self.timestamps.get(evidence.pk)
             row["timestamp"] = base64.b64encode(bytes(stamp.token)).decode() if stamp else None
+        if evidence.kind == Evidence.Kind.LINK:
+            row["captures"] = self._captures(evidence)
         return row
+
+    def _captures(self, evidence: Evidence) -> list[dict]:
+        """Every capture of a link with its files, copied into the bundle and checked against
+        the SHA-256 each was stored with."""
+        rows = []
+        for capture in captures_of(evidence=evidence).order_by("created_at", "id"):
+            files = []
+            for stored in capture.files.all():
+                name = f"captures/{evidence.pk}/{capture.pk}/{stored.name}"
+                with default_storage.open(stored.file.name, "rb") as handle:
+                    entry = self.add_stream(name, handle, content_type=stored.content_type)
+                if entry["sha256"] != stored.sha256:
+                    raise BundleError(
+                        f"The stored file {stored.name} of capture {capture.pk} (evidence "
+                        f"{evidence.pk}) no longer matches its SHA-256: run `manage.py "
+                        "verify_custody` before exporting."
+                    )
+                files.append(
+                    {
+                        "name": stored.name,
+                        "role": stored.role,
+                        "file": name,
+                        "sha256": stored.sha256,
+                        "size": stored.size,
+                        "content_type": stored.content_type,
+                    }
+                )
+            rows.append(
+                {
+                    "id": capture.pk,
+                    "status": capture.status,
+                    "failure_reason": capture.failure_reason,
+                    "captured_at": _iso(capture.captured_at),
+                    "final_url": capture.final_url,
+                    "http_status": capture.http_status,
+                    "title": capture.title,
+                    "files": files,
+                    "media": sorted(m.pk for m in capture.media.all() if m.deleted_at is None),
+                }
+            )
+        return rows
 
     def _thumbnail(self, evidence_id: int) -> str | None:
         """An item's thumbnail as the report embeds it (base64), read back from the spool."""

@@ -2,8 +2,8 @@
 CASEFILE_RECOVERY_INTERVAL_SECONDS after (evidence.tasks.RecoveryStep), with or without beat.
 
 - the outbox is drained: tasks whose transaction committed while the broker was away are sent;
-- photos and exports whose worker died (the lease ran out) are queued again, as are those
-  whose task was lost; exports that never started are given up (`exports_requeue_stale`);
+- photos, exports and link captures whose worker died (the lease ran out) are queued again, as
+  are those whose task was lost; exports that never started are given up (`exports_requeue_stale`);
 - half-written export bundles left behind by a dead worker are removed;
 - trusted timestamps a TSA that was down left out are filled in (`timestamps_fill_task`, sent
   at most every CASEFILE_TSA_RETRY_SECONDS);
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, fields
 from django.db import DatabaseError
 
 from evidence.enqueue import outbox_drain
+from evidence.services.captures import captures_requeue_stale
 from evidence.services.exports import export_temp_files_remove, exports_requeue_stale
 from evidence.services.notifications import notifications_email
 from evidence.services.photos import photos_requeue_stale
@@ -38,6 +39,7 @@ class Recovered:
     outbox: int = 0
     photos: list[int] = field(default_factory=list)
     exports: list[int] = field(default_factory=list)
+    captures: list[int] = field(default_factory=list)
     temp_files: list[str] = field(default_factory=list)
     # 1 when the task that fills in missing trusted timestamps was sent.
     timestamps: int = 0
@@ -49,6 +51,15 @@ class Recovered:
         """Whether any step did something (a failed step did not)."""
         return any(getattr(self, f.name) for f in fields(self) if f.name != "failed")
 
+    def __str__(self) -> str:
+        """What the steps did, for the log: `photos [3, 4], outbox 2` (the first 20 of a list)."""
+        done = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value and f.name != "failed":
+                done.append(f"{f.name} {value[:20] if isinstance(value, list) else value}")
+        return ", ".join(done)
+
 
 def jobs_recover() -> Recovered:
     """Run every recovery step once (see the module docstring); returns what each did. A step
@@ -58,6 +69,7 @@ def jobs_recover() -> Recovered:
         ("outbox", outbox_drain),
         ("photos", photos_requeue_stale),
         ("exports", exports_requeue_stale),
+        ("captures", captures_requeue_stale),
         ("temp_files", export_temp_files_remove),
         ("timestamps", timestamps_requeue_missing),
         ("webhooks", webhooks_requeue_due),
@@ -70,13 +82,5 @@ def jobs_recover() -> Recovered:
             logger.warning("Recovery: could not %s", name, exc_info=True)
             done.failed.append(name)
     if done:
-        logger.info(
-            "Recovery: %d task(s) sent from the outbox, photos %s and exports %s queued again, "
-            "%d stale export file(s) removed, webhook deliveries %s sent",
-            done.outbox,
-            done.photos[:20],
-            done.exports[:20],
-            len(done.temp_files),
-            done.webhooks[:20],
-        )
+        logger.info("Recovery: %s", done)
     return done

@@ -4,6 +4,7 @@ The endpoints are read from the URL conf: a new endpoint (or a new method on one
 entry in RULES fails `test_every_endpoint_has_a_rule`, and is then called for every persona.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from django.utils import timezone
 from api import urls as api_urls
 from cases.models import Claim, Role
 from cases.tokens import token_create
-from evidence.models import Comment, Evidence, EvidenceLink, Photo
+from evidence.models import Capture, CaptureFile, Comment, Evidence, EvidenceLink, Photo
 from tests.api.conftest import token_client
 from tests.conftest import make_personas
 from tests.factories import (
@@ -81,11 +82,21 @@ def build_world() -> World:
         claim=draft, evidence=photo, stance="supports", created_by=reporter
     )
     # A decision rests on evidence: the claim in review has a supporting link to be decided on.
+    web_link = LinkEvidenceFactory(case=case, collected_by=reporter)
     EvidenceLink.objects.create(
-        claim=in_review,
-        evidence=LinkEvidenceFactory(case=case, collected_by=reporter),
-        stance="supports",
-        created_by=reporter,
+        claim=in_review, evidence=web_link, stance="supports", created_by=reporter
+    )
+    # The web link's page, captured (issue #16).
+    capture = Capture.objects.create(evidence=web_link, requested_by=reporter, status="ready")
+    shot = b"\x89PNG\r\n\x1a\n captured"
+    CaptureFile.objects.create(
+        capture=capture,
+        role="screenshot",
+        name="screenshot.png",
+        file=default_storage.save("captures/sh/ot/screenshot", ContentFile(shot)),
+        sha256=hashlib.sha256(shot).hexdigest(),
+        size=len(shot),
+        content_type="image/png",
     )
     comment = Comment.objects.create(case=case, claim=draft, author=reporter, text="Check this")
     return World(
@@ -99,7 +110,11 @@ def build_world() -> World:
         link=link,
         comment=comment,
         # A token of the owner's other than the one each call signs in with.
-        objects={"owner_token": token_create(user=personas.owner)[0]},
+        objects={
+            "owner_token": token_create(user=personas.owner)[0],
+            "web_link": web_link,
+            "capture": capture,
+        },
     )
 
 
@@ -226,6 +241,17 @@ RULES = {
     ("evidence-preview", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
     ("evidence-reprocess", "POST"): Rule(
         kwargs=lambda w: {"pk": w.photo.pk}, status=202, role="reporter"
+    ),
+    ("evidence-capture", "POST"): Rule(
+        kwargs=lambda w: {"pk": w.objects["web_link"].pk}, status=202, role="reporter"
+    ),
+    ("evidence-captures", "GET"): Rule(kwargs=lambda w: {"pk": w.objects["web_link"].pk}),
+    ("evidence-capture-file", "GET"): Rule(
+        kwargs=lambda w: {
+            "pk": w.objects["web_link"].pk,
+            "capture_id": w.objects["capture"].pk,
+            "name": "screenshot.png",
+        }
     ),
     ("evidence-comments", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
     ("evidence-comments", "POST"): Rule(

@@ -28,7 +28,7 @@ from api.schema import FREE_FORM
 from cases.models import Role
 from cases.services import claim_submit
 from cases.tokens import token_create
-from evidence.models import PhotoMatch
+from evidence.models import Capture, CaptureFile, PhotoMatch
 from evidence.services.comments import comment_create
 from evidence.services.evidence import photo_ingest
 from evidence.services.links import evidence_link
@@ -469,6 +469,31 @@ def _call_everything(seen: Seen) -> None:
     read("/api/v1/cases/{case_id}/members/")
     read("/api/v1/cases/{case_id}/sources/")
     read("/api/v1/sources/{id}/", id=things.protected.pk)
+    # The web link's page, captured through a redirect, with a file and an image found on it
+    # (the capture job itself is tests/evidence/test_capture.py); then asked for again.
+    captured = Capture.objects.create(
+        evidence=things.link,
+        requested_by=personas.reporter,
+        status="ready",
+        final_url="https://news.example.org/2024/april-report",
+        http_status=200,
+        title="April report",
+        redirects=["https://news.example.org/april-report"],
+        tls={"subject": "commonName=news.example.org", "issuer": "commonName=Example CA"},
+        captured_at=things.link.created_at,
+    )
+    captured.media.set([things.public_photo])
+    CaptureFile.objects.create(
+        capture=captured,
+        role="screenshot",
+        name="screenshot.png",
+        file="captures/00/00/screenshot",
+        sha256="0" * 64,
+        size=10,
+        content_type="image/png",
+    )
+    read("/api/v1/evidence/{id}/captures/", id=things.link.pk)
+    call("reporter", "POST", "/api/v1/evidence/{id}/capture/", status=202, id=things.link.pk)
     read("/api/v1/cases/{case_id}/evidence/")
     for item in (
         things.secret_photo,

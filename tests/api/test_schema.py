@@ -30,7 +30,7 @@ def test_schema_describes_every_endpoint(schema):
                 "docs",
             ):
                 route = str(pattern.pattern).replace("<int:pk>", "{id}")
-                yield prefix + route.replace("<int:", "{").replace(">", "}")
+                yield prefix + route.replace("<int:", "{").replace("<", "{").replace(">", "}")
 
     paths = set(schema["paths"])
     missing = sorted(set(routes(api_urls.urlpatterns)) - paths)

@@ -206,6 +206,7 @@ def test_the_table_holds_the_rules_the_readme_states():
         "evidence.edit": "reporter",
         "evidence.move_protected": "editor",
         "evidence.reprocess": "reporter",
+        "evidence.capture": "reporter",
         "evidence.delete": "editor",
         "evidence.purge": "owner",
         "original.download": "editor",

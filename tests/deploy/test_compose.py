@@ -15,7 +15,17 @@ from tests.deploy.conftest import ROOT, free_port, require_program, stop, wait_f
 from tests.nginx import TEMPLATE as NGINX_TEMPLATE
 from tests.nginx import nginx_config
 
-LONG_RUNNING = ("db", "redis", "minio", "proxy", "web", "worker", "export-worker", "beat")
+LONG_RUNNING = (
+    "db",
+    "redis",
+    "minio",
+    "proxy",
+    "web",
+    "worker",
+    "export-worker",
+    "capture-worker",
+    "beat",
+)
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +172,13 @@ def test_the_proxy_refuses_a_body_over_its_limit_and_passes_the_client_on(nginx_
     assert headers["X-Forwarded-For"] == "127.0.0.1"
     assert headers["X-Forwarded-Proto"] == "http"
     assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"])
+
+
+def test_link_captures_have_their_own_worker_with_chromium(compose):
+    worker = compose["capture-worker"]
+    assert "CELERY_CAPTURE_QUEUE" in " ".join(worker["command"])
+    assert "CELERY_INGEST_QUEUE" not in " ".join(worker["command"])
+    assert worker["build"] == {"context": ".", "target": "capture"}
+    assert "ports" not in worker
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM app AS capture" in dockerfile and "chromium" in dockerfile

@@ -46,6 +46,7 @@ from web.presenters import (
     polling_context,
 )
 from web.views.base import case_context, comment_post, gone
+from web.views.captures import capture_panel
 
 
 @login_required
@@ -305,6 +306,7 @@ def evidence_detail(request, evidence_id):
         .exclude(pk=evidence.pk)[:50],
         can_retry=photo is not None and (photo.status == Photo.Status.FAILED or polling["late"]),
         **polling,
+        **(capture_panel(request, evidence) if evidence.kind == Evidence.Kind.LINK else {}),
     )
     return render(request, "web/evidence_detail.html", ctx)
 
