@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 PHOTO_PROCESS = "evidence.tasks.photo_process_task"
 CASE_EXPORT = "evidence.tasks.case_export_task"
+TEXT_READ = "evidence.tasks.text_read_task"
 
 # What a broker that is down or unreachable raises at publish time (kombu wraps the
 # transport's connection errors in its OperationalError; a socket error may come through bare).

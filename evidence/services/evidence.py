@@ -22,6 +22,7 @@ from evidence.imaging.sniff import IMAGE_TYPES, file_kind
 from evidence.models import Evidence, Photo, Source
 from evidence.services.photos import photo_queue
 from evidence.services.sources import full_clean
+from evidence.services.texts import text_read_queue
 
 # --- Evidence -------------------------------------------------------------------------------
 
@@ -253,7 +254,8 @@ def evidence_ingest(
     original is stored (once, under its hash), so a refusal stores nothing. The same bytes
     uploaded again to the same case make no second original: the existing evidence is
     returned, created False, and the repeat is recorded. A new photo is queued for processing
-    once the transaction commits; documents are not processed further.
+    once the transaction commits (its text is read after it is ready); a PDF document's text is
+    queued to be read (evidence.services.texts).
     """
     require(actor, case, "evidence.add")
     _check_source(case, source)
@@ -312,6 +314,9 @@ def evidence_ingest(
     if kind == Evidence.Kind.PHOTO:
         Photo.objects.create(evidence=evidence)
         photo_queue(evidence.pk)
+    else:
+        # A PDF's text (its text layer, else OCR of its pages), by a job of its own.
+        text_read_queue(evidence=evidence)
     return evidence, True
 
 

@@ -34,6 +34,7 @@ from evidence.imaging.descriptive import DESCRIBED_FIELDS
 from evidence.imaging.flags import METADATA_FLAGS, consistency_flags
 from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, Photo, PhotoFlag, PhotoMatch
+from evidence.services.texts import text_read_queue
 from evidence.similarity import photos_within
 
 logger = logging.getLogger(__name__)
@@ -320,6 +321,8 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
             processed_at=dj_timezone.now(),
         )
         if done:
+            # Its text is read next, by a job of its own on the `ocr` queue: never before ready.
+            text_read_queue(evidence=evidence)
             activity_record(
                 case=evidence.case,
                 actor=None,

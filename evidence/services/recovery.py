@@ -2,8 +2,9 @@
 CASEFILE_RECOVERY_INTERVAL_SECONDS after (evidence.tasks.RecoveryStep), with or without beat.
 
 - the outbox is drained: tasks whose transaction committed while the broker was away are sent;
-- photos and exports whose worker died (the lease ran out) are queued again, as are those
-  whose task was lost; exports that never started are given up (`exports_requeue_stale`);
+- photos, exports and text readings (OCR) whose worker died (the lease ran out) are queued
+  again, as are those whose task was lost; exports that never started are given up
+  (`exports_requeue_stale`);
 - half-written export bundles left behind by a dead worker are removed.
 
 Every step is safe in several workers at once (conditional updates, skipped locks) and with
@@ -21,6 +22,7 @@ from django.db import DatabaseError
 from evidence.enqueue import outbox_drain
 from evidence.services.exports import export_temp_files_remove, exports_requeue_stale
 from evidence.services.photos import photos_requeue_stale
+from evidence.services.texts import texts_requeue_stale
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +32,12 @@ class Recovered:
     outbox: int = 0
     photos: list[int] = field(default_factory=list)
     exports: list[int] = field(default_factory=list)
+    texts: list[int] = field(default_factory=list)
     temp_files: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.outbox or self.photos or self.exports or self.temp_files)
+        return bool(self.outbox or self.photos or self.exports or self.texts or self.temp_files)
 
 
 def jobs_recover() -> Recovered:
@@ -45,6 +48,7 @@ def jobs_recover() -> Recovered:
         ("outbox", outbox_drain),
         ("photos", photos_requeue_stale),
         ("exports", exports_requeue_stale),
+        ("texts", texts_requeue_stale),
         ("temp_files", export_temp_files_remove),
     )
     for name, step in steps:
@@ -55,11 +59,12 @@ def jobs_recover() -> Recovered:
             done.failed.append(name)
     if done:
         logger.info(
-            "Recovery: %d task(s) sent from the outbox, photos %s and exports %s queued again, "
-            "%d stale export file(s) removed",
+            "Recovery: %d task(s) sent from the outbox, photos %s, exports %s and text readings "
+            "%s queued again, %d stale export file(s) removed",
             done.outbox,
             done.photos[:20],
             done.exports[:20],
+            done.texts[:20],
             len(done.temp_files),
         )
     return done

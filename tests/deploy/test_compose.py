@@ -13,7 +13,17 @@ import yaml
 
 from tests.deploy.conftest import ROOT, free_port, require_program, stop, wait_for_port
 
-LONG_RUNNING = ("db", "redis", "minio", "proxy", "web", "worker", "export-worker", "beat")
+LONG_RUNNING = (
+    "db",
+    "redis",
+    "minio",
+    "proxy",
+    "web",
+    "worker",
+    "export-worker",
+    "ocr-worker",
+    "beat",
+)
 NGINX_TEMPLATE = ROOT / "config" / "nginx" / "casefile.conf.template"
 
 

@@ -151,6 +151,9 @@ def worker_env(redis_url, settings, tmp_path):
         "CELERY_QUEUE": queue,
         "CELERY_INGEST_QUEUE": queue,
         "CELERY_EXPORT_QUEUE": queue,
+        "CELERY_OCR_QUEUE": queue,
+        # Text is read only by the workers of the tests that ask for it (CASEFILE_OCR=1).
+        "CASEFILE_OCR": "0",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PYTHONPATH": str(ROOT),
     }

@@ -42,6 +42,7 @@ from web.presenters import (
     custody_history,
     metadata_rows,
     polling_context,
+    text_context,
 )
 from web.views.base import case_context, comment_post, gone
 
@@ -65,6 +66,7 @@ def evidence_gallery(request, case_id):
                 | Q(url__icontains=q)
                 | Q(text__icontains=q)
                 | photo_text_matches(q)
+                | reader.text_matches(q)
             )
         if data["kind"]:
             items = items.filter(kind=data["kind"])
@@ -284,6 +286,7 @@ def evidence_detail(request, evidence_id):
         .exclude(pk=evidence.pk)[:50],
         can_retry=photo is not None and (photo.status == Photo.Status.FAILED or polling["late"]),
         **polling,
+        **text_context(evidence, reader),
     )
     return render(request, "web/evidence_detail.html", ctx)
 

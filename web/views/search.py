@@ -9,7 +9,7 @@ from cases.models import Claim
 from cases.policy import cases_where
 from cases.selectors import cases_visible_to
 from evidence.models import Evidence, Source
-from evidence.reader import place_matches, reader_for, source_matches
+from evidence.reader import place_matches, reader_for, source_matches, text_matches
 from evidence.selectors import photo_text_matches
 from web import forms
 
@@ -47,6 +47,7 @@ def search(request):
                 | Q(url__icontains=q)
                 | Q(text__icontains=q)
                 | photo_text_matches(q)
+                | text_matches(q, revealing=revealing)
             )
             .select_related("case")
             .order_by("-created_at")[:50]
