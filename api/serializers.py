@@ -293,7 +293,7 @@ class OcrWordSerializer(serializers.Serializer):
     confidence = serializers.IntegerField(help_text="0–100")
     language = serializers.CharField()
     line = serializers.IntegerField()
-    page = serializers.IntegerField(required=False, help_text="PDF pages read with OCR")
+    page = serializers.IntegerField(allow_null=True, help_text="The PDF page; null for a photo")
 
 
 class EvidenceSerializer(serializers.ModelSerializer):
@@ -320,7 +320,8 @@ class EvidenceSerializer(serializers.ModelSerializer):
     taken_at_source = serializers.CharField(
         allow_null=True,
         read_only=True,
-        help_text="DateTimeOriginal, CreateDate, GPS time, XMP or IPTC (never the modify date)",
+        help_text="DateTimeOriginal, CreateDate, GPS time, XMP, IPTC or maker note (never the "
+        "modify date)",
     )
     camera_make = serializers.CharField(allow_null=True, read_only=True)
     camera_model = serializers.CharField(allow_null=True, read_only=True)

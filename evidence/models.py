@@ -395,7 +395,7 @@ class TextReading(models.Model):
     ocr_language = models.CharField(max_length=16, blank=True)
     ocr_text = models.TextField(blank=True)
     # Each word read by OCR: {"text", "box": [left, top, right, bottom] as fractions of the
-    # picture (or page), "confidence", "language", "line", and "page" for a PDF}.
+    # picture (or page), "confidence", "language", "line", "page" (a PDF's; null for a photo)}.
     words = models.JSONField(default=list, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     pages = models.PositiveIntegerField(null=True, blank=True)

@@ -326,7 +326,7 @@ def text_context(evidence: Evidence, reader: Reader) -> dict:
             "lang": LANGUAGE_NAMES.get(w["language"], ("", ""))[1],
         }
         for w in (fields["ocr_words"] or [])
-        if "page" not in w  # a PDF page's boxes have no preview to be drawn on
+        if w.get("page") is None  # a PDF page's boxes have no preview to be drawn on
     ]
     return {
         "text": {

@@ -72,6 +72,7 @@ class Word:
             "confidence": self.confidence,
             "language": self.language,
             "line": self.line,
+            "page": None,
             **extra,
         }
 
