@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # Every core (tests that share a service of their own run on one: tests/conftest.py).
 PYTEST_PROCESSES ?= auto
 
-.PHONY: install run test chromium nginx lint audit worker bench bench-tools clean vendor
+.PHONY: install run test chromium nginx tesseract lint audit worker bench bench-tools clean vendor
 
 install: $(VENV)/.installed
 
@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: install
+run: install tesseract
 	DEBUG=1 $(MANAGE) migrate --noinput
 	DEBUG=1 $(MANAGE) seed_demo
 	@echo
@@ -25,7 +25,7 @@ run: install
 	@echo
 	DEBUG=1 $(MANAGE) runserver 127.0.0.1:8000
 
-test: install chromium nginx
+test: install chromium nginx tesseract
 	$(VENV)/bin/pytest -n $(PYTEST_PROCESSES) --dist loadgroup $(PYTEST_ARGS)
 
 # Browser tests drive Debian's chromium through Playwright (no Playwright browser download).
@@ -47,6 +47,21 @@ nginx:
 			|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light; }; \
 		else \
 			echo "The proxy test needs nginx: sudo apt-get install -y nginx-light" >&2; \
+		fi; \
+	fi
+
+# Reading text in photos and scans (evidence.imaging.ocr): Tesseract with the desk's languages,
+# and the CJK fonts the OCR tests render their pictures with. Without it the step is skipped.
+OCR_PACKAGES = tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor tesseract-ocr-chi-sim \
+	tesseract-ocr-rus tesseract-ocr-ukr tesseract-ocr-ara fonts-noto-cjk
+tesseract:
+	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx chi_sim \
+		|| [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(OCR_PACKAGES) \
+			|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(OCR_PACKAGES); }; \
+		else \
+			echo "Reading text needs Tesseract: sudo apt-get install -y $(OCR_PACKAGES)" >&2; \
 		fi; \
 	fi
 

@@ -9,7 +9,9 @@ from django_filters import filters as base_filters
 from django_filters import rest_framework as filters
 
 from cases.models import Activity, Case, Claim
-from evidence.models import Evidence, EvidenceLink, Photo, PhotoFlag, Source
+from cases.policy import cases_where
+from evidence.models import Evidence, EvidenceLink, Photo, PhotoFlag, Source, TextReading
+from evidence.reader import text_matches
 
 MAX_ID = 2**63 - 1
 
@@ -104,6 +106,17 @@ class EvidenceFilter(filters.FilterSet):
     )
     flagged = BooleanFilter(method="filter_flagged", label="Photos with any flag")
     sensitive = BooleanFilter()
+    ocr_text = filters.CharFilter(
+        method="filter_ocr_text",
+        max_length=200,
+        label="The text read in the photo (OCR) or document (text layer or OCR; editors and "
+        "owners) contains this",
+    )
+    ocr_status = filters.ChoiceFilter(
+        field_name="text_reading__status",
+        choices=TextReading.Status.choices,
+        label="Status of reading the text",
+    )
     observed_after = IsoDateTimeFilter(field_name="observed_at", lookup_expr="gte")
     observed_before = IsoDateTimeFilter(field_name="observed_at", lookup_expr="lte")
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
@@ -112,6 +125,11 @@ class EvidenceFilter(filters.FilterSet):
     class Meta:
         model = Evidence
         fields = ["kind", "source", "status", "flag", "sensitive"]
+
+    def filter_ocr_text(self, queryset, name, value):
+        # A document's text only where the user may open its original (evidence.reader).
+        revealing = cases_where(self.request.user, "identity.see") if self.request else None
+        return queryset.filter(text_matches(value, revealing=revealing))
 
     def filter_flagged(self, queryset, name, value):
         flagged = PhotoFlag.objects.values("photo_id")

@@ -19,7 +19,17 @@ from cases.policy import role_of
 from evidence.imaging.credentials import credentials_text
 from evidence.imaging.descriptive import DESCRIBED_FIELDS
 from evidence.imaging.metadata import capture_time_text
-from evidence.models import Capture, Comment, Evidence, EvidenceLink, Photo, PhotoMatch, Source
+from evidence.models import (
+    Capture,
+    Comment,
+    Evidence,
+    EvidenceLink,
+    Photo,
+    PhotoMatch,
+    Source,
+    TextReading,
+)
+from evidence.reader import NO_TEXT
 from evidence.selectors import evidence_of, sources_of
 
 MAX_ID = 2**63 - 1
@@ -112,6 +122,7 @@ class CaseSerializer(serializers.ModelSerializer):
             "title",
             "summary",
             "status",
+            "ocr_languages",
             "role",
             "created_by",
             "created_at",
@@ -131,13 +142,13 @@ class CaseSerializer(serializers.ModelSerializer):
 class CaseCreateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Case
-        fields = ["title", "summary"]
+        fields = ["title", "summary", "ocr_languages"]
 
 
 class CaseUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Case
-        fields = ["title", "summary", "status"]
+        fields = ["title", "summary", "status", "ocr_languages"]
         extra_kwargs = {"title": {"required": False}}
 
 
@@ -382,6 +393,18 @@ def capture_json(capture: Capture, *, request) -> dict:
     }
 
 
+class OcrWordSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    box = serializers.ListField(
+        child=serializers.FloatField(),
+        help_text="left, top, right, bottom: fractions of the picture's (or page's) size",
+    )
+    confidence = serializers.IntegerField(help_text="0–100")
+    language = serializers.CharField()
+    line = serializers.IntegerField()
+    page = serializers.IntegerField(allow_null=True, help_text="The PDF page; null for a photo")
+
+
 class EvidenceSerializer(serializers.ModelSerializer):
     """A piece of evidence. The photo fields are null for other kinds (and until processing
     has produced them). `exif` is null below editor; a protected source's photo also hides its
@@ -406,7 +429,8 @@ class EvidenceSerializer(serializers.ModelSerializer):
     taken_at_source = serializers.CharField(
         allow_null=True,
         read_only=True,
-        help_text="DateTimeOriginal, CreateDate, GPS time, XMP or IPTC (never the modify date)",
+        help_text="DateTimeOriginal, CreateDate, GPS time, XMP, IPTC or maker note (never the "
+        "modify date)",
     )
     camera_make = serializers.CharField(allow_null=True, read_only=True)
     camera_model = serializers.CharField(allow_null=True, read_only=True)
@@ -444,6 +468,29 @@ class EvidenceSerializer(serializers.ModelSerializer):
         help_text="The full EXIF (editors and owners).",
         reason="The metadata as the file carries it: its groups and tags depend on the camera.",
     )
+    ocr_status = serializers.ChoiceField(
+        choices=TextReading.Status.choices,
+        allow_null=True,
+        read_only=True,
+        help_text="Reading the text of a photo or PDF: null for other items (or when the server "
+        "reads none); skipped or failed with the reason in ocr_note.",
+    )
+    ocr_note = serializers.CharField(allow_null=True, read_only=True)
+    ocr_method = serializers.ChoiceField(
+        choices=TextReading.Method.choices, allow_null=True, read_only=True
+    )
+    ocr_text = serializers.CharField(
+        allow_null=True,
+        read_only=True,
+        help_text="The text read (OCR, or a PDF's text layer). A document's: editors and owners.",
+    )
+    ocr_language = serializers.CharField(
+        allow_null=True,
+        read_only=True,
+        help_text="The language most of the text was read in (Tesseract's name: kor, chi_sim…)",
+    )
+    ocr_confidence = serializers.FloatField(allow_null=True, read_only=True, help_text="0–100")
+    ocr_words = OcrWordSerializer(many=True, allow_null=True, read_only=True)
     thumbnail_url = serializers.URLField(allow_null=True, read_only=True)
     preview_url = serializers.URLField(allow_null=True, read_only=True)
     original_url = serializers.URLField(
@@ -506,6 +553,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "dhash",
             "flags",
             "exif",
+            *NO_TEXT,
             "thumbnail_url",
             "preview_url",
             "original_url",
@@ -586,6 +634,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
                     ),
                 }
             )
+        row.update(reader.text_read(evidence))
         row["original_url"] = (
             self._url("api:evidence-original", evidence.pk)
             if evidence.has_file and reveal

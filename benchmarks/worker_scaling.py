@@ -108,6 +108,9 @@ def main() -> int:
         "MEDIA_ROOT": media,
         "CELERY_QUEUE": f"{TAG}_default",
         "CELERY_EXPORT_QUEUE": f"{TAG}_exports",
+        "CELERY_OCR_QUEUE": f"{TAG}_ocr",
+        # The photo pipeline's throughput: reading text is benchmarks/ocr.py's.
+        "CASEFILE_OCR": "0",
         "LOG_LEVEL": "WARNING",
     }
     # This process parks the tasks that ingest queues; the workers consume only their queue.

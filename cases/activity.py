@@ -95,6 +95,7 @@ class Verb(StrEnum):
     PHOTO_PROCESSED = "photo.processed"
     PHOTO_REPROCESS_REQUESTED = "photo.reprocess_requested"
     SOURCE_CREATED = "source.created"
+    TEXT_READ = "text.read"
     SOURCE_REVEALED = "source.revealed"
     SOURCE_UPDATED = "source.updated"
 

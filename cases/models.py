@@ -1,6 +1,7 @@
 """What an investigation asserts and who takes part in it."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -30,6 +31,19 @@ class Case(models.Model):
     title = models.CharField(max_length=200)
     summary = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    # The languages the text in the case's photos and scans is read in (Tesseract's names
+    # joined by "+", e.g. "kor+chi_sim+eng"); blank: the server's CASEFILE_OCR_LANGUAGES.
+    ocr_languages = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z]{3}(_[a-z]+)?(\+[a-z]{3}(_[a-z]+)?)*$",
+                "Tesseract's language names joined by +, e.g. kor+chi_sim+eng.",
+            )
+        ],
+        help_text="Languages to read text in (kor+chi_sim+eng…); blank: the default.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -56,6 +70,11 @@ class Case(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
+
+    @property
+    def reading_languages(self) -> str:
+        """The languages text is read in for this case (its own, else the server's)."""
+        return self.ocr_languages or settings.CASEFILE_OCR_LANGUAGES
 
 
 class Membership(models.Model):

@@ -36,12 +36,19 @@ def _validated(instance: Model) -> Model:
 
 
 @transaction.atomic
-def case_create(*, actor, title: str, summary: str = "") -> Case:
+def case_create(*, actor, title: str, summary: str = "", ocr_languages: str = "") -> Case:
     """Open a new case; its creator becomes its owner."""
     if not actor.is_authenticated or not actor.is_active:
         raise PermissionDenied("Sign in to create a case.")
     require_any_case(actor)
-    case = _validated(Case(title=title.strip(), summary=summary, created_by=actor))
+    case = _validated(
+        Case(
+            title=title.strip(),
+            summary=summary,
+            ocr_languages=ocr_languages.strip(),
+            created_by=actor,
+        )
+    )
     case.save()
     Membership.objects.create(case=case, user=actor, role=Role.OWNER, added_by=actor)
     activity_record(case=case, actor=actor, verb=Verb.CASE_CREATED, target=case)
@@ -56,14 +63,20 @@ def case_update(
     title: str | None = None,
     summary: str | None = None,
     status: str | None = None,
+    ocr_languages: str | None = None,
 ) -> Case:
-    """Edit the case's title and summary (editors, owners) or its status (owners)."""
+    """Edit the case's title, summary and the languages its text is read in (editors,
+    owners) or its status (owners). New languages apply to what is read from then on."""
     changes = {}
     if status is not None and status != case.status:
         require(actor, case, "case.status")
         changes["status"] = status
-    if (title is not None and title != case.title) or (
-        summary is not None and summary != case.summary
+    if ocr_languages is not None:
+        ocr_languages = ocr_languages.strip()
+    if (
+        (title is not None and title != case.title)
+        or (summary is not None and summary != case.summary)
+        or (ocr_languages is not None and ocr_languages != case.ocr_languages)
     ):
         # A closed case can still be renamed by an owner who reopens it in the same request.
         require(
@@ -76,6 +89,8 @@ def case_update(
             changes["title"] = title.strip()
         if summary is not None and summary != case.summary:
             changes["summary"] = summary
+        if ocr_languages is not None and ocr_languages != case.ocr_languages:
+            changes["ocr_languages"] = ocr_languages
     if not changes:
         require(actor, case, "case.see")
         return case

@@ -331,6 +331,24 @@ CASEFILE_MAX_IMAGE_PIXELS = env_int("CASEFILE_MAX_IMAGE_PIXELS", 60_000_000)
 # evidence.imaging.decode.image_memory_pool).
 CASEFILE_IMAGE_MEMORY_POOL_MB = env_int("CASEFILE_IMAGE_MEMORY_POOL_MB", 64)
 
+# --- Text in pictures (OCR, evidence.imaging.ocr; PDF text layers, evidence.imaging.pdftext) ---
+
+# Read the text of photos and PDFs after they are ready, on the `ocr` queue (0: never).
+CASEFILE_OCR = env_bool("CASEFILE_OCR", True)
+# The Tesseract program: a name on PATH or a path. Where it is absent the step is skipped
+# with a note on the item, and `manage.py doctor` says so.
+CASEFILE_TESSERACT_CMD = os.environ.get("CASEFILE_TESSERACT_CMD") or "tesseract"
+# The languages a case reads in when it names none (Tesseract's names, joined by "+").
+CASEFILE_OCR_LANGUAGES = os.environ.get("CASEFILE_OCR_LANGUAGES") or "eng+kor+chi_sim+rus+ukr+ara"
+# One Tesseract run may take this long before it is stopped (the item fails with the reason).
+CASEFILE_OCR_TIMEOUT_SECONDS = env_int("CASEFILE_OCR_TIMEOUT_SECONDS", 120)
+# A photo is read at most this many pixels along its longer edge (reduced if larger).
+CASEFILE_OCR_MAX_EDGE = env_int("CASEFILE_OCR_MAX_EDGE", 2400)
+# A PDF: at most this many pages are read; a scanned page is rendered at OCR_DPI, reduced to
+# stay under CASEFILE_MAX_IMAGE_PIXELS.
+CASEFILE_OCR_MAX_PAGES = env_int("CASEFILE_OCR_MAX_PAGES", 50)
+CASEFILE_OCR_DPI = env_int("CASEFILE_OCR_DPI", 200)
+
 # --- Celery ---------------------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -355,6 +373,8 @@ CELERY_EXPORT_QUEUE = os.environ.get("CELERY_EXPORT_QUEUE") or "exports"
 CELERY_WEBHOOK_QUEUE = os.environ.get("CELERY_WEBHOOK_QUEUE") or "webhooks"
 # Link captures run Chromium: their own queue, consumed by the `capture-worker` service.
 CELERY_CAPTURE_QUEUE = os.environ.get("CELERY_CAPTURE_QUEUE") or "capture"
+# Reading text (OCR) has its own queue, so that it never delays a photo becoming ready.
+CELERY_OCR_QUEUE = os.environ.get("CELERY_OCR_QUEUE") or "ocr"
 CELERY_WORKER_QUEUES = list(
     dict.fromkeys(
         [
@@ -362,6 +382,7 @@ CELERY_WORKER_QUEUES = list(
             CELERY_EXPORT_QUEUE,
             CELERY_WEBHOOK_QUEUE,
             CELERY_CAPTURE_QUEUE,
+            CELERY_OCR_QUEUE,
             CELERY_TASK_DEFAULT_QUEUE,
         ]
     )
@@ -372,6 +393,7 @@ CELERY_TASK_ROUTES = {
     "*export*": {"queue": CELERY_EXPORT_QUEUE},
     "evidence.tasks.webhook_deliver_task": {"queue": CELERY_WEBHOOK_QUEUE},
     "evidence.tasks.link_capture_task": {"queue": CELERY_CAPTURE_QUEUE},
+    "evidence.tasks.text_read_task": {"queue": CELERY_OCR_QUEUE},
 }
 # Our JSON log configuration stays in charge in the worker too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -30,6 +30,7 @@ CASE_EXPORT = "evidence.tasks.case_export_task"
 EVIDENCE_TIMESTAMP = "evidence.tasks.evidence_timestamp_task"
 TIMESTAMPS_FILL = "evidence.tasks.timestamps_fill_task"
 LINK_CAPTURE = "evidence.tasks.link_capture_task"
+TEXT_READ = "evidence.tasks.text_read_task"
 
 # What a broker that is down or unreachable raises at publish time (kombu wraps the
 # transport's connection errors in its OperationalError; a socket error may come through bare).

@@ -386,6 +386,63 @@ class Photo(models.Model):
         return f"photo {self.evidence_id} ({self.status})"
 
 
+class TextReading(models.Model):
+    """The text read from a photo (OCR) or a document (its PDF text layer, else OCR of its
+    rendered pages), by a job of its own after the photo is ready (evidence.services.texts)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        # Not read, and why (Tesseract absent here, no language installed): `note` says.
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    class Method(models.TextChoices):
+        OCR = "ocr", "OCR"
+        TEXT_LAYER = "text_layer", "Text layer"
+        BOTH = "text_layer+ocr", "Text layer and OCR"
+
+    evidence = models.OneToOneField(
+        Evidence, on_delete=models.CASCADE, primary_key=True, related_name="text_reading"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Why it was skipped or failed; what else a reader should know (pages left out).
+    note = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    method = models.CharField(max_length=16, choices=Method.choices, blank=True)
+    # The languages asked for ("kor+chi_sim+eng"), those read in most of the text.
+    languages = models.CharField(max_length=100, blank=True)
+    ocr_language = models.CharField(max_length=16, blank=True)
+    ocr_text = models.TextField(blank=True)
+    # Each word read by OCR: {"text", "box": [left, top, right, bottom] as fractions of the
+    # picture (or page), "confidence", "language", "line", "page" (a PDF's; null for a photo)}.
+    words = models.JSONField(default=list, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    software = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["evidence"]
+        indexes = [models.Index(fields=["status", "status_changed_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "processing", "done", "skipped", "failed"]),
+                name="textreading_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["failed", "skipped"]) | ~Q(note=""),
+                name="textreading_failure_has_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"text of {self.evidence_id} ({self.status})"
+
+
 class PhotoFlag(models.Model):
     """A consistency warning raised by the pipeline, with an explanation a reporter can read."""
 

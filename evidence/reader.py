@@ -27,7 +27,7 @@ from cases.activity import activity_record_many, chain_entry, disclose, secrets_
 from cases.models import Activity, Case
 from cases.policy import can
 from evidence.imaging.descriptive import DESCRIBED_FIELDS
-from evidence.models import Evidence, Photo, Source
+from evidence.models import Evidence, Photo, Source, TextReading
 from evidence.selectors import REVEAL_VERB
 
 
@@ -87,6 +87,20 @@ class Reader:
     def credentials(self, evidence: Evidence, photo: Photo) -> dict | None:
         """The photo's Content Credentials as this reader may see them (`credentials_shown`)."""
         return credentials_shown(photo.content_credentials, hidden=not self.shows_place(evidence))
+
+    # --- Text read in a photo or document (evidence.services.texts)
+
+    def shows_text(self, evidence: Evidence) -> bool:
+        """Whether this reader sees the text read in `evidence` (`text_shown`)."""
+        return text_shown(evidence, reveal=self.reveal)
+
+    def text_read(self, evidence: Evidence) -> dict:
+        """The text read in `evidence` as this reader may see it (`text_fields`)."""
+        return text_fields(evidence, shown=self.shows_text(evidence))
+
+    def text_matches(self, q: str) -> Q:
+        """A search on the text read, as this reader may make it (`text_matches`)."""
+        return text_matches(q, reveal=self.reveal)
 
     # --- The record
 
@@ -276,6 +290,61 @@ def photo_described(photo: Photo, *, hidden: bool) -> dict:
     may see it: the place, byline and free-text fields are None when `hidden`."""
     withheld = set(PHOTO_WITHHELD_FIELDS) if hidden else set()
     return {name: None if name in withheld else getattr(photo, name) for name in DESCRIBED_FIELDS}
+
+
+def text_shown(evidence: Evidence, *, reveal: bool) -> bool:
+    """The text read in an item is its content, shown where its content is: a photo's to
+    whoever sees the photo (its preview shows the same words), a document's only to editors and
+    owners, who alone may open its original (a letter names its writer)."""
+    return evidence.kind == Evidence.Kind.PHOTO or reveal
+
+
+# The text fields of an item, as the API, the page and the export name them.
+NO_TEXT = {
+    "ocr_status": None,
+    "ocr_note": None,
+    "ocr_method": None,
+    "ocr_text": None,
+    "ocr_language": None,
+    "ocr_confidence": None,
+    "ocr_words": None,
+}
+
+
+def text_fields(evidence: Evidence, *, shown: bool) -> dict:
+    """The reading's status and note (for everyone who sees the item), and the text, its
+    language and word boxes where `shown`; None throughout for an item with no reading."""
+    try:
+        reading = evidence.text_reading
+    except TextReading.DoesNotExist:
+        return dict(NO_TEXT)
+    fields = {
+        "ocr_status": reading.status,
+        "ocr_note": reading.note,
+        "ocr_method": reading.method or None,
+        **{k: None for k in ("ocr_text", "ocr_language", "ocr_confidence", "ocr_words")},
+    }
+    if shown and reading.status == TextReading.Status.DONE:
+        fields.update(
+            ocr_text=reading.ocr_text,
+            ocr_language=reading.ocr_language or None,
+            ocr_confidence=reading.confidence,
+            ocr_words=reading.words,
+        )
+    return fields
+
+
+def text_matches(q: str, *, reveal: bool = False, revealing=None) -> Q:
+    """A search on the text read in photos and documents, matching only what the reader may see
+    (`text_shown`): below editor, a document's text does not match. `revealing`: the cases
+    where the reader is an editor or owner (a search across cases)."""
+    match = Q(text_reading__ocr_text__icontains=q)
+    if reveal:
+        return match
+    visible = Q(kind=Evidence.Kind.PHOTO)
+    if revealing is not None:
+        visible |= Q(case__in=revealing)
+    return match & visible
 
 
 def credentials_shown(credentials: dict | None, *, hidden: bool) -> dict | None:

@@ -34,8 +34,16 @@ from cases.search import (
     unsplit,
 )
 from cases.selectors import cases_visible_to
-from evidence.models import Comment, Evidence, EvidenceLink, Photo, PhotoFlag, Source
-from evidence.reader import PHOTO_WITHHELD_FIELDS, reader_for
+from evidence.models import (
+    Comment,
+    Evidence,
+    EvidenceLink,
+    Photo,
+    PhotoFlag,
+    Source,
+    TextReading,
+)
+from evidence.reader import PHOTO_WITHHELD_FIELDS, reader_for, text_shown
 
 # Camera and editing software: what the file says of the device, never of a person or place.
 PHOTO_DEVICE_FIELDS = ("camera_make", "camera_model", "lens", "software", "date_created")
@@ -47,13 +55,26 @@ def _hidden(evidence: Evidence) -> bool:
     return evidence.source_id is not None and evidence.source.protected
 
 
+def _text_read(evidence: Evidence) -> str:
+    try:
+        return evidence.text_reading.ocr_text
+    except TextReading.DoesNotExist:
+        return ""
+
+
 def evidence_document(evidence: Evidence) -> Document:
     """What a piece of evidence says: title, description, link URL, testimony text, file name;
-    a photo's camera, software and IPTC/XMP (caption, keywords, byline, place). Its stated
-    place and the photo's withheld fields are private for a protected source's evidence."""
+    a photo's camera, software and IPTC/XMP (caption, keywords, byline, place); the text read in
+    it (OCR, a PDF's text layer). Its stated place and the photo's withheld fields are private
+    for a protected source's evidence; a document's text is private always, as it is shown only
+    to editors and owners (`evidence.reader.text_shown`)."""
     photo = evidence.photo_or_none
     public = [evidence.description, evidence.url, evidence.text, evidence.original_name]
     withheld = [evidence.place_name]
+    text = _text_read(evidence)
+    always_private = [] if text_shown(evidence, reveal=False) else [text]
+    if not always_private:
+        public.append(text)
     status = ""
     occurred = evidence.observed_at
     if evidence.stated_on and occurred is None:
@@ -67,7 +88,7 @@ def evidence_document(evidence: Evidence) -> Document:
     return Document(
         title=evidence.title or evidence.original_name or evidence.url,
         body=joined(*public, *([] if hidden else withheld)),
-        private=joined(*withheld) if hidden else "",
+        private=joined(*(withheld if hidden else []), *always_private),
         kind=evidence.kind,
         status=status,
         occurred=occurred or evidence.created_at,
@@ -127,7 +148,9 @@ def search_index_evidence(evidence: Evidence) -> None:
         entries_remove(type="evidence", object_ids=[evidence.pk])
         SearchEntry.objects.filter(type__in=("comment", "link"), evidence_id=evidence.pk).delete()
         return
-    evidence = Evidence.objects.select_related("source", "photo").get(pk=evidence.pk)
+    evidence = Evidence.objects.select_related("source", "photo", "text_reading").get(
+        pk=evidence.pk
+    )
     entry_put(
         case_id=evidence.case_id,
         type="evidence",

@@ -36,7 +36,9 @@ def evidence_queryset(*, include_deleted: bool = False) -> QuerySet[Evidence]:
 
     Deleted evidence (a tombstone) is left out unless asked for: only its custody record and
     the owners' purge still reach it."""
-    queryset = Evidence.objects.select_related("source", "collected_by", "photo").prefetch_related(
+    queryset = Evidence.objects.select_related(
+        "source", "collected_by", "photo", "text_reading"
+    ).prefetch_related(
         Prefetch("photo__flags"),
         Prefetch(
             "provenances",
@@ -60,7 +62,8 @@ def evidence_queryset(*, include_deleted: bool = False) -> QuerySet[Evidence]:
 def photo_text_matches(q: str) -> Q:
     """A search on what a photo's file says of it that hides nothing: its date created
     (IPTC/XMP). Its place, byline, caption and keywords are searched by
-    `evidence.reader.place_matches`, which knows whom they are hidden from."""
+    `evidence.reader.place_matches`, and the text read in it by `evidence.reader.text_matches`,
+    which know whom they are hidden from."""
     return Q(photo__date_created__icontains=q)
 
 

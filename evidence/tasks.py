@@ -18,6 +18,7 @@ from evidence.services.captures import link_capture
 from evidence.services.exports import export_build, exports_expire
 from evidence.services.photos import StorageUnavailable, photo_process
 from evidence.services.recovery import jobs_recover
+from evidence.services.texts import text_read
 from evidence.services.timestamps import evidence_timestamp, timestamps_fill_due
 from evidence.webhooks import webhook_deliver
 
@@ -61,6 +62,27 @@ def photo_process_task(self, photo_id: int) -> str:
         jitter = random.uniform(1, max(1.0, settings.CASEFILE_LEASE_SECONDS / 3))  # noqa: S311
         raise self.retry(countdown=outcome.busy_for + jitter, max_retries=None)
     return outcome.status
+
+
+# --- Text in pictures (OCR, issue #15) ---------------------------------------------------------
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=5,
+    retry_jitter=True,
+    max_retries=5,
+    # A scanned PDF of CASEFILE_OCR_MAX_PAGES pages takes longer than a photo; the hard limit
+    # stays below the broker's visibility timeout. Routed to the `ocr` queue.
+    soft_time_limit=1200,
+    time_limit=1260,
+)
+def text_read_task(self, evidence_id: int) -> str:
+    """Read the text of one photo or PDF (after the photo is ready); returns its status."""
+    return text_read(evidence_id=evidence_id, keep_lease=not self.request.is_eager)
 
 
 # --- Exports (chain of custody, issue #6) ----------------------------------------------------

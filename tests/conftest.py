@@ -36,6 +36,9 @@ def _test_settings(settings, tmp_path):
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "spool")
     # Real password hashing costs a quarter of a second per user; tests make hundreds.
     settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
+    # Reading text (Tesseract, a second or more per photo) only where a test asks for it
+    # (tests/evidence/test_ocr.py): hundreds of tests upload photos.
+    settings.CASEFILE_OCR = False
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """Forms check the shape of what a page posts; the services decide whether it may happen."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -73,6 +74,14 @@ class CaseForm(Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="What the case is about and what it tries to establish.",
+    )
+    ocr_languages = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Languages of text in pictures",
+        validators=Case._meta.get_field("ocr_languages").validators,
+        help_text="Tesseract's names joined by +, e.g. kor+chi_sim+eng (eng, kor, chi_sim, "
+        f"rus, ukr, ara…). Blank: {settings.CASEFILE_OCR_LANGUAGES}.",
     )
 
 

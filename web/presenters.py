@@ -255,6 +255,7 @@ VERBS = {
     "photo.failed": "could not process",
     "photo.hashed": "looked again for near-duplicates of",
     "photo.reprocess_requested": "asked to process again",
+    "text.read": "read the text of",
     "link.created": "linked evidence to a claim",
     "link.updated": "changed a link",
     "link.removed": "removed a link",
@@ -299,3 +300,50 @@ def ago(value: datetime | None) -> str:
 
 def filesize(value) -> str:
     return filesizeformat(value) if value is not None else ""
+
+
+# Tesseract's language names, as a reader reads them and as HTML's lang attribute wants them.
+LANGUAGE_NAMES = {
+    "eng": ("English", "en"),
+    "kor": ("Korean", "ko"),
+    "chi_sim": ("Chinese (simplified)", "zh-Hans"),
+    "chi_tra": ("Chinese (traditional)", "zh-Hant"),
+    "rus": ("Russian", "ru"),
+    "ukr": ("Ukrainian", "uk"),
+    "ara": ("Arabic", "ar"),
+    "jpn": ("Japanese", "ja"),
+}
+
+
+def language_name(code: str | None) -> str:
+    return LANGUAGE_NAMES.get(code or "", (code or "", ""))[0]
+
+
+def text_context(evidence: Evidence, reader: Reader) -> dict:
+    """The text read in an item for its page (`Reader.text_read`: a document's text only for
+    editors and owners): the text, its language, and the word boxes to draw over the preview."""
+    fields = reader.text_read(evidence)
+    if fields["ocr_status"] is None:
+        return {"text": None}
+    words = [
+        {
+            "text": w["text"],
+            "box": " ".join(f"{v:.4f}" for v in w["box"]),
+            "label": f"{language_name(w['language'])} · {w['confidence']}%",
+            "lang": LANGUAGE_NAMES.get(w["language"], ("", ""))[1],
+        }
+        for w in (fields["ocr_words"] or [])
+        if w.get("page") is None  # a PDF page's boxes have no preview to be drawn on
+    ]
+    return {
+        "text": {
+            **fields,
+            "shown": reader.shows_text(evidence),
+            "language_name": language_name(fields["ocr_language"]),
+            "lang": LANGUAGE_NAMES.get(fields["ocr_language"] or "", ("", ""))[1],
+            "languages": evidence.text_reading.languages,
+            "pages": evidence.text_reading.pages,
+            "polling": fields["ocr_status"] in ("pending", "processing"),
+        },
+        "text_words": words,
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -74,7 +75,9 @@ def read_metadata(image: Image.Image) -> tuple[dict[str, Any], dict[str, Any]]:
         orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else None
     )
     descriptive = read_descriptive(image, exif_ifd0=ifd0)
-    taken_at, offset, source = capture_time(sub=sub, gps=gps, descriptive=descriptive)
+    taken_at, offset, source = capture_time(
+        sub=sub, gps=gps, descriptive=descriptive, make=metadata["camera_make"]
+    )
     metadata["taken_at"] = taken_at
     metadata["taken_at_offset"] = offset
     metadata["taken_at_source"] = source
@@ -168,16 +171,20 @@ def _exif_datetime(value, offset_value) -> tuple[datetime | None, str]:
 class TakenAtSource:
     """Which field a photo's capture time came from (`Photo.taken_at_source`). The modify date
     (EXIF DateTime) is never one: it is when the file was last written, not when the picture
-    was taken. Dates in maker notes are not read."""
+    was taken. A maker note's date is read only where its layout is known and self-contained
+    (`maker_note_datetime`), and only when no standard field has one."""
 
     DATE_TIME_ORIGINAL = "DateTimeOriginal"
     CREATE_DATE = "CreateDate"
     GPS = "GPS time"
     XMP = "XMP"
     IPTC = "IPTC"
+    MAKER_NOTE = "maker note"
 
 
-def capture_time(*, sub: dict, gps: dict, descriptive: dict) -> tuple[datetime | None, str, str]:
+def capture_time(
+    *, sub: dict, gps: dict, descriptive: dict, make: str = ""
+) -> tuple[datetime | None, str, str]:
     """When the photo was taken, its UTC offset ("" when the file recorded none: then the
     datetime is the camera's local wall-clock time, labelled UTC only because the database
     stores aware datetimes; see `capture_time_text`) and the field it came from."""
@@ -199,7 +206,42 @@ def capture_time(*, sub: dict, gps: dict, descriptive: dict) -> tuple[datetime |
             taken_at, offset = _iso_datetime(text)
             if taken_at:
                 return taken_at, offset, source
+    taken_at = maker_note_datetime(sub.get(0x927C), make=make)
+    if taken_at:
+        return taken_at, "", TakenAtSource.MAKER_NOTE
     return None, "", ""
+
+
+def maker_note_datetime(note, *, make: str) -> datetime | None:
+    """The capture time a camera's maker note records, where its layout is documented and
+    holds the date in the entry itself (no offsets into the file that a re-save may move):
+    Pentax's ("AOC" header, Date 0x0006 = year (2 bytes), month, day; Time 0x0007 = hour,
+    minute, second), as exiftool reads them. A local time: maker notes record no offset. Other
+    makers (Canon, Nikon, Sony, Fujifilm, Panasonic…) keep no capture date there, or keep it
+    in structures read reliably only by exiftool's per-model tables: None."""
+    if not isinstance(note, bytes) or not make.upper().startswith(("PENTAX", "ASAHI")):
+        return None
+    if note[:4] != b"AOC\x00" or note[4:6] not in (b"MM", b"II") or len(note) < 8:
+        return None
+    order = ">" if note[4:6] == b"MM" else "<"
+    count = struct.unpack(order + "H", note[6:8])[0]
+    values = {}
+    for index in range(min(count, 512)):
+        start = 8 + index * 12
+        entry = note[start : start + 12]
+        if len(entry) < 12:
+            break
+        tag, kind, number = struct.unpack(order + "HHI", entry[:8])
+        if tag in (0x0006, 0x0007) and kind == 7 and number == (4 if tag == 0x0006 else 3):
+            values[tag] = entry[8 : 8 + number]
+    if set(values) != {0x0006, 0x0007}:
+        return None
+    date, clock = values[0x0006], values[0x0007]
+    year = int.from_bytes(date[:2], "big")  # big-endian whatever the note's byte order
+    try:
+        return datetime(year, date[2], date[3], clock[0], clock[1], min(clock[2], 59), tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def capture_time_text(taken_at: datetime | None, offset: str) -> str | None:

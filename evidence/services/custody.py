@@ -24,7 +24,7 @@ from cases.models import ActivityCheckpoint, Case, TrustedTimestamp
 from cases.policy import require
 from cases.services import claim_reopen, claims_lock
 from evidence.imaging.sniff import download_name
-from evidence.models import Evidence, Photo
+from evidence.models import Evidence, Photo, TextReading
 from evidence.search import search_index_evidence
 from evidence.selectors import custody_of, exports_carrying
 from evidence.services.evidence import original_open
@@ -184,6 +184,9 @@ def evidence_purge(*, actor, evidence: Evidence) -> Evidence:
                 removed.append(kind)
             setattr(photo, kind, "")
         photo.save(update_fields=["thumbnail", "preview"])
+    # The text read from it is derived from the original too: it goes with it.
+    if TextReading.objects.filter(pk=evidence.pk).delete()[0]:
+        removed.append("text")
     evidence.purged_at = timezone.now()
     evidence.purged_by = actor
     evidence.original = ""

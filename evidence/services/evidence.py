@@ -27,6 +27,7 @@ from evidence.services.capture_requests import capture_queue
 from evidence.services.photos import photo_queue
 from evidence.services.signals import STATED_FIELDS, camera_statement, evidence_signals_refresh
 from evidence.services.sources import full_clean
+from evidence.services.texts import text_read_queue
 from evidence.services.timestamps import evidence_timestamp_queue
 
 # --- Evidence -------------------------------------------------------------------------------
@@ -347,7 +348,8 @@ def evidence_ingest(
     original is stored (once, under its hash), so a refusal stores nothing. The same bytes
     uploaded again to the same case make no second original: the existing evidence is
     returned, created False, and the repeat is recorded. A new photo is queued for processing
-    once the transaction commits; documents are not processed further.
+    once the transaction commits (its text is read after it is ready); a PDF document's text is
+    queued to be read (evidence.services.texts).
     """
     require(actor, case, "evidence.add")
     _check_source(case, source)
@@ -411,6 +413,9 @@ def evidence_ingest(
     if kind == Evidence.Kind.PHOTO:
         Photo.objects.create(evidence=evidence)
         photo_queue(evidence.pk)
+    else:
+        # A PDF's text (its text layer, else OCR of its pages), by a job of its own.
+        text_read_queue(evidence=evidence)
     # The original's SHA-256, timestamped by a worker after the commit (never by this request).
     evidence_timestamp_queue(evidence)
     search_index_evidence(evidence)

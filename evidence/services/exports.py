@@ -604,7 +604,7 @@ class BundleWriter:
         written = Written()
         items = list(
             Evidence.objects.filter(case=self.case, deleted_at__isnull=True)
-            .select_related("source", "collected_by", "photo")
+            .select_related("source", "collected_by", "photo", "text_reading")
             .prefetch_related("photo__flags", "provenances__source", "provenances__received_by")
             .order_by("observed_at", "stated_on", "id")
         )
@@ -787,6 +787,18 @@ class BundleWriter:
             }
             for p in sorted(evidence.provenances.all(), key=lambda p: (p.received_at, p.pk))
         ]
+        # The text read in it (OCR, a PDF's text layer), as this export's reader may see it: a
+        # photo's with the photo, a document's with identities (evidence.reader.text_shown).
+        ocr = self.reader.text_read(evidence)
+        row["ocr"] = (
+            None
+            if ocr["ocr_status"] is None
+            else {
+                **ocr,
+                "ocr_languages": evidence.text_reading.languages,
+                "ocr_software": evidence.text_reading.software,
+            }
+        )
         row["custody"] = custody_entries(
             evidence=evidence, reader=self.reader, exports=self.exports
         )

@@ -45,6 +45,7 @@ from evidence.imaging.hashes import (
 from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, Photo, PhotoFlag, PhotoHash, PhotoMatch
 from evidence.search import search_index_photo
+from evidence.services.texts import text_read_queue
 from evidence.similarity import hash_matches
 
 logger = logging.getLogger(__name__)
@@ -338,6 +339,8 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
         )
         if done:
             search_index_photo(photo.pk)
+            # Its text is read next, by a job of its own on the `ocr` queue: never before ready.
+            text_read_queue(evidence=evidence)
             activity_record(
                 case=evidence.case,
                 actor=None,

@@ -2,8 +2,9 @@
 CASEFILE_RECOVERY_INTERVAL_SECONDS after (evidence.tasks.RecoveryStep), with or without beat.
 
 - the outbox is drained: tasks whose transaction committed while the broker was away are sent;
-- photos, exports and link captures whose worker died (the lease ran out) are queued again, as
-  are those whose task was lost; exports that never started are given up (`exports_requeue_stale`);
+- photos, exports, link captures and text readings (OCR) whose worker died (the lease ran out)
+  are queued again, as are those whose task was lost; exports that never started are given up
+  (`exports_requeue_stale`);
 - half-written export bundles left behind by a dead worker are removed;
 - trusted timestamps a TSA that was down left out are filled in (`timestamps_fill_task`, sent
   at most every CASEFILE_TSA_RETRY_SECONDS);
@@ -28,6 +29,7 @@ from evidence.services.captures import captures_requeue_stale
 from evidence.services.exports import export_temp_files_remove, exports_requeue_stale
 from evidence.services.notifications import notifications_email
 from evidence.services.photos import photos_requeue_stale
+from evidence.services.texts import texts_requeue_stale
 from evidence.services.timestamps import timestamps_requeue_missing
 from evidence.webhooks import webhooks_requeue_due
 
@@ -40,6 +42,7 @@ class Recovered:
     photos: list[int] = field(default_factory=list)
     exports: list[int] = field(default_factory=list)
     captures: list[int] = field(default_factory=list)
+    texts: list[int] = field(default_factory=list)
     temp_files: list[str] = field(default_factory=list)
     # 1 when the task that fills in missing trusted timestamps was sent.
     timestamps: int = 0
@@ -70,6 +73,7 @@ def jobs_recover() -> Recovered:
         ("photos", photos_requeue_stale),
         ("exports", exports_requeue_stale),
         ("captures", captures_requeue_stale),
+        ("texts", texts_requeue_stale),
         ("temp_files", export_temp_files_remove),
         ("timestamps", timestamps_requeue_missing),
         ("webhooks", webhooks_requeue_due),

@@ -39,6 +39,7 @@ from tests.conftest import Personas
 from tests.custody_case import custody_case
 from tests.factories import CaseFactory, MembershipFactory, UserFactory
 from tests.images import history_xmp, jpeg_bytes, mpo_bytes, upload, with_iptc
+from tests.texts import jpeg_of, sign_picture
 from tests.tsa import TestTsa
 
 # The database is set up for the tests that ask for it: these do (the module's world needs it).
@@ -228,6 +229,13 @@ def _call_everything(seen: Seen) -> None:
     for item in (duplicate, things.public_photo, phone):
         evidence_link(
             actor=personas.reporter, claim=things.arrived, evidence=item, stance="supports"
+        )
+    # A photo of a sign, its text read (OCR, after ready): words with their boxes.
+    with override_settings(CASEFILE_OCR=True), capture(execute=True):
+        photo_ingest(
+            actor=personas.reporter,
+            case=case,
+            file=upload(jpeg_of(sign_picture((800, 600))), "sign.jpg"),
         )
     claim_submit(actor=personas.reporter, claim=things.arrived)
     comment = comment_create(actor=personas.reporter, claim=things.arrived, text="Check this")

@@ -27,6 +27,10 @@ def test_case_exports_go_to_the_exports_queue():
     assert queue_of("cases.tasks.anything_export_task") == "exports"
 
 
+def test_reading_text_goes_to_the_ocr_queue_apart_from_ingest():
+    assert queue_of("evidence.tasks.text_read_task") == settings.CELERY_OCR_QUEUE == "ocr"
+
+
 def test_other_tasks_go_to_the_default_queue():
     assert queue_of("cases.tasks.anything_task") == settings.CELERY_TASK_DEFAULT_QUEUE
 
@@ -35,11 +39,12 @@ def test_every_queue_is_declared_so_a_plain_worker_consumes_them_all():
     assert set(settings.CELERY_WORKER_QUEUES) == {
         settings.CELERY_INGEST_QUEUE,
         settings.CELERY_EXPORT_QUEUE,
+        settings.CELERY_OCR_QUEUE,
         settings.CELERY_TASK_DEFAULT_QUEUE,
     }
     # What `celery -A config worker` (no -Q) consumes: every declared queue.
     declared = [queue.name for queue in settings.CELERY_TASK_QUEUES]
-    assert declared == ["ingest", "exports", "casefile"]
+    assert declared == ["ingest", "exports", "ocr", "casefile"]
     assert [queue.name for queue in app.conf.task_queues] == declared
     # And every queue a route names is among them.
     routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}

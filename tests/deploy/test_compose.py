@@ -24,6 +24,7 @@ LONG_RUNNING = (
     "worker",
     "export-worker",
     "capture-worker",
+    "ocr-worker",
     "beat",
 )
 

@@ -6,8 +6,10 @@ import uuid
 import boto3
 import pytest
 
+from config.tesseract import tesseract_status
 from tests.deploy.conftest import REDIS_DB, free_port, manage, production_env
 from tests.deploy.test_storage import CREDENTIALS, s3_client, s3_env
+from tests.needs import unavailable
 from tests.tsa import TestTsa, closed_port_url
 
 
@@ -142,3 +144,20 @@ def test_doctor_reports_the_timestamp_authority_reachable_or_not(migrated_env, t
     code, out = doctor(migrated_env(CASEFILE_TSA_URL=down))
     assert code == 0, out
     assert f"Timestamp authority configured but not usable now: the TSA at {down} cannot" in out
+
+
+def test_doctor_says_whether_tesseract_reads_text_and_warns_when_it_is_absent(migrated_env):
+    if not tesseract_status().available:
+        unavailable(tesseract_status().problem)
+    code, out = doctor(migrated_env())
+    assert code == 0, out
+    assert "Text in pictures (OCR)" in out
+    assert "ok   tesseract 5" in out and "chi_sim" in out and "kor" in out
+    # A wrong path (as where Tesseract is not installed): a warning that names the fix, and
+    # nothing fails (each photo says its text was skipped).
+    code, out = doctor(migrated_env(CASEFILE_TESSERACT_CMD="/nonexistent/tesseract"))
+    assert code == 0, out
+    assert "warn Tesseract is not installed here (no program '/nonexistent/tesseract')" in out
+    assert "make tesseract" in out
+    code, out = doctor(migrated_env(CASEFILE_OCR_LANGUAGES="eng+xyz"))
+    assert "asks for xyz, not installed: install tesseract-ocr-xyz" in out

@@ -49,6 +49,7 @@ def deployment(tmp_path, moto_server, shared_redis_url):
         CELERY_QUEUE=f"{queue}-default",
         CELERY_INGEST_QUEUE=f"{queue}-ingest",
         CELERY_EXPORT_QUEUE=f"{queue}-exports",
+        CELERY_OCR_QUEUE=f"{queue}-ocr",
         LOG_FORMAT="json",
         **s3_env(moto_server, bucket),
     )

@@ -90,6 +90,10 @@ def _capture(entry: dict) -> tuple[str | None, str]:
                 value += " " + entry["IPTC:TimeCreated"]
             if " " in value:
                 return _iso(value), source
+    # A Pentax maker note's Date and Time, last (evidence.imaging.metadata.maker_note_datetime).
+    if _text(entry.get("EXIF:Make")).upper().startswith(("PENTAX", "ASAHI")):
+        if _text(entry.get("MakerNotes:Date")) and _text(entry.get("MakerNotes:Time")):
+            return _iso(f"{entry['MakerNotes:Date']} {entry['MakerNotes:Time']}"), "maker note"
     return None, ""
 
 

@@ -59,6 +59,7 @@ def export_worker(settings, tmp_path):
         "CELERY_INGEST_QUEUE": f"{queue}-other",
         "CELERY_QUEUE": f"{queue}-other",
         "CASEFILE_RECOVERY_INTERVAL_SECONDS": "1",
+        "CASEFILE_OCR": "0",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PYTHONPATH": str(ROOT),
     }

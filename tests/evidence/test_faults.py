@@ -112,6 +112,8 @@ def workers(own_redis, transactional_db, settings, tmp_path):
             "TMPDIR": str(temp),
             "CASEFILE_LEASE_SECONDS": str(LEASE),
             "CASEFILE_RECOVERY_INTERVAL_SECONDS": "1",
+            # Reading text (OCR) is tested on a real worker in test_worker.py.
+            "CASEFILE_OCR": "0",
             # Every connection the workers open carries this name (libpq), for the test that
             # terminates them.
             "PGAPPNAME": name,

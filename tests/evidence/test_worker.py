@@ -22,10 +22,13 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from evidence.models import Photo
-from evidence.services.evidence import photo_ingest
+from cases.models import Activity
+from config.tesseract import tesseract_status
+from evidence.models import Photo, TextReading
+from evidence.services.evidence import document_ingest, photo_ingest
 from tests.images import jpeg_bytes, truncated, upload
 from tests.needs import unavailable
+from tests.texts import jpeg_of, scanned_pdf, sign_picture
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -151,6 +154,9 @@ def worker_env(redis_url, settings, tmp_path):
         "CELERY_QUEUE": queue,
         "CELERY_INGEST_QUEUE": queue,
         "CELERY_EXPORT_QUEUE": queue,
+        "CELERY_OCR_QUEUE": queue,
+        # Text is read only by the workers of the tests that ask for it (CASEFILE_OCR=1).
+        "CASEFILE_OCR": "0",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PYTHONPATH": str(ROOT),
     }
@@ -235,3 +241,81 @@ def test_a_real_worker_processes_uploads_end_to_end_and_survives_a_bad_one(
 
 
 # A worker killed mid-task: tests/evidence/test_faults.py.
+
+
+# --- Reading text (OCR, issue #15) on a real worker ---------------------------------------------
+# A photo becomes ready first, then its text is read by `text_read_task`; a worker SIGKILLed in
+# the middle of reading a scan leaves a job that another worker's recovery takes over, and the
+# scan ends read once, with one custody row.
+
+OCR_LEASE = 3
+
+
+@pytest.fixture
+def tesseract():
+    status = tesseract_status()
+    if not status.available or not {"eng", "kor"} <= set(status.languages):
+        unavailable(status.problem or "Tesseract's eng and kor languages are missing")
+
+
+def reading_of(evidence_id: int) -> TextReading | None:
+    return TextReading.objects.filter(pk=evidence_id).first()
+
+
+def test_a_worker_reads_text_after_ready_and_a_killed_reading_is_taken_over(
+    personas, worker_env, tesseract, settings
+):
+    settings.CASEFILE_OCR = True
+    options = {
+        "CASEFILE_OCR": "1",
+        "CASEFILE_OCR_LANGUAGES": "kor+eng",
+        "CASEFILE_LEASE_SECONDS": OCR_LEASE,
+        "CASEFILE_RECOVERY_INTERVAL_SECONDS": 1,
+    }
+    worker = worker_env(**options)
+    photo, _ = photo_ingest(
+        actor=personas.reporter,
+        case=personas.case,
+        file=upload(jpeg_of(sign_picture((1200, 900))), "sign.jpg"),
+    )
+    wait_for(
+        lambda: (r := reading_of(photo.pk)) and r.status in ("done", "skipped", "failed"),
+        timeout=90,
+        worker=worker,
+        what="the photo's text",
+    )
+    reading = reading_of(photo.pk)
+    assert reading.status == TextReading.Status.DONE, reading.note
+    assert "Dandong" in reading.ocr_text and "단동" in reading.ocr_text
+    # Ready came first, and was not held up by the reading.
+    ready = Photo.objects.get(pk=photo.pk)
+    assert ready.status == Photo.Status.READY and ready.processed_at <= reading.processed_at
+
+    # A scan of several pages; the worker is killed while it reads it.
+    scan, _ = document_ingest(
+        actor=personas.reporter,
+        case=personas.case,
+        file=upload(scanned_pdf(pages=4), "scan.pdf", "application/pdf"),
+    )
+    wait_for(
+        lambda: (r := reading_of(scan.pk)) and r.status != "pending",
+        timeout=60,
+        worker=worker,
+        what="the scan being read",
+    )
+    worker.kill()
+    assert reading_of(scan.pk).status == TextReading.Status.PROCESSING
+    time.sleep(0.5)
+    successor = worker_env(**options)
+    wait_for(
+        lambda: reading_of(scan.pk).status in ("done", "failed", "skipped"),
+        timeout=120,
+        worker=successor,
+        what="the scan's text after the takeover",
+    )
+    reading = reading_of(scan.pk)
+    assert reading.status == TextReading.Status.DONE, reading.note
+    assert reading.attempts == 2
+    assert [f"Customs declaration {n}" in reading.ocr_text for n in (1, 2, 3, 4)] == [True] * 4
+    assert Activity.objects.filter(verb="text.read", target_id=scan.pk).count() == 1
+    assert successor.alive

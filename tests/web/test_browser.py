@@ -693,3 +693,53 @@ def test_times_follow_the_browsers_time_zone(demo_world, visit):
     expect(page.get_by_label("Observed at")).to_have_value("2026-04-09T00:00")
     reporter.goto(f"/evidence/{w.link.pk}/", "link-in-new-york")
     expect(page.get_by_role("cell", name="2026-04-09 00:00 (America/New_York)")).to_be_visible()
+
+
+@pytest.mark.parametrize("viewport_name", ["laptop", "phone"])
+def test_the_text_read_in_a_photo_is_selectable_and_its_boxes_sit_on_the_words(
+    personas, visit, settings, viewport_name
+):
+    from playwright.sync_api import expect
+
+    from config.tesseract import tesseract_status
+    from evidence.services.evidence import photo_ingest
+    from tests.images import upload
+    from tests.texts import jpeg_of, sign_picture
+
+    if not tesseract_status().available:
+        unavailable(tesseract_status().problem)
+    settings.CASEFILE_OCR = True
+    settings.CASEFILE_OCR_LANGUAGES = "kor+chi_sim+eng"
+    photo, _ = photo_ingest(
+        actor=personas.reporter,
+        case=personas.case,
+        file=upload(jpeg_of(sign_picture((1600, 1200))), "sign.jpg"),
+        title="Station sign",
+    )
+    viewer = visit("viewer", viewport=LAPTOP if viewport_name == "laptop" else PHONE)
+    viewer.sign_in("victor")
+    viewer.goto(f"/evidence/{photo.pk}/", f"ocr-{viewport_name}")
+    page = viewer.page
+    expect(page.locator(".ocr-text")).to_contain_text("Dandong Station")
+    toggle = page.get_by_role("button", name="Show word boxes")
+    toggle.click()
+    expect(page.get_by_role("button", name="Hide word boxes")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    image = page.locator(".ocr-frame img").bounding_box()
+    word = page.locator(".ocr-word", has_text="Dandong")
+    expect(word).to_be_visible()
+    box = word.bounding_box()
+    # The sign's English line: left of the middle, in the lower half of the sign (tests/texts.py).
+    assert image["x"] <= box["x"] < image["x"] + image["width"] / 2
+    assert image["y"] + image["height"] * 0.4 < box["y"] < image["y"] + image["height"] * 0.8
+    assert box["width"] > image["width"] * 0.1
+    # Selectable text: the words can be selected and copied from the page.
+    selected = page.evaluate(
+        """() => { const pre = document.querySelector('.ocr-text');
+                   const range = document.createRange(); range.selectNodeContents(pre);
+                   getSelection().removeAllRanges(); getSelection().addRange(range);
+                   return getSelection().toString(); }"""
+    )
+    assert "Dandong Station" in selected
+    viewer.shot(f"ocr-boxes-{viewport_name}")

@@ -169,7 +169,12 @@ def case_edit(request, case_id):
     # The page opens in a closed case too: its owner reopens it here.
     require(request.user, case, "case.update", changes_case=False)
     form_class = forms.CaseEditForm if can(request.user, case, "case.status") else forms.CaseForm
-    initial = {"title": case.title, "summary": case.summary, "status": case.status}
+    initial = {
+        "title": case.title,
+        "summary": case.summary,
+        "status": case.status,
+        "ocr_languages": case.ocr_languages,
+    }
     form = form_class(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

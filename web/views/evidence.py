@@ -44,6 +44,7 @@ from web.presenters import (
     custody_history,
     metadata_rows,
     polling_context,
+    text_context,
 )
 from web.views.base import case_context, comment_post, gone
 from web.views.captures import capture_panel
@@ -68,6 +69,7 @@ def evidence_gallery(request, case_id):
                 | Q(url__icontains=q)
                 | Q(text__icontains=q)
                 | photo_text_matches(q)
+                | reader.text_matches(q)
             )
         if data["kind"]:
             items = items.filter(kind=data["kind"])
@@ -307,6 +309,7 @@ def evidence_detail(request, evidence_id):
         can_retry=photo is not None and (photo.status == Photo.Status.FAILED or polling["late"]),
         **polling,
         **(capture_panel(request, evidence) if evidence.kind == Evidence.Kind.LINK else {}),
+        **text_context(evidence, reader),
     )
     return render(request, "web/evidence_detail.html", ctx)
 

@@ -20,6 +20,7 @@ from cases import signing, timestamps
 from config.celery import app
 from config.health import broker_check, cache_check
 from config.settings import DEVELOPMENT_SECRET_KEY
+from config.tesseract import tesseract_status
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 MARKS = {OK: "  ok   ", WARN: "  warn ", FAIL: "  FAIL "}
@@ -50,6 +51,7 @@ class Command(BaseCommand):
             ("Broker and workers", self.broker_findings),
             ("Cache", self.cache_findings),
             ("Storage", self.storage_findings),
+            ("Text in pictures (OCR)", self.ocr_findings),
         ]
         failures = warnings = 0
         for title, collect in sections:
@@ -73,6 +75,37 @@ class Command(BaseCommand):
             self.stdout.write(f"No problems; {warnings} warning(s) worth a look.")
         else:
             self.stdout.write("Everything this doctor knows how to check is in order.")
+
+    # --- OCR --------------------------------------------------------------------------------
+
+    def ocr_findings(self) -> list[Finding]:
+        """Tesseract and the default languages: without them the OCR step is skipped, with a
+        note on each photo and scan (nothing else depends on it, hence a warning)."""
+        if not settings.CASEFILE_OCR:
+            return [Finding(WARN, "CASEFILE_OCR is off: text in photos and scans is not read.")]
+        status = tesseract_status()
+        if not status.available:
+            return [Finding(WARN, f"{status.problem} Each photo and scan says it was skipped.")]
+        found = [
+            Finding(
+                OK,
+                f"{status.version} at {status.command}; languages installed: "
+                f"{', '.join(status.languages) or 'none'}.",
+            )
+        ]
+        wanted = [n for n in settings.CASEFILE_OCR_LANGUAGES.split("+") if n]
+        missing = [n for n in wanted if n not in status.languages]
+        if missing:
+            found.append(
+                Finding(
+                    WARN,
+                    f"CASEFILE_OCR_LANGUAGES asks for {', '.join(missing)}, not installed: "
+                    "install tesseract-ocr-"
+                    + " tesseract-ocr-".join(n.replace("_", "-") for n in missing)
+                    + " (or take them out of CASEFILE_OCR_LANGUAGES).",
+                )
+            )
+        return found
 
     # --- Settings -------------------------------------------------------------------------
 
