@@ -317,4 +317,3 @@ def place_pair(evidence: Evidence, reader: Reader) -> dict | None:
         "camera": list(camera),
         "km": round(haversine_km(stated, camera), 1),
     }
-
