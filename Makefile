@@ -113,11 +113,17 @@ bench: install bench-tools
 # a version.
 vendor:
 	npm ci --no-audit --no-fund
-	rm -rf static/vendor && mkdir -p static/vendor/htmx static/vendor/leaflet/images
+	rm -rf static/vendor && mkdir -p static/vendor/htmx static/vendor/leaflet/images \
+		static/vendor/world-atlas static/vendor/topojson-client
 	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx.org/LICENSE static/vendor/htmx/
 	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.js.map \
 		node_modules/leaflet/dist/leaflet.css node_modules/leaflet/LICENSE static/vendor/leaflet/
 	cp node_modules/leaflet/dist/images/*.png static/vendor/leaflet/images/
+	# The offline basemap (country borders and coastlines) drawn when tiles cannot load.
+	cp node_modules/world-atlas/countries-50m.json node_modules/world-atlas/LICENSE \
+		static/vendor/world-atlas/
+	cp node_modules/topojson-client/dist/topojson-client.min.js \
+		node_modules/topojson-client/LICENSE static/vendor/topojson-client/
 
 # Build and test leftovers only: keeps .venv, db.sqlite3 and media/.
 clean:

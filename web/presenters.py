@@ -16,6 +16,7 @@ from django.utils.timesince import timesince
 from evidence import custody
 from evidence.bundle import report
 from evidence.imaging.credentials import credentials_text
+from evidence.imaging.flags import haversine_km
 from evidence.models import Evidence, Photo
 from evidence.reader import Reader
 from evidence.selectors import sources_of
@@ -346,4 +347,26 @@ def text_context(evidence: Evidence, reader: Reader) -> dict:
             "polling": fields["ocr_status"] in ("pending", "processing"),
         },
         "text_words": words,
+    }
+
+
+def place_pair(evidence: Evidence, reader: Reader) -> dict | None:
+    """The item's stated place and its camera's GPS position, with the distance between them,
+    for the map's joining line; None unless it has both and the reader may see its place."""
+    photo = evidence.photo_or_none
+    if (
+        photo is None
+        or evidence.latitude is None
+        or photo.gps_latitude is None
+        or not reader.shows_place(evidence)
+    ):
+        return None
+    stated = (evidence.latitude, evidence.longitude)
+    camera = (photo.gps_latitude, photo.gps_longitude)
+    return {
+        "id": evidence.pk,
+        "title": evidence.label,
+        "stated": list(stated),
+        "camera": list(camera),
+        "km": round(haversine_km(stated, camera), 1),
     }

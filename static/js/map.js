@@ -29,6 +29,52 @@
     return box;
   }
 
+  // Country borders and coastlines (world-atlas, Natural Earth 1:50m) drawn under the markers,
+  // from the static files: no network needed.
+  function basemap(map, container) {
+    var url = container.getAttribute("data-basemap");
+    if (!url || !window.topojson || !window.fetch) return;
+    if (!map.getPane("basemap")) {
+      map.createPane("basemap");
+      map.getPane("basemap").style.zIndex = 150;
+    }
+    container.classList.add("map-offline");
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
+      .then(function (world) {
+        var land = window.topojson.feature(world, world.objects.countries);
+        var borders = window.topojson.mesh(world, world.objects.countries, function (a, b) { return a !== b; });
+        window.L.geoJSON(land, {
+          pane: "basemap",
+          interactive: false,
+          style: { color: "#9aa5b1", weight: 0.8, fillColor: "#e8e4d8", fillOpacity: 1 },
+        }).addTo(map);
+        window.L.geoJSON(borders, {
+          pane: "basemap",
+          interactive: false,
+          style: { color: "#7b8794", weight: 1, dashArray: "3 3", fill: false },
+        }).addTo(map);
+        container.setAttribute("data-basemap-drawn", "1");
+      })
+      .catch(function () {
+        note(container, "The offline map could not be drawn either; the markers are still shown.");
+      });
+  }
+
+  // Each item's stated place joined to its camera's GPS position, with the distance.
+  function lines(map, container) {
+    var pairs = JSON.parse(container.getAttribute("data-pairs") || "[]");
+    pairs.forEach(function (pair) {
+      // Where they agree the two markers already sit on each other: nothing to join.
+      if (pair.km < 0.5) return;
+      var line = window.L.polyline([pair.stated, pair.camera], {
+        color: "#7b2cbf", weight: 2, dashArray: "6 4", className: "place-pair-line", interactive: false,
+      });
+      line.bindTooltip(pair.km.toLocaleString() + " km", { permanent: true, direction: "center", className: "place-pair-distance" });
+      line.addTo(map);
+    });
+  }
+
   function setup(container) {
     if (container.getAttribute("data-map-ready")) return;
     container.setAttribute("data-map-ready", "1");
@@ -38,17 +84,29 @@
       return;
     }
     var map = window.L.map(container, { scrollWheelZoom: false });
-    var tiles = window.L.tileLayer(container.getAttribute("data-tile-url"), {
-      maxZoom: 18,
-      attribution: container.getAttribute("data-attribution") || "",
-    });
+    var tileUrl = container.getAttribute("data-tile-url");
     var warned = false;
-    tiles.on("tileerror", function () {
-      if (warned) return;
+    var tiles = null;
+    if (tileUrl) {
+      tiles = window.L.tileLayer(tileUrl, {
+        maxZoom: 18,
+        attribution: container.getAttribute("data-attribution") || "",
+      });
+      // The first tile that fails: the tile server is out of reach (offline, or blocked).
+      // Stop asking it (every pan would fail again) and draw the basemap shipped with the app.
+      tiles.on("tileerror", function () {
+        if (warned) return;
+        warned = true;
+        map.removeLayer(tiles);
+        note(container, "Map tiles could not be loaded: an offline map of borders and coastlines is shown instead.");
+        basemap(map, container);
+      });
+      tiles.addTo(map);
+    } else {
       warned = true;
-      note(container, "Map tiles could not be loaded; the markers are still shown.");
-    });
-    tiles.addTo(map);
+      basemap(map, container);
+    }
+    lines(map, container);
 
     var markers = points.map(function (point) {
       var kind = point.kind === "exif" || point.exif ? "exif" : "stated";

@@ -1,11 +1,13 @@
 """Mentions, assignments and notifications, in the page and by email
 (evidence.services.notifications, evidence.services.assignments)."""
 
+import io
 from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.utils import timezone
 
 from cases.activity import Verb
@@ -166,3 +168,12 @@ def test_immediate_and_daily_emails_and_never(personas, claim):
     assert notifications_email() == 0
     assert notifications_email(now=timezone.now() + timedelta(days=1, minutes=1)) == 1
     assert len(mail.outbox) == 3
+
+
+def test_the_send_notifications_command_sends_what_is_due(personas, claim):
+    notification_settings_update(user=personas.editor, email="immediate")
+    comment_create(actor=personas.reporter, claim=claim, text="@erin")
+    out = io.StringIO()
+    call_command("send_notifications", stdout=out)
+    assert out.getvalue().strip() == "1 email sent."
+    assert [m.to for m in mail.outbox] == [["erin@example.org"]]

@@ -43,6 +43,7 @@ from web.presenters import (
     card_context,
     custody_history,
     metadata_rows,
+    place_pair,
     polling_context,
     text_context,
 )
@@ -283,6 +284,8 @@ def evidence_detail(request, evidence_id):
         map_points=points,
         # In an attribute, not a <script> data block: htmx drops script elements it swaps in.
         map_points_json=json.dumps(points),
+        map_pairs_json=json.dumps([p for p in [place_pair(evidence, reader)] if p]),
+        place_pair=place_pair(evidence, reader),
         tile_url=settings.CASEFILE_MAP_TILE_URL,
         attribution=settings.CASEFILE_MAP_ATTRIBUTION,
         similar=similar,

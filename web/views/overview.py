@@ -17,7 +17,7 @@ from evidence.imaging.hashes import hamming
 from evidence.models import Evidence
 from evidence.reader import reader_for
 from evidence.selectors import evidence_of, photo_match_between
-from web.presenters import camera_zone, card_context, metadata_rows, when
+from web.presenters import camera_zone, card_context, metadata_rows, place_pair, when
 from web.views.base import case_context
 
 
@@ -88,10 +88,13 @@ def timeline(request, case_id):
 def case_map(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
     reader = reader_for(request, case, via="page")
-    points = []
+    points, pairs = [], []
     for e in evidence_of(case=case):
         if not reader.shows_place(e):
             continue
+        pair = place_pair(e, reader)
+        if pair is not None:
+            pairs.append(pair)
         photo = e.photo_or_none
         places = []
         if e.latitude is not None:
@@ -116,6 +119,8 @@ def case_map(request, case_id):
         case,
         points=points,
         points_json=json.dumps(points),
+        pairs=pairs,
+        pairs_json=json.dumps(pairs),
         tile_url=settings.CASEFILE_MAP_TILE_URL,
         attribution=settings.CASEFILE_MAP_ATTRIBUTION,
     )
