@@ -113,11 +113,16 @@ def _claim(capture_id: int) -> int | None:
 
 
 def _renew(capture_id: int, attempt: int) -> bool:
-    return bool(
-        Capture.objects.filter(
-            pk=capture_id, status=Capture.Status.RUNNING, attempts=attempt
-        ).update(heartbeat_at=timezone.now())
-    )
+    if Capture.objects.filter(
+        pk=capture_id, status=Capture.Status.RUNNING, attempts=attempt
+    ).update(heartbeat_at=timezone.now()):
+        return True
+    # Finished by this very attempt, a moment before its lease stops: no takeover.
+    return Capture.objects.filter(
+        pk=capture_id,
+        attempts=attempt,
+        status__in=[Capture.Status.READY, Capture.Status.FAILED],
+    ).exists()
 
 
 def link_capture(*, capture_id: int, keep_lease: bool = False) -> str:

@@ -24,7 +24,7 @@ from cases.models import ActivityCheckpoint, Case, TrustedTimestamp
 from cases.policy import require
 from cases.services import claim_reopen, claims_lock
 from evidence.imaging.sniff import download_name
-from evidence.models import Evidence, Photo, TextReading
+from evidence.models import CaptureFile, Evidence, Photo, TextReading
 from evidence.search import search_index_evidence
 from evidence.selectors import custody_of, exports_carrying
 from evidence.services.evidence import original_open
@@ -249,8 +249,8 @@ class CaseCheck:
 
 def custody_verify(*, case: Case) -> CaseCheck:
     """Recompute the SHA-256 of every original of the case (deleted evidence included, until
-    it is purged) and the case's activity chain, compare the chain with the case's signed
-    checkpoints and every trusted timestamp (RFC 3161: a token over the digest it claims,
+    it is purged), of every file of its links' captures, and the case's activity chain; compare
+    the chain with the case's signed checkpoints and every trusted timestamp (RFC 3161: a token over the digest it claims,
     signed by a TSA chaining to CASEFILE_TSA_CA_FILE); say, per item, whether it is intact."""
     chain = activity_chain_problems(case=case)
     bad_rows = {int(m.group(1)) for p in chain if (m := _ROW.match(p))}
@@ -296,6 +296,22 @@ def custody_verify(*, case: Case) -> CaseCheck:
                     item.problems.append(
                         f"the original was altered: SHA-256 recorded {evidence.sha256}, "
                         f"stored file {actual}"
+                    )
+        for stored in CaptureFile.objects.filter(capture__evidence=evidence).order_by("id"):
+            # A link's captures: each file against the SHA-256 its capture recorded.
+            try:
+                actual = stored_sha256(stored.file.name)
+            except FileNotFoundError:
+                item.problems.append(
+                    f"capture {stored.capture_id}'s {stored.name} is missing from storage"
+                )
+            except OSError as exc:
+                item.problems.append(f"capture {stored.capture_id}'s {stored.name}: {exc}")
+            else:
+                if actual != stored.sha256:
+                    item.problems.append(
+                        f"capture {stored.capture_id}'s {stored.name} was altered: SHA-256 "
+                        f"recorded {stored.sha256}, stored file {actual}"
                     )
         altered = sorted(
             bad_rows

@@ -152,4 +152,19 @@ class Site:
             )
         if path == "/clip.mp4":
             return self.send(handler, 200, VIDEO, "video/mp4")
+        if path == "/set-cookie":
+            return self.send(
+                handler, 200, page("Cookie", "<p>Set</p>"), headers=[("Set-Cookie", "seen=1")]
+            )
+        if path == "/show-cookie":
+            cookie = handler.headers.get("Cookie") or "no cookie"
+            return self.send(handler, 200, page("Cookie", f"<p>Cookie: {cookie}</p>"))
+        if path == "/download":
+            return self.send(
+                handler,
+                200,
+                b"a,b\n1,2\n",
+                "text/csv",
+                headers=[("Content-Disposition", 'attachment; filename="data.csv"')],
+            )
         return self.send(handler, 404, page("Not found", "<h1>No such page</h1>"))

@@ -326,3 +326,35 @@ def test_capture_again_keeps_the_earlier_capture_and_protected_source_stays_hidd
         "evidence.captured",
     ]
     assert source.name not in repr(entries)
+
+
+def test_a_download_is_refused(personas, site, django_capture_on_commit_callbacks):
+    evidence = captured(personas, django_capture_on_commit_callbacks, f"{site.url}/download")
+    capture = only_capture(evidence)
+    assert (capture.status, capture.failure_kind) == ("failed", "download")
+    assert capture.failure_reason == (
+        "The address is a file download, not a page: downloads are not captured."
+    )
+    assert [row.name for row in capture.files.all()] == ["archive.warc.gz"]
+
+
+def test_no_cookie_is_shared_between_captures(personas, site, django_capture_on_commit_callbacks):
+    first = only_capture(
+        captured(personas, django_capture_on_commit_callbacks, f"{site.url}/set-cookie")
+    )
+    second = only_capture(
+        captured(personas, django_capture_on_commit_callbacks, f"{site.url}/show-cookie")
+    )
+    assert (first.status, second.status) == ("ready", "ready")
+    assert "Cookie: no cookie" in files_of(second)["page.txt"].decode()
+
+
+def test_the_browser_gets_none_of_the_apps_secrets(monkeypatch):
+    from evidence.capture.engine import browser_env
+
+    monkeypatch.setenv("SECRET_KEY", "app-secret")
+    monkeypatch.setenv("DATABASE_URL", "postgres://casefile:pw@db/casefile")
+    monkeypatch.setenv("STORAGE_SECRET_KEY", "bucket-secret")
+    env = browser_env()
+    assert set(env) <= {"PATH", "LANG", "TZ", "FONTCONFIG_PATH", "XDG_RUNTIME_DIR", "HOME"}
+    assert "secret" not in repr(env).lower() and "pw@" not in repr(env)

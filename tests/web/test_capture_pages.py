@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from evidence.models import Capture, CaptureFile, Evidence
 from evidence.services.captures import capture_storage_name
+from evidence.services.custody import custody_verify
 from tests.evidence.capture_sites import IMAGES
 from tests.factories import ProtectedSourceFactory
 
@@ -151,3 +152,17 @@ def test_viewer_cannot_capture_again(personas, link):
     response = client_for(personas.viewer).post(reverse("web:capture_again", args=[link.pk]))
     assert response.status_code == 403
     assert link.captures.count() == 1
+
+
+def test_custody_check_recomputes_capture_files_and_names_an_altered_one(personas, link):
+    item = next(i for i in custody_verify(case=personas.case).items if i.evidence_id == link.pk)
+    assert (item.state, item.problems) == ("no file", [])
+    row = link.captures.get().files.get(name="page.html")
+    with open(default_storage.path(row.file.name), "wb") as handle:
+        handle.write(HTML.replace(b"Train", b"Truck"))
+    item = next(i for i in custody_verify(case=personas.case).items if i.evidence_id == link.pk)
+    assert item.state == "broken"
+    assert item.problems == [
+        f"capture {row.capture_id}'s page.html was altered: SHA-256 recorded {row.sha256}, "
+        f"stored file {hashlib.sha256(HTML.replace(b'Train', b'Truck')).hexdigest()}"
+    ]
