@@ -250,8 +250,9 @@ class CaseCheck:
 def custody_verify(*, case: Case) -> CaseCheck:
     """Recompute the SHA-256 of every original of the case (deleted evidence included, until
     it is purged), of every file of its links' captures, and the case's activity chain; compare
-    the chain with the case's signed checkpoints and every trusted timestamp (RFC 3161: a token over the digest it claims,
-    signed by a TSA chaining to CASEFILE_TSA_CA_FILE); say, per item, whether it is intact."""
+    the chain with the case's signed checkpoints and every trusted timestamp (RFC 3161: a token
+    over the digest it claims, signed by a TSA chaining to CASEFILE_TSA_CA_FILE); say, per
+    item, whether it is intact."""
     chain = activity_chain_problems(case=case)
     bad_rows = {int(m.group(1)) for p in chain if (m := _ROW.match(p))}
     check = CaseCheck(
