@@ -242,9 +242,10 @@ def photos_within_scan(
 # ones). Its whole frame and content are compared with every stored hash, the other eleven only
 # with stored whole frames and contents: those are probed through partial indexes of the whole
 # rows (a tenth of the table), the rest through indexes of all rows. Both at radius 12, the
-# pigeonhole thresholds (3, 2, 2, 2): 1,108 probes per hash, ~1.7 % of the rows read. (At radius
-# 10 the search costs about a third as much, but a tenth of the 10–15 % crops and some caption
-# bars are lost: benchmarks/near_dup_quality.py.)
+# pigeonhole thresholds (3, 2, 2, 2): 1,108 probes per hash, ~1.7 % of the rows read. (Radius 10
+# would read about a third as much, but lost a tenth of the 10–15 % crops and some caption bars
+# in benchmarks/near_dup_quality.py.) 827 ms per photo at 1M photos (benchmarks/RESULTS.md):
+# the probes cover the whole archive and the case is applied afterwards.
 
 
 def _hash_probe_sql(value: int, radius: int, *, whole_only: bool, using: str) -> tuple[str, list]:

@@ -380,12 +380,16 @@ def photo_flags_sync(photo: Photo, wanted: dict[str, str], *, managed: set[str])
 def photo_hashes_store(*, photo_id: int, hashes: dict[str, int]) -> None:
     """Keep exactly these near-duplicate hashes for the photo (one row per kind)."""
     PhotoHash.objects.filter(photo_id=photo_id).exclude(kind__in=list(hashes)).delete()
-    for kind, value in hashes.items():
-        PhotoHash.objects.update_or_create(
-            photo_id=photo_id,
-            kind=kind,
-            defaults={"value": value, "whole": kind in STORED_WHOLE_KINDS},
-        )
+    # One statement for all kinds; a second run (or a concurrent backfill) updates in place.
+    PhotoHash.objects.bulk_create(
+        [
+            PhotoHash(photo_id=photo_id, kind=kind, value=value, whole=kind in STORED_WHOLE_KINDS)
+            for kind, value in hashes.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["photo", "kind"],
+        update_fields=["value", "whole"],
+    )
 
 
 @dataclass
