@@ -1,5 +1,7 @@
 """Queues that keep uploads and exports apart, and the limits that keep workers healthy."""
 
+import re
+
 from celery.app.routes import Router, prepare
 from django.conf import settings
 
@@ -36,15 +38,12 @@ def test_other_tasks_go_to_the_default_queue():
 
 
 def test_every_queue_is_declared_so_a_plain_worker_consumes_them_all():
-    assert set(settings.CELERY_WORKER_QUEUES) == {
-        settings.CELERY_INGEST_QUEUE,
-        settings.CELERY_EXPORT_QUEUE,
-        settings.CELERY_OCR_QUEUE,
-        settings.CELERY_TASK_DEFAULT_QUEUE,
-    }
+    # Every queue setting (CELERY_<KIND>_QUEUE, and the default queue) is declared.
+    named = {getattr(settings, n) for n in dir(settings) if re.fullmatch(r"CELERY_\w+_QUEUE", n)}
+    assert set(settings.CELERY_WORKER_QUEUES) == named | {settings.CELERY_TASK_DEFAULT_QUEUE}
     # What `celery -A config worker` (no -Q) consumes: every declared queue.
     declared = [queue.name for queue in settings.CELERY_TASK_QUEUES]
-    assert declared == ["ingest", "exports", "ocr", "casefile"]
+    assert declared == ["ingest", "exports", "webhooks", "capture", "ocr", "casefile"]
     assert [queue.name for queue in app.conf.task_queues] == declared
     # And every queue a route names is among them.
     routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
