@@ -85,6 +85,9 @@ class Verb(StrEnum):
     SOURCE_CREATED = "source.created"
     SOURCE_REVEALED = "source.revealed"
     SOURCE_UPDATED = "source.updated"
+    VIDEO_FAILED = "video.failed"
+    VIDEO_PROCESSED = "video.processed"
+    VIDEO_REPROCESS_REQUESTED = "video.reprocess_requested"
 
 
 # Keys of a row's data whose values are committed, by the kind of the row's target. Evidence:

@@ -26,6 +26,7 @@ from evidence.models import OutboxTask
 logger = logging.getLogger(__name__)
 
 PHOTO_PROCESS = "evidence.tasks.photo_process_task"
+VIDEO_PROCESS = "evidence.tasks.video_process_task"
 CASE_EXPORT = "evidence.tasks.case_export_task"
 
 # What a broker that is down or unreachable raises at publish time (kombu wraps the
