@@ -4,6 +4,7 @@ rate, rotation, a location atom, a creation time, scene cuts at known times."""
 from __future__ import annotations
 
 import io
+import tempfile
 from fractions import Fraction
 
 import av
@@ -48,11 +49,15 @@ def make_video(
     gop: int | None = None,
     quicktime_tags: bool = False,
     seed: int = 0,
+    faststart: bool = False,
 ) -> bytes:
     """A video of `seconds` at `fps` whose scene changes at each time in `cuts` (other
     footage for another `seed`)."""
-    out = io.BytesIO()
-    options = {"movflags": "use_metadata_tags"} if quicktime_tags else {}
+    flags = (["use_metadata_tags"] if quicktime_tags else []) + (["faststart"] if faststart else [])
+    options = {"movflags": "+".join(flags)} if flags else {}
+    # The index first (faststart) means a second pass over a named file.
+    temp = tempfile.NamedTemporaryFile(suffix=f".{fmt}") if faststart else None
+    out = temp.name if temp is not None else io.BytesIO()
     container = av.open(out, mode="w", format=fmt, options=options)
     for key, value in (metadata or {}).items():
         container.metadata[key] = value
@@ -99,6 +104,9 @@ def make_video(
         for packet in astream.encode():
             container.mux(packet)
     container.close()
+    if temp is not None:
+        with temp:
+            return open(temp.name, "rb").read()
     return out.getvalue()
 
 

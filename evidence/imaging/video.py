@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
+import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -94,12 +96,107 @@ class VideoAnalysis:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def _open(file, *, streams_limit: int = MAX_STREAMS):
-    """Open a container, its errors turned into refusals a reporter reads."""
+def _read_at(file, offset: int, size: int) -> bytes:
+    file.seek(offset)
+    return file.read(size)
+
+
+def _iso_boxes(file, start: int, end: int):
+    """(type, offset, header size, size) of the ISO boxes from start to end, headers only."""
+    at = start
+    while at + 8 <= end:
+        head = _read_at(file, at, 16)
+        if len(head) < 8:
+            return
+        size, kind = struct.unpack(">I4s", head[:8])
+        header = 8
+        if size == 1 and len(head) == 16:
+            size, header = struct.unpack(">Q", head[8:16])[0], 16
+        elif size == 0:
+            size = end - at
+        if size < header:
+            return
+        yield kind, at, header, size
+        at += size
+
+
+def _iso_check(file, *, max_pixels: int, streams_limit: int) -> None:
+    """Before FFmpeg reads an MP4/MOV: its index must be there, with at most `streams_limit`
+    tracks, none declaring frames of more than `max_pixels` (FFmpeg allocates per track and
+    per frame, and answers a missing index with a bare "invalid data")."""
+    end = file.seek(0, 2)
+    top = list(_iso_boxes(file, 0, end))
+    if not top or top[0][0] not in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip"):
+        return
+    moov = next((box for box in top if box[0] == b"moov"), None)
+    if moov is None or moov[1] + moov[3] > end:
+        raise VideoRejected(
+            "The video cannot be read: its index (the MP4 'moov' box) is missing, so the file "
+            "was cut short while it was copied or uploaded. Ask for the complete file."
+        )
+    _, at, header, size = moov
+    tracks = 0
+    for kind, trak_at, trak_header, trak_size in _iso_boxes(file, at + header, at + size):
+        if kind != b"trak":
+            continue
+        tracks += 1
+        if tracks > streams_limit:
+            continue  # counted, not read
+        for inner, tkhd_at, _, tkhd_size in _iso_boxes(
+            file, trak_at + trak_header, trak_at + trak_size
+        ):
+            if inner == b"tkhd" and tkhd_size >= 16:
+                # The track's display size, 16.16 fixed point, ends the box.
+                w, h = struct.unpack(">II", _read_at(file, tkhd_at + tkhd_size - 8, 8))
+                w, h = w >> 16, h >> 16
+                if w * h > max_pixels:
+                    raise VideoRejected(_too_many_pixels(w, h, max_pixels))
+    if tracks > streams_limit:
+        raise VideoRejected(_too_many_streams(tracks, streams_limit))
+
+
+def _avi_check(head: bytes, *, max_pixels: int, streams_limit: int) -> None:
+    # The main AVI header (avih) comes first: its stream count, width and height.
+    if len(head) < 72 or head[:4] != b"RIFF" or head[8:12] != b"AVI " or head[24:28] != b"avih":
+        return
+    streams, _, width, height = struct.unpack("<IIII", head[32 + 24 : 32 + 40])
+    if streams > streams_limit:
+        raise VideoRejected(_too_many_streams(streams, streams_limit))
+    if width * height > max_pixels:
+        raise VideoRejected(_too_many_pixels(width, height, max_pixels))
+
+
+def _too_many_streams(count: int, limit: int) -> str:
+    return (
+        f"The video declares {count:,} streams (at most {limit} are accepted): the file is "
+        "damaged or made to exhaust the decoder."
+    )
+
+
+def _too_many_pixels(width: int, height: int, limit: int) -> str:
+    return (
+        f"The video declares frames of {width:,} × {height:,} pixels, above the limit of "
+        f"{limit / 1_000_000:.0f} megapixels per frame."
+    )
+
+
+def _precheck(file, *, max_pixels: int, streams_limit: int) -> None:
+    """The checks made on the bytes before FFmpeg opens the file."""
+    if isinstance(file, (str, os.PathLike)):
+        with open(file, "rb") as opened:
+            return _precheck(opened, max_pixels=max_pixels, streams_limit=streams_limit)
     try:
+        head = _read_at(file, 0, 128)
+        if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip"):
+            _iso_check(file, max_pixels=max_pixels, streams_limit=streams_limit)
+        _avi_check(head, max_pixels=max_pixels, streams_limit=streams_limit)
+    finally:
         file.seek(0)
-    except (AttributeError, OSError):
-        pass
+
+
+def _open(file, *, max_pixels: int, streams_limit: int = MAX_STREAMS):
+    """Open a container, its errors turned into refusals a reporter reads."""
+    _precheck(file, max_pixels=max_pixels, streams_limit=streams_limit)
     try:
         container = av.open(file, mode="r", metadata_errors="replace")
     except av.error.InvalidDataError as exc:
@@ -109,10 +206,7 @@ def _open(file, *, streams_limit: int = MAX_STREAMS):
     if len(container.streams) > streams_limit:
         count = len(container.streams)
         container.close()
-        raise VideoRejected(
-            f"The video declares {count:,} streams (at most {streams_limit} are accepted): "
-            "the file is damaged or made to exhaust the decoder."
-        )
+        raise VideoRejected(_too_many_streams(count, streams_limit))
     return container
 
 
@@ -152,7 +246,7 @@ def _tags(container) -> dict[str, str]:
 def video_probe(file, *, max_pixels: int, max_seconds: float | None = None) -> Probe:
     """Read the header of a video: refuse one with no video stream, more than MAX_STREAMS
     streams, frames of more than `max_pixels`, or (when given) longer than `max_seconds`."""
-    container = _open(file)
+    container = _open(file, max_pixels=max_pixels)
     try:
         return _probe(container, max_pixels=max_pixels, max_seconds=max_seconds)
     finally:
@@ -166,12 +260,12 @@ def _probe(container, *, max_pixels: int, max_seconds: float | None) -> Probe:
     context = video.codec_context
     width, height = int(context.width or 0), int(context.height or 0)
     if width <= 0 or height <= 0:
-        raise VideoRejected("The video does not say the size of its frames: it is damaged.")
-    if width * height > max_pixels:
         raise VideoRejected(
-            f"The video declares frames of {width:,} × {height:,} pixels, above the limit of "
-            f"{max_pixels / 1_000_000:.0f} megapixels per frame."
+            "The video's frames have no size the decoder accepts: the file is damaged, or "
+            "declares frames too large to decode."
         )
+    if width * height > max_pixels:
+        raise VideoRejected(_too_many_pixels(width, height, max_pixels))
     duration = None
     if container.duration is not None and container.duration > 0:
         duration = container.duration / av.time_base
@@ -455,7 +549,7 @@ def video_analyse(
     for `every` seconds, the last key frame before that point is kept (a frame is decoded
     there by seeking when the stream has no key frame in the stretch). At most
     `max_keyframes`, spread over the video."""
-    container = _open(file)
+    container = _open(file, max_pixels=max_pixels)
     try:
         probe = _probe(container, max_pixels=max_pixels, max_seconds=max_seconds)
         stream = container.streams.video[0]
@@ -494,12 +588,13 @@ def video_analyse(
                 else:
                     pending = seen
         except av.error.FFmpegError as exc:
-            if not candidates:
-                raise VideoRejected(
-                    f"The video's frames cannot be decoded: {str(exc)[:200]}."
-                ) from None
-            # Damaged after some point (a file cut short, or garbage after the video): what
-            # was decoded before it stands.
+            where = candidates[-1].time if candidates else 0.0
+            length = f" of {timecode(probe.duration)}" if probe.duration else ""
+            raise VideoRejected(
+                f"The video's data is damaged: decoding stopped at about {timecode(where)}"
+                f"{length} ({str(exc)[:120]}). The file may be cut short, or be part video "
+                "and part other data; ask for a complete copy."
+            ) from None
         if not candidates:
             raise VideoRejected("The video has no frame that can be decoded.")
         end = probe.duration or candidates[-1].time
@@ -624,7 +719,7 @@ def video_preview(file, out, *, max_height: int = PREVIEW_HEIGHT) -> None:
     """Write the web-playable copy of `file` to `out` (a path or a writable file): H.264
     (yuv420p, at most `max_height` lines, upright) and AAC, MP4 with its index first
     (faststart), and no metadata at all: no tag, no location, no creation time."""
-    source = _open(file)
+    source = _open(file, max_pixels=1 << 62)  # probed already, at ingest and by the analysis
     try:
         if not source.streams.video:
             raise VideoRejected("The file has no video stream.")
