@@ -14,6 +14,7 @@ from api.views import (
     evidence,
     exports,
     sources,
+    videos,
 )
 
 app_name = "api"
@@ -58,6 +59,22 @@ v1 = [
         name="evidence-thumbnail",
     ),
     path("evidence/<int:pk>/preview/", evidence.EvidencePreview.as_view(), name="evidence-preview"),
+    # A video's files and keyframes (issue #15).
+    path(
+        "evidence/<int:pk>/video/<str:which>/",
+        videos.EvidenceVideoFile.as_view(),
+        name="evidence-video-file",
+    ),
+    path(
+        "evidence/<int:pk>/keyframes/<int:index>/",
+        videos.EvidenceKeyframe.as_view(),
+        name="evidence-keyframe",
+    ),
+    path(
+        "evidence/<int:pk>/keyframes/<int:index>/thumbnail/",
+        videos.EvidenceKeyframeThumbnail.as_view(),
+        name="evidence-keyframe-thumbnail",
+    ),
     path(
         "evidence/<int:pk>/reprocess/",
         evidence.EvidenceReprocess.as_view(),

@@ -88,6 +88,11 @@ class Reader:
         """The photo's Content Credentials as this reader may see them (`credentials_shown`)."""
         return credentials_shown(photo.content_credentials, hidden=not self.shows_place(evidence))
 
+    def video_tags(self, video) -> dict | None:
+        """Every tag of a video's container, as read: for editors and owners only, like a
+        photo's full EXIF (tags can carry a place, a device owner's name)."""
+        return dict(video.tags) if self.reveal else None
+
     # --- The record
 
     def activity(self, rows) -> list[Activity]:

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from web.views import accounts, cases, claims, custody, evidence, overview, search, sources
+from web.views import accounts, cases, claims, custody, evidence, overview, search, sources, videos
 
 app_name = "web"
 
@@ -78,6 +78,20 @@ urlpatterns = [
     ),
     path(
         "evidence/<int:evidence_id>/original/", evidence.evidence_original, name="evidence_original"
+    ),
+    # A video's files and keyframes (issue #15).
+    path("evidence/<int:evidence_id>/video/<str:which>/", videos.video_file, name="video_file"),
+    path(
+        "evidence/<int:evidence_id>/keyframes/<int:index>/",
+        videos.keyframe_file,
+        {"size": "image"},
+        name="video_keyframe",
+    ),
+    path(
+        "evidence/<int:evidence_id>/keyframes/<int:index>/thumbnail/",
+        videos.keyframe_file,
+        {"size": "thumbnail"},
+        name="video_keyframe_thumbnail",
     ),
     path("evidence/<int:evidence_id>/retry/", evidence.photo_retry, name="photo_retry"),
     path("evidence/<int:evidence_id>/comment/", evidence.evidence_comment, name="evidence_comment"),
