@@ -499,8 +499,10 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
     def _url_of(self, name: str, pk: int, extra) -> str:
         # A video's files and keyframes: /evidence/<pk>/video/<which>/, …/keyframes/<index>/.
-        key = "which" if isinstance(extra, str) else "index"
-        path = reverse(name, kwargs={"pk": pk, key: extra})
+        if isinstance(extra, str):
+            path = reverse(f"{name.removesuffix('file')}{extra}", kwargs={"pk": pk})
+        else:
+            path = reverse(name, kwargs={"pk": pk, "index": extra})
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
 

@@ -60,10 +60,14 @@ v1 = [
     ),
     path("evidence/<int:pk>/preview/", evidence.EvidencePreview.as_view(), name="evidence-preview"),
     # A video's files and keyframes (issue #15).
-    path(
-        "evidence/<int:pk>/video/<str:which>/",
-        videos.EvidenceVideoFile.as_view(),
-        name="evidence-video-file",
+    *(
+        path(
+            f"evidence/<int:pk>/video/{which}/",
+            videos.EvidenceVideoFile.as_view(),
+            {"which": which},
+            name=f"evidence-video-{which}",
+        )
+        for which in ("poster", "contact-sheet", "preview")
     ),
     path(
         "evidence/<int:pk>/keyframes/<int:index>/",

@@ -50,7 +50,7 @@ def test_schema_documents_errors_auth_enums_and_the_upload_body(schema):
     ]
     assert upload["properties"]["file"]["format"] == "binary"
     enums = schema["components"]["schemas"]
-    assert enums["EvidenceKindEnum"]["enum"] == ["photo", "document", "link", "testimony"]
+    assert enums["EvidenceKindEnum"]["enum"] == ["photo", "video", "document", "link", "testimony"]
     assert enums["StanceEnum"]["enum"] == ["supports", "contradicts", "context"]
     lists = schema["paths"]["/api/v1/cases/{case_id}/claims/"]["get"]
     names = {p["name"] for p in lists["parameters"]}
