@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from api.schema import FreeFormField
 from evidence.imaging.metadata import capture_time_text
 from evidence.imaging.video import timecode
 from evidence.video_selectors import keyframes_of, photos_matching_video, videos_matching_video
@@ -58,8 +59,13 @@ class VideoSerializer(serializers.Serializer):
     frame_rate = serializers.FloatField(allow_null=True)
     bit_rate = serializers.IntegerField(allow_null=True)
     encoder = serializers.CharField()
-    tags = serializers.DictField(
-        child=serializers.CharField(), allow_null=True, help_text="Editors and owners only."
+    tags = FreeFormField(
+        allow_null=True,
+        help_text=(
+            "Every container and stream tag as read (name → text; a stream's as "
+            "`stream<N>:<name>`): editors and owners only, null below."
+        ),
+        reason="The tags as the file carries them: which ones depends on the device and tool.",
     )
     poster_url = serializers.URLField(allow_null=True)
     contact_sheet_url = serializers.URLField(allow_null=True)

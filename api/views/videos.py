@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema
 
 from api.views.evidence import EvidenceDetail
 from evidence.downloads import download_response
+from evidence.ranges import ranged_response
 from evidence.video_files import VIDEO_FILES, keyframe_filename
 from evidence.video_selectors import keyframe_of
 
@@ -26,6 +27,10 @@ class EvidenceVideoFile(EvidenceDetail):
         stored = getattr(video, field)
         if not stored:
             raise Http404(f"This video has no {which} yet.")
+        if which == "preview":  # a player seeks by asking for byte ranges
+            return ranged_response(
+                request, stored, content_type=content_type, filename=f"preview-{video.pk}.mp4"
+            )
         return download_response(
             stored.open("rb"),
             content_type=content_type,

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import struct
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -462,7 +463,20 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
 
 
 def _signature(frame) -> np.ndarray:
+    """A 64×36 grey picture of the frame: its luma plane sampled, no scaling pass (a few
+    microseconds where swscale takes milliseconds at 1080p)."""
+    if frame.format.name in LUMA_FIRST:
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+        luma = luma[:, : plane.width]
+        ys = np.linspace(0, plane.height - 1, 36).astype(int)
+        xs = np.linspace(0, plane.width - 1, 64).astype(int)
+        return luma[np.ix_(ys, xs)].astype(np.float32)
     return frame.reformat(width=64, height=36, format="gray").to_ndarray().astype(np.float32)
+
+
+# 8-bit pixel formats whose first plane is the luma (what phones and platforms write).
+LUMA_FIRST = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21"}
 
 
 def _difference(a: np.ndarray, b: np.ndarray) -> float:
@@ -477,21 +491,41 @@ def _difference(a: np.ndarray, b: np.ndarray) -> float:
 @dataclass
 class _Candidate:
     time: float
-    image: Image.Image  # KEYFRAME_EDGE, upright
+    rendered: Future  # of the KEYFRAME_EDGE image, upright
     signature: np.ndarray
     change: float
 
+    @property
+    def image(self) -> Image.Image:
+        return self.rendered.result()
 
-def _candidate(frame, *, time: float, rotation: int, change: float, signature) -> _Candidate:
+
+def _render(frame, rotation: int) -> Image.Image:
     w, h = _fit(frame.width, frame.height, KEYFRAME_EDGE)
-    image = frame.reformat(width=w, height=h, format="rgb24").to_image()
-    return _Candidate(
-        time=time, image=_upright(image, rotation), signature=signature, change=change
-    )
+    image = frame.reformat(
+        width=w, height=h, format="rgb24", interpolation="FAST_BILINEAR"
+    ).to_image()
+    return _upright(image, rotation)
+
+
+def _candidate(
+    frame, *, time: float, rotation: int, change: float, signature, pool=None
+) -> _Candidate:
+    """A key frame kept for now; its image is made beside the decoding (in `pool`: swscale
+    and Pillow release the GIL), so that the decoder's threads keep going meanwhile."""
+    if pool is not None:
+        rendered = pool.submit(_render, frame, rotation)
+    else:
+        rendered = Future()
+        rendered.set_result(_render(frame, rotation))
+    return _Candidate(time=time, rendered=rendered, signature=signature, change=change)
 
 
 def _keyframe(index: int, chosen: _Candidate) -> Keyframe:
-    thumb = chosen.image.copy()
+    image = chosen.image
+    factor = max(1, max(image.size) // THUMBNAIL_EDGE)
+    # A box reduction by a whole factor first (fast), then the last step.
+    thumb = image.reduce(factor) if factor > 1 else image.copy()
     thumb.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE), Image.Resampling.BILINEAR)
     return Keyframe(
         index=index,
@@ -550,6 +584,7 @@ def video_analyse(
     there by seeking when the stream has no key frame in the stretch). At most
     `max_keyframes`, spread over the video."""
     container = _open(file, max_pixels=max_pixels)
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keyframes")
     try:
         probe = _probe(container, max_pixels=max_pixels, max_seconds=max_seconds)
         stream = container.streams.video[0]
@@ -561,7 +596,7 @@ def video_analyse(
         decoded = 0
 
         def keep(seen: _Lazy) -> None:
-            candidates.append(seen.materialise())
+            candidates.append(seen.materialise(pool))
 
         try:
             for frame in container.decode(stream):
@@ -601,8 +636,8 @@ def video_analyse(
         # Where the stream has no key frame for longer than `every`, seek for a frame.
         filled = _fill_gaps(container, stream, candidates, end=end, every=every, rotation=rotation)
         chosen = _pick(filled, max_keyframes)
-        keyframes = [_keyframe(i, c) for i, c in enumerate(chosen)]
-        poster = _poster(chosen)
+        keyframes = list(pool.map(_keyframe, range(len(chosen)), chosen))
+        poster = _poster(chosen, keyframes)
         sheet = contact_sheet(keyframes)
         metadata = video_metadata(probe, rotation=rotation)
         return VideoAnalysis(
@@ -614,6 +649,7 @@ def video_analyse(
             tags=probe.tags,
         )
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         container.close()
 
 
@@ -624,13 +660,14 @@ class _Lazy:
         self.frame, self.time, self.rotation = frame, time, rotation
         self.change, self.signature = change, signature
 
-    def materialise(self) -> _Candidate:
+    def materialise(self, pool=None) -> _Candidate:
         return _candidate(
             self.frame,
             time=self.time,
             rotation=self.rotation,
             change=self.change,
             signature=self.signature,
+            pool=pool,
         )
 
 
@@ -670,22 +707,20 @@ def _frame_at(container, stream, t: float):
     return None
 
 
-def _poster(chosen: list[_Candidate]) -> bytes:
-    """The first keyframe that shows something (not a black or uniform opening frame)."""
-    for candidate in chosen[:10]:
+def _poster(chosen: list[_Candidate], keyframes: list[Keyframe]) -> bytes:
+    """The first keyframe that shows something (not a black or uniform opening frame): its
+    image, as it is (POSTER_EDGE is the keyframes' own size)."""
+    for candidate, keyframe in list(zip(chosen, keyframes, strict=True))[:10]:
         if float(candidate.signature.std()) > 12:
-            image = candidate.image
-            break
-    else:
-        image = chosen[0].image
-    image = image.copy()
-    image.thumbnail((POSTER_EDGE, POSTER_EDGE), Image.Resampling.BILINEAR)
-    return _jpeg(image, 88)
+            return keyframe.image
+    return keyframes[0].image
 
 
 def contact_sheet(keyframes: list[Keyframe], *, columns: int = CONTACT_COLUMNS) -> bytes:
     """The keyframes on one JPEG, six to a row, each with its time."""
     thumbs = [Image.open(io.BytesIO(k.thumbnail)) for k in keyframes]
+    for thumb in thumbs:
+        thumb.draft("RGB", (240, 240))  # JPEG: decoded at half or quarter size
     cell_w = 240
     cell_h = max(round(cell_w * t.height / t.width) for t in thumbs) + 18
     rows = math.ceil(len(thumbs) / columns)
@@ -693,7 +728,7 @@ def contact_sheet(keyframes: list[Keyframe], *, columns: int = CONTACT_COLUMNS) 
     draw = ImageDraw.Draw(sheet)
     for i, (thumb, keyframe) in enumerate(zip(thumbs, keyframes, strict=True)):
         thumb = thumb.convert("RGB")
-        thumb.thumbnail((cell_w, cell_h - 18))
+        thumb.thumbnail((cell_w, cell_h - 18), Image.Resampling.BILINEAR, reducing_gap=2.0)
         x, y = (i % columns) * cell_w, (i // columns) * cell_h
         sheet.paste(thumb, (x + (cell_w - thumb.width) // 2, y))
         draw.text((x + 4, y + cell_h - 16), timecode(keyframe.time), fill=(235, 235, 235))
@@ -775,6 +810,7 @@ def _transcode(source, target, vin, ain, *, rate, max_height: int) -> None:
     vout = target.add_stream("libx264", rate=rate)
     vout.pix_fmt = "yuv420p"
     vout.width, vout.height = size
+    frame_time_base = Fraction(1) / Fraction(rate)
     vout.codec_context.options = {"preset": "veryfast", "crf": "26", "tune": "fastdecode"}
     aout = None
     resampler = None
@@ -795,7 +831,10 @@ def _transcode(source, target, vin, ain, *, rate, max_height: int) -> None:
                     image = frame.reformat(width=scaled[0], height=scaled[1], format="yuv420p")
                     if rotation % 360:
                         image = _rotate_frame(image, rotation)
-                    image.pts = None
+                    # A constant frame rate, numbered from 0: the preview plays evenly even
+                    # when the original's timestamps are irregular.
+                    image.pts = written
+                    image.time_base = frame_time_base
                     for out_packet in vout.encode(image):
                         target.mux(out_packet)
                     written += 1

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported by name
 """Videos on real Celery workers consuming from Redis (issue #15): one processes a video end to
 end (and goes on after a bad one); one is SIGKILLed mid-video, and the video still ends ready
 with one set of derivatives once another worker takes over. The helpers (Worker, the Redis and
@@ -14,7 +15,7 @@ import pytest
 from cases.models import Activity
 from evidence.models import OutboxTask, Video
 from evidence.services.evidence import video_ingest
-from tests.evidence.test_faults import (  # noqa: F401 - fixtures
+from tests.evidence.test_faults import (  # noqa: F401, F811 - fixtures
     RECOVERY,
     own_redis,
     settled,
@@ -22,7 +23,11 @@ from tests.evidence.test_faults import (  # noqa: F401 - fixtures
     wait_until,
     workers,
 )
-from tests.evidence.test_worker import redis_url, wait_for, worker_env  # noqa: F401 - fixtures
+from tests.evidence.test_worker import (  # noqa: F401, F811 - fixtures
+    redis_url,
+    wait_for,
+    worker_env,
+)
 from tests.hostile_videos import half_random
 from tests.images import upload
 from tests.videos import iphone_tags, make_video

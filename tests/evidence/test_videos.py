@@ -74,6 +74,7 @@ def test_each_container_is_told_from_its_bytes_and_processed(
     assert video.evidence.content_type == content_type
     assert video.status == Video.Status.READY, video.failure_reason
     assert video.keyframes.count() >= 1
+    assert video.preview_error == "" and video.preview  # with or without sound
 
 
 def test_sniff_does_not_take_audio_or_html_for_video():

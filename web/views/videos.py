@@ -12,6 +12,7 @@ from evidence.downloads import download_response
 from evidence.imaging.hashes import hamming
 from evidence.imaging.video import timecode
 from evidence.models import Evidence, VideoKeyframe
+from evidence.ranges import ranged_response
 from evidence.selectors import evidence_for_user, evidence_of
 from evidence.video_files import VIDEO_FILES, keyframe_filename
 from evidence.video_selectors import keyframe_of
@@ -31,6 +32,10 @@ def video_file(request, evidence_id, which):
     stored = getattr(video, field)
     if not stored:
         raise Http404("Not processed yet.")
+    if which == "preview":  # the player seeks by asking for byte ranges
+        return ranged_response(
+            request, stored, content_type=content_type, filename=f"preview-{video.pk}.mp4"
+        )
     return download_response(
         stored.open("rb"),
         content_type=content_type,
