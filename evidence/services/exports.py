@@ -80,6 +80,7 @@ from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, EvidenceLink, Export, Photo, Source
 from evidence.reader import Reader
 from evidence.selectors import EXPORT_VERB, exports_carrying, exports_past_retention
+from evidence.services.video_exports import video_export_row
 
 logger = logging.getLogger(__name__)
 
@@ -588,8 +589,8 @@ class BundleWriter:
         written = Written()
         items = list(
             Evidence.objects.filter(case=self.case, deleted_at__isnull=True)
-            .select_related("source", "collected_by", "photo")
-            .prefetch_related("photo__flags")
+            .select_related("source", "collected_by", "photo", "video")
+            .prefetch_related("photo__flags", "video__flags", "video__keyframes")
             .order_by("observed_at", "stated_on", "id")
         )
         tombstones = list(
@@ -688,6 +689,7 @@ class BundleWriter:
             "thumbnail": None,
             "original_withheld": None,
             "photo": None,
+            "video": None,
         }
         if evidence.has_file:
             # The original carries its metadata (EXIF, GPS): it goes only into a bundle that
@@ -725,10 +727,33 @@ class BundleWriter:
                         else:
                             self.add_stream(name, handle, content_type="image/jpeg")
                     row[kind] = name
+        video = evidence.video_or_none
+        if video is not None:
+            row["video"] = video_export_row(
+                video,
+                with_metadata=bool(self.originals) and not hide,
+                add_file=self._video_file,
+            )
+            row["thumbnail"] = row["video"]["poster"]
+            row["preview"] = row["video"]["preview"]
         row["custody"] = custody_entries(
             evidence=evidence, reader=self.reader, exports=self.exports
         )
         return row
+
+    def _video_file(self, name: str, stored, *, content_type: str, thumbnail_of=None) -> str:
+        """Copy one of a video's derivatives into the bundle; the poster is also the item's
+        thumbnail in the report."""
+        with default_storage.open(stored.name, "rb") as handle:
+            if thumbnail_of is not None:
+                data = handle.read()  # a 1280-px JPEG at most
+                offset = self.spool.seek(0, os.SEEK_END)
+                self.spool.write(data)
+                self.thumbnail_at[thumbnail_of] = (offset, len(data))
+                self.add_bytes(name, data, content_type=content_type)
+            else:
+                self.add_stream(name, handle, content_type=content_type)
+        return name
 
     def _thumbnail(self, evidence_id: int) -> str | None:
         """An item's thumbnail as the report embeds it (base64), read back from the spool."""

@@ -4,6 +4,8 @@ known times; the kinds told from the bytes; near-duplicates with photos and betw
 flags; safe to run twice."""
 
 import io
+import json
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from evidence.imaging.sniff import file_kind
 from evidence.imaging.video import parse_iso6709, parse_media_time, timecode, video_analyse
 from evidence.models import Evidence, KeyframeMatch, Photo, Video, VideoFlag, VideoMatch
 from evidence.services.evidence import evidence_ingest, photo_ingest
+from evidence.services.exports import export_request
 from evidence.services.videos import video_process
 from tests.factories import SourceFactory
 from tests.images import jpeg_bytes, upload
@@ -331,3 +334,36 @@ def test_photo_side_keyframe_hook_ignores_uniform_frames(
     with django_capture_on_commit_callbacks(execute=True):
         photo_ingest(actor=personas.reporter, case=personas.case, file=upload(jpeg_bytes()))
     assert Photo.objects.count() == 1 and KeyframeMatch.objects.count() == 0
+
+
+# --- Export ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("originals", [False, True])
+def test_export_carries_the_videos_derivatives_and_metadata_as_for_photos(
+    ingest_video, personas, django_capture_on_commit_callbacks, tmp_path, originals
+):
+    video = ingest_video(
+        make_video(seconds=3.0, cuts=(2.0,), fmt="mov", metadata=iphone_tags(), quicktime_tags=True)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        export = export_request(
+            actor=personas.owner, case=personas.case, originals=originals, reveal_protected=False
+        )
+    export.refresh_from_db()
+    assert export.status == "ready", export.error
+    with default_storage.open(export.file.name, "rb") as bundle:
+        with zipfile.ZipFile(io.BytesIO(bundle.read())) as archive:
+            files = {name: archive.read(name) for name in archive.namelist()}
+    row = next(e for e in json.loads(files["manifest.json"])["evidence"] if e["id"] == video.pk)
+    own = row["video"]
+    assert [k["time"] for k in own["keyframes"]] == [0.0, 2.0]
+    for name in (own["poster"], own["contact_sheet"], own["preview"], own["keyframes"][1]["file"]):
+        assert files[name]
+    assert row["thumbnail"] == own["poster"] and row["preview"] == own["preview"]
+    assert files[own["preview"]][4:8] == b"ftyp"
+    # The metadata read from the file travels with the original only, as a photo's.
+    assert ("gps_latitude" in own) is originals
+    if originals:
+        assert own["gps_latitude"] == 40.12 and own["camera_model"] == "iPhone 15"
+        assert files[row["file"]] == default_storage.open(video.evidence.original.name).read()
