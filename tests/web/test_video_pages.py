@@ -220,3 +220,21 @@ def test_uploaded_through_the_page_and_the_api(personas, settings):
     )
     assert refused.status_code == 413
     assert Evidence.objects.filter(kind="video").count() == 2
+
+
+def test_the_preview_answers_byte_ranges_so_the_player_can_seek(personas, video):
+    url = reverse("web:video_file", args=[video.pk, "preview"])
+    client = logged_in(personas.viewer)
+    whole = b"".join(client.get(url).streaming_content)
+    part = client.get(url, HTTP_RANGE="bytes=100-199")
+    assert part.status_code == 206
+    assert part["Content-Range"] == f"bytes 100-199/{len(whole)}"
+    assert b"".join(part.streaming_content) == whole[100:200]
+    assert part["Cache-Control"] == "private, no-store"
+    tail = client.get(url, HTTP_RANGE="bytes=-10")
+    assert b"".join(tail.streaming_content) == whole[-10:]
+    assert client.get(url, HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
+    api = token_client(personas.viewer).get(
+        reverse("api:evidence-video-preview", kwargs={"pk": video.pk}), HTTP_RANGE="bytes=0-9"
+    )
+    assert api.status_code == 206 and b"".join(api.streaming_content) == whole[:10]
