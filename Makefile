@@ -63,7 +63,8 @@ audit: install
 
 # One worker for every queue: a worker without -Q consumes all the declared queues (docker-compose
 # splits them: `worker` ingest, `video-worker` videos, `export-worker` exports). It recovers lost
-# and abandoned jobs by itself; Celery beat is optional (`celery -A config beat` deletes expired export bundles).
+# and abandoned jobs by itself; Celery beat is optional (`celery -A config beat` deletes expired
+# export bundles).
 worker: install
 	$(VENV)/bin/celery -A config worker -l info
 
