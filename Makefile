@@ -77,8 +77,9 @@ audit: install
 	$(VENV)/bin/bandit -q -r cases evidence api web config -ll
 
 # One worker for every queue: a worker without -Q consumes all the declared queues (docker-compose
-# splits them: `worker` ingest, `export-worker` exports). It recovers lost and abandoned jobs by
-# itself; Celery beat is optional (`celery -A config beat` deletes expired export bundles).
+# splits them: `worker` ingest, `video-worker` videos, `export-worker` exports). It recovers lost
+# and abandoned jobs by itself; Celery beat is optional (`celery -A config beat` deletes expired
+# export bundles).
 worker: install
 	$(VENV)/bin/celery -A config worker -l info
 

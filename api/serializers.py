@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.schema import FreeFormField
+from api.video_serializers import VideoSerializer, video_representation
 from cases.models import Activity, ApiToken, Case, Claim, ClaimTransition, Membership, Role
 from cases.policy import role_of
 from evidence.imaging.credentials import credentials_text
@@ -407,8 +408,13 @@ class OcrWordSerializer(serializers.Serializer):
 
 class EvidenceSerializer(serializers.ModelSerializer):
     """A piece of evidence. The photo fields are null for other kinds (and until processing
-    has produced them). `exif` is null below editor; a protected source's photo also hides its
-    GPS and the stated location below editor."""
+    has produced them); a video fills the ones it shares with photos (status, size, date,
+    device, location, flags; `thumbnail_url` is its poster, `preview_url` its web-playable
+    MP4) and `video` (null for other kinds). `exif` and a video's tags are null below editor;
+    a protected source's photo or video also hides its GPS and the stated location below
+    editor."""
+
+    video = VideoSerializer(allow_null=True, read_only=True)
 
     source_name = serializers.CharField(allow_null=True, read_only=True)
     collected_by = serializers.CharField(source="collected_by.username", read_only=True)
@@ -559,6 +565,7 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "original_url",
             "provenance",
             "capture",
+            "video",
         ]
         read_only_fields = fields
 
@@ -597,7 +604,15 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "content_type": evidence.content_type,
         }
         photo = evidence.photo_or_none
-        if photo is None:
+        video = evidence.video_or_none
+        row["video"] = None
+        if video is not None:
+            shared, row["video"] = video_representation(
+                evidence=evidence, video=video, reader=reader, url=self._url_of, located=located
+            )
+            row.update(NO_PHOTO)
+            row.update(shared)
+        elif photo is None:
             row.update(NO_PHOTO, flags=[])
         else:
             row.update(
@@ -658,6 +673,15 @@ class EvidenceSerializer(serializers.ModelSerializer):
                 row["capture"] = capture_json(latest, request=self.context.get("request"))
         return row
 
+    def _url_of(self, name: str, pk: int, extra) -> str:
+        # A video's files and keyframes: /evidence/<pk>/video/<which>/, …/keyframes/<index>/.
+        if isinstance(extra, str):
+            path = reverse(f"{name.removesuffix('file')}{extra}", kwargs={"pk": pk})
+        else:
+            path = reverse(name, kwargs={"pk": pk, "index": extra})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
     def _url(self, name: str, pk: int) -> str:
         # Resolved once per response and per URL name, then filled in: `reverse` and
         # `build_absolute_uri` for every item were a third of a page's serializer time
@@ -714,21 +738,21 @@ NO_PHOTO = {
 
 
 class EvidenceCreateSerializer(serializers.Serializer):
-    """Multipart with `file` for photos and documents; JSON (or form data) for links and
-    testimony."""
+    """Multipart with `file` for photos, videos and documents; JSON (or form data) for links
+    and testimony."""
 
     kind = serializers.ChoiceField(
         choices=Evidence.Kind.choices,
         required=False,
         help_text=(
             "Required without a file. With a file it may be left out: whether the file is a "
-            "photo or a document is told from its bytes. A stated kind that the bytes "
+            "photo, a video or a document is told from its bytes. A stated kind that the bytes "
             "contradict is refused (415), never quietly changed."
         ),
     )
     # An empty file is the ingest service's to refuse, in the same words as the web upload's.
     file = serializers.FileField(
-        required=False, allow_empty_file=True, help_text="Photos and documents."
+        required=False, allow_empty_file=True, help_text="Photos, videos and documents."
     )
     url = serializers.URLField(max_length=2000, required=False, help_text="Web links.")
     text = serializers.CharField(required=False, help_text="Testimony: what the source said.")
@@ -745,7 +769,7 @@ class EvidenceCreateSerializer(serializers.Serializer):
     sensitive = serializers.BooleanField(required=False)
 
     # Which fields belong to which kind; anything else is refused rather than dropped.
-    ONLY_FOR = {"file": ("photo", "document"), "url": ("link",), "text": ("testimony",)}
+    ONLY_FOR = {"file": ("photo", "video", "document"), "url": ("link",), "text": ("testimony",)}
     ONLY_FOR["stated_on"] = ("testimony",)
 
     def validate(self, data):
@@ -760,7 +784,7 @@ class EvidenceCreateSerializer(serializers.Serializer):
             allowed = kind in kinds if kind else field == "file"
             if field in data and data[field] not in (None, "") and not allowed:
                 errors[field] = f"A {kind or 'file'} has no {field}."
-        if kind in ("photo", "document") and not data.get("file"):
+        if kind in ("photo", "video", "document") and not data.get("file"):
             errors["file"] = f"Upload the {kind} as multipart form data, in the field `file`."
         if errors:
             raise serializers.ValidationError(errors)

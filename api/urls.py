@@ -17,6 +17,7 @@ from api.views import (
     exports,
     search,
     sources,
+    videos,
     webhooks,
 )
 
@@ -62,6 +63,26 @@ v1 = [
         name="evidence-thumbnail",
     ),
     path("evidence/<int:pk>/preview/", evidence.EvidencePreview.as_view(), name="evidence-preview"),
+    # A video's files and keyframes (issue #15).
+    *(
+        path(
+            f"evidence/<int:pk>/video/{which}/",
+            videos.EvidenceVideoFile.as_view(),
+            {"which": which},
+            name=f"evidence-video-{which}",
+        )
+        for which in ("poster", "contact-sheet", "preview")
+    ),
+    path(
+        "evidence/<int:pk>/keyframes/<int:index>/",
+        videos.EvidenceKeyframe.as_view(),
+        name="evidence-keyframe",
+    ),
+    path(
+        "evidence/<int:pk>/keyframes/<int:index>/thumbnail/",
+        videos.EvidenceKeyframeThumbnail.as_view(),
+        name="evidence-keyframe-thumbnail",
+    ),
     path(
         "evidence/<int:pk>/reprocess/",
         evidence.EvidenceReprocess.as_view(),

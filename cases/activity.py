@@ -98,6 +98,9 @@ class Verb(StrEnum):
     TEXT_READ = "text.read"
     SOURCE_REVEALED = "source.revealed"
     SOURCE_UPDATED = "source.updated"
+    VIDEO_FAILED = "video.failed"
+    VIDEO_PROCESSED = "video.processed"
+    VIDEO_REPROCESS_REQUESTED = "video.reprocess_requested"
 
 
 # Keys of a row's data whose values are committed, by the kind of the row's target. Evidence:

@@ -1,7 +1,8 @@
 """Limits at the door, before any view, for every URL, signed in or not.
 
-- A request whose `Content-Length` is above the upload limit (plus room for the form's other
-  fields) is answered 413 before a byte of its body is read.
+- A request whose `Content-Length` is above the largest upload limit (videos', plus room for
+  the form's other fields) is answered 413 before a byte of its body is read; each file is held
+  to its own kind's limit while it streams.
 - A multipart body is parsed here, so that a file streaming past the limit is stopped at the
   limit (`config.uploads.HashingUploadHandler`) and answered 413 whatever URL it was sent to —
   the CSRF check of an anonymous POST would otherwise read it first and answer 403 later.
@@ -12,13 +13,12 @@ Answers are JSON under /api/ (`{"detail": …}` or `{"<field>": […]}`, the API
 to the upload page's script (`{"error": …}`), a page otherwise.
 """
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
 
-from config.uploads import UploadTooLarge, megabytes
+from config.uploads import UploadTooLarge, megabytes, request_limit
 
 # Room in a request for the fields sent beside the file (a title, a source, the CSRF token)
 # and for the multipart framing.
@@ -64,7 +64,9 @@ class RequestLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        limit = settings.CASEFILE_MAX_UPLOAD_BYTES
+        # Videos may be larger than other files: each file is held to its own kind's limit
+        # as it streams (config.uploads).
+        limit = request_limit()
         size = _content_length(request)
         if size > limit + FORM_ALLOWANCE_BYTES:
             message = (

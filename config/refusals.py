@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 STATUS_FOR_CODE = {
     "file_too_large": 413,
     "image_too_large": 413,
+    "video_too_long": 413,
+    "video_too_large": 413,
     "unsupported_media_type": 415,
     "export_not_ready": 409,
     "export_expired": 410,

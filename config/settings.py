@@ -327,6 +327,11 @@ FILE_UPLOAD_HANDLERS = ["config.uploads.HashingUploadHandler"]
 CASEFILE_MAX_UPLOAD_BYTES = env_int("CASEFILE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 # Decompression-bomb guard for the image pipeline (Pillow's MAX_IMAGE_PIXELS is set from this).
 CASEFILE_MAX_IMAGE_PIXELS = env_int("CASEFILE_MAX_IMAGE_PIXELS", 60_000_000)
+# Videos (issue #15) may be larger than any other upload: an upload whose first bytes are a
+# video's may stream up to this limit; every other upload stops at CASEFILE_MAX_UPLOAD_BYTES
+# (config.uploads). Longer videos than CASEFILE_MAX_VIDEO_SECONDS are refused at ingest.
+CASEFILE_MAX_VIDEO_BYTES = env_int("CASEFILE_MAX_VIDEO_BYTES", 2 * 1024 * 1024 * 1024)
+CASEFILE_MAX_VIDEO_SECONDS = env_int("CASEFILE_MAX_VIDEO_SECONDS", 2 * 3600)
 # Freed image memory each worker process keeps for the next photo, in MB (0: none; see
 # evidence.imaging.decode.image_memory_pool).
 CASEFILE_IMAGE_MEMORY_POOL_MB = env_int("CASEFILE_IMAGE_MEMORY_POOL_MB", 64)
@@ -375,10 +380,13 @@ CELERY_WEBHOOK_QUEUE = os.environ.get("CELERY_WEBHOOK_QUEUE") or "webhooks"
 CELERY_CAPTURE_QUEUE = os.environ.get("CELERY_CAPTURE_QUEUE") or "capture"
 # Reading text (OCR) has its own queue, so that it never delays a photo becoming ready.
 CELERY_OCR_QUEUE = os.environ.get("CELERY_OCR_QUEUE") or "ocr"
+# Videos take minutes where photos take a second: their own queue (`video-worker`).
+CELERY_VIDEO_QUEUE = os.environ.get("CELERY_VIDEO_QUEUE") or "video"
 CELERY_WORKER_QUEUES = list(
     dict.fromkeys(
         [
             CELERY_INGEST_QUEUE,
+            CELERY_VIDEO_QUEUE,
             CELERY_EXPORT_QUEUE,
             CELERY_WEBHOOK_QUEUE,
             CELERY_CAPTURE_QUEUE,
@@ -390,6 +398,7 @@ CELERY_WORKER_QUEUES = list(
 CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in CELERY_WORKER_QUEUES]
 CELERY_TASK_ROUTES = {
     "evidence.tasks.photo_process_task": {"queue": CELERY_INGEST_QUEUE},
+    "evidence.tasks.video_process_task": {"queue": CELERY_VIDEO_QUEUE},
     "*export*": {"queue": CELERY_EXPORT_QUEUE},
     "evidence.tasks.webhook_deliver_task": {"queue": CELERY_WEBHOOK_QUEUE},
     "evidence.tasks.link_capture_task": {"queue": CELERY_CAPTURE_QUEUE},
@@ -418,6 +427,15 @@ CELERY_TIMEZONE = TIME_ZONE
 visibility_timeout = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
 if visibility_timeout <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT.")
+# A video's task (keyframes, then the web-playable preview of up to two hours) has limits of
+# its own, below the visibility timeout so that it is never delivered twice while it runs.
+CASEFILE_VIDEO_SOFT_TIME_LIMIT = env_int("CASEFILE_VIDEO_SOFT_TIME_LIMIT", 3000)
+CASEFILE_VIDEO_TIME_LIMIT = env_int("CASEFILE_VIDEO_TIME_LIMIT", 3300)
+if not CASEFILE_VIDEO_SOFT_TIME_LIMIT < CASEFILE_VIDEO_TIME_LIMIT < visibility_timeout:
+    raise ImproperlyConfigured(
+        "CASEFILE_VIDEO_SOFT_TIME_LIMIT < CASEFILE_VIDEO_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT "
+        "must hold."
+    )
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": visibility_timeout,
     # A broker that does not answer (host down, packets dropped) fails a connection attempt

@@ -7,10 +7,27 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
+from evidence.imaging.sniff import looks_like_video
+
 
 def megabytes(size: int) -> str:
     """A size as people read it in a refusal: "50 MB", "12.5 MB"."""
     return f"{size / 1024 / 1024:.1f} MB".replace(".0 MB", " MB")
+
+
+def upload_limit(head: bytes) -> int:
+    """The most an upload starting with `head` may be: the video limit for a video's bytes
+    (never below the general one), the general upload limit for anything else."""
+    general = settings.CASEFILE_MAX_UPLOAD_BYTES
+    if looks_like_video(head):
+        return max(general, settings.CASEFILE_MAX_VIDEO_BYTES)
+    return general
+
+
+def request_limit() -> int:
+    """The largest upload of any kind: what a request's Content-Length is checked against
+    before its body is read (the kind is told, and its own limit applied, as it streams)."""
+    return max(settings.CASEFILE_MAX_UPLOAD_BYTES, settings.CASEFILE_MAX_VIDEO_BYTES)
 
 
 class UploadTooLarge(RequestDataTooBig):
@@ -32,7 +49,9 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
 
     A file that goes past CASEFILE_MAX_UPLOAD_BYTES stops the upload there: its temporary file
     is deleted and `UploadTooLarge` raised, so at most the limit plus one chunk ever reaches the
-    disk and the rest of the body is never read (`config.limits` answers 413)."""
+    disk and the rest of the body is never read (`config.limits` answers 413). A file whose
+    first bytes are a video's (told as ingest tells them, `evidence.imaging.sniff`) has the
+    video limit instead, CASEFILE_MAX_VIDEO_BYTES: only videos may be that large."""
 
     # Django reads the request body this much at a time. With Django's 64 KiB, gunicorn copied
     # its read-ahead buffer (up to 1 MiB) for every 64 KiB read and a 200 MB upload ran at a
@@ -44,10 +63,13 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         super().new_file(field_name, *args, **kwargs)
         self._digest = hashlib.sha256()
         self._received = 0
+        self._limit = settings.CASEFILE_MAX_UPLOAD_BYTES
 
     def receive_data_chunk(self, raw_data, start):
+        if self._received == 0 and raw_data:
+            self._limit = upload_limit(raw_data[:64])
         self._received += len(raw_data)
-        limit = settings.CASEFILE_MAX_UPLOAD_BYTES
+        limit = self._limit
         if self._received > limit:
             self.file.close()  # a NamedTemporaryFile: closing it deletes it
             raise UploadTooLarge(field=self.field_name, limit=limit)

@@ -26,6 +26,7 @@ from evidence.models import OutboxTask
 logger = logging.getLogger(__name__)
 
 PHOTO_PROCESS = "evidence.tasks.photo_process_task"
+VIDEO_PROCESS = "evidence.tasks.video_process_task"
 CASE_EXPORT = "evidence.tasks.case_export_task"
 EVIDENCE_TIMESTAMP = "evidence.tasks.evidence_timestamp_task"
 TIMESTAMPS_FILL = "evidence.tasks.timestamps_fill_task"

@@ -79,11 +79,12 @@ class Evidence(models.Model):
 
     class Kind(models.TextChoices):
         PHOTO = "photo", "Photo"
+        VIDEO = "video", "Video"
         DOCUMENT = "document", "Document"
         LINK = "link", "Web link"
         TESTIMONY = "testimony", "Testimony"
 
-    FILE_KINDS = ("photo", "document")
+    FILE_KINDS = ("photo", "video", "document")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="evidence")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -150,7 +151,7 @@ class Evidence(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["photo", "document", "link", "testimony"]),
+                condition=Q(kind__in=["photo", "video", "document", "link", "testimony"]),
                 name="evidence_kind_valid",
             ),
             # The same bytes make one piece of evidence per case (a deleted item's tombstone
@@ -169,7 +170,8 @@ class Evidence(models.Model):
                 name="evidence_purged_only_when_deleted",
             ),
             models.CheckConstraint(
-                condition=~Q(kind__in=["photo", "document"]) | Q(sha256__regex=r"^[0-9a-f]{64}$"),
+                condition=~Q(kind__in=["photo", "video", "document"])
+                | Q(sha256__regex=r"^[0-9a-f]{64}$"),
                 name="evidence_file_has_sha256",
             ),
             models.CheckConstraint(
@@ -233,6 +235,16 @@ class Evidence(models.Model):
         try:
             return self.photo
         except Photo.DoesNotExist:
+            return None
+
+    @property
+    def video_or_none(self):
+        """The video row of a video; None for other kinds or before the row exists."""
+        if self.kind != self.Kind.VIDEO:
+            return None
+        try:
+            return self.video
+        except Video.DoesNotExist:
             return None
 
     @property
@@ -564,6 +576,16 @@ class PhotoMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.photo_a_id} ~ {self.photo_b_id} ({self.distance})"
+
+
+# The video pipeline's rows live in a module of their own (issue #15).
+from evidence.video_models import (  # noqa: E402, F401
+    KeyframeMatch,
+    Video,
+    VideoFlag,
+    VideoKeyframe,
+    VideoMatch,
+)
 
 
 class EvidenceLink(models.Model):

@@ -102,6 +102,13 @@ class Reader:
         """A search on the text read, as this reader may make it (`text_matches`)."""
         return text_matches(q, reveal=self.reveal)
 
+    # --- Video
+
+    def video_tags(self, video) -> dict | None:
+        """Every tag of a video's container, as read: for editors and owners only, like a
+        photo's full EXIF (tags can carry a place, a device owner's name)."""
+        return dict(video.tags) if self.reveal else None
+
     # --- The record
 
     def activity(self, rows) -> list[Activity]:

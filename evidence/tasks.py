@@ -20,6 +20,7 @@ from evidence.services.photos import StorageUnavailable, photo_process
 from evidence.services.recovery import jobs_recover
 from evidence.services.texts import text_read
 from evidence.services.timestamps import evidence_timestamp, timestamps_fill_due
+from evidence.services.videos import video_process
 from evidence.webhooks import webhook_deliver
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,29 @@ def photo_process_task(self, photo_id: int) -> str:
     if outcome.busy_for is not None and not self.request.is_eager:
         # Another attempt holds the photo. Come back when its lease would have run out; by
         # then it has finished (nothing left to do) or its worker died (this run takes over).
+        jitter = random.uniform(1, max(1.0, settings.CASEFILE_LEASE_SECONDS / 3))  # noqa: S311
+        raise self.retry(countdown=outcome.busy_for + jitter, max_retries=None)
+    return outcome.status
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+    # Minutes, not seconds: keyframes of up to two hours and the preview's transcode. Routed
+    # to the `video` queue (CELERY_TASK_ROUTES).
+    soft_time_limit=settings.CASEFILE_VIDEO_SOFT_TIME_LIMIT,
+    time_limit=settings.CASEFILE_VIDEO_TIME_LIMIT,
+)
+def video_process_task(self, video_id: int) -> str:
+    """Process one uploaded video; returns its status afterwards."""
+    outcome = video_process(video_id=video_id, keep_lease=not self.request.is_eager)
+    if outcome.busy_for is not None and not self.request.is_eager:
         jitter = random.uniform(1, max(1.0, settings.CASEFILE_LEASE_SECONDS / 3))  # noqa: S311
         raise self.retry(countdown=outcome.busy_for + jitter, max_retries=None)
     return outcome.status

@@ -73,13 +73,15 @@ def polling_context(photo: Photo | None) -> dict:
 
 def card_context(evidence: Evidence, reader: Reader) -> dict:
     photo = evidence.photo_or_none
+    video = evidence.video_or_none
     return {
         "e": evidence,
         "photo": photo,
+        "video": video,
         "host": urlsplit(evidence.url).hostname if evidence.url else "",
         "doc_type": DOCUMENT_LABELS.get(evidence.content_type, ""),
         "source_name": reader.source_name(evidence.source) or "",
-        **polling_context(photo),
+        **polling_context(photo or video),
     }
 
 

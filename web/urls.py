@@ -16,6 +16,7 @@ from web.views import (
     search,
     sources,
     tokens,
+    videos,
     webhooks,
 )
 
@@ -111,6 +112,20 @@ urlpatterns = [
     ),
     path(
         "evidence/<int:evidence_id>/original/", evidence.evidence_original, name="evidence_original"
+    ),
+    # A video's files and keyframes (issue #15).
+    path("evidence/<int:evidence_id>/video/<str:which>/", videos.video_file, name="video_file"),
+    path(
+        "evidence/<int:evidence_id>/keyframes/<int:index>/",
+        videos.keyframe_file,
+        {"size": "image"},
+        name="video_keyframe",
+    ),
+    path(
+        "evidence/<int:evidence_id>/keyframes/<int:index>/thumbnail/",
+        videos.keyframe_file,
+        {"size": "thumbnail"},
+        name="video_keyframe_thumbnail",
     ),
     path("evidence/<int:evidence_id>/retry/", evidence.photo_retry, name="photo_retry"),
     path(

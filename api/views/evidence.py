@@ -18,6 +18,7 @@ from evidence.models import Evidence
 from evidence.selectors import evidence_for_user, evidence_of, similar_photos
 from evidence.services import evidence as evidence_services
 from evidence.services import photos as photo_services
+from evidence.services import videos as video_services
 from evidence.services.custody import original_download
 
 
@@ -116,9 +117,12 @@ class EvidenceReprocess(EvidenceDetail):
     @extend_schema(request=None, responses={202: serializers.EvidenceSerializer})
     def post(self, request, pk):
         evidence = self.get_parent()
-        if evidence.kind != Evidence.Kind.PHOTO:
-            raise Http404("Only photos are processed.")
-        photo_services.photo_reprocess(actor=request.user, evidence=evidence)
+        if evidence.kind == Evidence.Kind.VIDEO:
+            video_services.video_reprocess(actor=request.user, evidence=evidence)
+        elif evidence.kind != Evidence.Kind.PHOTO:
+            raise Http404("Only photos and videos are processed.")
+        else:
+            photo_services.photo_reprocess(actor=request.user, evidence=evidence)
         evidence = evidence_for_user(user=request.user, evidence_id=evidence.pk)
         return self.render(serializers.EvidenceSerializer, evidence, code=status.HTTP_202_ACCEPTED)
 

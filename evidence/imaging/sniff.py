@@ -30,6 +30,14 @@ EXTENSIONS = {
     "image/gif": ".gif",
     "image/tiff": ".tif",
     "image/heif": ".heic",
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/x-m4v": ".m4v",
+    "video/webm": ".webm",
+    "video/x-matroska": ".mkv",
+    "video/3gpp": ".3gp",
+    "video/3gpp2": ".3g2",
+    "video/x-msvideo": ".avi",
     "application/pdf": ".pdf",
     "application/msword": ".doc",
     "application/rtf": ".rtf",
@@ -59,7 +67,7 @@ HEIF_BRANDS |= {b"msf1", b"avif", b"avis", b"mif2", b"miaf"}
 
 @dataclass(frozen=True)
 class FileKind:
-    """What the bytes of a file are: `category` is "image", "document" or "other"."""
+    """What the bytes of a file are: `category` is "image", "video", "document" or "other"."""
 
     category: str
     label: str  # what a reporter reads: "a JPEG image", "a PDF document"
@@ -88,9 +96,24 @@ def file_kind(head: bytes, file=None) -> FileKind:
             if brand in (b"avif", b"avis"):
                 return FileKind("other", "an AVIF image (not accepted: export it as JPEG)")
             return FileKind("image", "a HEIC/HEIF image", "image/heif", "HEIF")
-        if brand.startswith((b"3g", b"qt", b"M4V", b"isom", b"mp4", b"iso", b"avc", b"MSNV")):
-            return FileKind("other", "a video")
+        video = _iso_video(brand)
+        if video is not None:
+            return video
+        if brand.startswith((b"M4A", b"M4B", b"M4P", b"F4A")):
+            return FileKind("other", "an audio file (not a video)")
         return FileKind("other", "a media container (not a photo)")
+    if head[4:8] in QUICKTIME_ATOMS and int.from_bytes(head[:4], "big") in range(8, 1 << 31):
+        # An old QuickTime movie, with no `ftyp`: it starts with one of its top-level atoms.
+        return FileKind("video", "a QuickTime video", "video/quicktime")
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        # EBML: Matroska, or its WebM profile; the DocType is within the first bytes.
+        if b"webm" in head[:64]:
+            return FileKind("video", "a WebM video", "video/webm")
+        if b"matroska" in head[:64]:
+            return FileKind("video", "a Matroska (MKV) video", "video/x-matroska")
+        return FileKind("other", "an EBML file (not a video)")
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return FileKind("video", "an AVI video", "video/x-msvideo")
     if head.startswith(b"%PDF-"):
         return FileKind("document", "a PDF document", "application/pdf")
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
@@ -123,6 +146,49 @@ def file_kind(head: bytes, file=None) -> FileKind:
             return FileKind("other", "a web page (HTML): save the page as PDF or add it as a link")
         return FileKind("document", "plain text", "text/plain")
     return FileKind("other", "data of an unknown type")
+
+
+# ISO base media (MP4 family) brands of video files, by their first bytes, and the type each is.
+VIDEO_BRANDS = (
+    (b"qt", "a QuickTime (MOV) video", "video/quicktime"),
+    (b"M4V", "an M4V video", "video/x-m4v"),
+    (b"3g2", "a 3GPP2 video", "video/3gpp2"),
+    (b"3g", "a 3GPP video", "video/3gpp"),
+    (b"isom", "an MP4 video", "video/mp4"),
+    (b"iso", "an MP4 video", "video/mp4"),
+    (b"mp4", "an MP4 video", "video/mp4"),
+    (b"mp71", "an MP4 video", "video/mp4"),
+    (b"avc1", "an MP4 video", "video/mp4"),
+    (b"MSNV", "an MP4 video", "video/mp4"),
+    (b"dash", "an MP4 video", "video/mp4"),
+    (b"mmp4", "an MP4 video", "video/mp4"),
+    (b"XAVC", "an MP4 video", "video/mp4"),
+    (b"f4v", "an MP4 video", "video/mp4"),
+)
+QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+VIDEO_TYPES = {
+    "video/mp4",
+    "video/quicktime",
+    "video/x-m4v",
+    "video/webm",
+    "video/x-matroska",
+    "video/3gpp",
+    "video/3gpp2",
+    "video/x-msvideo",
+}
+
+
+def _iso_video(brand: bytes) -> FileKind | None:
+    for prefix, label, content_type in VIDEO_BRANDS:
+        if brand.startswith(prefix):
+            return FileKind("video", label, content_type)
+    return None
+
+
+def looks_like_video(head: bytes) -> bool:
+    """Whether the first bytes of an upload are a video's (what lets an upload stream past
+    the general size limit up to the video limit: `config.uploads`)."""
+    return file_kind(head).category == "video"
 
 
 def _as_text(head: bytes) -> str | None:

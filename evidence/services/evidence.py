@@ -18,10 +18,11 @@ from django.utils import timezone
 from cases.activity import Verb, activity_record
 from cases.models import Case
 from cases.policy import can, require
-from config.uploads import megabytes
+from config.uploads import megabytes, upload_limit
 from evidence.imaging.decode import PhotoRejected, open_image
 from evidence.imaging.sniff import IMAGE_TYPES, file_kind
-from evidence.models import Evidence, Photo, Provenance, Source
+from evidence.imaging.video import VideoRejected, video_probe
+from evidence.models import Evidence, Photo, Provenance, Source, Video
 from evidence.search import search_index_evidence
 from evidence.services.capture_requests import capture_queue
 from evidence.services.photos import photo_queue
@@ -29,6 +30,7 @@ from evidence.services.signals import STATED_FIELDS, camera_statement, evidence_
 from evidence.services.sources import full_clean
 from evidence.services.texts import text_read_queue
 from evidence.services.timestamps import evidence_timestamp_queue
+from evidence.services.videos import video_queue
 
 # --- Evidence -------------------------------------------------------------------------------
 
@@ -300,14 +302,19 @@ def _file_size(file) -> int:
 
 
 def upload_size_check(file) -> int:
-    """Refuse an empty file or one over CASEFILE_MAX_UPLOAD_BYTES before reading it."""
+    """Refuse an empty file or one over its limit before reading it: CASEFILE_MAX_UPLOAD_BYTES,
+    or CASEFILE_MAX_VIDEO_BYTES for a file whose first bytes are a video's."""
     size = _file_size(file)
-    limit = settings.CASEFILE_MAX_UPLOAD_BYTES
     if size == 0:
         raise _refuse("The file is empty (0 bytes).", "empty_file")
+    file.seek(0)
+    head = file.read(64)
+    file.seek(0)
+    limit = upload_limit(head)
     if size > limit:
+        what = "video" if limit != settings.CASEFILE_MAX_UPLOAD_BYTES else "upload"
         raise _refuse(
-            f"The file is {megabytes(size)}, above the {megabytes(limit)} upload limit.",
+            f"The file is {megabytes(size)}, above the {megabytes(limit)} {what} limit.",
             "file_too_large",
         )
     return size
@@ -340,16 +347,17 @@ def evidence_ingest(
     new. Both doors, the web upload and the API, come in here, so that the same file gets the
     same answer whichever door it came through.
 
-    Checks the size (not empty, not over CASEFILE_MAX_UPLOAD_BYTES), then tells the kind from
-    the bytes, whatever the name or the declared type claim (`upload_type`): an allowed image
-    under the pixel limit is a photo, an allowed document a document, anything else is refused.
+    Checks the size (not empty, not over CASEFILE_MAX_UPLOAD_BYTES, or CASEFILE_MAX_VIDEO_BYTES
+    for a video), then tells the kind from the bytes, whatever the name or the declared type
+    claim (`upload_type`): an allowed image under the pixel limit is a photo, a readable video
+    under the duration limit a video, an allowed document a document, anything else is refused.
     `kind`, when the caller states one, must be what the bytes say: a photo that is a PDF is
     refused rather than quietly taken in as a document. Everything is checked before the
     original is stored (once, under its hash), so a refusal stores nothing. The same bytes
     uploaded again to the same case make no second original: the existing evidence is
-    returned, created False, and the repeat is recorded. A new photo is queued for processing
-    once the transaction commits (its text is read after it is ready); a PDF document's text is
-    queued to be read (evidence.services.texts).
+    returned, created False, and the repeat is recorded. A new photo (a new video) is queued for
+    processing once the transaction commits (a photo's text is read after it is ready); a PDF
+    document's text is queued to be read (evidence.services.texts).
     """
     require(actor, case, "evidence.add")
     _check_source(case, source)
@@ -413,6 +421,9 @@ def evidence_ingest(
     if kind == Evidence.Kind.PHOTO:
         Photo.objects.create(evidence=evidence)
         photo_queue(evidence.pk)
+    elif kind == Evidence.Kind.VIDEO:
+        Video.objects.create(evidence=evidence)
+        video_queue(evidence.pk)
     else:
         # A PDF's text (its text layer, else OCR of its pages), by a job of its own.
         text_read_queue(evidence=evidence)
@@ -461,29 +472,47 @@ def _uploaded_again(
 
 
 IMAGE_TYPES_LABEL = "JPEG, PNG, WebP, GIF, TIFF, HEIC"
+VIDEO_TYPES_LABEL = "MP4, MOV, M4V, WebM, MKV, 3GP, AVI"
 DOCUMENT_TYPES_LABEL = "PDF, Word, Excel, PowerPoint, OpenDocument, RTF or plain text"
 
 
 def upload_type(file, *, kind: str | None = None) -> tuple[str, str]:
     """What an upload is, told from its bytes whatever its name or declared type claims:
-    (kind, MIME type), the kind "photo" or "document". `kind`, when given, is what the uploader
-    says it is; bytes that say otherwise are refused. Otherwise a ValidationError a reporter
-    can read, on `file`: code "unsupported_media_type" for the wrong kind of file,
-    "image_too_large" for too many pixels, "invalid_image" for a damaged image. Reads only the
-    head of the file (and an image's header)."""
-    if kind not in (None, Evidence.Kind.PHOTO, Evidence.Kind.DOCUMENT):
+    (kind, MIME type), the kind "photo", "video" or "document". `kind`, when given, is what
+    the uploader says it is; bytes that say otherwise are refused. Otherwise a ValidationError
+    a reporter can read, on `file`: code "unsupported_media_type" for the wrong kind of file,
+    "image_too_large" for too many pixels, "invalid_image" for a damaged image; for a video
+    "invalid_video" (damaged, no video stream, too many streams), "video_too_large" (frames
+    of too many pixels) or "video_too_long" (over CASEFILE_MAX_VIDEO_SECONDS). Reads only the
+    head of the file (an image's header, a video's container header)."""
+    if kind not in (None, Evidence.Kind.PHOTO, Evidence.Kind.VIDEO, Evidence.Kind.DOCUMENT):
         raise ValueError(f"Not a kind of file: {kind!r}.")
     found = _sniff(file)
-    told = {"image": Evidence.Kind.PHOTO, "document": Evidence.Kind.DOCUMENT}.get(found.category)
+    told = {
+        "image": Evidence.Kind.PHOTO,
+        "video": Evidence.Kind.VIDEO,
+        "document": Evidence.Kind.DOCUMENT,
+    }.get(found.category)
+    hints = {
+        Evidence.Kind.DOCUMENT: " Add it as a document instead.",
+        Evidence.Kind.VIDEO: " Add it as a video instead.",
+        Evidence.Kind.PHOTO: " Add it as a photo instead.",
+    }
     if kind == Evidence.Kind.PHOTO and told != Evidence.Kind.PHOTO:
-        hint = " Add it as a document instead." if told == Evidence.Kind.DOCUMENT else ""
         raise _refuse(
-            f"Not an image: the file is {found.label}.{hint} Accepted: {IMAGE_TYPES_LABEL}.",
+            f"Not an image: the file is {found.label}.{hints.get(told, '')} Accepted: "
+            f"{IMAGE_TYPES_LABEL}.",
+            "unsupported_media_type",
+        )
+    if kind == Evidence.Kind.VIDEO and told != Evidence.Kind.VIDEO:
+        raise _refuse(
+            f"Not a video: the file is {found.label}.{hints.get(told, '')} Accepted: "
+            f"{VIDEO_TYPES_LABEL}.",
             "unsupported_media_type",
         )
     if kind == Evidence.Kind.DOCUMENT and told != Evidence.Kind.DOCUMENT:
-        if told == Evidence.Kind.PHOTO:
-            message = f"The file is {found.label}: add it as a photo, so that it is processed."
+        if told in (Evidence.Kind.PHOTO, Evidence.Kind.VIDEO):
+            message = f"The file is {found.label}: add it as a {told}, so that it is processed."
         else:
             message = (
                 f"Not a document this app accepts: the file is {found.label}. Accepted: "
@@ -492,13 +521,39 @@ def upload_type(file, *, kind: str | None = None) -> tuple[str, str]:
         raise _refuse(message, "unsupported_media_type")
     if told is None:
         raise _refuse(
-            f"Not an image or a document this app accepts: the file is {found.label}. "
-            f"Accepted: photos ({IMAGE_TYPES_LABEL}) and documents ({DOCUMENT_TYPES_LABEL}).",
+            f"Not an image, a video or a document this app accepts: the file is {found.label}. "
+            f"Accepted: photos ({IMAGE_TYPES_LABEL}), videos ({VIDEO_TYPES_LABEL}) and "
+            f"documents ({DOCUMENT_TYPES_LABEL}).",
             "unsupported_media_type",
         )
     if told == Evidence.Kind.PHOTO:
         return told, _image_type(file, found)
+    if told == Evidence.Kind.VIDEO:
+        _check_video(file)
     return told, found.content_type
+
+
+def _check_video(file) -> None:
+    """Read a video's container header (no frame is decoded): refused when it cannot be read,
+    declares too many streams or pixels per frame, or lasts longer than the limit."""
+    try:
+        video_probe(
+            file,
+            max_pixels=settings.CASEFILE_MAX_IMAGE_PIXELS,
+            max_seconds=settings.CASEFILE_MAX_VIDEO_SECONDS,
+        )
+    except VideoRejected as rejected:
+        reason = rejected.reason
+        code = (
+            "video_too_long"
+            if "limit for videos" in reason
+            else "video_too_large"
+            if "megapixels" in reason
+            else "invalid_video"
+        )
+        raise _refuse(reason, code) from None
+    finally:
+        file.seek(0)
 
 
 def _image_type(file, found) -> str:
@@ -524,6 +579,13 @@ def photo_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bool]
     limit, processed once the transaction commits. `details` are `evidence_ingest`'s: source,
     title, description, observed_at, place_name, latitude, longitude, sensitive."""
     return evidence_ingest(actor=actor, case=case, file=file, kind=Evidence.Kind.PHOTO, **details)
+
+
+def video_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bool]:
+    """`evidence_ingest` of a file that must be a video (MP4, MOV, M4V, WebM, MKV, 3GP, AVI,
+    told from the bytes), under CASEFILE_MAX_VIDEO_BYTES and CASEFILE_MAX_VIDEO_SECONDS,
+    processed on the `video` queue once the transaction commits."""
+    return evidence_ingest(actor=actor, case=case, file=file, kind=Evidence.Kind.VIDEO, **details)
 
 
 def document_ingest(*, actor, case: Case, file, **details) -> tuple[Evidence, bool]:

@@ -90,6 +90,7 @@ from evidence.selectors import (
     exports_past_retention,
 )
 from evidence.services.timestamps import evidence_timestamps
+from evidence.services.video_exports import video_export_row
 
 logger = logging.getLogger(__name__)
 
@@ -604,8 +605,14 @@ class BundleWriter:
         written = Written()
         items = list(
             Evidence.objects.filter(case=self.case, deleted_at__isnull=True)
-            .select_related("source", "collected_by", "photo", "text_reading")
-            .prefetch_related("photo__flags", "provenances__source", "provenances__received_by")
+            .select_related("source", "collected_by", "photo", "video", "text_reading")
+            .prefetch_related(
+                "photo__flags",
+                "video__flags",
+                "video__keyframes",
+                "provenances__source",
+                "provenances__received_by",
+            )
             .order_by("observed_at", "stated_on", "id")
         )
         tombstones = list(
@@ -740,6 +747,7 @@ class BundleWriter:
             "thumbnail": None,
             "original_withheld": None,
             "photo": None,
+            "video": None,
         }
         if evidence.has_file:
             # The original carries its metadata (EXIF, GPS): it goes only into a bundle that
@@ -799,6 +807,15 @@ class BundleWriter:
                 "ocr_software": evidence.text_reading.software,
             }
         )
+        video = evidence.video_or_none
+        if video is not None:
+            row["video"] = video_export_row(
+                video,
+                with_metadata=bool(self.originals) and not hide,
+                add_file=self._video_file,
+            )
+            row["thumbnail"] = row["video"]["poster"]
+            row["preview"] = row["video"]["preview"]
         row["custody"] = custody_entries(
             evidence=evidence, reader=self.reader, exports=self.exports
         )
@@ -850,6 +867,20 @@ class BundleWriter:
                 }
             )
         return rows
+
+    def _video_file(self, name: str, stored, *, content_type: str, thumbnail_of=None) -> str:
+        """Copy one of a video's derivatives into the bundle; the poster is also the item's
+        thumbnail in the report."""
+        with default_storage.open(stored.name, "rb") as handle:
+            if thumbnail_of is not None:
+                data = handle.read()  # a 1280-px JPEG at most
+                offset = self.spool.seek(0, os.SEEK_END)
+                self.spool.write(data)
+                self.thumbnail_at[thumbnail_of] = (offset, len(data))
+                self.add_bytes(name, data, content_type=content_type)
+            else:
+                self.add_stream(name, handle, content_type=content_type)
+        return name
 
     def _thumbnail(self, evidence_id: int) -> str | None:
         """An item's thumbnail as the report embeds it (base64), read back from the spool."""

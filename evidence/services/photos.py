@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
@@ -46,6 +46,7 @@ from evidence.leases import expired_before, lease_kept
 from evidence.models import Evidence, Photo, PhotoFlag, PhotoHash, PhotoMatch
 from evidence.search import search_index_photo
 from evidence.services.texts import text_read_queue
+from evidence.services.video_matches import photo_keyframe_matches_record
 from evidence.similarity import hash_matches
 
 logger = logging.getLogger(__name__)
@@ -68,10 +69,17 @@ def derivative_name(photo: Photo, kind: str) -> str:
 
 
 def _store(name: str, data: bytes) -> str:
+    return store_derivative(name, data)
+
+
+def store_derivative(name: str, data) -> str:
+    """Write a derivative (bytes, or an open file) under its fixed name, replacing what an
+    earlier attempt wrote there; storage errors are StorageUnavailable (the task retries)."""
     try:
         if default_storage.exists(name):
             default_storage.delete(name)
-        saved = default_storage.save(name, ContentFile(data))
+        content = ContentFile(data) if isinstance(data, bytes) else File(data)
+        saved = default_storage.save(name, content)
         if saved != name:  # written meanwhile by another attempt: same bytes, keep one copy
             default_storage.delete(saved)
     except OSError as exc:
@@ -329,6 +337,8 @@ def _finish(photo: Photo, attempt: int, analysis: Analysis, *, thumbnail: str, p
     found = near_duplicates_find(photo=photo, hashes=hashes, thumbnail=analysis.thumbnail)
     with transaction.atomic():
         matches = _record_matches(photo, found)
+        # The keyframes of the case's videos too (issue #15): "appears in video X at 0:12".
+        photo_keyframe_matches_record(photo, analysis.phash)
         done = Photo.objects.filter(
             pk=photo.pk, status=Photo.Status.PROCESSING, attempts=attempt
         ).update(

@@ -2,9 +2,9 @@
 CASEFILE_RECOVERY_INTERVAL_SECONDS after (evidence.tasks.RecoveryStep), with or without beat.
 
 - the outbox is drained: tasks whose transaction committed while the broker was away are sent;
-- photos, exports, link captures and text readings (OCR) whose worker died (the lease ran out)
-  are queued again, as are those whose task was lost; exports that never started are given up
-  (`exports_requeue_stale`);
+- photos, videos, exports, link captures and text readings (OCR) whose worker died (the lease
+  ran out) are queued again, as are those whose task was lost; exports that never started are
+  given up (`exports_requeue_stale`);
 - half-written export bundles left behind by a dead worker are removed;
 - trusted timestamps a TSA that was down left out are filled in (`timestamps_fill_task`, sent
   at most every CASEFILE_TSA_RETRY_SECONDS);
@@ -31,6 +31,7 @@ from evidence.services.notifications import notifications_email
 from evidence.services.photos import photos_requeue_stale
 from evidence.services.texts import texts_requeue_stale
 from evidence.services.timestamps import timestamps_requeue_missing
+from evidence.services.videos import videos_requeue_stale
 from evidence.webhooks import webhooks_requeue_due
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 class Recovered:
     outbox: int = 0
     photos: list[int] = field(default_factory=list)
+    videos: list[int] = field(default_factory=list)
     exports: list[int] = field(default_factory=list)
     captures: list[int] = field(default_factory=list)
     texts: list[int] = field(default_factory=list)
@@ -71,6 +73,7 @@ def jobs_recover() -> Recovered:
     steps = (
         ("outbox", outbox_drain),
         ("photos", photos_requeue_stale),
+        ("videos", videos_requeue_stale),
         ("exports", exports_requeue_stale),
         ("captures", captures_requeue_stale),
         ("texts", texts_requeue_stale),

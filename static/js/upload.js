@@ -13,6 +13,10 @@
     var list = document.getElementById("upload-list");
     var gallery = document.getElementById("gallery");
     var maxBytes = Number(form.getAttribute("data-max-bytes")) || 0;
+    // Videos have a larger limit of their own (the server tells a video from its bytes; this
+    // only spares a long upload that would be refused).
+    var maxVideoBytes = Number(form.getAttribute("data-max-video-bytes")) || maxBytes;
+    var VIDEO_NAME = /\.(mp4|mov|m4v|webm|mkv|3gp|3g2|avi)$/i;
     var queue = [];
     var running = 0;
 
@@ -143,8 +147,10 @@
     function add(files) {
       Array.prototype.forEach.call(files, function (file) {
         var ui = row(file);
-        if (maxBytes && file.size > maxBytes) {
-          fail(ui, "Larger than " + sizeLabel(maxBytes) + ": not uploaded.");
+        var isVideo = /^video\//.test(file.type || "") || VIDEO_NAME.test(file.name || "");
+        var limit = isVideo ? Math.max(maxBytes, maxVideoBytes) : maxBytes;
+        if (limit && file.size > limit) {
+          fail(ui, "Larger than " + sizeLabel(limit) + ": not uploaded.");
           return;
         }
         if (file.size === 0) {

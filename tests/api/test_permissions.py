@@ -17,7 +17,16 @@ from django.utils import timezone
 from api import urls as api_urls
 from cases.models import Claim, Role
 from cases.tokens import token_create
-from evidence.models import Capture, CaptureFile, Comment, Evidence, EvidenceLink, Photo
+from evidence.models import (
+    Capture,
+    CaptureFile,
+    Comment,
+    Evidence,
+    EvidenceLink,
+    Photo,
+    Video,
+    VideoKeyframe,
+)
 from tests.api.conftest import token_client
 from tests.conftest import make_personas
 from tests.factories import (
@@ -99,6 +108,34 @@ def build_world() -> World:
         content_type="image/png",
     )
     comment = Comment.objects.create(case=case, claim=draft, author=reporter, text="Check this")
+    # A processed video with one keyframe (issue #15): its files have their own endpoints.
+    video_sha = "cd" * 32
+    video = Evidence.objects.create(
+        case=case,
+        kind=Evidence.Kind.VIDEO,
+        collected_by=reporter,
+        original=default_storage.save(f"originals/cd/cd/{video_sha}", ContentFile(b"mp4")),
+        original_name="clip.mp4",
+        sha256=video_sha,
+        size=3,
+        content_type="video/mp4",
+    )
+    video_row = Video.objects.create(
+        evidence=video,
+        status=Video.Status.READY,
+        poster=default_storage.save("derivatives/videos/poster.jpg", ContentFile(data)),
+        contact_sheet=default_storage.save("derivatives/videos/sheet.jpg", ContentFile(data)),
+        preview=default_storage.save("derivatives/videos/preview.mp4", ContentFile(b"mp4")),
+    )
+    VideoKeyframe.objects.create(
+        video=video_row,
+        index=0,
+        time=0.0,
+        thumbnail=default_storage.save("derivatives/videos/k0t.jpg", ContentFile(data)),
+        image=default_storage.save("derivatives/videos/k0.jpg", ContentFile(data)),
+        phash=1,
+        dhash=1,
+    )
     return World(
         personas=personas,
         member=member,
@@ -114,6 +151,7 @@ def build_world() -> World:
             "owner_token": token_create(user=personas.owner)[0],
             "web_link": web_link,
             "capture": capture,
+            "video": video,
         },
     )
 
@@ -239,6 +277,13 @@ RULES = {
     ("evidence-original", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}, role="editor"),
     ("evidence-thumbnail", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
     ("evidence-preview", "GET"): Rule(kwargs=lambda w: {"pk": w.photo.pk}),
+    ("evidence-video-poster", "GET"): Rule(kwargs=lambda w: {"pk": w.objects["video"].pk}),
+    ("evidence-video-contact-sheet", "GET"): Rule(kwargs=lambda w: {"pk": w.objects["video"].pk}),
+    ("evidence-video-preview", "GET"): Rule(kwargs=lambda w: {"pk": w.objects["video"].pk}),
+    ("evidence-keyframe", "GET"): Rule(kwargs=lambda w: {"pk": w.objects["video"].pk, "index": 0}),
+    ("evidence-keyframe-thumbnail", "GET"): Rule(
+        kwargs=lambda w: {"pk": w.objects["video"].pk, "index": 0}
+    ),
     ("evidence-reprocess", "POST"): Rule(
         kwargs=lambda w: {"pk": w.photo.pk}, status=202, role="reporter"
     ),

@@ -13,6 +13,7 @@ object component of a response, as read from the schema, is one test: a new outp
 has a test at once, which fails until some call here renders it.
 """
 
+import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,14 +24,15 @@ from django.db import transaction
 from django.test import TestCase, override_settings
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
+from PIL import Image
 
 from api.schema import FREE_FORM
 from cases.models import Role
 from cases.services import claim_submit
 from cases.tokens import token_create
-from evidence.models import Capture, CaptureFile, PhotoMatch
+from evidence.models import Capture, CaptureFile, KeyframeMatch, PhotoMatch, VideoMatch
 from evidence.services.comments import comment_create
-from evidence.services.evidence import photo_ingest
+from evidence.services.evidence import photo_ingest, video_ingest
 from evidence.services.links import evidence_link
 from evidence.services.timestamps import timestamps_fill_due
 from tests.api.conftest import token_client
@@ -41,6 +43,7 @@ from tests.factories import CaseFactory, MembershipFactory, UserFactory
 from tests.images import history_xmp, jpeg_bytes, mpo_bytes, upload, with_iptc
 from tests.texts import jpeg_of, sign_picture
 from tests.tsa import TestTsa
+from tests.videos import iphone_tags, make_video, scene_frame
 
 # The database is set up for the tests that ask for it: these do (the module's world needs it).
 pytestmark = pytest.mark.django_db
@@ -237,6 +240,29 @@ def _call_everything(seen: Seen) -> None:
             case=case,
             file=upload(jpeg_of(sign_picture((800, 600))), "sign.jpg"),
         )
+    with capture(execute=True):
+        # Issue #15: a video, the same video re-encoded from another source, and a photo of
+        # one of its frames: keyframes, both kinds of near-duplicate, the full tags (editors).
+        clip = dict(seconds=3.0, cuts=(1.5,), seed=7)
+        video_ingest(
+            actor=personas.reporter,
+            case=case,
+            file=upload(
+                make_video(**clip, fmt="mov", metadata=iphone_tags(), quicktime_tags=True),
+                "clip.mov",
+            ),
+            source=things.protected,
+        )
+        video_ingest(
+            actor=personas.reporter,
+            case=case,
+            file=upload(make_video(**clip, width=480, height=360, audio=True), "copy.mp4"),
+        )
+        still = io.BytesIO()
+        Image.fromarray(scene_frame(7001, 0, 640, 480)).save(still, "JPEG", quality=90)
+        photo_ingest(actor=personas.reporter, case=case, file=upload(still.getvalue(), "still.jpg"))
+    assert VideoMatch.objects.filter(case=case).exists(), "no video near-duplicate found"
+    assert KeyframeMatch.objects.filter(case=case).exists(), "no keyframe near-duplicate found"
     claim_submit(actor=personas.reporter, claim=things.arrived)
     comment = comment_create(actor=personas.reporter, claim=things.arrived, text="Check this")
     comment_create(actor=personas.reporter, evidence=things.secret_photo, text="Same cars?")

@@ -50,7 +50,7 @@ def test_schema_documents_errors_auth_enums_and_the_upload_body(schema):
     ]
     assert upload["properties"]["file"]["format"] == "binary"
     enums = schema["components"]["schemas"]
-    assert enums["EvidenceKindEnum"]["enum"] == ["photo", "document", "link", "testimony"]
+    assert enums["EvidenceKindEnum"]["enum"] == ["photo", "video", "document", "link", "testimony"]
     assert enums["StanceEnum"]["enum"] == ["supports", "contradicts", "context"]
     lists = schema["paths"]["/api/v1/cases/{case_id}/claims/"]["get"]
     names = {p["name"] for p in lists["parameters"]}
@@ -99,6 +99,12 @@ def test_every_response_object_is_closed_or_says_why_it_is_open(schema):
                     visit(media["schema"], f"{method} {path} {code}", seen)
     assert {"Evidence", "Source", "Claim", "Link", "EvidenceSummary", "Tombstone"} <= set(closed)
     # What is open is open on purpose; a new open object is a decision to review.
-    assert set(open_) == {"Error", "Evidence.exif", "Activity.data", "CustodyEvent.data"}
+    assert set(open_) == {
+        "Error",
+        "Evidence.exif",
+        "Video.tags",
+        "Activity.data",
+        "CustodyEvent.data",
+    }
     # Request bodies are not closed (the API ignores what it does not read).
     assert "additionalProperties" not in components["EvidenceCreateRequest"]

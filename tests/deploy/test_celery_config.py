@@ -43,7 +43,8 @@ def test_every_queue_is_declared_so_a_plain_worker_consumes_them_all():
     assert set(settings.CELERY_WORKER_QUEUES) == named | {settings.CELERY_TASK_DEFAULT_QUEUE}
     # What `celery -A config worker` (no -Q) consumes: every declared queue.
     declared = [queue.name for queue in settings.CELERY_TASK_QUEUES]
-    assert declared == ["ingest", "exports", "webhooks", "capture", "ocr", "casefile"]
+    assert declared == ["ingest", "video", "exports", "webhooks", "capture", "ocr", "casefile"]
+    assert settings.CELERY_TASK_ROUTES["evidence.tasks.video_process_task"] == {"queue": "video"}
     assert [queue.name for queue in app.conf.task_queues] == declared
     # And every queue a route names is among them.
     routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}

@@ -25,6 +25,7 @@ LONG_RUNNING = (
     "export-worker",
     "capture-worker",
     "ocr-worker",
+    "video-worker",
     "beat",
 )
 
@@ -62,6 +63,15 @@ def test_exports_have_their_own_worker_and_beat_runs_once(compose):
     assert "ports" not in compose["beat"] and "ports" not in compose["export-worker"]
 
 
+def test_videos_have_their_own_worker(compose):
+    command = " ".join(compose["video-worker"]["command"])
+    assert '-Q "$${CELERY_VIDEO_QUEUE}"' in command
+    assert "CELERY_INGEST_QUEUE" not in command
+    assert (
+        "ports" not in compose["video-worker"] and "container_name" not in compose["video-worker"]
+    )
+
+
 def test_redis_needs_a_password_and_never_evicts_queued_tasks(compose):
     command = " ".join(compose["redis"]["command"])
     assert "--requirepass" in command
@@ -85,7 +95,8 @@ def test_only_the_proxy_is_published_and_it_is_a_maintained_nginx(compose):
     assert proxy["volumes"] == [
         "./config/nginx/casefile.conf.template:/etc/nginx/templates/default.conf.template:ro"
     ]
-    assert proxy["environment"]["PROXY_MAX_BODY_SIZE"] == "${PROXY_MAX_BODY_SIZE:-51m}"
+    # The largest upload, a video's (2 GB), plus the form's other fields.
+    assert proxy["environment"]["PROXY_MAX_BODY_SIZE"] == "${PROXY_MAX_BODY_SIZE:-2049m}"
     assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
     published = [name for name, service in compose.items() if "ports" in service]
     assert published == ["proxy"]  # gunicorn is reached through the proxy only

@@ -381,6 +381,7 @@ def test_a_document_cannot_be_reprocessed(personas):
 NOTES = b"Notes from the call, 28 May.\nGoods trucked to Longkou.\n"
 ACCEPTED_IMAGES = "JPEG, PNG, WebP, GIF, TIFF, HEIC"
 ACCEPTED_DOCUMENTS = "PDF, Word, Excel, PowerPoint, OpenDocument, RTF or plain text"
+ACCEPTED_VIDEOS = "MP4, MOV, M4V, WebM, MKV, 3GP, AVI"
 
 
 def zip_bytes() -> bytes:
@@ -392,8 +393,9 @@ def zip_bytes() -> bytes:
 
 def neither(label: str) -> str:
     return (
-        f"Not an image or a document this app accepts: the file is {label}. Accepted: photos "
-        f"({ACCEPTED_IMAGES}) and documents ({ACCEPTED_DOCUMENTS})."
+        f"Not an image, a video or a document this app accepts: the file is {label}. Accepted: "
+        f"photos ({ACCEPTED_IMAGES}), videos ({ACCEPTED_VIDEOS}) and documents "
+        f"({ACCEPTED_DOCUMENTS})."
     )
 
 

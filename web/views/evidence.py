@@ -23,6 +23,7 @@ from cases.selectors import case_for_user, members_of
 from config.limits import answers_json
 from config.refusals import refusal_status
 from evidence.downloads import download_response
+from evidence.imaging.video import timecode
 from evidence.models import Evidence, Photo
 from evidence.reader import reader_for
 from evidence.selectors import (
@@ -35,8 +36,10 @@ from evidence.selectors import (
 )
 from evidence.services import evidence as evidence_services
 from evidence.services import photos as photo_services
+from evidence.services import videos as video_services
 from evidence.services.assignments import assignee_of
 from evidence.services.custody import original_download
+from evidence.video_selectors import videos_matching_photo
 from web import forms
 from web.feedback import attempt
 from web.presenters import (
@@ -47,6 +50,7 @@ from web.presenters import (
     polling_context,
     text_context,
 )
+from web.video_presenters import video_context
 from web.views.base import case_context, comment_post, gone
 from web.views.captures import capture_panel
 
@@ -97,6 +101,7 @@ def evidence_gallery(request, case_id):
         upload_form=forms.UploadForm(reader=reader, auto_id="upload_%s"),
         bulk_form=forms.BulkEditForm(reader=reader, auto_id="bulk_%s"),
         max_upload_bytes=settings.CASEFILE_MAX_UPLOAD_BYTES,
+        max_video_bytes=settings.CASEFILE_MAX_VIDEO_BYTES,
         filtered=bool(
             request.GET.get("q")
             or any(request.GET.get(k) for k in ("kind", "status", "source", "flagged"))
@@ -141,9 +146,9 @@ def evidence_upload(request, case_id):
                 "Already in this case: recorded as another arrival of the same file "
                 "(see its provenance)."
                 if not created
-                # Only a photo goes on to be processed; a document is done once it is stored.
+                # Photos and videos go on to be processed; a document is done once stored.
                 else "Uploaded — processing"
-                if evidence.kind == Evidence.Kind.PHOTO
+                if evidence.kind in (Evidence.Kind.PHOTO, Evidence.Kind.VIDEO)
                 else "Uploaded"
             ),
         },
@@ -268,19 +273,23 @@ def evidence_detail(request, evidence_id):
                     "source_name": reader.source_name(other.evidence.source),
                 }
             )
+    video = evidence.video_or_none
+    video_extra = video_context(evidence, video, reader) if video is not None else {}
+    points += video_extra.get("video_points", [])
+    keyframe_matches = videos_matching_photo(photo=photo) if photo is not None else []
     links = evidence.links.select_related("claim").order_by("claim__created_at")
     # One history of the item: its custody record (which holds every activity row about it and
     # more: links, comments, exports, reveals), newest first.
     history = custody_history(evidence=evidence, reader=reader)[::-1]
-    polling = polling_context(photo)
+    polling = polling_context(photo or video)
     ctx = case_context(
         request,
         case,
         e=evidence,
         photo=photo,
         source_name=reader.source_name(evidence.source),
-        rows=metadata_rows(evidence, photo, reader),
-        flags=list(photo.flags.all()) if photo else [],
+        rows=video_extra["video_rows"] if video else metadata_rows(evidence, photo, reader),
+        flags=list(photo.flags.all()) if photo else list(video.flags.all()) if video else [],
         map_points=points,
         # In an attribute, not a <script> data block: htmx drops script elements it swaps in.
         map_points_json=json.dumps(points),
@@ -309,7 +318,13 @@ def evidence_detail(request, evidence_id):
         other_photos=evidence_of(case=case)
         .filter(kind=Evidence.Kind.PHOTO)
         .exclude(pk=evidence.pk)[:50],
-        can_retry=photo is not None and (photo.status == Photo.Status.FAILED or polling["late"]),
+        can_retry=(photo or video) is not None
+        and ((photo or video).status == Photo.Status.FAILED or polling["late"]),
+        in_videos=[
+            {"m": m, "e": m.keyframe.video.evidence, "timecode": timecode(m.keyframe.time)}
+            for m in keyframe_matches
+        ],
+        **video_extra,
         **polling,
         **(capture_panel(request, evidence) if evidence.kind == Evidence.Kind.LINK else {}),
         **text_context(evidence, reader),
@@ -356,9 +371,14 @@ def evidence_original(request, evidence_id):
 def photo_retry(request, evidence_id):
     evidence = evidence_for_user(user=request.user, evidence_id=evidence_id)
     require(request.user, evidence.case, "evidence.reprocess")
+    reprocess = (
+        video_services.video_reprocess
+        if evidence.kind == Evidence.Kind.VIDEO
+        else photo_services.photo_reprocess
+    )
     attempt(
         request,
-        lambda: photo_services.photo_reprocess(actor=request.user, evidence=evidence),
+        lambda: reprocess(actor=request.user, evidence=evidence),
         "Queued for processing again.",
     )
     return redirect("web:evidence_detail", evidence_id=evidence.pk)

@@ -19,6 +19,7 @@ from evidence.reader import reader_for
 from evidence.selectors import evidence_of, photo_match_between
 from web.presenters import camera_zone, card_context, metadata_rows, place_pair, when
 from web.views.base import case_context
+from web.views.videos import keyframe_compare
 
 
 @login_required
@@ -136,6 +137,9 @@ def _hamming(a: int | None, b: int | None) -> int | None:
 def photo_compare(request, case_id):
     case = case_for_user(user=request.user, case_id=case_id)
     reader = reader_for(request, case, via="page")
+    if request.GET.get("k"):
+        # A video's keyframe on the left (issue #15), a photo on the right.
+        return keyframe_compare(request, case, reader)
     photos = list(
         evidence_of(case=case)
         .filter(kind=Evidence.Kind.PHOTO)
@@ -176,8 +180,18 @@ def photo_compare(request, case_id):
         b=b,
         pa=a.photo_or_none if a else None,
         pb=b.photo_or_none if b else None,
+        a_src=_preview_src(a),
+        b_src=_preview_src(b),
+        a_label=a.label if a else "",
         rows=rows,
         distances=distances,
         match=match,
     )
     return render(request, "web/photo_compare.html", ctx)
+
+
+def _preview_src(evidence) -> str:
+    photo = evidence.photo_or_none if evidence is not None else None
+    if photo is None or not photo.preview:
+        return ""
+    return reverse("web:photo_preview", args=[evidence.pk])
