@@ -55,6 +55,25 @@ def real_ids(world, path: str) -> dict:  # noqa: F811
     return ids
 
 
+@pytest.fixture(autouse=True)
+def no_name_lookups(monkeypatch):
+    """Webhook addresses are resolved when a webhook is made (config.outbound): a fuzzed host
+    name would be looked up in the DNS, answering differently from run to run (and hypothesis
+    refuses a state machine whose steps are not reproducible). Only IP literals resolve here."""
+    import ipaddress
+    import socket
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        try:
+            ip = ipaddress.ip_address(str(host).strip("[]"))
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "not looked up in tests") from None
+        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (str(ip), port))]
+
+    monkeypatch.setattr("config.outbound.socket.getaddrinfo", getaddrinfo)
+
+
 @pytest.fixture
 def connections_kept():
     """Keep the test's database connection open across requests, as Django's test client does:

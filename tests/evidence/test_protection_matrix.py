@@ -170,6 +170,7 @@ def urls(personas, world) -> tuple[list[str], list[str]]:
         reverse("api:source-detail", kwargs={"pk": late.pk}),
         reverse("api:evidence-detail", kwargs={"pk": said.pk}),
         reverse("api:evidence-custody", kwargs={"pk": said.pk}),
+        reverse("api:case-webhooks", kwargs={"case_id": personas.case.pk}),
     ]
     pages = page_urls(personas, things) + [
         reverse("web:evidence_detail", kwargs={"evidence_id": said.pk}),
@@ -183,6 +184,9 @@ def urls(personas, world) -> tuple[list[str], list[str]]:
         + f"?a={filed.pk}&b={things.public_photo.pk}",
         reverse("web:source_edit", kwargs={"source_id": late.pk}),
         reverse("web:source_edit", kwargs={"source_id": things.protected.pk}),
+        reverse("web:bulk_import", kwargs={"case_id": personas.case.pk}),
+        reverse("web:webhook_list", kwargs={"case_id": personas.case.pk}),
+        reverse("web:token_list"),
     ]
     guesses = ("Kim", "Sinuiju", "yard", "customs", "Kwaksa", "Ri Kwang")
     pages += [
