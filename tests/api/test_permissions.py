@@ -266,6 +266,20 @@ RULES = {
     # Search answers every signed-in user, from the cases they are members of; an outsider's
     # search by one of the case's photos is 404, as the photo is (for members, 400: this
     # world's photo is not processed, so it has no hash to search with).
+    # The desk (issue #17): one's own notifications and review inbox; assigning work.
+    ("notifications", "GET"): Rule(kwargs=lambda w: {}, anyone=True),
+    ("notifications-read", "POST"): Rule(kwargs=lambda w: {}, anyone=True, body=lambda w, u: {}),
+    ("review-inbox", "GET"): Rule(kwargs=lambda w: {}, anyone=True),
+    ("claim-assign", "POST"): Rule(
+        kwargs=lambda w: {"pk": w.draft.pk},
+        role="reporter",
+        body=lambda w, user: {"assignee": w.personas.reporter.username},
+    ),
+    ("evidence-assign", "POST"): Rule(
+        kwargs=lambda w: {"pk": w.photo.pk},
+        role="reporter",
+        body=lambda w, user: {"assignee": w.personas.reporter.username},
+    ),
     ("search", "GET"): Rule(kwargs=lambda w: {}, anyone=True, body=lambda w, user: {"q": "train"}),
     ("search-image", "POST"): Rule(
         kwargs=lambda w: {},
