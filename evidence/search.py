@@ -52,6 +52,9 @@ def evidence_document(evidence: Evidence) -> Document:
     a photo's camera, software and IPTC/XMP (caption, keywords, byline, place). Its stated
     place and the photo's withheld fields are private for a protected source's evidence."""
     photo = evidence.photo_or_none
+    # Every text of the item every member may read goes in `public` (a link's captured page
+    # text, a photo's OCR text: one entry each here); what a protected source's evidence hides
+    # below editor goes in `withheld`.
     public = [evidence.description, evidence.url, evidence.text, evidence.original_name]
     withheld = [evidence.place_name]
     status = ""
