@@ -118,7 +118,7 @@ def main() -> int:
     from cases.selectors import cases_visible_to
     from evidence.image_search import image_matches
     from evidence.models import Evidence, Photo, Source
-    from evidence.reader import place_matches, source_matches
+    from evidence.reader import PHOTO_WITHHELD_FIELDS
     from evidence.search import SearchQuery, evidence_document, search, search_index_source
     from evidence.selectors import photo_text_matches
     from evidence.similarity import to_signed
@@ -254,6 +254,23 @@ def main() -> int:
     def ours(user, q: str):
         results = search(request=request_of(user), query=SearchQuery(q=q), via="page")
         return results.total, [h.snippet for h in results.hits]
+
+    def place_matches(q: str, *, revealing) -> Q:
+        """evidence.reader.place_matches as the old search called it (across cases)."""
+        match = Q(place_name__icontains=q)
+        for name in PHOTO_WITHHELD_FIELDS:
+            match |= Q(**{f"photo__{name}__icontains": q})
+        visible = Q(source__isnull=True) | Q(source__protected=False) | Q(case__in=revealing)
+        return match & visible
+
+    def source_matches(q: str, *, revealing) -> Q:
+        """The old evidence.reader.source_matches (only the old search used it)."""
+        identity = Q(name__icontains=q) | Q(notes__icontains=q)
+        return (
+            Q(pseudonym__icontains=q, protected=True)
+            | Q(identity, protected=False)
+            | Q(identity, case__in=revealing)
+        )
 
     def icontains(user, q: str):
         """web/views/search.py before this change, query for query."""

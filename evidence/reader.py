@@ -244,32 +244,17 @@ def _disclosure(rows, secrets, *, reveal: bool) -> tuple[dict[int, bool], dict[i
 # --- Where a protected source shows -----------------------------------------------------
 
 
-def place_matches(q: str, *, reveal: bool = False, revealing=None) -> Q:
+def place_matches(q: str, *, reveal: bool = False) -> Q:
     """A search on the stated place, and on what a photo's IPTC/XMP say that may place it or
     name who made it (`PHOTO_WITHHELD_FIELDS`). Below editor, a protected source's evidence does
-    not match on them: the hit would confirm a guessed place or name. `revealing`: the cases
-    where the reader is an editor or owner (a search across cases)."""
+    not match on them: the hit would confirm a guessed place or name. (Search across cases
+    keeps them in its index's private text: `evidence.search`.)"""
     match = Q(place_name__icontains=q)
     for name in PHOTO_WITHHELD_FIELDS:
         match |= Q(**{f"photo__{name}__icontains": q})
     if reveal:
         return match
-    visible = Q(source__isnull=True) | Q(source__protected=False)
-    if revealing is not None:
-        visible |= Q(case__in=revealing)
-    return match & visible
-
-
-def source_matches(q: str, *, revealing) -> Q:
-    """A search for sources across cases: a protected source matches on its pseudonym, and on
-    its name and notes only in `revealing` (the cases where the reader is an editor or owner),
-    so that a hit never confirms a guessed identity."""
-    identity = Q(name__icontains=q) | Q(notes__icontains=q)
-    return (
-        Q(pseudonym__icontains=q, protected=True)
-        | Q(identity, protected=False)
-        | Q(identity, case__in=revealing)
-    )
+    return match & (Q(source__isnull=True) | Q(source__protected=False))
 
 
 def location_hidden(evidence: Evidence, *, reveal: bool) -> bool:

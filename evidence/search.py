@@ -69,6 +69,9 @@ def evidence_document(evidence: Evidence) -> Document:
     for a protected source's evidence; a document's text is private always, as it is shown only
     to editors and owners (`evidence.reader.text_shown`)."""
     photo = evidence.photo_or_none
+    # Every text of the item every member may read goes in `public` (a link's captured page
+    # text, a photo's OCR text: one entry each here); what a protected source's evidence hides
+    # below editor goes in `withheld`.
     public = [evidence.description, evidence.url, evidence.text, evidence.original_name]
     withheld = [evidence.place_name]
     text = _text_read(evidence)

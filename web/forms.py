@@ -365,8 +365,18 @@ class SearchForm(Form):
 
     q = forms.CharField(required=False, max_length=200, label="Search")
     case = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Case")
-    type = forms.MultipleChoiceField(required=False, choices=SearchEntry.Type.choices, label="Type")
-    kind = forms.MultipleChoiceField(required=False, choices=Evidence.Kind.choices, label="Kind")
+    type = forms.MultipleChoiceField(
+        required=False,
+        choices=SearchEntry.Type.choices,
+        label="Type",
+        widget=forms.CheckboxSelectMultiple,
+    )
+    kind = forms.MultipleChoiceField(
+        required=False,
+        choices=Evidence.Kind.choices,
+        label="Kind",
+        widget=forms.CheckboxSelectMultiple,
+    )
     status = forms.MultipleChoiceField(
         required=False, choices=SEARCH_STATUS_CHOICES, label="Status"
     )

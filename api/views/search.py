@@ -69,7 +69,9 @@ class SearchHitSerializer(serializers.Serializer):
 
 class SearchResultsSerializer(serializers.Serializer):
     count = serializers.IntegerField(source="total")
-    counts = serializers.DictField(child=serializers.IntegerField())
+    counts = inline_serializer(
+        "SearchCounts", {t: serializers.IntegerField() for t in SearchEntry.Type.values}
+    )
     page = serializers.IntegerField()
     pages = serializers.IntegerField()
     results = SearchHitSerializer(many=True, source="hits")

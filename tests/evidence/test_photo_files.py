@@ -73,7 +73,8 @@ def test_iptc_fields_are_stored_shown_and_searchable(process, personas, client):
     page = client.get(reverse("web:evidence_detail", args=[photo.pk])).content.decode()
     assert "단동역의 화물열차" in page and "Dandong station, 丹东, China" in page
     search = client.get(reverse("web:search"), {"q": "화물열차"})
-    assert photo.evidence in search.context["results"]["evidence"]
+    hits = [(h.type, h.object_id) for h in search.context["results"].hits]
+    assert ("evidence", photo.evidence.pk) in hits
 
 
 def test_the_api_gives_a_local_time_without_an_offset_and_never_a_z(process):

@@ -347,6 +347,9 @@ def test_every_page_renders_without_console_errors(demo_world, visit, viewport_n
         (f"/cases/{c}/timeline/", "timeline"),
         (f"/cases/{c}/map/", "map"),
         ("/search/?q=Dandong", "search"),
+        ("/search/?q=train&type=evidence&kind=photo", "search-filtered"),
+        ("/search/image/", "search-image"),
+        (f"/search/image/?evidence={w.photo14.pk}", "search-image-photo"),
         ("/cases/new/", "case-new"),
         (f"/cases/{c}/edit/", "case-edit"),
     ]
@@ -975,3 +978,72 @@ def test_offline_basemap_and_the_line_from_stated_place_to_camera_gps(
     expect(page.locator("[data-basemap-drawn]")).to_have_count(1)
     expect(page.locator(".place-pair-distance")).to_have_text(re.compile(r"km$"))
     expect(page.locator(".legend-distance")).to_contain_text("km from the stated place")
+
+
+@pytest.mark.parametrize("viewport_name", ["laptop", "phone"])
+def test_quick_search_opens_with_ctrl_k_and_finds_as_one_types(demo_world, visit, viewport_name):
+    from playwright.sync_api import expect
+
+    w = demo_world
+    reporter = visit(f"reporter-{viewport_name}", LAPTOP if viewport_name == "laptop" else PHONE)
+    reporter.sign_in("bob")
+    reporter.goto(f"/cases/{w.case.pk}/", "dashboard")
+    page = reporter.page
+    page.keyboard.press("Control+k")
+    dialog = page.locator("#quick-search")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#quick-q")).to_be_focused()
+    page.keyboard.type("dandong st")
+    first = page.locator("#quick-results a").first
+    expect(first).to_contain_text("Dandong")
+    expect(page.locator("#quick-results mark").first).to_have_text(re.compile("dandong", re.I))
+    expect(page.locator(".quick-all a")).to_contain_text("results")
+    reporter.shot("quick-search")
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1, f"the quick search scrolls sideways by {overflow}px"
+    # A protected source's name finds nothing for a reporter.
+    page.locator("#quick-q").fill("Zhang")
+    expect(page.locator("#quick-results")).to_contain_text("Nothing found")
+    assert "Zhang Min" not in page.content()
+    reporter.shot("quick-search-protected")
+    # Arrows reach the hits, Enter opens one; Escape closes the dialog.
+    page.locator("#quick-q").fill("Longkou")
+    expect(page.locator("#quick-results a").first).to_be_visible()
+    page.keyboard.press("Escape")  # a search field's first Escape clears it, as everywhere
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.keyboard.press("Control+k")
+    page.keyboard.type("Longkou")
+    expect(page.locator("#quick-results a").first).to_be_visible()
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#quick-results a").first).to_be_focused()
+    href = page.locator("#quick-results a").first.get_attribute("href")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{reporter.base}{href}")
+    reporter.shot("quick-search-opened")
+    # Enter in the field is the full page, with the honest count.
+    page.keyboard.press("Control+k")
+    page.locator("#quick-q").fill("train")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/search/\?q=train"))
+    expect(page.locator("#search-total")).to_contain_text("results for “train”")
+    reporter.shot("search-page")
+
+
+def test_an_image_dropped_on_the_search_page_finds_its_near_duplicates(demo_world, visit, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.web.conftest import demo_photo
+
+    viewer = visit("viewer")
+    viewer.sign_in("victor")
+    viewer.goto("/search/image/", "image-search")
+    photo = tmp_path / "query.jpg"
+    photo.write_bytes(demo_photo(25))
+    viewer.page.locator("#image-file").set_input_files(str(photo))
+    viewer.page.wait_for_load_state("networkidle")
+    expect(viewer.page.locator("#image-total")).to_contain_text("match")
+    expect(viewer.page.locator(".image-matches a").first).to_contain_text("25 May")
+    viewer.shot("image-search-results")
