@@ -494,6 +494,12 @@ def _call_everything(seen: Seen) -> None:
             },
         )
 
+    # Search (issue #17): words across the cases one reads, and "where else is this picture?"
+    for role in READERS:
+        call(role, "GET", "/api/v1/search/", body={"q": "train"})
+    for role in READERS:
+        body = {"evidence": things.public_photo.pk}
+        call(role, "POST", "/api/v1/search/image/", files=True, body=body)
     # Reads, hidden and revealed; each persona also holds a token limited to the case.
     for role in Role.values:
         token_create(user=personas.by_role(role), cases=[case.pk], scope="read")
