@@ -20,6 +20,7 @@ from api.views import (
     videos,
     webhooks,
 )
+from config.limits import accepts_videos
 
 app_name = "api"
 
@@ -37,7 +38,12 @@ v1 = [
         name="member-detail",
     ),
     path("cases/<int:case_id>/sources/", sources.SourceList.as_view(), name="case-sources"),
-    path("cases/<int:case_id>/evidence/", evidence.EvidenceList.as_view(), name="case-evidence"),
+    # The one API door for evidence files: a video may be as large as CASEFILE_MAX_VIDEO_BYTES.
+    path(
+        "cases/<int:case_id>/evidence/",
+        accepts_videos(evidence.EvidenceList.as_view()),
+        name="case-evidence",
+    ),
     path("cases/<int:case_id>/claims/", claims.ClaimList.as_view(), name="case-claims"),
     path("cases/<int:case_id>/activity/", cases.ActivityList.as_view(), name="case-activity"),
     path("sources/<int:pk>/", sources.SourceDetail.as_view(), name="source-detail"),

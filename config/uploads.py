@@ -15,11 +15,12 @@ def megabytes(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB".replace(".0 MB", " MB")
 
 
-def upload_limit(head: bytes) -> int:
+def upload_limit(head: bytes, *, videos: bool = True) -> int:
     """The most an upload starting with `head` may be: the video limit for a video's bytes
-    (never below the general one), the general upload limit for anything else."""
+    (never below the general one) where `videos` are taken, the general upload limit for
+    anything else."""
     general = settings.CASEFILE_MAX_UPLOAD_BYTES
-    if looks_like_video(head):
+    if videos and looks_like_video(head):
         return max(general, settings.CASEFILE_MAX_VIDEO_BYTES)
     return general
 
@@ -67,7 +68,9 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
 
     def receive_data_chunk(self, raw_data, start):
         if self._received == 0 and raw_data:
-            self._limit = upload_limit(raw_data[:64])
+            # A video's limit only where the view takes videos (config.limits.accepts_videos).
+            videos = getattr(self.request, "accepts_videos", False)
+            self._limit = upload_limit(raw_data[:64], videos=videos)
         self._received += len(raw_data)
         limit = self._limit
         if self._received > limit:

@@ -3,6 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from config.limits import accepts_videos
 from web.views import (
     accounts,
     captures,
@@ -78,7 +79,11 @@ urlpatterns = [
         name="member_remove",
     ),
     path("cases/<int:case_id>/evidence/", evidence.evidence_gallery, name="evidence_gallery"),
-    path("cases/<int:case_id>/evidence/upload/", evidence.evidence_upload, name="evidence_upload"),
+    path(
+        "cases/<int:case_id>/evidence/upload/",
+        accepts_videos(evidence.evidence_upload),
+        name="evidence_upload",
+    ),
     path(
         "cases/<int:case_id>/evidence/new/<str:kind>/", evidence.evidence_new, name="evidence_new"
     ),

@@ -125,19 +125,41 @@ def test_an_anonymous_multipart_post_to_the_login_page_is_cut_at_the_limit(
     assert list(temp_dir.iterdir()) == []
 
 
-@pytest.mark.parametrize("path", ["/login/", "/api/v1/auth/token/", "/cases/1/evidence/upload/"])
-def test_a_body_whose_content_length_is_over_the_limit_is_refused_unread(db, temp_dir, path):
+@pytest.mark.parametrize(
+    "path, limit",
+    [
+        ("/login/", "2 MB"),
+        ("/api/v1/auth/token/", "2 MB"),
+        # The doors for evidence files take videos: their limit is the video limit.
+        ("/cases/1/evidence/upload/", "100 MB"),
+        ("/api/v1/cases/1/evidence/", "100 MB"),
+    ],
+)
+def test_a_body_whose_content_length_is_over_the_limit_is_refused_unread(
+    db, temp_dir, settings, path, limit
+):
+    settings.CASEFILE_MAX_VIDEO_BYTES = 100 * 1024 * 1024
     body = MeasuredBody(b"", 300 * 1024 * 1024, b"", temp_dir)
     response = post(Client(enforce_csrf_checks=True), path, body)
 
     assert response.status_code == 413
     assert body.read_bytes == 0
     assert list(temp_dir.iterdir()) == []
-    message = "The request is 300 MB, above the 2 MB upload limit: nothing was read or stored."
+    message = f"The request is 300 MB, above the {limit} upload limit: nothing was read or stored."
     if path.startswith("/api/"):
         assert response.json() == {"detail": message}
     else:
         assert message in response.content.decode()
+
+
+def test_a_body_a_video_may_be_is_still_too_big_for_any_other_url(db, temp_dir, settings):
+    # 50 MB is within the video limit, but the login page takes no evidence files.
+    settings.CASEFILE_MAX_VIDEO_BYTES = 100 * 1024 * 1024
+    body = MeasuredBody(b"", 50 * 1024 * 1024, b"", temp_dir)
+    response = post(Client(enforce_csrf_checks=True), "/login/", body)
+    assert response.status_code == 413
+    assert body.read_bytes == 0
+    assert "above the 2 MB upload limit" in response.content.decode()
 
 
 def test_an_upload_within_the_limit_goes_through(personas, temp_dir):
