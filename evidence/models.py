@@ -771,7 +771,8 @@ class Assignment(models.Model):
 
 
 class Notification(models.Model):
-    """Something a member should know: a mention, an assignment.
+    """Something a member should know: a mention, an assignment, a claim sent for review or
+    decided (its author), a webhook disabled (the case's owners).
     It holds what happened and to what (ids), never text: what it says is rendered when it is
     read, through the recipient's reader (`evidence.services.notifications`), so that no
     protected identity reaches someone below editor, in the page or in an email."""
@@ -779,6 +780,10 @@ class Notification(models.Model):
     class Kind(models.TextChoices):
         MENTION = "mention", "Mentioned you"
         ASSIGNED = "assigned", "Assigned to you"
+        SUBMITTED = "submitted", "Submitted for review"
+        REVIEWED = "reviewed", "Your claim reviewed"
+        REOPENED = "reopened", "Your claim reopened"
+        WEBHOOK_DISABLED = "webhook_disabled", "A webhook disabled"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -801,6 +806,11 @@ class Notification(models.Model):
     link = models.ForeignKey(
         EvidenceLink, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    webhook = models.ForeignKey(
+        "Webhook", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # A review's decision, or the decision a reopening undid (a `Claim.Status` value).
+    claim_status = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
@@ -813,7 +823,16 @@ class Notification(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["mention", "assigned"]),
+                condition=Q(
+                    kind__in=[
+                        "mention",
+                        "assigned",
+                        "submitted",
+                        "reviewed",
+                        "reopened",
+                        "webhook_disabled",
+                    ]
+                ),
                 name="notification_kind_valid",
             ),
         ]

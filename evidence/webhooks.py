@@ -18,7 +18,8 @@
   within a timeout. A 2xx is delivered; anything else is tried again with exponential backoff
   (the recovery of every worker sends the due ones), up to CASEFILE_WEBHOOK_MAX_ATTEMPTS; after
   CASEFILE_WEBHOOK_DISABLE_AFTER deliveries in a row failed for good the webhook is disabled,
-  the case's record says so and its owners are emailed.
+  the case's record says so and its owners are notified (in the page, and by email as each
+  chose: evidence.services.notifications).
 """
 
 from __future__ import annotations
@@ -38,13 +39,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cases.activity import Verb, activity_record
-from cases.models import Activity, Case, Claim, Membership, Role
+from cases.models import Activity, Case, Claim
 from cases.policy import require
 from config.outbound import AddressRefused, allow_list, check_url, split_url
 from evidence.enqueue import OUTBOX_GRACE, task_on_commit, task_send
@@ -435,30 +435,8 @@ def _disable(webhook: Webhook, *, reason: str, now: datetime) -> None:
         target=webhook,
         data={"host": _host_of(webhook.url), "failures": webhook.failures_in_row},
     )
-    owners = Membership.objects.filter(case=case, role=Role.OWNER).select_related("user")
-    emails = sorted({m.user.email for m in owners if m.user.email and m.user.is_active})
-    if emails:
-        host = _host_of(webhook.url)
-        transaction.on_commit(
-            lambda: _mail_quietly(
-                subject=f"[Casefile] A webhook of “{case.title}” was disabled",
-                message=(
-                    f"The webhook to {host} in the case “{case.title}” was disabled after "
-                    f"{webhook.failures_in_row} deliveries in a row failed.\n\n"
-                    f"{webhook.disabled_reason}\n\nSwitch it on again on the case's webhooks "
-                    "page once the receiver answers."
-                ),
-                recipients=emails,
-            ),
-            robust=True,
-        )
-
-
-def _mail_quietly(*, subject: str, message: str, recipients: list[str]) -> None:
-    try:
-        send_mail(subject, message, None, recipients)
-    except OSError:
-        logger.warning("Could not email the owners about a disabled webhook", exc_info=True)
+    # Its owners are notified by the activity row (evidence.services.notifications), in the
+    # page and by email as each of them chose.
 
 
 def webhooks_requeue_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:

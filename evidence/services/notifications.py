@@ -1,4 +1,6 @@
-"""Notifications: @mentions in comments and link notes, and assignments;
+"""Notifications: @mentions in comments and link notes, assignments, claims sent for review
+(to the case's editors and owners) and decided or reopened (to their author), and webhooks
+disabled (to the case's owners: `notifications_on_activity`, from the activity record);
 read in the page (with a live unread count) and the API, and sent by email at once or as a
 daily summary, as each person chooses (Django's email framework; the console by default).
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -26,9 +29,10 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Case, Membership
+from cases.activity import Verb
+from cases.models import Activity, Case, Claim, Membership, Role
 from cases.policy import can
-from evidence.models import Notification, NotificationSettings
+from evidence.models import Notification, NotificationSettings, Webhook
 from evidence.reader import Reader
 
 logger = logging.getLogger(__name__)
@@ -79,6 +83,61 @@ def mentions_notify(*, text: str, before: str = "", case: Case, actor, **target)
     return [u.username for u in users]
 
 
+def _members(case: Case, *, roles, user_ids=None) -> list:
+    found = Membership.objects.filter(case=case, role__in=roles, user__is_active=True)
+    if user_ids is not None:
+        found = found.filter(user_id__in=user_ids)
+    return [m.user for m in found.select_related("user").order_by("user_id")]
+
+
+ANY_ROLE = Role.values
+KIND_OF_VERB = {
+    Verb.CLAIM_SUBMITTED: Notification.Kind.SUBMITTED,
+    Verb.CLAIM_REVIEWED: Notification.Kind.REVIEWED,
+    Verb.CLAIM_REOPENED: Notification.Kind.REOPENED,
+    Verb.WEBHOOK_DISABLED: Notification.Kind.WEBHOOK_DISABLED,
+}
+
+
+def notifications_on_activity(*, case: Case, rows: list[Activity]) -> None:
+    """Notify of the rows that call for it, in their transaction (cases.activity.RECORDED,
+    registered in EvidenceConfig.ready): a claim submitted for review its case's editors and
+    owners; a claim decided or reopened its author; a webhook disabled the case's owners.
+    The actor is never notified, nor anyone no longer a member."""
+    wanted = [row for row in rows if row.verb in KIND_OF_VERB and row.target_id is not None]
+    if not wanted:
+        return
+    claims = Claim.objects.in_bulk([r.target_id for r in wanted if r.target_type == "claim"])
+    for row in wanted:
+        kind = KIND_OF_VERB[row.verb]
+        data = row.data if isinstance(row.data, dict) else {}
+        if kind == Notification.Kind.WEBHOOK_DISABLED:
+            webhook = Webhook.objects.filter(pk=row.target_id, case=case).first()
+            if webhook is not None:
+                owners = _members(case, roles=[Role.OWNER])
+                notify(recipients=owners, case=case, actor=None, kind=kind, webhook=webhook)
+            continue
+        claim = claims.get(row.target_id)
+        if claim is None:
+            continue
+        if kind == Notification.Kind.SUBMITTED:
+            recipients = _members(case, roles=[Role.EDITOR, Role.OWNER])
+            status = ""
+        else:
+            recipients = _members(case, roles=ANY_ROLE, user_ids=[claim.author_id])
+            # A review's decision; a reopening's, the decision it undid.
+            status = data.get("to" if kind == Notification.Kind.REVIEWED else "from")
+            status = status if status in Claim.Status.values else ""
+        notify(
+            recipients=recipients,
+            case=case,
+            actor=row.actor,
+            kind=kind,
+            claim=claim,
+            claim_status=status,
+        )
+
+
 # --- Reading ---------------------------------------------------------------------------------
 
 
@@ -95,6 +154,7 @@ def notifications_of(*, user) -> QuerySet[Notification]:
             "comment__evidence__source",
             "link__claim",
             "link__evidence__source",
+            "webhook",
         )
         .order_by("-created_at", "-id")
     )
@@ -122,6 +182,11 @@ def _item(reader: Reader, evidence) -> str:
 
 def _target(reader: Reader, n: Notification) -> tuple[str, str]:
     """What the notification is about, in words, and the page to open."""
+    if n.webhook_id is not None:
+        host = urlsplit(n.webhook.url).hostname or "?"
+        return f"the webhook to {host}", reverse(
+            "web:webhook_detail", args=[n.case_id, n.webhook_id]
+        )
     if n.comment_id is not None:
         on = n.comment.claim or n.comment.evidence
     elif n.link_id is not None:
@@ -140,6 +205,19 @@ def notification_text(n: Notification, reader: Reader) -> tuple[str, str]:
     if n.kind == Notification.Kind.MENTION:
         where = "a link's note on" if n.link_id else "a comment on"
         return f"{who} mentioned you in {where} {about}", path
+    if n.kind == Notification.Kind.SUBMITTED:
+        return f"{who} submitted {about} for review", path
+    yours = about.replace("the claim", "your claim", 1)
+    decision = Claim.Status(n.claim_status).label.lower() if n.claim_status else ""
+    if n.kind == Notification.Kind.REVIEWED:
+        if n.claim_status == Claim.Status.DRAFT:
+            return f"{who} sent {yours} back to draft", path
+        return f"{who} marked {yours} {decision}".rstrip(), path
+    if n.kind == Notification.Kind.REOPENED:
+        was = f" (it was {decision})" if decision else ""
+        return f"{who}'s change sent {yours} back to review{was}", path
+    if n.kind == Notification.Kind.WEBHOOK_DISABLED:
+        return f"{about[0].upper()}{about[1:]} was disabled: its deliveries kept failing", path
     return f"{who} assigned {about} to you", path
 
 

@@ -1,6 +1,6 @@
 """The desk's API: notifications, assignments and the review inbox."""
 
-from cases.services import claim_create, claim_submit
+from cases.services import claim_create, claim_review, claim_submit
 from evidence.models import Notification
 from evidence.services.comments import comment_create
 from evidence.services.evidence import evidence_create
@@ -98,3 +98,25 @@ def test_the_review_inbox_lists_claims_in_review_oldest_first_with_corroboration
     assert [row["statement"] for row in owner] == ["First", "Second", "Erin's own"]
     assert token_client(personas.viewer).get("/api/v1/review/").json() == []
     assert token_client(personas.outsider).get("/api/v1/review/").json() == []
+
+
+def test_notifications_of_the_review_flow_by_api(personas):
+    claim = claim_create(actor=personas.reporter, case=personas.case, statement="Never left")
+    item = evidence_create(
+        actor=personas.reporter, case=personas.case, kind="link", url="https://x.example/"
+    )
+    evidence_link(actor=personas.reporter, claim=claim, evidence=item, stance="supports")
+    claim_submit(actor=personas.reporter, claim=claim)
+    (row,) = token_client(personas.editor).get("/api/v1/notifications/").json()["results"]
+    assert (row["kind"], row["text"], row["path"], row["actor"]) == (
+        "submitted",
+        "bob submitted the claim “Never left” for review",
+        f"/claims/{claim.pk}/",
+        "bob",
+    )
+    assert token_client(personas.viewer).get("/api/v1/notifications/").json()["count"] == 0
+    claim_review(actor=personas.editor, claim=claim, decision="supported", note="Seen")
+    body = token_client(personas.reporter).get("/api/v1/notifications/").json()
+    assert [(r["kind"], r["text"]) for r in body["results"]] == [
+        ("reviewed", "erin marked your claim “Never left” supported")
+    ]

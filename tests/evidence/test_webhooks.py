@@ -12,14 +12,15 @@ from django.http import Http404
 from django.utils import timezone
 
 from cases.activity import Verb
-from cases.models import Activity
+from cases.models import Activity, Role
 from cases.services import claim_submit
 from evidence import webhooks
-from evidence.models import Webhook, WebhookDelivery
+from evidence.models import Notification, Webhook, WebhookDelivery
 from evidence.services.comments import comment_create
 from evidence.services.evidence import evidence_create
+from evidence.services.notifications import notification_settings_update, notifications_email
 from evidence.services.recovery import jobs_recover
-from tests.factories import ClaimFactory, ProtectedSourceFactory
+from tests.factories import ClaimFactory, MembershipFactory, ProtectedSourceFactory, UserFactory
 from tests.webhook_receiver import receiver_start
 
 ALL = list(webhooks.EVENTS)
@@ -229,20 +230,33 @@ def test_failures_are_retried_with_backoff_then_fail_and_the_webhook_is_disabled
     assert WebhookDelivery.objects.count() == 2
 
 
-def test_the_owner_is_emailed_when_a_webhook_is_disabled(
-    personas, hook, receiver, settings, django_capture_on_commit_callbacks
+def test_the_owners_are_notified_by_their_choice_when_a_webhook_is_disabled(
+    personas, hook, receiver, settings
 ):
     settings.CASEFILE_WEBHOOK_MAX_ATTEMPTS = 1
     settings.CASEFILE_WEBHOOK_DISABLE_AFTER = 1
-    personas.owner.email = "alice@example.org"
-    personas.owner.save()
+    # A second owner who wants no email; the editor, a member but no owner, hears nothing.
+    second = UserFactory(username="olga")
+    MembershipFactory(case=personas.case, user=second, role=Role.OWNER)
+    notification_settings_update(user=personas.owner, email="immediate")
+    notification_settings_update(user=second, email="off")
     receiver.status = 404
     comment_create(actor=personas.reporter, claim=ClaimFactory(case=personas.case), text="x")
-    with django_capture_on_commit_callbacks(execute=True):
-        assert _deliver_all() == ["failed"]
+    assert _deliver_all() == ["failed"]
+    rows = Notification.objects.filter(kind=Notification.Kind.WEBHOOK_DISABLED)
+    assert sorted(rows.values_list("recipient__username", flat=True)) == ["alice", "olga"]
+    assert {n.webhook_id for n in rows} == {hook.pk} and {n.actor_id for n in rows} == {None}
+    # Sent by the notifications' email, as each owner chose: alice at once, olga never.
+    assert mail.outbox == []
+    assert notifications_email() == 1
     assert [message.to for message in mail.outbox] == [["alice@example.org"]]
-    assert "disabled" in mail.outbox[0].subject
-    assert "127.0.0.1" in mail.outbox[0].body
+    assert mail.outbox[0].subject == "Casefile: a webhook disabled"
+    assert (
+        "The webhook to 127.0.0.1 was disabled: its deliveries kept failing" in mail.outbox[0].body
+    )
+    assert f"/cases/{personas.case.pk}/webhooks/{hook.pk}/" in mail.outbox[0].body
+    # The host only: not the address's port, path or query.
+    assert f":{receiver.port}" not in mail.outbox[0].body and "x=1" not in mail.outbox[0].body
 
 
 def test_a_redirect_is_not_followed(personas, hook, receiver):
