@@ -1154,7 +1154,9 @@ class NotificationSerializer(serializers.Serializer):
 
 class NotificationsReadSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=1000
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=1000,
     )
 
 
@@ -1190,7 +1192,7 @@ class TokenRequestSerializer(serializers.Serializer):
         max_length=100, required=False, allow_blank=True, help_text="What the token is for."
     )
     cases = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         allow_null=True,
         max_length=1000,
