@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
@@ -131,6 +131,15 @@ def test_sequences_of_api_calls_give_no_server_error(world, connections_kept):  
     class Sequences(stateful.as_state_machine()):
         def setup(self):
             self.made = set()  # ids this scenario's own steps created or read
+            # Every scenario starts from the same world: what one created, reviewed or deleted
+            # is rolled back after it, so that the next draws what it drew the first time
+            # (hypothesis replays scenarios and requires the same data generation).
+            self.atomic = transaction.atomic()
+            self.atomic.__enter__()
+
+        def teardown(self):
+            transaction.set_rollback(True)
+            self.atomic.__exit__(None, None, None)
 
         def before_call(self, case):
             # An id that no step produced is a random one (a 404 that stops the sequence):
