@@ -2,9 +2,11 @@
 
 gunicorn as docker-compose.yml runs it (3 gthread workers of 4 threads, the compose file's
 timeouts) behind a real nginx with the compose proxy's configuration (config/nginx/…template:
-buffering, body limit, timeouts), 2 Celery worker processes consuming every queue, PostgreSQL
-and Redis. Each client is a reporter of the case with an API token and a browser session and
-loops: wait (exponential think time, mean BENCH_LOAD_THINK seconds), then one of
+buffering, body limit, timeouts), 2 Celery worker processes consuming the queues of compose's
+`worker` service (photos, webhooks, small jobs; text reading, videos, captures and exports have
+workers of their own there), PostgreSQL and Redis. Each client is a reporter of the case with
+an API token and a browser session and loops: wait (exponential think time, mean
+BENCH_LOAD_THINK seconds), then one of
 
   upload  POST a real camera JPEG to /api/v1/cases/{id}/evidence/ (the four photographs of
           12–24 MP in Debian's lomiri-wallpapers and the camera JPEGs of exiftool's test set,
@@ -123,13 +125,15 @@ def _process_tree(roots: dict[str, subprocess.Popen]) -> dict[str, int]:
     return found
 
 
-def _celery_worker(name: str, environ: dict[str, str]) -> subprocess.Popen:
+def _celery_worker(name: str, environ: dict[str, str], queues: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
         [
             str(ROOT / ".venv" / "bin" / "celery"),
             "-A",
             "config",
             "worker",
+            "-Q",
+            ",".join(queues),
             "-c",
             "1",
             "-n",
@@ -318,7 +322,16 @@ def main() -> int:
         "DEBUG": "0",
         "ALLOWED_HOSTS": "localhost",
     }
-    workers = [_celery_worker(f"{TAG}-{n}", worker_env) for n in (1, 2)]
+    from django.conf import settings
+
+    # The compose file's `worker` service: photos, webhooks and small jobs. Text reading, videos,
+    # captures and exports have workers of their own there, not measured here.
+    queues = [
+        settings.CELERY_INGEST_QUEUE,
+        settings.CELERY_WEBHOOK_QUEUE,
+        settings.CELERY_TASK_DEFAULT_QUEUE,
+    ]
+    workers = [_celery_worker(f"{TAG}-{n}", worker_env, queues) for n in (1, 2)]
     folder = Path(tempfile.mkdtemp(prefix="casefile-bench-nginx-"))
     web_port, proxy_port = _free_port(), _free_port()
     servers: dict[str, subprocess.Popen] = {}
@@ -464,7 +477,8 @@ def main() -> int:
         f"{CLIENTS} clients for {span:.0f} s (after {WARMUP} s of warm-up), think time mean "
         f"{THINK} s; mix {', '.join(f'{k} {v:.0%}' for k, v in MIX.items())}. gunicorn 3 gthread "
         "workers × 4 threads behind nginx with the compose proxy's configuration, 2 Celery "
-        "worker processes (-c 1 each, every queue), PostgreSQL, Redis; the clients run on the "
+        f"worker processes (-c 1 each, queues {', '.join(queues)}), PostgreSQL, Redis; the "
+        "clients run on the "
         f"same machine. Load average (1, 5, 15 min) at start {load_start}, at end {load_end}. "
         f"{len(measured) / span:.1f} requests per second in all.\n\n"
         + table(("kind", "requests", "per second", "p50 ms", "p95 ms", "p99 ms", "errors"), rows)
