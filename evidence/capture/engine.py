@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -154,7 +155,7 @@ class PageCapture:
 def browser_env() -> dict[str, str]:
     env = {key: os.environ[key] for key in BROWSER_ENV_KEEP if key in os.environ}
     env.setdefault("PATH", "/usr/bin:/bin")
-    env["HOME"] = "/tmp"  # noqa: S108 - Chromium's profile lives in a temporary folder anyway
+    env["HOME"] = tempfile.gettempdir()  # Chromium's profile lives in a temporary folder anyway
     return env
 
 
