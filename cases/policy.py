@@ -222,6 +222,14 @@ def roles_that_may(action: str) -> list[Role]:
     return [role for role in Role if role.at_least(least)]
 
 
+def members_who_may(*, case: Case, action: str) -> QuerySet:
+    """The active members of `case` whose role may do `action` (whom to tell of a claim to
+    review, of a webhook switched off)."""
+    return Membership.objects.filter(
+        case=case, role__in=roles_that_may(action), user__is_active=True
+    )
+
+
 def cases_where(user, action: str) -> QuerySet:
     """The ids of the cases in which `user`'s role may do `action` (for a query across cases,
     such as search; whether each case is open is not looked at)."""

@@ -121,7 +121,7 @@ def entries_matching(
     inside_words: bool = False,
 ) -> QuerySet[SearchEntry]:
     """The entries of the `visible` cases (case ids) in which every term matches text the
-    reader may search (`private` only in `revealing`), annotated with `rank`, best first.
+    reader may search (`private` only in `revealing`), annotated with `relevance`, best first.
     Empty terms match nothing.
 
     On PostgreSQL a term matches the start of a word (the GIN-indexed tsvector), or anywhere
@@ -137,7 +137,9 @@ def entries_matching(
         match, rank = _postgres(terms, list(revealing), inside_words=inside_words)
     else:
         match, rank = _sqlite(terms, list(revealing))
-    return queryset.filter(match).annotate(rank=rank).order_by("-rank", "-occurred", "-id")
+    return (
+        queryset.filter(match).annotate(relevance=rank).order_by("-relevance", "-occurred", "-id")
+    )
 
 
 def matches_inside_words_only() -> bool:

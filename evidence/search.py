@@ -284,7 +284,7 @@ class Hit:
     kind: str
     status: str
     occurred: datetime | None
-    rank: float
+    relevance: float
 
     @property
     def type_label(self) -> str:
@@ -437,7 +437,7 @@ def _render(
                 kind=entry.kind,
                 status=entry.status,
                 occurred=entry.occurred,
-                rank=float(entry.rank or 0),
+                relevance=float(entry.relevance or 0),
             )
         )
     return hits

@@ -61,7 +61,7 @@ class SearchHitSerializer(serializers.Serializer):
     kind = serializers.CharField()
     status = serializers.CharField()
     date = serializers.DateTimeField(source="occurred", allow_null=True)
-    score = serializers.FloatField(source="rank")
+    score = serializers.FloatField(source="relevance")
 
     def get_web_url(self, hit) -> str:
         return self.context["request"].build_absolute_uri(hit.url)

@@ -30,8 +30,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.activity import Verb
-from cases.models import Activity, Case, Claim, Membership, Role
-from cases.policy import can
+from cases.models import Activity, Case, Claim, Membership
+from cases.policy import can, members_who_may
 from evidence.models import Notification, NotificationSettings, Webhook
 from evidence.reader import Reader
 
@@ -83,14 +83,13 @@ def mentions_notify(*, text: str, before: str = "", case: Case, actor, **target)
     return [u.username for u in users]
 
 
-def _members(case: Case, *, roles, user_ids=None) -> list:
-    found = Membership.objects.filter(case=case, role__in=roles, user__is_active=True)
+def _members(case: Case, *, action: str, user_ids=None) -> list:
+    found = members_who_may(case=case, action=action)
     if user_ids is not None:
         found = found.filter(user_id__in=user_ids)
     return [m.user for m in found.select_related("user").order_by("user_id")]
 
 
-ANY_ROLE = Role.values
 KIND_OF_VERB = {
     Verb.CLAIM_SUBMITTED: Notification.Kind.SUBMITTED,
     Verb.CLAIM_REVIEWED: Notification.Kind.REVIEWED,
@@ -114,17 +113,17 @@ def notifications_on_activity(*, case: Case, rows: list[Activity]) -> None:
         if kind == Notification.Kind.WEBHOOK_DISABLED:
             webhook = Webhook.objects.filter(pk=row.target_id, case=case).first()
             if webhook is not None:
-                owners = _members(case, roles=[Role.OWNER])
+                owners = _members(case, action="webhook.manage")
                 notify(recipients=owners, case=case, actor=None, kind=kind, webhook=webhook)
             continue
         claim = claims.get(row.target_id)
         if claim is None:
             continue
         if kind == Notification.Kind.SUBMITTED:
-            recipients = _members(case, roles=[Role.EDITOR, Role.OWNER])
+            recipients = _members(case, action="claim.review")
             status = ""
         else:
-            recipients = _members(case, roles=ANY_ROLE, user_ids=[claim.author_id])
+            recipients = _members(case, action="case.see", user_ids=[claim.author_id])
             # A review's decision; a reopening's, the decision it undid.
             status = data.get("to" if kind == Notification.Kind.REVIEWED else "from")
             status = status if status in Claim.Status.values else ""

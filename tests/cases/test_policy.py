@@ -207,6 +207,7 @@ def test_the_table_holds_the_rules_the_readme_states():
         "evidence.move_protected": "editor",
         "evidence.reprocess": "reporter",
         "evidence.capture": "reporter",
+        "work.assign": "reporter",
         "evidence.delete": "editor",
         "evidence.purge": "owner",
         "original.download": "editor",

@@ -22,6 +22,9 @@ from evidence.services.photos import photo_process
 from tests.conftest import make_personas
 from tests.snapshot import session_snapshot
 
+# The browser tests' shared browser, live server and tabs: one definition for every module.
+from tests.web.browsing import chromium, server, visit  # noqa: F401 - fixtures
+
 
 @functools.cache  # drawing it takes most of a second; the bytes never change
 def demo_photo(day: int) -> bytes:

@@ -11,14 +11,7 @@ import pytest
 
 from cases.models import ApiToken
 from evidence.models import Evidence, Webhook, WebhookDelivery
-from tests.web.test_browser import (  # noqa: F401 - the fixtures, shared
-    DB_LOCK,
-    LAPTOP,
-    PHONE,
-    chromium,
-    server,
-    visit,
-)
+from tests.web.browsing import DB_LOCK, LAPTOP, PHONE
 from tests.webhook_receiver import receiver_start
 
 pytestmark = pytest.mark.browser
@@ -40,7 +33,7 @@ def _no_sideways_scroll(visitor, path):
 
 
 @pytest.mark.parametrize("viewport_name", ["laptop", "phone"])
-def test_tokens_webhooks_and_import_pages(personas, visit, receiver, tmp_path, viewport_name):  # noqa: F811
+def test_tokens_webhooks_and_import_pages(personas, visit, receiver, tmp_path, viewport_name):
     from playwright.sync_api import expect
 
     c = personas.case.pk
@@ -138,7 +131,7 @@ def test_tokens_webhooks_and_import_pages(personas, visit, receiver, tmp_path, v
         assert Evidence.objects.filter(case=personas.case).count() == 2
 
 
-def test_reporters_see_import_but_not_webhooks(personas, visit):  # noqa: F811
+def test_reporters_see_import_but_not_webhooks(personas, visit):
     reporter = visit("reporter")
     reporter.sign_in("bob")
     reporter.goto(f"/cases/{personas.case.pk}/", "dashboard")

@@ -11,13 +11,10 @@ import pytest
 
 from evidence.services.evidence import evidence_create
 from tests.evidence.capture_sites import TWO_IMAGES, Site
-from tests.web import test_browser
+from tests.web import browsing
 
 pytestmark = pytest.mark.browser
 
-chromium = test_browser.chromium
-server = test_browser.server
-visit = test_browser.visit
 
 # Runs only where it is no longer the captured site: in Casefile's frame it must not.
 SCRIPTED = TWO_IMAGES.replace(
@@ -40,7 +37,7 @@ def test_capture_panel_on_laptop_and_phone_with_a_frame_that_runs_nothing(
     personas, visit, site, settings, django_capture_on_commit_callbacks
 ):
     settings.CASEFILE_CAPTURE_ALLOW_HOSTS = f"127.0.0.1:{site.port}"
-    with django_capture_on_commit_callbacks(execute=True), test_browser.DB_LOCK:
+    with django_capture_on_commit_callbacks(execute=True), browsing.DB_LOCK:
         link = evidence_create(
             actor=personas.reporter,
             case=personas.case,
@@ -49,7 +46,7 @@ def test_capture_panel_on_laptop_and_phone_with_a_frame_that_runs_nothing(
             title="April report",
         )
     assert link.captures.get().status == "ready"
-    for who, viewport in (("laptop", test_browser.LAPTOP), ("phone", test_browser.PHONE)):
+    for who, viewport in (("laptop", browsing.LAPTOP), ("phone", browsing.PHONE)):
         reader = visit(f"reporter-{who}", viewport)
         # The sandbox refusing the archived page's script is what the frame is for.
         # So are its images, which would be fetched from the web (or from Casefile, for a

@@ -71,7 +71,7 @@ def test_a_title_match_ranks_above_a_mention_in_the_text(world, client_for):
     response = found(client_for(bob), q="tarpaulin")
     assert hits(response) == [("evidence", titled.pk), ("evidence", mention.pk)]
     first, second = response.context["results"].hits
-    assert first.rank > second.rank
+    assert first.relevance > second.relevance
 
 
 def test_snippets_are_escaped_and_highlight_every_term(world, client_for):

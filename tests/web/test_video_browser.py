@@ -12,13 +12,7 @@ import pytest
 from evidence.services.evidence import video_ingest
 from tests.images import upload
 from tests.videos import iphone_tags, make_video
-from tests.web.test_browser import (  # noqa: F401 - fixtures
-    LAPTOP,
-    PHONE,
-    chromium,
-    server,
-    visit,
-)
+from tests.web.browsing import LAPTOP, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
