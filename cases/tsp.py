@@ -168,6 +168,7 @@ class Token:
     digest_algorithm: bytes
     content: bytes  # the TSTInfo, as signed
     signed_attributes: bytes  # as signed: re-tagged as a SET
+    message_digest: bytes  # the signed attributes' digest of `content`
     signature_algorithm: bytes
     signature: bytes
 
@@ -246,9 +247,8 @@ def token_parse(data: bytes) -> Token:
         serial=serial,
         digest_algorithm=_algorithm(data, signer[2]),
         content=content,
-        signed_attributes=_attributes_check(
-            signed_attributes, data[attributes_start:attributes_end]
-        ),
+        signed_attributes=signed_attributes,
+        message_digest=_attributes_check(data[attributes_start:attributes_end]),
         signature_algorithm=_algorithm(data, signer[4]),
         signature=data[slice(*_expect(signer[5], 0x04))],
     )
@@ -274,9 +274,9 @@ def data_of(data: bytes, item, tag: int) -> bytes:
     return data[slice(*_expect(item, tag))]
 
 
-def _attributes_check(signed: bytes, body: bytes) -> bytes:
-    """The signed attributes must hold exactly one message digest and at most one content
-    type (TSTInfo); the digest is compared in `signature_holds`."""
+def _attributes_check(body: bytes) -> bytes:
+    """The message digest of the signed attributes, which must hold exactly one and at most
+    one content type (TSTInfo); it is compared in `signature_holds`."""
     seen = {}
     for item in _items(body, 0, len(body)):
         parts = _items(body, *_expect(item, 0x30))
@@ -293,17 +293,7 @@ def _attributes_check(signed: bytes, body: bytes) -> bytes:
             raise _Unhandled
     if MESSAGE_DIGEST not in seen:
         raise _Unhandled
-    return signed
-
-
-def _message_digest(token: Token) -> bytes:
-    body = token.signed_attributes
-    _, start, end = _tlv(body, 0, len(body))
-    for item in _items(body, start, end):
-        parts = _items(body, *_expect(item, 0x30))
-        if data_of(body, parts[0], 0x06) == MESSAGE_DIGEST:
-            return data_of(body, _items(body, *_expect(parts[1], 0x31))[0], 0x04)
-    raise _Unhandled
+    return data_of(body, seen[MESSAGE_DIGEST], 0x04)
 
 
 # --- The signature ----------------------------------------------------------------------------
@@ -315,7 +305,7 @@ def signature_holds(token: Token, certificate: x509.Certificate) -> bool:
     if digests is None:
         return False
     plain, named = digests
-    if _message_digest(token) != plain(token.content).digest():
+    if token.message_digest != plain(token.content).digest():
         return False
     kind = _NAMED.get(token.signature_algorithm)
     if kind is not None and kind[1] != token.digest_algorithm:
