@@ -232,8 +232,11 @@ def token_problems(
     signature over it holds, and that the TSA's certificate (marked for timestamping only, the
     extension critical) chains to `roots`: CASEFILE_TSA_CA_FILE's when None and that is set,
     else the self-signed root the token carries."""
-    if roots is None:
-        roots = tsa_certificates()
+    given = roots
+    try:
+        roots = tsa_certificates() if roots is None else roots
+    except Exception:  # a CA file that cannot be read: the full check words it, as ever
+        return _token_problems(token, digest=digest, roots=given, nonce=nonce)
     # A token signed by a TSA certificate that already passed the full check against the same
     # roots needs only its own signature and imprint checked (`cases.tsp`); any doubt, and the
     # full check below decides.
@@ -300,6 +303,8 @@ def _token_problems(token: bytes, *, digest: bytes, roots, nonce) -> list[str]:
             return [f"it timestamps a {claimed.hash_algorithm.dotted_string} digest, not SHA-256"]
         if claimed.message != digest:
             return [f"it timestamps the digest {claimed.message.hex()}, not {digest.hex()}"]
+        if roots is None:
+            roots = tsa_certificates()
         carried = [_certificate(c) for c in response.signed_data.certificates]
         trusted, intermediates = _trust(roots, carried)
         if not trusted:

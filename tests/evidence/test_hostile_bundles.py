@@ -25,7 +25,8 @@ from rest_framework.test import APIClient
 
 from cases.activity import Verb, activity_record
 from cases.models import Activity, Case
-from evidence.bundle.reading import MAX_DEPTH, _fast_validator, manifest_check
+from evidence.bundle.manifest import BundleError
+from evidence.bundle.reading import MAX_DEPTH, _fast_validator, manifest_check, manifest_parse
 from evidence.bundle.schema import MANIFEST_SCHEMA
 from evidence.models import Evidence, Photo
 from tests.bundles import (
@@ -713,3 +714,23 @@ def test_the_compiled_schema_and_jsonschema_agree_on_every_mutation():
             assert fast == reference.is_valid(changed), (path, how, value)
             tried += 1
     assert tried > 1000
+
+
+@pytest.mark.parametrize(
+    "twice",
+    [
+        b'"case": {"id": 1, "title": "x", "summary": "", "status": "open", "id": 2}',
+        # The same key spelled two ways: one escaped.
+        b'"case": {"id": 1, "title": "x", "summary": "", "status": "open", "\\u0069d": 2}',
+        # Colons inside strings are not keys.
+        b'"case": {"id": 1, "title": "a\\":", "summary": ":", "status": "open", "id": 2}',
+    ],
+)
+def test_a_key_twice_anywhere_is_refused_and_named(twice):
+    listed = json.loads(LISTED)
+    del listed["case"]
+    data = json.dumps(listed).encode()[:-1] + b", " + twice + b"}"
+    with pytest.raises(BundleError, match="appears twice in one object"):
+        manifest_parse(data)
+    # Without the second key it is a valid manifest: the refusal is for that key alone.
+    manifest_parse(data.replace(b', "id": 2}', b"}").replace(b', "\\u0069d": 2}', b"}"))
