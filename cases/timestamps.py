@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -33,6 +34,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
 from rfc3161_client import PKIStatus, VerificationError, VerifierBuilder, decode_timestamp_response
+
+from cases import tsp
 
 NO_TIMESTAMP = "no trusted timestamp"
 CONTENT_TYPE = "application/timestamp-query"
@@ -229,6 +232,67 @@ def token_problems(
     signature over it holds, and that the TSA's certificate (marked for timestamping only, the
     extension critical) chains to `roots`: CASEFILE_TSA_CA_FILE's when None and that is set,
     else the self-signed root the token carries."""
+    given = roots
+    try:
+        roots = tsa_certificates() if roots is None else roots
+    except Exception:  # a CA file that cannot be read: the full check words it, as ever
+        return _token_problems(token, digest=digest, roots=given, nonce=nonce)
+    # A token signed by a TSA certificate that already passed the full check against the same
+    # roots needs only its own signature and imprint checked (`cases.tsp`); any doubt, and the
+    # full check below decides.
+    fast = tsp.parse(token) if nonce is None else None
+    if fast is not None and _fast_holds(token, fast, digest=digest, roots=roots):
+        return []
+    problems = _token_problems(token, digest=digest, roots=roots, nonce=nonce)
+    if not problems and fast is not None and _same_certificates(token, fast):
+        with suppress(Exception):  # then it is not remembered, and checked in full next time
+            carried = [_certificate(c) for c in fast.certificates]
+            _PROVEN.remember(fast, _certificate, *_trust(roots, carried))
+    return problems
+
+
+_PROVEN = tsp.Proven()
+
+
+def _fast_holds(token: bytes, fast: tsp.Token, *, digest: bytes, roots) -> bool:
+    if fast.imprint_algorithm != tsp.SHA256 or fast.imprint != digest or not _readable(token):
+        return False
+    try:
+        carried = [_certificate(c) for c in fast.certificates]
+        trusted, intermediates = _trust(roots, carried)
+        return bool(trusted) and _PROVEN.holds(fast, _certificate, trusted, intermediates)
+    except Exception:  # a damaged certificate, or anything odd: the full check words it
+        return False
+
+
+def _readable(token: bytes) -> bool:
+    """rfc3161-client reads the reply as the full check would (its parser is stricter about
+    the parts nothing signs)."""
+    try:
+        return decode_timestamp_response(bytes(token)).status == PKIStatus.GRANTED
+    except Exception:  # the parser raises its own exception types
+        return False
+
+
+def _same_certificates(token: bytes, fast: tsp.Token) -> bool:
+    """The full check saw the certificates the fast reading sees (so what it proved is what
+    `_PROVEN` records)."""
+    try:
+        carried = decode_timestamp_response(bytes(token)).signed_data.certificates
+    except Exception:  # the parser raises its own exception types
+        return False
+    return set(carried) == set(fast.certificates)
+
+
+def _trust(roots, carried) -> tuple[list, list]:
+    """The roots a token is checked against (the configured self-signed ones, else the
+    self-signed one it carries) and the intermediates (every other certificate)."""
+    trusted = [c for c in roots if _self_signed(c)] or [c for c in carried if _self_signed(c)]
+    return trusted, [c for c in [*roots, *carried] if not _self_signed(c)]
+
+
+def _token_problems(token: bytes, *, digest: bytes, roots, nonce) -> list[str]:
+    """`token_problems` through rfc3161-client: every check, every time."""
     try:
         response = decode_timestamp_response(bytes(token))
     except Exception as exc:  # the parser raises its own exception types
@@ -242,13 +306,10 @@ def token_problems(
         if roots is None:
             roots = tsa_certificates()
         carried = [_certificate(c) for c in response.signed_data.certificates]
-        trusted = [c for c in roots if _self_signed(c)] or [c for c in carried if _self_signed(c)]
+        trusted, intermediates = _trust(roots, carried)
         if not trusted:
             return ["no root to check its TSA's certificate with (set CASEFILE_TSA_CA_FILE)"]
-        builder = VerifierBuilder(
-            roots=trusted,
-            intermediates=[c for c in [*roots, *carried] if not _self_signed(c)],
-        )
+        builder = VerifierBuilder(roots=trusted, intermediates=intermediates)
         if nonce is not None:
             builder = builder.nonce(nonce)
         builder.build().verify(response, digest)

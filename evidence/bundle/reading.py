@@ -18,7 +18,9 @@ Every refusal is a `BundleError` saying what is wrong, in one line. No ORM here.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import struct
 import tempfile
@@ -28,7 +30,9 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
+import fastjsonschema
 from django.conf import settings
 from jsonschema import Draft202012Validator
 
@@ -52,6 +56,8 @@ DERIVATIVE_MAX_BYTES = 16 * 1024 * 1024
 DIRECTORY_BYTES_PER_FILE = 1024
 
 _END = b"PK\x05\x06"
+_LOCAL = b"PK\x03\x04"
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _END64_LOCATOR = b"PK\x06\x07"
 _END64 = b"PK\x06\x06"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -127,10 +133,55 @@ class Bundle:
             raise BundleError(f"{name}: cannot be read ({exc})") from None
 
     def sha256(self, name: str) -> tuple[str, int]:
+        info = self.infos.get(name)
+        if (
+            info is not None
+            and info.compress_type == zipfile.ZIP_STORED
+            and info.compress_size == info.file_size
+        ):
+            return self._stored_sha256(info)
         hashing = Hashing(_Discard())
         for chunk in self.chunks(name):
             hashing.write(chunk)
         return hashing.sha256.hexdigest(), hashing.size
+
+    def _stored_sha256(self, info: zipfile.ZipInfo) -> tuple[str, int]:
+        """A stored (uncompressed) file's SHA-256, read straight from the ZIP: what zipfile
+        does for one (the local header's signature and name checked, the data read in chunks,
+        its CRC-32 held to the directory's), without its per-file machinery, which is most of
+        the time a bundle of thousands of small photos takes to hash."""
+        name = info.filename
+        try:
+            descriptor = self.archive.fp.fileno()
+            header = os.pread(descriptor, _LOCAL_HEADER.size, info.header_offset)
+            if len(header) != _LOCAL_HEADER.size or header[:4] != _LOCAL:
+                raise zipfile.BadZipFile("Bad magic number for file header")
+            fields = _LOCAL_HEADER.unpack(header)
+            flags, named, extra = info.flag_bits, fields[10], fields[11]
+            if flags & 0x61:  # encrypted, patched, strongly encrypted: zipfile refuses them
+                raise zipfile.BadZipFile("unsupported flags for the file")
+            at = info.header_offset + _LOCAL_HEADER.size
+            local_name = os.pread(descriptor, named, at)
+            expected = info.orig_filename.encode("utf-8" if flags & 0x800 else "cp437")
+            if local_name != expected:
+                raise zipfile.BadZipFile(
+                    f"File name in directory {info.orig_filename!r} and header differ."
+                )
+            at += named + extra
+            left, crc, hashing = info.file_size, 0, hashlib.sha256()
+            while left:
+                chunk = os.pread(descriptor, min(CHUNK, left), at)
+                if not chunk:
+                    raise EOFError("the file ends before its data does")
+                crc = zlib.crc32(chunk, crc)
+                hashing.update(chunk)
+                at += len(chunk)
+                left -= len(chunk)
+            if crc != info.CRC:
+                raise zipfile.BadZipFile(f"Bad CRC-32 for file {name!r}")
+        except (OSError, EOFError, zipfile.BadZipFile, UnicodeEncodeError) as exc:
+            raise BundleError(f"{name}: cannot be read ({exc})") from None
+        return hashing.hexdigest(), info.file_size
 
     def read(self, name: str) -> bytes:
         """A file read whole: only the small ones (WHOLE), under the manifest's limit."""
@@ -209,6 +260,23 @@ def _directory_check(handle, limits: Limits) -> None:
         raise BundleError(f"its directory is {size_text(directory)} for {count:,} files")
 
 
+class _Shown:
+    """A file's name as a refusal shows it (`one_line`), made only if one is written: a
+    bundle of thousands of files is refused rarely."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __str__(self) -> str:
+        return one_line(self.name, 120)
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 def _members_check(archive: zipfile.ZipFile, limits: Limits) -> None:
     infos = archive.infolist()
     if len(infos) > limits.members:
@@ -219,7 +287,7 @@ def _members_check(archive: zipfile.ZipFile, limits: Limits) -> None:
     seen = set()
     for info in infos:
         name = info.filename
-        shown = one_line(name, 120)
+        shown = _Shown(name)
         if name in seen:
             raise BundleError(f"holds two files named {shown}")
         seen.add(name)
@@ -270,6 +338,17 @@ def _members_check(archive: zipfile.ZipFile, limits: Limits) -> None:
 # --- The manifest ---------------------------------------------------------------------------
 
 _VALIDATOR = Draft202012Validator(MANIFEST_SCHEMA)
+
+
+@cache
+def _fast_validator():
+    """The same schema compiled to Python (fastjsonschema): about 30 times faster than
+    `_VALIDATOR` on a manifest of 1,000 items, which `verify_export` of a large bundle spends
+    most of its non-hashing time on. Compiled on first use (a fraction of a second), not on
+    import."""
+    return fastjsonschema.compile(MANIFEST_SCHEMA)
+
+
 _STRING = re.compile(rb'"[^"]*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
@@ -292,6 +371,15 @@ def manifest_parse(data: bytes) -> dict:
 def manifest_check(manifest) -> None:
     """Hold a parsed manifest to the schema (`evidence.bundle.schema`): BundleError naming the
     first thing out of shape."""
+    # The compiled validator only ever lets a manifest through: what it refuses is held to
+    # the reference validator (jsonschema), whose verdict and wording stand, so the two can
+    # differ only in speed.
+    try:
+        _fast_validator()(manifest)
+    except (fastjsonschema.JsonSchemaException, RecursionError, TypeError, ValueError):
+        pass
+    else:
+        return
     error = next(_VALIDATOR.iter_errors(manifest), None)
     if error is not None:
         raise BundleError(f"{MANIFEST}: {_where(error.absolute_path)} {_what(error)}")

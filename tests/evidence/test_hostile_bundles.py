@@ -4,6 +4,7 @@ hold before anything is read, files are streamed, and a refused import leaves no
 The zip bombs' peak memory is measured (a child process's peak resident memory for
 `verify_export`, tracemalloc for `import_case`)."""
 
+import copy
 import hashlib
 import io
 import json
@@ -24,7 +25,8 @@ from rest_framework.test import APIClient
 
 from cases.activity import Verb, activity_record
 from cases.models import Activity, Case
-from evidence.bundle.reading import MAX_DEPTH, manifest_check
+from evidence.bundle.manifest import BundleError
+from evidence.bundle.reading import MAX_DEPTH, _fast_validator, manifest_check, manifest_parse
 from evidence.bundle.schema import MANIFEST_SCHEMA
 from evidence.models import Evidence, Photo
 from tests.bundles import (
@@ -663,3 +665,72 @@ def test_a_custody_record_stored_as_something_else_than_a_list_is_shown_without_
     response = api.get(f"/api/v1/evidence/{evidence.pk}/custody/")
     assert response.status_code == 200
     assert [e["verb"] for e in response.json()["events"]] == ["evidence.imported"]
+
+
+def _mutations(value, path=()):
+    """Every place of a manifest with each of a few wrong values put there, one at a time, and
+    each object with a key removed or an unknown key added."""
+    wrong = [None, 1, 1.0, -1, 1.5, True, "x", "", [], {}, ["x"], {"x": 1}, "0" * 64]
+    yield path, "replace", wrong
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield path, "remove", key
+            yield from _mutations(inner, (*path, key))
+        yield path, "add", "unheard_of"
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _mutations(inner, (*path, index))
+
+
+def test_the_compiled_schema_and_jsonschema_agree_on_every_mutation():
+    """`manifest_check` lets through what the compiled validator passes (fastjsonschema) and
+    asks jsonschema about the rest: the two must agree on what passes."""
+    manifest = {
+        **minimal_manifest(evidence=[item(1), photo_item(2)]),
+        "files": {"originals/1.jpg": {"sha256": "a" * 64, "size": 3}},
+    }
+    reference = Draft202012Validator(MANIFEST_SCHEMA)
+    compiled = _fast_validator()
+    tried = 0
+    for path, how, what in _mutations(manifest):
+        for value in what if how == "replace" else [what]:
+            changed = copy.deepcopy(manifest)
+            parent = changed
+            for part in path[:-1] if how == "replace" else path:
+                parent = parent[part]
+            if how == "replace":
+                if not path:
+                    continue
+                parent[path[-1]] = value
+            elif how == "remove":
+                del parent[value]
+            else:
+                parent[value] = 1
+            try:
+                compiled(changed)
+                fast = True
+            except Exception:
+                fast = False
+            assert fast == reference.is_valid(changed), (path, how, value)
+            tried += 1
+    assert tried > 1000
+
+
+@pytest.mark.parametrize(
+    "twice",
+    [
+        b'"case": {"id": 1, "title": "x", "summary": "", "status": "open", "id": 2}',
+        # The same key spelled two ways: one escaped.
+        b'"case": {"id": 1, "title": "x", "summary": "", "status": "open", "\\u0069d": 2}',
+        # Colons inside strings are not keys.
+        b'"case": {"id": 1, "title": "a\\":", "summary": ":", "status": "open", "id": 2}',
+    ],
+)
+def test_a_key_twice_anywhere_is_refused_and_named(twice):
+    listed = json.loads(LISTED)
+    del listed["case"]
+    data = json.dumps(listed).encode()[:-1] + b", " + twice + b"}"
+    with pytest.raises(BundleError, match="appears twice in one object"):
+        manifest_parse(data)
+    # Without the second key it is a valid manifest: the refusal is for that key alone.
+    manifest_parse(data.replace(b', "id": 2}', b"}").replace(b', "\\u0069d": 2}', b"}"))
