@@ -762,8 +762,12 @@ def test_the_desk_pages_notifications_inbox_and_activity(
     editor = visit(f"editor-{viewport_name}", LAPTOP if viewport_name == "laptop" else PHONE)
     editor.sign_in("erin")
     page = editor.page
-    # The header's unread count comes in by itself.
-    expect(page.locator(".notif-count.has-unread")).to_have_text(re.compile(r"^1"))
+    # The header's unread count comes in by itself: the mention, and the claim the demo's
+    # reporter submitted for review.
+    expect(page.locator(".notif-count.has-unread")).to_have_text(re.compile(r"^2"))
+    editor.goto("/notifications/", "notifications-unread")
+    expect(page.locator(".notification.unread")).to_have_count(2)
+    expect(page.locator(".notification.unread").first).to_contain_text("mentioned you")
     for path, label in (
         ("/notifications/", "notifications"),
         ("/review/", "review-inbox"),
@@ -866,11 +870,15 @@ def test_quick_search_opens_with_ctrl_k_and_finds_as_one_types(demo_world, visit
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     page.keyboard.press("Control+k")
-    page.keyboard.type("Longkou")
-    expect(page.locator("#quick-results a").first).to_be_visible()
+    # The field asks 200 ms after the last keystroke: wait for that answer, after which nothing
+    # replaces the list under the arrow keys.
+    with page.expect_response(lambda r: "/search/quick/" in r.url and "q=Longkou" in r.url):
+        page.keyboard.type("Longkou")
+    expect(page.locator("#quick-results a").first).to_contain_text("Longkou")
     page.keyboard.press("ArrowDown")
-    expect(page.locator("#quick-results a").first).to_be_focused()
-    href = page.locator("#quick-results a").first.get_attribute("href")
+    # The arrow reached a hit: the focus is on one of the results' links.
+    expect(page.locator("#quick-results a:focus")).to_have_count(1)
+    href = page.locator("#quick-results a:focus").get_attribute("href")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{reporter.base}{href}")
     reporter.shot("quick-search-opened")
