@@ -3,9 +3,10 @@
 `link_capture(capture_id=)` claims the capture with a conditional update (as photos are
 claimed), has the page captured in Chromium (`evidence.capture.engine`: every request checked
 against `config.outbound`, within the time, byte and request limits), stores each file once
-under its SHA-256 through the app's storage, turns each image found on the page into its own
-evidence item through the normal ingest (`photo_ingest`: hashed, EXIF, flags,
-near-duplicates), keeps directly linked videos as files of the capture, and records it all —
+under its SHA-256 through the app's storage, turns each image and each directly linked video
+found on the page into its own evidence item through the normal ingest (`photo_ingest`,
+`video_ingest`: hashed, metadata, flags, near-duplicates), keeps the videos as files of the
+capture too, and records it all —
 every file's hash — on the link's custody record, in one transaction. It is safe to run twice:
 files are stored under their hashes, the same image is the same evidence, and the finishing
 transaction checks that this attempt still owns the capture. A capture that fell short (host
@@ -38,7 +39,7 @@ from evidence import enqueue
 from evidence.capture.engine import Limits, PageCapture, page_capture
 from evidence.leases import expired_before, lease_kept
 from evidence.models import Capture, CaptureFile
-from evidence.services.evidence import photo_ingest
+from evidence.services.evidence import photo_ingest, video_ingest
 
 logger = logging.getLogger(__name__)
 
@@ -249,15 +250,14 @@ def _finish(capture: Capture, attempt: int, page: PageCapture, *, files, media) 
 
 
 def _media_take(capture: Capture, page: PageCapture, media, rows: list) -> tuple[list, list]:
-    """Images become evidence items of their own (the normal ingest, so that they are hashed
-    and processed); videos become files of the capture. Returns (evidence ids, notes on what
-    was left out and why)."""
-    evidence = capture.evidence
+    """Images and directly linked videos become evidence items of their own (the normal ingest,
+    so that they are hashed and processed); a video is also kept as a file of the capture.
+    Returns (evidence ids, notes on what was left out and why)."""
     taken, notes = [], []
-    label = evidence.label
-    when = page.started_at.strftime("%Y-%m-%d %H:%M UTC")
     videos = 0
     for found in media:
+        ingest, what = photo_ingest, "Image"
+        base = os.path.basename(found.url.split("?", 1)[0]) or "image"
         if found.kind == "video":
             if not found.body:
                 notes.append({"url": found.url, "reason": found.problem or "not fetched"})
@@ -277,33 +277,42 @@ def _media_take(capture: Capture, page: PageCapture, media, rows: list) -> tuple
                     source_url=found.url[:2000],
                 )
             )
-            continue
-        base = os.path.basename(found.url.split("?", 1)[0]) or "image"
-        try:
-            with transaction.atomic():
-                item, _ = photo_ingest(
-                    actor=capture.requested_by,
-                    case=evidence.case,
-                    file=ContentFile(found.body, name=base[-100:]),
-                    source=evidence.source,
-                    title=f"From the capture of {label}"[:300],
-                    description=(
-                        f"Image found at {found.url} on the page {page.final_url or page.url}, "
-                        f"captured {when} (capture {capture.pk} of evidence {evidence.pk})."
-                    ),
-                    sensitive=evidence.sensitive,
-                )
-        except ValidationError as refused:
-            notes.append({"url": found.url, "reason": " ".join(refused.messages)[:300]})
-            continue
-        except PermissionDenied:
-            notes.append(
-                {"url": found.url, "reason": "who asked for the capture may no longer add evidence"}
-            )
-            continue
-        if item.pk not in taken:
+            ingest, what = video_ingest, "Video"
+            base = os.path.basename(found.url.split("?", 1)[0]) or f"video{extension}"
+        item = _found_ingest(capture, page, found, notes, ingest=ingest, what=what, name=base)
+        if item is not None and item.pk not in taken:
             taken.append(item.pk)
     return taken, notes
+
+
+def _found_ingest(capture: Capture, page: PageCapture, found, notes: list, *, ingest, what, name):
+    """One image or video found on the page as an evidence item "from the capture of …", or
+    None with a note saying why not (not an image or a video, too large, …)."""
+    evidence = capture.evidence
+    when = page.started_at.strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        with transaction.atomic():
+            item, _ = ingest(
+                actor=capture.requested_by,
+                case=evidence.case,
+                file=ContentFile(found.body, name=name[-100:]),
+                source=evidence.source,
+                title=f"From the capture of {evidence.label}"[:300],
+                description=(
+                    f"{what} found at {found.url} on the page {page.final_url or page.url}, "
+                    f"captured {when} (capture {capture.pk} of evidence {evidence.pk})."
+                ),
+                sensitive=evidence.sensitive,
+            )
+    except ValidationError as refused:
+        notes.append({"url": found.url, "reason": " ".join(refused.messages)[:300]})
+        return None
+    except PermissionDenied:
+        notes.append(
+            {"url": found.url, "reason": "who asked for the capture may no longer add evidence"}
+        )
+        return None
+    return item
 
 
 def _store_bytes(data: bytes) -> tuple[str, str, int]:

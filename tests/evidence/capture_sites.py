@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
 
+from tests.videos import make_video
+
 
 def png(color: str, size=(320, 240)) -> bytes:
     out = io.BytesIO()
@@ -22,8 +24,10 @@ IMAGES = {
     "/lazy.png": png("green", (300, 300)),
     "/icon.png": png("black", (16, 16)),
 }
-# Not a playable video: the capture keeps the bytes it was given, whatever they are.
-VIDEO = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 64
+# A one-second clip (an MP4 made with PyAV): kept as a file of the capture and made its own
+# evidence item. NOT_A_VIDEO says it is one, and is not: kept as a file, refused as evidence.
+VIDEO = make_video(seconds=1.0)
+NOT_A_VIDEO = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 64
 HUGE = 200 * 1024 * 1024
 TWO_IMAGES = (
     b"<!doctype html><html><head><title>Train arrived in North Korea</title></head><body>"
@@ -150,8 +154,16 @@ class Site:
                 200,
                 page("Video", '<video src="/clip.mp4" controls></video><p>A clip</p>'),
             )
+        if path == "/not-a-video":
+            return self.send(
+                handler,
+                200,
+                page("Not a video", '<video src="/broken.mp4" controls></video><p>A clip?</p>'),
+            )
         if path == "/clip.mp4":
             return self.send(handler, 200, VIDEO, "video/mp4")
+        if path == "/broken.mp4":
+            return self.send(handler, 200, NOT_A_VIDEO, "video/mp4")
         if path == "/set-cookie":
             return self.send(
                 handler, 200, page("Cookie", "<p>Set</p>"), headers=[("Set-Cookie", "seen=1")]

@@ -23,7 +23,7 @@ from evidence.models import Capture, Evidence
 from evidence.reader import Reader
 from evidence.services.capture_requests import capture_request
 from evidence.services.evidence import evidence_create
-from tests.evidence.capture_sites import IMAGES, TWO_IMAGES, VIDEO, Site
+from tests.evidence.capture_sites import IMAGES, NOT_A_VIDEO, TWO_IMAGES, VIDEO, Site
 from tests.factories import ProtectedSourceFactory
 from tests.needs import unavailable
 
@@ -268,7 +268,7 @@ def test_huge_response_stops_at_the_size_limit(
     assert capture_event(personas, evidence)["data"]["files"] == []
 
 
-def test_directly_linked_video_is_kept_as_a_file_of_the_capture(
+def test_directly_linked_video_is_kept_and_made_its_own_evidence(
     personas, site, django_capture_on_commit_callbacks
 ):
     evidence = captured(personas, django_capture_on_commit_callbacks, f"{site.url}/video")
@@ -282,6 +282,23 @@ def test_directly_linked_video_is_kept_as_a_file_of_the_capture(
     )
     assert files_of(capture)["video-1.mp4"] == VIDEO
     assert video.sha256 in [f["sha256"] for f in capture_event(personas, evidence)["data"]["files"]]
+    # The same bytes, an evidence item of the video kind through the normal ingest.
+    (item,) = capture.media.all()
+    assert (item.kind, item.sha256, item.source_id) == ("video", video.sha256, evidence.source_id)
+    assert item.title == f"From the capture of {evidence.label}"
+    assert capture_event(personas, evidence)["data"]["media"] == [item.pk]
+
+
+def test_a_video_link_that_is_no_video_is_kept_as_a_file_and_says_why_it_is_no_evidence(
+    personas, site, django_capture_on_commit_callbacks
+):
+    evidence = captured(personas, django_capture_on_commit_callbacks, f"{site.url}/not-a-video")
+    capture = only_capture(evidence)
+    assert capture.status == "ready", capture.failure_reason
+    assert files_of(capture)["video-1.mp4"] == NOT_A_VIDEO
+    assert capture.media.count() == 0
+    (note,) = capture_event(personas, evidence)["data"]["media_skipped"]
+    assert note["url"] == f"{site.url}/broken.mp4" and note["reason"]
 
 
 def test_host_not_found_fails_without_a_browser(
